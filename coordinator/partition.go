@@ -1,0 +1,284 @@
+package coordinator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/segment"
+)
+
+const (
+	// maxTailEntries is the most index entries a head record keeps outside
+	// chunks. Commits rewrite the head, so this bounds what every flush
+	// writes; at a few hundred bytes per entry it also keeps the head far
+	// below maxRecordBytes.
+	maxTailEntries = 256
+	// chunkEntries is how many entries a new chunk takes from the front of
+	// the tail.
+	chunkEntries = 256
+
+	partitionRecordVersion = 1
+	chunkRecordVersion     = 1
+)
+
+// partitionRecord is a partition's head record: the partition state minus
+// the entries kept in chunks (index.Partition's Entries field is not
+// serialised; Tail holds the entries after the last chunk).
+type partitionRecord struct {
+	Version int `json:"v"`
+	index.Partition
+	Tail []segment.IndexEntry `json:"tail,omitempty"`
+}
+
+// chunkRecord is an immutable run of index entries.
+type chunkRecord struct {
+	Version int                  `json:"v"`
+	Entries []segment.IndexEntry `json:"entries"`
+}
+
+// LoadPartition reads the committed state of tp with the head record's
+// revision, to be passed to CommitPartition. The state's Entries is the whole
+// segment index: the entries of every chunk the head lists, then the head's
+// own. When tp has no state yet it returns a zero Partition and revision 0.
+// Empty Entries, Chunks and Producers come back nil.
+//
+// Errors: ErrCorrupt when a record cannot be decoded or a listed chunk is
+// missing or does not match its reference.
+func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (index.Partition, uint64, error) {
+	head, rev, err := s.loadHead(ctx, tp)
+	if err != nil || rev == 0 {
+		return index.Partition{}, 0, err
+	}
+	p := head.Partition
+	n := len(head.Tail)
+	for _, c := range p.Chunks {
+		n += c.Count
+	}
+	if n > 0 {
+		p.Entries = make([]segment.IndexEntry, 0, n)
+	}
+	// Chunks are read one after another: a load happens when a gateway
+	// takes a partition, not on the produce or fetch path.
+	for _, c := range p.Chunks {
+		entries, err := s.loadChunk(ctx, tp, c)
+		if err != nil {
+			return index.Partition{}, 0, fmt.Errorf("load partition %s: %w", partitionKey(tp), err)
+		}
+		p.Entries = append(p.Entries, entries...)
+	}
+	p.Entries = append(p.Entries, head.Tail...)
+	return p, rev, nil
+}
+
+// loadHead reads tp's head record; revision 0 means there is none.
+func (s *Store) loadHead(ctx context.Context, tp index.TopicPartition) (partitionRecord, uint64, error) {
+	key := partitionKey(tp)
+	if tp.Partition < 0 {
+		return partitionRecord{}, 0, fmt.Errorf("coordinator: partition %d out of range", tp.Partition)
+	}
+	e, err := s.partitions.Get(ctx, key)
+	if isNotFound(err) {
+		return partitionRecord{}, 0, nil
+	}
+	if err != nil {
+		return partitionRecord{}, 0, fmt.Errorf("read partition %s: %w", key, err)
+	}
+	var r partitionRecord
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return partitionRecord{}, 0, corruptf("partition record %s: %v", key, err)
+	}
+	if r.Version != partitionRecordVersion {
+		return partitionRecord{}, 0, corruptf("partition record %s: unsupported version %d", key, r.Version)
+	}
+	return r, e.Revision(), nil
+}
+
+// loadChunk reads the chunk c references and checks it is what c says.
+func (s *Store) loadChunk(ctx context.Context, tp index.TopicPartition, c index.Chunk) ([]segment.IndexEntry, error) {
+	e, err := s.chunks.Get(ctx, c.Key)
+	if isNotFound(err) {
+		return nil, corruptf("chunk %s is missing", c.Key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read chunk %s: %w", c.Key, err)
+	}
+	var r chunkRecord
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, corruptf("chunk %s: %v", c.Key, err)
+	}
+	if r.Version != chunkRecordVersion {
+		return nil, corruptf("chunk %s: unsupported version %d", c.Key, r.Version)
+	}
+	if !chunkMatches(tp, c, r.Entries) {
+		return nil, corruptf("chunk %s does not match its reference (count %d, offsets %d-%d)", c.Key, c.Count, c.FirstOffset, c.LastOffset)
+	}
+	return r.Entries, nil
+}
+
+// chunkMatches reports whether entries are exactly what chunk c holds.
+func chunkMatches(tp index.TopicPartition, c index.Chunk, entries []segment.IndexEntry) bool {
+	return len(entries) == c.Count && c.Count > 0 &&
+		entries[0].BaseOffset == c.FirstOffset &&
+		entries[len(entries)-1].LastOffset == c.LastOffset &&
+		chunkKey(tp, entries) == c.Key
+}
+
+// CommitPartition replaces the committed state of tp with next, if the head
+// record is still at prevRevision (0: tp must have no state yet), and returns
+// the state as stored with its new revision.
+//
+// next.Entries is the whole segment index. next.Chunks is ignored: the
+// coordinator reuses the stored chunks that still match a run of next.Entries,
+// and moves the oldest entries into new chunks while more than maxTailEntries
+// would remain in the head. The returned Partition is next with Chunks set to
+// what was stored.
+//
+// Crash ordering: new chunks are written first (kv.Create, idempotent: a
+// chunk's key is derived from its content), then the head is CAS'd to
+// reference them. A crash between the two leaves chunks no head references:
+// garbage, never a head pointing at a missing chunk. Chunks are never
+// rewritten or deleted while a head references them.
+//
+// Errors: ErrFenced when the stored state's LeaderEpoch is above
+// next.LeaderEpoch; ErrConflict when the head is not at prevRevision;
+// ErrInvalidIndex when next.Entries breaks index.Partition's invariants or
+// belongs to another partition; ErrTooLarge when the head would not fit in a
+// record (too many producers).
+func (s *Store) CommitPartition(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (index.Partition, uint64, error) {
+	key := partitionKey(tp)
+	if err := validateEntries(tp, next.Entries); err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+	}
+	head, rev, err := s.loadHead(ctx, tp)
+	if err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+	}
+	if rev != 0 && next.LeaderEpoch < head.LeaderEpoch {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", key, next.LeaderEpoch, head.LeaderEpoch, ErrFenced, index.ErrFenced)
+	}
+	if rev != prevRevision {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s on revision %d, stored revision %d: %w: %w", key, prevRevision, rev, ErrConflict, index.ErrConflict)
+	}
+	chunks, tail, err := s.writeChunks(ctx, tp, next.Entries, head.Chunks)
+	if err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+	}
+	rec := partitionRecord{Version: partitionRecordVersion, Partition: next, Tail: tail}
+	rec.Chunks = chunks
+	data, err := s.encode(rec)
+	if err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: encode head: %w", key, err)
+	}
+	if prevRevision == 0 {
+		rev, err = s.partitions.Create(ctx, key, data)
+	} else {
+		rev, err = s.partitions.Update(ctx, key, data, prevRevision)
+	}
+	if isCASMismatch(err) {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s on revision %d: %w: %w", key, prevRevision, ErrConflict, index.ErrConflict)
+	}
+	if err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: write head: %w", key, err)
+	}
+	next.Chunks = chunks
+	return next, rev, nil
+}
+
+// validateEntries checks the invariants of index.Partition that chunking and
+// readers rely on.
+func validateEntries(tp index.TopicPartition, entries []segment.IndexEntry) error {
+	if tp.Partition < 0 {
+		return fmt.Errorf("partition %d out of range: %w", tp.Partition, ErrInvalidIndex)
+	}
+	for i := range entries {
+		e := &entries[i]
+		switch {
+		case e.TopicID != tp.TopicID || e.Partition != tp.Partition:
+			return fmt.Errorf("entry %d belongs to partition %d of another topic or partition: %w", i, e.Partition, ErrInvalidIndex)
+		case e.Object == "":
+			return fmt.Errorf("entry %d has no object: %w", i, ErrInvalidIndex)
+		case e.LastOffset < e.BaseOffset:
+			return fmt.Errorf("entry %d ends (%d) before it starts (%d): %w", i, e.LastOffset, e.BaseOffset, ErrInvalidIndex)
+		case i > 0 && e.BaseOffset <= entries[i-1].LastOffset:
+			return fmt.Errorf("entry %d starts at %d, not after entry %d's last offset %d: %w", i, e.BaseOffset, i-1, entries[i-1].LastOffset, ErrInvalidIndex)
+		}
+	}
+	return nil
+}
+
+// writeChunks splits entries into chunks and a tail. Stored chunks that
+// still match a run of entries starting where the previous chunk ended are
+// reused as they are; entries not covered by a reused chunk go into new
+// chunks of up to chunkEntries (cut short before an entry that starts a
+// stored chunk, so that the next stored chunk can still be reused) while more
+// than maxTailEntries would be left. It returns the chunk list and the tail.
+//
+// A retention trim of the front therefore rewrites at most the first chunk,
+// and a compaction rewrites only the chunks whose entries changed.
+func (s *Store) writeChunks(ctx context.Context, tp index.TopicPartition, entries []segment.IndexEntry, stored []index.Chunk) ([]index.Chunk, []segment.IndexEntry, error) {
+	byFirst := make(map[int64]index.Chunk, len(stored))
+	for _, c := range stored {
+		byFirst[c.FirstOffset] = c
+	}
+	var chunks []index.Chunk
+	pos := 0
+	for pos < len(entries) {
+		if c, ok := byFirst[entries[pos].BaseOffset]; ok && pos+c.Count <= len(entries) &&
+			chunkMatches(tp, c, entries[pos:pos+c.Count]) {
+			chunks = append(chunks, c)
+			pos += c.Count
+			continue
+		}
+		if len(entries)-pos <= maxTailEntries {
+			break
+		}
+		end := pos + 1
+		for end < len(entries) && end-pos < chunkEntries {
+			if _, ok := byFirst[entries[end].BaseOffset]; ok {
+				break
+			}
+			end++
+		}
+		c, err := s.writeChunk(ctx, tp, entries[pos:end])
+		if err != nil {
+			return nil, nil, err
+		}
+		chunks = append(chunks, c)
+		pos = end
+	}
+	return chunks, entries[pos:], nil
+}
+
+// writeChunk stores entries as a chunk record and returns its reference. The
+// key is derived from the content, so a chunk that already exists with the
+// same bytes (a retried commit, or a racing committer) is success.
+func (s *Store) writeChunk(ctx context.Context, tp index.TopicPartition, entries []segment.IndexEntry) (index.Chunk, error) {
+	c := index.Chunk{
+		Key:         chunkKey(tp, entries),
+		Count:       len(entries),
+		FirstOffset: entries[0].BaseOffset,
+		LastOffset:  entries[len(entries)-1].LastOffset,
+	}
+	data, err := s.encode(chunkRecord{Version: chunkRecordVersion, Entries: entries})
+	if err != nil {
+		return index.Chunk{}, fmt.Errorf("encode chunk %s: %w", c.Key, err)
+	}
+	_, err = s.chunks.Create(ctx, c.Key, data)
+	if err == nil {
+		return c, nil
+	}
+	if !isCASMismatch(err) {
+		return index.Chunk{}, fmt.Errorf("write chunk %s: %w", c.Key, err)
+	}
+	e, err := s.chunks.Get(ctx, c.Key)
+	if err != nil {
+		return index.Chunk{}, fmt.Errorf("read existing chunk %s: %w", c.Key, err)
+	}
+	if !bytes.Equal(e.Value(), data) {
+		return index.Chunk{}, corruptf("chunk %s exists with different content", c.Key)
+	}
+	return c, nil
+}

@@ -1,0 +1,269 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	// DefaultPrefix is the bucket name prefix when Config.Prefix is empty.
+	DefaultPrefix = "strata"
+
+	// maxRecordBytes caps every value the coordinator writes. NATS refuses
+	// messages over the server's max_payload (1 MiB by default); staying
+	// at half of that leaves room for headers and for servers configured
+	// lower than the default.
+	maxRecordBytes = 512 << 10
+
+	// maxCASAttempts bounds every read-modify-CAS loop. Losing this many
+	// times in a row means heavy contention on one key; the caller gets
+	// ErrConflict rather than an unbounded wait.
+	maxCASAttempts = 32
+	// casBackoffMin and casBackoffMax bound the jittered pause between CAS
+	// attempts, which spreads out writers that keep colliding.
+	casBackoffMin = time.Millisecond
+	casBackoffMax = 64 * time.Millisecond
+
+	// maxReplicas is the most replicas JetStream allows for a stream.
+	maxReplicas = 5
+)
+
+// validPrefix matches what JetStream allows in a bucket name.
+var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// Config configures a Store. The zero value of each field means its documented
+// default.
+type Config struct {
+	// Prefix starts the name of every bucket the Store uses
+	// ("<Prefix>_topics" and so on), so that several Strata clusters can
+	// share one NATS account. Letters, digits, '-' and '_'.
+	// Default: DefaultPrefix.
+	Prefix string
+	// Replicas is the number of JetStream replicas of each bucket: 3 in
+	// production, 1 for the embedded single-node server. Open creates
+	// missing buckets with it and refuses existing buckets that differ.
+	// Default: 1.
+	Replicas int
+	// Logger receives the Store's log lines. Default: nil, which discards
+	// them.
+	Logger *slog.Logger
+}
+
+// Store is the coordinator's metadata on JetStream KV. Its methods are safe for
+// concurrent use. See the package documentation for the buckets, keys and
+// compare-and-swap rules.
+type Store struct {
+	js          jetstream.JetStream
+	cfg         Config
+	log         *slog.Logger
+	recordLimit int
+
+	topics     jetstream.KeyValue
+	partitions jetstream.KeyValue
+	chunks     jetstream.KeyValue
+	counters   jetstream.KeyValue
+
+	// idMu serialises AllocateProducerIDs within this Store, so that its
+	// CAS loop contends only with other processes.
+	idMu sync.Mutex
+
+	// table is the topic cache; it has its own lock.
+	table topicTable
+}
+
+// Open creates the Store's buckets, or binds them when they exist, and
+// returns a Store using them. Buckets use file storage, history 1 and
+// cfg.Replicas; an existing bucket with other replicas or storage is refused
+// with ErrBucketConfig. Open also turns off direct gets on each bucket (see
+// openBucket). It is safe for several processes to Open the same buckets at
+// once.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if !validPrefix.MatchString(cfg.Prefix) {
+		return nil, fmt.Errorf("coordinator: invalid bucket prefix %q: letters, digits, '-' and '_' only", cfg.Prefix)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > maxReplicas {
+		return nil, fmt.Errorf("coordinator: replicas %d out of range 1..%d", cfg.Replicas, maxReplicas)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{js: js, cfg: cfg, log: log, recordLimit: maxRecordBytes}
+	if mp := js.Conn().MaxPayload(); mp > 0 && int(mp/2) < s.recordLimit {
+		s.recordLimit = int(mp / 2)
+	}
+	s.table.init()
+	for _, b := range []struct {
+		kv          *jetstream.KeyValue
+		suffix, doc string
+	}{
+		{&s.topics, "topics", "Strata topics by name"},
+		{&s.partitions, "partitions", "Strata partition state (segment index heads)"},
+		{&s.chunks, "chunks", "Strata immutable segment index chunks"},
+		{&s.counters, "counters", "Strata id counters"},
+	} {
+		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc)
+		if err != nil {
+			return nil, err
+		}
+		*b.kv = kv
+	}
+	return s, nil
+}
+
+// RecordLimit is the largest value, in bytes, the Store writes; bigger ones
+// fail with ErrTooLarge.
+func (s *Store) RecordLimit() int { return s.recordLimit }
+
+// openBucket binds the bucket, creating it if missing, checks its
+// configuration and makes sure reads go to the stream leader.
+//
+// nats.go's KV reads with "direct get" whenever the stream allows it: any
+// replica answers, possibly from before the latest write. The architecture's
+// rule is that every coordinator decision is a compare-and-swap on the KV
+// revision, never a plain or direct read: a stale read would hand a CAS loop
+// an old revision (it would only lose, but it might also report a fenced
+// leader as current, or a deleted topic as present). So Open switches
+// AllowDirect off on the bucket's stream and binds again, since the client
+// picks direct or leader reads from the stream info it bound with.
+func (s *Store) openBucket(ctx context.Context, bucket, description string) (jetstream.KeyValue, error) {
+	if err := s.ensureBucket(ctx, bucket, description); err != nil {
+		return nil, err
+	}
+	stream := "KV_" + bucket
+	// nats.go's CreateKeyValue, run by another process racing to create
+	// the bucket, rewrites an existing stream whose config differs from a
+	// fresh bucket's only in AllowDirect. Against nats-server 2.15 it does
+	// not (the server adds metadata to the stream config), but should that
+	// change, a few rounds of check-update-bind settle it.
+	for range 3 {
+		info, err := s.streamConfig(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		if info.Replicas != s.cfg.Replicas {
+			return nil, fmt.Errorf("bucket %s has %d replicas, want %d: %w", bucket, info.Replicas, s.cfg.Replicas, ErrBucketConfig)
+		}
+		if info.Storage != jetstream.FileStorage {
+			return nil, fmt.Errorf("bucket %s uses %s storage, want file: %w", bucket, info.Storage, ErrBucketConfig)
+		}
+		if info.AllowDirect {
+			info.AllowDirect = false
+			if _, err := s.js.UpdateStream(ctx, info); err != nil {
+				return nil, fmt.Errorf("turn off direct gets on stream %s: %w", stream, err)
+			}
+			s.log.Info("turned off direct gets on bucket", "bucket", bucket)
+		}
+		kv, err := s.js.KeyValue(ctx, bucket)
+		if err != nil {
+			return nil, fmt.Errorf("bind bucket %s: %w", bucket, err)
+		}
+		info, err = s.streamConfig(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		if !info.AllowDirect {
+			return kv, nil
+		}
+	}
+	return nil, fmt.Errorf("bucket %s: direct gets keep being turned back on", bucket)
+}
+
+// ensureBucket creates the bucket unless it exists.
+func (s *Store) ensureBucket(ctx context.Context, bucket, description string) error {
+	_, err := s.js.KeyValue(ctx, bucket)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("bind bucket %s: %w", bucket, err)
+	}
+	_, err = s.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: description,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    s.cfg.Replicas,
+	})
+	switch {
+	case err == nil:
+		s.log.Info("created bucket", "bucket", bucket, "replicas", s.cfg.Replicas)
+		return nil
+	case errors.Is(err, jetstream.ErrBucketExists):
+		// Another process created it first; openBucket checks it.
+		return nil
+	default:
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+}
+
+func (s *Store) streamConfig(ctx context.Context, stream string) (jetstream.StreamConfig, error) {
+	st, err := s.js.Stream(ctx, stream)
+	if err != nil {
+		return jetstream.StreamConfig{}, fmt.Errorf("look up stream %s: %w", stream, err)
+	}
+	return st.CachedInfo().Config, nil
+}
+
+// encode marshals v to JSON, refusing values over the record limit.
+func (s *Store) encode(v any) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > s.recordLimit {
+		return nil, fmt.Errorf("%d bytes, limit %d: %w", len(data), s.recordLimit, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// retryCAS runs attempt until it returns anything but errCASLost, pausing a
+// little between attempts. After maxCASAttempts losses it returns an error
+// wrapping ErrConflict; if ctx ends first, ctx's error.
+func retryCAS(ctx context.Context, attempt func() error) error {
+	for i := 0; ; i++ {
+		err := attempt()
+		if !errors.Is(err, errCASLost) {
+			return err
+		}
+		if i+1 == maxCASAttempts {
+			return fmt.Errorf("lost %d compare-and-swaps in a row: %w", maxCASAttempts, ErrConflict)
+		}
+		if err := casBackoff(ctx, i); err != nil {
+			return err
+		}
+	}
+}
+
+// casBackoff waits a jittered, exponentially growing pause before CAS attempt
+// i+1, or until ctx ends.
+func casBackoff(ctx context.Context, i int) error {
+	d := casBackoffMax
+	if i < 6 {
+		d = min(casBackoffMin<<i, casBackoffMax)
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,23 @@
+// Package testenv is the test harness: real components started for a test and
+// stopped by t.Cleanup.
+//
+//   - NATS: an in-process nats-server with JetStream (internal/natsembed) on a
+//     random loopback port with its store in t.TempDir(); three-node clusters
+//     come later (TODO(#4)).
+//   - MinIO: a MinIO server process on a loopback port.
+//   - Kafka clients: franz-go kgo and kadm clients pointed at a gateway.
+//   - CheckFor: bounded polling, the only way tests wait for something.
+//
+// Packages use it from their tests only; nothing outside _test.go files may
+// import it. It is the one package besides cmd/strata that may read the
+// environment (for example CI=true, under which a component that cannot be
+// started fails the test instead of skipping it).
+//
+// Usage:
+//
+//	func TestSomething(t *testing.T) {
+//		ns := testenv.NATS(t)
+//		js := ns.JetStream(t)
+//		...
+//	}
+package testenv

@@ -1,0 +1,90 @@
+// Package index defines the committed state of one partition's log: where its
+// batches live (segment index entries), its offsets, and its idempotent
+// producers. The coordinator stores a Partition per partition and replaces it
+// only by compare-and-swap on the stored revision; the tiered log reads it when
+// it takes a partition and writes a new one after every flush.
+//
+// It holds types only, so that the coordinator (which stores them) and tiered
+// (which produces them) share one definition without importing each other.
+package index
+
+import (
+	"errors"
+
+	"github.com/stratalog/strata/tiered/segment"
+)
+
+// Errors a store of partition state returns from a commit. They live here, with
+// the types, so that the writer (tiered) can tell them apart without importing the
+// store (coordinator).
+var (
+	// ErrConflict means the stored state changed since it was read: the
+	// compare-and-swap on its revision failed.
+	ErrConflict = errors.New("index: partition state changed since it was read")
+	// ErrFenced means the stored state carries a newer leader epoch than the
+	// commit: another leader has taken the partition.
+	ErrFenced = errors.New("index: partition is held by a newer leader epoch")
+)
+
+// TopicPartition names a partition by topic id, which unlike the topic name is
+// never reused after a topic is deleted.
+type TopicPartition struct {
+	TopicID   [16]byte
+	Partition int32
+}
+
+// Partition is the committed state of a partition's log. Invariants:
+//   - Entries are in offset order and do not overlap;
+//   - every offset in [LogStartOffset, HighWatermark) is covered by Entries,
+//     except offsets a batch skipped (compaction);
+//   - HighWatermark only moves up, and LeaderEpoch only moves up.
+type Partition struct {
+	// LeaderEpoch is the epoch of the leader that made the last commit. A
+	// commit carrying an older epoch is fenced.
+	LeaderEpoch int32 `json:"leader_epoch"`
+	// LogStartOffset is the first offset a consumer may read.
+	LogStartOffset int64 `json:"log_start_offset"`
+	// HighWatermark is the next offset to assign: every offset below it is
+	// durable and visible to consumers.
+	HighWatermark int64 `json:"high_watermark"`
+	// Entries is the whole segment index of the partition, oldest first.
+	Entries []segment.IndexEntry `json:"-"`
+	// Chunks lists the runs of leading Entries that the coordinator keeps in
+	// separate immutable records so that each commit writes only the recent
+	// tail. The coordinator manages it; other code carries it along unchanged.
+	Chunks []Chunk `json:"chunks,omitempty"`
+	// Producers is the idempotent-producer state by producer id.
+	Producers map[int64]Producer `json:"producers,omitempty"`
+}
+
+// Chunk names a run of Count consecutive Entries stored as one immutable record.
+type Chunk struct {
+	Key         string `json:"key"`
+	Count       int    `json:"count"`
+	FirstOffset int64  `json:"first_offset"`
+	LastOffset  int64  `json:"last_offset"`
+}
+
+// MaxProducerBatches is how many recent batches per producer are remembered for
+// duplicate detection: Kafka clients keep at most five requests in flight per
+// connection when idempotence is on.
+const MaxProducerBatches = 5
+
+// Producer is what a partition remembers of one idempotent producer.
+type Producer struct {
+	Epoch int16 `json:"epoch"`
+	// Batches are the most recent batches written, oldest first, at most
+	// MaxProducerBatches.
+	Batches []ProducerBatch `json:"batches"`
+	// LastTimestamp is the wall-clock time in milliseconds of the last write,
+	// used to expire idle producers.
+	LastTimestamp int64 `json:"last_timestamp"`
+}
+
+// ProducerBatch records where one idempotent batch was written.
+type ProducerBatch struct {
+	FirstSequence int32 `json:"first_sequence"`
+	LastSequence  int32 `json:"last_sequence"`
+	BaseOffset    int64 `json:"base_offset"`
+	LastOffset    int64 `json:"last_offset"`
+}
