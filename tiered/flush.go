@@ -1,0 +1,282 @@
+package tiered
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/objstore"
+	"github.com/stratalog/strata/tiered/segment"
+)
+
+// commitParallelism bounds concurrent index commits in one flush: enough to hide
+// a NATS round trip behind others, few enough not to flood the KV leader.
+const commitParallelism = 32
+
+// Retry backoff for a flush's PUT and commits when the store or NATS fails.
+const (
+	retryInitial = 50 * time.Millisecond
+	retryMax     = 5 * time.Second
+)
+
+// flushPart is one partition's share of a flush.
+type flushPart struct {
+	p       *partition
+	batches []*pending
+	entries []segment.IndexEntry
+}
+
+// flush writes what every partition has queued as one segment and commits it.
+func (l *Log) flush(ctx context.Context) error {
+	parts := l.takeQueued()
+	if len(parts) == 0 {
+		return nil
+	}
+	start := l.cfg.Now()
+	key := l.newObjectKey()
+	body, err := l.writeSegment(key, parts)
+	if err == nil {
+		err = l.putSegment(ctx, key, body)
+	}
+	if err != nil {
+		for _, fp := range parts {
+			l.drop(fp.p, fp.p.failInflight(fmt.Errorf("%w: %w", ErrNotDurable, err)))
+		}
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(commitParallelism)
+	for _, fp := range parts {
+		g.Go(func() error {
+			if err := l.commit(gctx, key, fp); err != nil {
+				l.cfg.Logger.Warn("index commit failed", "object", key, "partition", fp.p.tp.Partition, "err", err)
+				l.drop(fp.p, fp.p.failInflight(err))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // commit errors are handled per partition above
+	for _, fp := range parts {
+		for _, e := range fp.entries {
+			l.cache.Put(blockKey(e), body[e.Position:e.Position+e.Length])
+		}
+	}
+	l.metrics.flushSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
+	return nil
+}
+
+// takeQueued moves every partition's queued batches to in flight.
+func (l *Log) takeQueued() []*flushPart {
+	l.mu.Lock()
+	all := slices.Collect(maps.Values(l.parts))
+	l.mu.Unlock()
+
+	var parts []*flushPart
+	taken := 0
+	for _, p := range all {
+		p.mu.Lock()
+		if len(p.queued) > 0 && len(p.inflight) == 0 {
+			p.inflight, p.queued = p.queued, nil
+			fp := &flushPart{p: p, batches: p.inflight}
+			parts = append(parts, fp)
+			for _, pb := range fp.batches {
+				taken += len(pb.data)
+			}
+		}
+		p.mu.Unlock()
+	}
+	l.mu.Lock()
+	l.queued -= taken
+	l.mu.Unlock()
+	// Sorting makes a segment's layout independent of map order, which keeps
+	// objects reproducible for tests and groups a topic's partitions together.
+	slices.SortFunc(parts, func(a, b *flushPart) int {
+		if c := bytes.Compare(a.p.tp.TopicID[:], b.p.tp.TopicID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.p.tp.Partition, b.p.tp.Partition)
+	})
+	return parts
+}
+
+// writeSegment encodes parts as one segment and records each part's entries.
+func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
+	var buf bytes.Buffer
+	w := segment.NewWriter(&buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
+	for _, fp := range parts {
+		for _, pb := range fp.batches {
+			if err := w.Add(fp.p.tp.TopicID, fp.p.tp.Partition, pb.data); err != nil {
+				return nil, fmt.Errorf("add batch to segment %s: %w", key, err)
+			}
+		}
+	}
+	entries, err := w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("close segment %s: %w", key, err)
+	}
+	// The writer emits a partition's entries contiguously and in the order
+	// parts were added.
+	i := 0
+	for _, fp := range parts {
+		for i < len(entries) && entries[i].TopicID == fp.p.tp.TopicID && entries[i].Partition == fp.p.tp.Partition {
+			e := entries[i]
+			e.Object = key
+			fp.entries = append(fp.entries, e)
+			i++
+		}
+	}
+	if i != len(entries) {
+		return nil, fmt.Errorf("segment %s: %d of %d index entries not matched to a partition", key, len(entries)-i, len(entries))
+	}
+	return buf.Bytes(), nil
+}
+
+// putSegment PUTs the segment, retrying with backoff until it succeeds or ctx
+// ends. Retrying the same key is safe: a PUT that succeeded but whose answer was
+// lost makes the retry fail with ErrExists, which means it is there.
+func (l *Log) putSegment(ctx context.Context, key string, body []byte) error {
+	return retry(ctx, func() error {
+		err := l.cfg.Bucket.Put(ctx, key, bytes.NewReader(body), int64(len(body)))
+		if err == nil {
+			l.metrics.putBytes.Add(float64(len(body)))
+		}
+		l.metrics.puts.Inc()
+		if err != nil {
+			if errors.Is(err, objstore.ErrExists) {
+				return nil
+			}
+			l.metrics.putErrors.Inc()
+			l.cfg.Logger.Warn("segment put failed, retrying", "object", key, "err", err)
+		}
+		return err
+	}, func(error) bool { return true })
+}
+
+// commit makes fp's batches visible: it commits the partition's next state by
+// compare-and-swap, then finishes the batches.
+func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
+	p := fp.p
+	p.mu.Lock()
+	prev, rev := p.committed, p.rev
+	p.mu.Unlock()
+
+	next := prev
+	// Appending may write beyond len(prev.Entries) in the shared backing
+	// array; snapshots never look there, and only this goroutine appends.
+	next.Entries = append(prev.Entries, fp.entries...)
+	next.HighWatermark = fp.batches[len(fp.batches)-1].h.LastOffset() + 1
+	next.Producers = l.nextProducers(prev.Producers, fp.batches)
+
+	var stored index.Partition
+	var newRev uint64
+	err := retry(ctx, func() error {
+		var err error
+		stored, newRev, err = l.cfg.Index.CommitPartition(ctx, p.tp, next, rev)
+		if errors.Is(err, index.ErrConflict) {
+			// An earlier attempt may have landed with its answer lost.
+			stored, newRev, err = l.landed(ctx, p.tp, next, key, err)
+		}
+		return err
+	}, func(err error) bool {
+		return !errors.Is(err, index.ErrConflict) && !errors.Is(err, index.ErrFenced)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: commit %x/%d: %w", ErrNotLeader, p.tp.TopicID, p.tp.Partition, err)
+	}
+	next.Chunks = stored.Chunks
+
+	p.mu.Lock()
+	p.committed, p.rev = next, newRev
+	batches := p.inflight
+	p.inflight = nil
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+	for _, pb := range batches {
+		pb.finish(nil)
+	}
+	return nil
+}
+
+// landed checks, after a conflict, whether the stored state is exactly the one
+// this commit tried to write (an earlier attempt succeeded but its reply was
+// lost). If so it returns that state; otherwise the original conflict.
+func (l *Log) landed(ctx context.Context, tp index.TopicPartition, next index.Partition, key string, conflict error) (index.Partition, uint64, error) {
+	st, rev, err := l.cfg.Index.LoadPartition(ctx, tp)
+	if err != nil {
+		return index.Partition{}, 0, err
+	}
+	n := len(st.Entries)
+	if st.LeaderEpoch == next.LeaderEpoch && st.HighWatermark == next.HighWatermark && n > 0 && st.Entries[n-1].Object == key {
+		return st, rev, nil
+	}
+	return index.Partition{}, 0, conflict
+}
+
+// nextProducers returns the committed producer state after batches, dropping
+// producers idle for longer than ProducerExpiry so the state stays bounded.
+func (l *Log) nextProducers(prev map[int64]index.Producer, batches []*pending) map[int64]index.Producer {
+	nowMs := l.cfg.Now().UnixMilli()
+	next := make(map[int64]index.Producer, len(prev))
+	for id, st := range prev {
+		if nowMs-st.LastTimestamp < l.cfg.ProducerExpiry.Milliseconds() {
+			next[id] = st
+		}
+	}
+	for _, pb := range batches {
+		if pb.h.Idempotent() {
+			next[pb.h.ProducerID] = recordProducerBatch(next[pb.h.ProducerID], pb.h, nowMs)
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	return next
+}
+
+// failInflight fails the in-flight and queued batches: once a commit fails,
+// later batches' offsets were assigned on top of it and cannot stand. The
+// partition is marked broken so the next use reloads it. It returns the bytes
+// dropped from the queue (in-flight bytes were already taken from it).
+func (p *partition) failInflight(err error) int {
+	p.mu.Lock()
+	inflight, queued := p.inflight, p.queued
+	p.inflight, p.queued = nil, nil
+	p.broken = true
+	p.mu.Unlock()
+	finishAll(inflight, err)
+	return finishAll(queued, err)
+}
+
+// retry calls f until it succeeds, returns an error retriable rejects, or ctx
+// ends, backing off exponentially between attempts.
+func retry(ctx context.Context, f func() error, retriable func(error) bool) error {
+	wait := retryInitial
+	for {
+		err := f()
+		if err == nil || !retriable(err) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+func blockKey(e segment.IndexEntry) string {
+	return fmt.Sprintf("%s@%d", e.Object, e.Position)
+}

@@ -1,0 +1,270 @@
+package tiered
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratalog/strata/tiered/cache"
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/objstore"
+)
+
+// Index is what the log needs of the coordinator: each partition's committed
+// state, replaced only by compare-and-swap on its revision.
+type Index interface {
+	// LoadPartition returns the committed state and its revision; a partition
+	// never written returns the zero state and revision 0.
+	LoadPartition(ctx context.Context, tp index.TopicPartition) (index.Partition, uint64, error)
+	// CommitPartition stores next if the stored revision is still prevRevision
+	// (0: nothing stored yet). It returns the state as stored, which may carry
+	// updated Chunks, and its new revision. It fails with an error wrapping
+	// index.ErrConflict when the revision moved, or index.ErrFenced when the
+	// stored leader epoch is newer than next's.
+	CommitPartition(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (index.Partition, uint64, error)
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultFlushInterval = 250 * time.Millisecond
+	DefaultFlushBytes    = 8 << 20
+	DefaultCacheBytes    = 256 << 20
+	// DefaultMaxQueuedBytes bounds what may wait for object storage before
+	// Append pushes back, so an unreachable store cannot exhaust memory.
+	DefaultMaxQueuedBytes = 64 << 20
+	// DefaultProducerExpiry is Kafka's producer.id.expiration.ms (1 day): an
+	// idempotent producer idle this long is forgotten.
+	DefaultProducerExpiry = 24 * time.Hour
+)
+
+// Config configures a Log. The zero value of each field means its documented
+// default; Bucket and Index are required.
+type Config struct {
+	// Bucket is where segment objects go.
+	Bucket objstore.Bucket
+	// Index stores each partition's committed state.
+	Index Index
+	// NodeID names this gateway in object keys, so keys from different
+	// gateways never collide. Default "0".
+	NodeID string
+	// FlushInterval is the longest a queued batch waits before a flush.
+	// Default 250ms.
+	FlushInterval time.Duration
+	// FlushBytes starts a flush early once this many bytes are queued.
+	// Default 8 MiB.
+	FlushBytes int
+	// MaxQueuedBytes is how many bytes may wait for a flush before Append
+	// returns ErrBackpressure. Default 64 MiB.
+	MaxQueuedBytes int
+	// CacheBytes is the block cache budget. Default 256 MiB.
+	CacheBytes int64
+	// BlockSize is the largest block a partition's run in a segment is cut
+	// into, for ranged reads. Default segment.DefaultBlockSize.
+	BlockSize int
+	// ProducerExpiry is how long an idle idempotent producer is remembered.
+	// Default 24h.
+	ProducerExpiry time.Duration
+	// Logger receives the log's logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the log's metrics. Default: none.
+	Registerer prometheus.Registerer
+	// Now returns the current time. Default time.Now; tests inject a clock.
+	Now func() time.Time
+}
+
+func (c *Config) ensureDefaults() error {
+	if c.Bucket == nil {
+		return errors.New("tiered: Config.Bucket is required")
+	}
+	if c.Index == nil {
+		return errors.New("tiered: Config.Index is required")
+	}
+	if c.NodeID == "" {
+		c.NodeID = "0"
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.FlushBytes <= 0 {
+		c.FlushBytes = DefaultFlushBytes
+	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxQueuedBytes < c.FlushBytes {
+		c.MaxQueuedBytes = c.FlushBytes
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = DefaultCacheBytes
+	}
+	if c.ProducerExpiry <= 0 {
+		c.ProducerExpiry = DefaultProducerExpiry
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Log is the set of partitions this gateway serves. Create it with New and run
+// its flusher with Run.
+type Log struct {
+	cfg     Config
+	cache   *cache.Cache
+	metrics *metrics
+
+	// flushNow has room for one signal: Append sends when FlushBytes are
+	// queued, and a send that finds it full is dropped (a flush is coming).
+	flushNow chan struct{}
+
+	mu     sync.Mutex
+	parts  map[index.TopicPartition]*partition
+	queued int  // bytes queued in all partitions, not yet taken by a flush
+	closed bool // set by Run on shutdown; Append then fails with ErrClosed
+}
+
+// New returns a Log. It does no I/O: partitions are loaded when first used.
+func New(cfg Config) (*Log, error) {
+	if err := cfg.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	return &Log{
+		cfg:      cfg,
+		cache:    cache.New(cfg.CacheBytes),
+		metrics:  newMetrics(cfg.Registerer),
+		flushNow: make(chan struct{}, 1),
+		parts:    make(map[index.TopicPartition]*partition),
+	}, nil
+}
+
+// shutdownFlushTimeout bounds the last flush on shutdown: long enough for a slow
+// PUT, short enough that a dead store does not hang the process.
+const shutdownFlushTimeout = 30 * time.Second
+
+// Run flushes until ctx is done, then stops accepting appends, flushes what is
+// queued (bounded by shutdownFlushTimeout), fails anything left, and returns.
+func (l *Log) Run(ctx context.Context) error {
+	ticker := time.NewTicker(l.cfg.FlushInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return l.shutdown(ctx)
+		case <-ticker.C:
+		case <-l.flushNow:
+		}
+		if err := l.flush(ctx); err != nil && ctx.Err() == nil {
+			l.cfg.Logger.Warn("flush failed", "err", err)
+		}
+	}
+}
+
+// shutdown runs in order: 1. refuse new appends; 2. flush what is queued;
+// 3. fail whatever could not be flushed, so no producer waits forever.
+func (l *Log) shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
+	defer cancel()
+	err := l.flush(fctx)
+
+	l.mu.Lock()
+	parts := make([]*partition, 0, len(l.parts))
+	for _, p := range l.parts {
+		parts = append(parts, p)
+	}
+	l.mu.Unlock()
+	for _, p := range parts {
+		l.drop(p, p.failQueued(ErrClosed))
+	}
+	if err != nil {
+		return fmt.Errorf("final flush: %w", err)
+	}
+	return nil
+}
+
+// partition returns the loaded partition, loading it on first use. Loading reads
+// the committed state and claims it with the next leader epoch, fencing any
+// earlier writer.
+func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partition, error) {
+	l.mu.Lock()
+	p, ok := l.parts[tp]
+	if !ok {
+		p = newPartition(tp)
+		l.parts[tp] = p
+		l.mu.Unlock()
+		p.load(ctx, l.cfg.Index)
+		if p.loadErr != nil {
+			l.forget(p)
+		}
+	} else {
+		l.mu.Unlock()
+		select {
+		case <-p.loaded:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if p.loadErr != nil {
+		return nil, p.loadErr
+	}
+	return p, nil
+}
+
+// drop forgets p and releases queuedBytes of its failed batches from the
+// queue budget.
+func (l *Log) drop(p *partition, queuedBytes int) {
+	l.mu.Lock()
+	l.queued -= queuedBytes
+	if l.parts[p.tp] == p {
+		delete(l.parts, p.tp)
+	}
+	l.mu.Unlock()
+}
+
+// forget drops p from the loaded set if it is still the one loaded, so the next
+// use of its partition reloads the state from the index.
+func (l *Log) forget(p *partition) {
+	l.mu.Lock()
+	if l.parts[p.tp] == p {
+		delete(l.parts, p.tp)
+	}
+	l.mu.Unlock()
+}
+
+// ForgetTopic drops every loaded partition of a deleted topic.
+func (l *Log) ForgetTopic(topicID [16]byte) {
+	l.mu.Lock()
+	var gone []*partition
+	for tp, p := range l.parts {
+		if tp.TopicID == topicID {
+			gone = append(gone, p)
+			delete(l.parts, tp)
+		}
+	}
+	l.mu.Unlock()
+	for _, p := range gone {
+		l.drop(p, p.failQueued(ErrNotLeader))
+	}
+}
+
+// newObjectKey returns a key never used before: the node id, the time, and
+// random bits, so that neither a restart nor a clock step reuses one.
+func (l *Log) newObjectKey() string {
+	var r [8]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never returns an error
+	now := l.cfg.Now().UTC()
+	return fmt.Sprintf("segments/%s/%s/%020d-%s.seg", l.cfg.NodeID, now.Format("2006-01-02"), now.UnixNano(), hex.EncodeToString(r[:]))
+}

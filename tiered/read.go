@@ -1,0 +1,192 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/stratalog/strata/tiered/batch"
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/segment"
+)
+
+// maxBlocksPerRead bounds the blocks one Read walks, so a tiny-batch backlog
+// cannot turn one fetch into thousands of GETs; the client fetches again.
+const maxBlocksPerRead = 64
+
+// maxDecompressedBatch caps what a timestamp lookup decompresses from one batch:
+// Kafka's message.max.bytes ceiling, with room for compression ratios.
+const maxDecompressedBatch = 64 << 20
+
+// ReadResult is what Read returns.
+type ReadResult struct {
+	// Records holds whole RecordBatch v2 batches, in offset order. The first
+	// batch may start before the offset asked for (clients skip records
+	// below it, as with Kafka).
+	Records []byte
+	// HighWatermark and LogStartOffset are the partition's at the read.
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// Read returns batches from offset on, up to maxBytes, except that the first
+// batch is returned whole even if larger (Kafka's KIP-74 rule, so a consumer can
+// always make progress). Reading at the high watermark returns no records. It
+// returns ErrOffsetOutOfRange, with the offsets filled in, for an offset outside
+// [log start, high watermark].
+func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return ReadResult{}, err
+	}
+	st := p.snapshot().committed
+	res := ReadResult{HighWatermark: st.HighWatermark, LogStartOffset: st.LogStartOffset}
+	if offset < st.LogStartOffset || offset > st.HighWatermark {
+		return res, ErrOffsetOutOfRange
+	}
+	entries := st.Entries
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= offset })
+	for n := 0; i < len(entries) && n < maxBlocksPerRead; i, n = i+1, n+1 {
+		block, err := l.block(ctx, entries[i])
+		if err != nil {
+			return res, err
+		}
+		full := false
+		err = batch.Each(block, func(b []byte, h batch.Header) error {
+			if h.LastOffset() < offset {
+				return nil
+			}
+			if len(res.Records) > 0 && len(res.Records)+len(b) > maxBytes {
+				full = true
+				return errStopIteration
+			}
+			res.Records = append(res.Records, b...)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopIteration) {
+			return res, fmt.Errorf("read block of %s at %d: %w", entries[i].Object, entries[i].Position, err)
+		}
+		if full || len(res.Records) >= maxBytes {
+			break
+		}
+	}
+	l.metrics.readBytes.Add(float64(len(res.Records)))
+	return res, nil
+}
+
+var errStopIteration = errors.New("stop iteration")
+
+// block returns a segment block through the cache, with one ranged GET on a miss.
+func (l *Log) block(ctx context.Context, e segment.IndexEntry) ([]byte, error) {
+	return l.cache.Get(ctx, blockKey(e), func(ctx context.Context) ([]byte, error) {
+		l.metrics.cacheMisses.Inc()
+		rc, err := l.cfg.Bucket.GetRange(ctx, e.Object, e.Position, e.Length)
+		if err != nil {
+			return nil, fmt.Errorf("get %s [%d, +%d): %w", e.Object, e.Position, e.Length, err)
+		}
+		b := make([]byte, e.Length)
+		_, err = io.ReadFull(rc, b)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s [%d, +%d): %w", e.Object, e.Position, e.Length, err)
+		}
+		return b, nil
+	})
+}
+
+// Offsets returns the partition's log start offset and high watermark.
+func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return 0, 0, err
+	}
+	st := p.snapshot().committed
+	return st.LogStartOffset, st.HighWatermark, nil
+}
+
+// Watch returns a channel that is closed when the partition's high watermark
+// next moves. Long polls select on it instead of polling.
+func (l *Log) Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return nil, err
+	}
+	return p.snapshot().changed, nil
+}
+
+// Special timestamps of ListOffsets (the Java client's ListOffsetsRequest).
+const (
+	// TimestampMax asks for the record with the largest timestamp (KIP-734).
+	TimestampMax = -3
+)
+
+// OffsetForTimestamp returns the offset and timestamp of the first record whose
+// timestamp is at or after ts, or with ts == TimestampMax the record with the
+// largest timestamp. found is false when no record qualifies.
+func (l *Log) OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	st := p.snapshot().committed
+	entries := st.Entries
+	var candidates []segment.IndexEntry
+	if ts == TimestampMax {
+		best := -1
+		for i, e := range entries {
+			if e.LastOffset >= st.LogStartOffset && (best < 0 || e.MaxTimestamp > entries[best].MaxTimestamp) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return 0, 0, false, nil
+		}
+		candidates = entries[best : best+1]
+		ts = entries[best].MaxTimestamp
+	} else {
+		// Timestamps are not monotonic across entries, so the first entry
+		// whose max reaches ts is where the answer starts.
+		for i, e := range entries {
+			if e.LastOffset >= st.LogStartOffset && e.MaxTimestamp >= ts {
+				candidates = entries[i:]
+				break
+			}
+		}
+	}
+	for _, e := range candidates {
+		off, t, ok, err := l.scanBlockForTimestamp(ctx, e, ts, st.LogStartOffset)
+		if err != nil || ok {
+			return off, t, ok, err
+		}
+	}
+	return 0, 0, false, nil
+}
+
+// scanBlockForTimestamp finds the first record in e's block at or after
+// startOffset with a timestamp at or after ts.
+func (l *Log) scanBlockForTimestamp(ctx context.Context, e segment.IndexEntry, ts, startOffset int64) (offset, timestamp int64, found bool, err error) {
+	block, err := l.block(ctx, e)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	err = batch.Each(block, func(b []byte, h batch.Header) error {
+		if h.MaxTimestamp < ts || h.LastOffset() < startOffset {
+			return nil
+		}
+		return batch.EachRecord(b, maxDecompressedBatch, func(r batch.Record) error {
+			if r.Offset >= startOffset && r.Timestamp >= ts {
+				offset, timestamp, found = r.Offset, r.Timestamp, true
+				return errStopIteration
+			}
+			return nil
+		})
+	})
+	if err != nil && !errors.Is(err, errStopIteration) {
+		return 0, 0, false, fmt.Errorf("scan block of %s at %d: %w", e.Object, e.Position, err)
+	}
+	return offset, timestamp, found, nil
+}
