@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Connection limits. Each is a constant with its reason; MaxRequestBytes is the
+// configurable one.
+const (
+	// maxControlRequestBytes caps every request but Produce. Only produce
+	// carries bulk data; a metadata or config request near this size is
+	// already absurd, and decoding amplifies a frame's size in memory.
+	maxControlRequestBytes = 8 << 20
+	// maxInFlight is how many requests of one connection may be in progress
+	// at once. Kafka clients pipeline at most five produce requests; more
+	// queue in the kernel's socket buffer, which is the backpressure.
+	maxInFlight = 8
+	// writeTimeout bounds writing one response, so a client that stops
+	// reading cannot pin a connection's memory forever.
+	writeTimeout = 30 * time.Second
+	// minFrameBytes is the smallest request header: api key, version and
+	// correlation id, plus the client id length.
+	minFrameBytes = 10
+)
+
+// reply produces a request's response; it may wait (a produce's durability, a
+// fetch's long poll). A nil response sends nothing (acks=0 produce).
+type reply func(ctx context.Context) kmsg.Response
+
+func respond(r kmsg.Response) reply { return func(context.Context) kmsg.Response { return r } }
+
+// pendingReply is one request's place in the connection's response order.
+type pendingReply struct {
+	corr int32
+	key  int16
+	done chan struct{}
+	resp kmsg.Response
+	err  error // close the connection instead of responding
+}
+
+// conn is one client connection: one goroutine reads and dispatches requests in
+// order, one writes responses in request order, and each request's reply runs in
+// a goroutine of its own so a long poll or a produce waiting for durability does
+// not hold up the requests behind it.
+type conn struct {
+	s        *Server
+	nc       net.Conn
+	remote   string
+	clientID string
+
+	replies chan *pendingReply // in request order; capacity maxInFlight
+	wg      sync.WaitGroup     // reply goroutines
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), replies: make(chan *pendingReply, maxInFlight)}
+}
+
+// serve runs the connection until the client closes it, a protocol error, or ctx
+// ends. Shutdown order: 1. the read loop stops and closes replies; 2. ctx is
+// cancelled, ending waiting replies; 3. the write loop drains and exits; 4. reply
+// goroutines are waited for; 5. the socket is closed.
+func (c *conn) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	defer stop()
+
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		defer cancel() // a write error ends the read loop too
+		c.writeLoop(ctx)
+	})
+	err := c.readLoop(ctx)
+	close(c.replies)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.s.cfg.Logger.Debug("closing connection", "remote", c.remote, "err", err)
+	}
+	// The client may have half-closed after its last request; let its
+	// replies finish unless the connection is being torn down.
+	writer.Wait()
+	cancel()
+	c.wg.Wait()
+	c.nc.Close()
+}
+
+func (c *conn) readLoop(ctx context.Context) error {
+	var head [8]byte // frame size, api key, api version
+	for {
+		if _, err := io.ReadFull(c.nc, head[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(head[0:4]))
+		key := int16(binary.BigEndian.Uint16(head[4:6]))
+		limit := min(c.s.cfg.MaxRequestBytes, maxControlRequestBytes)
+		if key == produceKey {
+			limit = c.s.cfg.MaxRequestBytes
+		}
+		if size < minFrameBytes || size > limit {
+			c.s.metrics.badFrames.Inc()
+			return fmt.Errorf("frame of %d bytes for api key %d outside [%d, %d]", size, key, minFrameBytes, limit)
+		}
+		body := make([]byte, size)
+		copy(body, head[4:])
+		if _, err := io.ReadFull(c.nc, body[4:]); err != nil {
+			return err
+		}
+		if err := c.dispatch(ctx, body); err != nil {
+			c.s.metrics.badFrames.Inc()
+			return err
+		}
+	}
+}
+
+// dispatch parses one request frame and starts serving it. An error closes the
+// connection: Kafka closes connections that send an unknown api key, an
+// unsupported version (but for ApiVersions) or an undecodable request.
+func (c *conn) dispatch(ctx context.Context, body []byte) error {
+	r := kbin.Reader{Src: body}
+	key, version, corr := r.Int16(), r.Int16(), r.Int32()
+	clientID := r.NullableString()
+	if !r.Ok() {
+		return errors.New("truncated request header")
+	}
+	if clientID != nil {
+		c.clientID = *clientID
+	}
+	a, known := apiByKey(key)
+	if !known {
+		return fmt.Errorf("unknown api key %d", key)
+	}
+	if version < a.min || version > a.max {
+		if key != apiVersionsKey {
+			return fmt.Errorf("unsupported version %d of %s", version, kmsg.NameForKey(key))
+		}
+		// KIP-511: answer an ApiVersions of an unknown version with a v0
+		// response, without parsing a body we may not understand.
+		return c.enqueue(ctx, corr, key, respond(unsupportedApiVersions()))
+	}
+	req := kmsg.RequestForKey(key)
+	req.SetVersion(version)
+	if req.IsFlexible() {
+		kmsg.SkipTags(&r)
+	}
+	if !r.Ok() {
+		return errors.New("truncated request header tags")
+	}
+	if err := req.ReadFrom(r.Src); err != nil {
+		return fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(key), version, err)
+	}
+	c.s.metrics.requests[key].Inc()
+
+	rep, err := c.start(ctx, a, req)
+	if err != nil {
+		return err
+	}
+	return c.enqueue(ctx, corr, key, rep)
+}
+
+// enqueue takes the request's place in the response order, waiting while
+// maxInFlight requests are in progress, and runs rep in its own goroutine.
+func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply) error {
+	pr := &pendingReply{corr: corr, key: key, done: make(chan struct{})}
+	select {
+	case c.replies <- pr:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.wg.Go(func() {
+		defer close(pr.done)
+		defer c.recoverInto(pr)
+		pr.resp = rep(ctx)
+	})
+	return nil
+}
+
+// start runs the in-order part of a handler, turning a panic into a closed
+// connection.
+func (c *conn) start(ctx context.Context, a api, req kmsg.Request) (rep reply, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.cfg.Logger.Error("panic serving request", "remote", c.remote, "api", kmsg.NameForKey(a.key), "panic", v, "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic serving %s: %v", kmsg.NameForKey(a.key), v)
+		}
+	}()
+	return a.handle(c.s, ctx, c, req)
+}
+
+func (c *conn) recoverInto(pr *pendingReply) {
+	if v := recover(); v != nil {
+		c.s.cfg.Logger.Error("panic serving request", "remote", c.remote, "api", kmsg.NameForKey(pr.key), "panic", v, "stack", string(debug.Stack()))
+		pr.resp, pr.err = nil, fmt.Errorf("panic serving %s: %v", kmsg.NameForKey(pr.key), v)
+	}
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	var buf []byte
+	for pr := range c.replies {
+		select {
+		case <-pr.done:
+		case <-ctx.Done():
+			return
+		}
+		if pr.err != nil {
+			return
+		}
+		if pr.resp == nil {
+			continue
+		}
+		buf = appendResponse(buf[:0], pr.corr, pr.resp)
+		if err := c.nc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+			return
+		}
+		if _, err := c.nc.Write(buf); err != nil {
+			c.s.cfg.Logger.Debug("write response", "remote", c.remote, "err", err)
+			return
+		}
+	}
+}
+
+// appendResponse frames resp: size, correlation id, the response header's tags
+// when flexible (except ApiVersions, whose response header is always v0 so that
+// clients can parse it before they know our versions), then the body.
+func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[:4], uint32(len(dst)-4))
+	return dst
+}

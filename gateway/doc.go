@@ -1,0 +1,36 @@
+// Package gateway serves the Kafka wire protocol: it accepts client connections,
+// frames and decodes requests with franz-go's kmsg, dispatches them to one
+// handler per API family, and encodes the responses. It is stateless: topic
+// metadata comes from the coordinator (Topics, TopicAdmin, ProducerIDs) and data
+// from the partition logs (Logs), all through interfaces declared here.
+//
+// Each handler file starts with a header giving the versions served, the
+// behaviour, the KIPs followed and any deviation from Kafka. The version table
+// in versions.go is the single source of what is served, and ApiVersions is
+// built from it. errors.go is the single mapping from domain errors to Kafka
+// error codes.
+//
+// # Connections
+//
+// One goroutine per connection reads frames and runs each request's in-order
+// part (validation, and for Produce the append that assigns offsets), so a
+// client's requests take effect in the order sent. What may wait — a produce
+// waiting for durability, a fetch long poll — runs in a goroutine per request,
+// and one writer goroutine sends responses in request order. At most
+// maxInFlight requests of a connection are in progress; the rest wait in the
+// socket, which is the backpressure.
+//
+// Hostile input: a frame's size is checked against a per-API cap before
+// anything is allocated (Produce may be up to MaxRequestBytes; every other
+// request maxControlRequestBytes), and an undecodable request, unknown API key
+// or unsupported version closes the connection, as Kafka does, except
+// ApiVersions, which is answered with UNSUPPORTED_VERSION and our versions
+// (KIP-511). A panic while serving a request is recovered, logged with the
+// remote address, and closes only that connection.
+//
+// Usage:
+//
+//	srv, err := gateway.New(gateway.Config{Listener: ln, ClusterID: id,
+//		Topics: store, TopicAdmin: store, ProducerIDs: store, Logs: log})
+//	err = srv.Run(ctx)
+package gateway

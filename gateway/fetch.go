@@ -1,0 +1,191 @@
+package gateway
+
+// Fetch: v4-v16
+//
+// Behavior:
+//   - Reads from each partition's fetch offset up to the high watermark: the
+//     newest data from the block cache this gateway filled when it flushed, the
+//     rest from segment objects with ranged GETs through the cache.
+//   - Limits: MaxBytes over the response and PartitionMaxBytes per partition,
+//     except that the first batch with data is returned whole even if larger
+//     (KIP-74), so a consumer always makes progress.
+//   - Long poll: when fewer than MinBytes are ready the request waits up to
+//     MaxWaitMillis, woken by a channel that closes when any fetched
+//     partition's high watermark moves; there is no polling loop. Any error
+//     answers at once.
+//   - v13+ names topics by id; an unknown id is UNKNOWN_TOPIC_ID.
+//   - IsolationLevel is accepted; with no transactions yet, the last stable
+//     offset equals the high watermark for both levels.
+//
+// Deviations: fetch sessions (KIP-227) are declined: a request to open one gets
+// session id 0, which KIP-227 allows and which makes clients send full fetches;
+// an incremental fetch names a session that cannot exist and gets
+// FETCH_SESSION_ID_NOT_FOUND. PreferredReadReplica (KIP-392) is always -1 until
+// there are several gateways.
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// maxFetchWait caps MaxWaitMillis so a hostile request cannot hold a reply
+// goroutine for days; Kafka clients ask for 500 ms to a few seconds.
+const maxFetchWait = 5 * time.Minute
+
+func (s *Server) handleFetch(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.FetchRequest)
+	return func(ctx context.Context) kmsg.Response { return s.fetch(ctx, req) }, nil
+}
+
+func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) kmsg.Response {
+	if req.SessionID != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		watches := make([]<-chan struct{}, 0, 8)
+		resp, n, failed := s.fetchOnce(ctx, req, &watches)
+		if n >= int(req.MinBytes) || failed || wait == 0 {
+			return resp
+		}
+		if !waitAny(ctx, timer.C, watches) {
+			// The deadline passed: answer with what is there now.
+			resp, _, _ = s.fetchOnce(ctx, req, nil)
+			return resp
+		}
+	}
+}
+
+// fetchOnce reads every requested partition once. It returns the response, the
+// record bytes in it, and whether any partition failed. When watches is not nil
+// it collects each partition's watch channel, taken before the read so that a
+// write landing after the read still wakes the caller.
+func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches *[]<-chan struct{}) (*kmsg.FetchResponse, int, bool) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	remaining := int(req.MaxBytes)
+	if remaining <= 0 {
+		remaining = int(^uint32(0) >> 1)
+	}
+	total, failed := 0, false
+	byID := req.Version >= 13
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var t, known = s.cfg.Topics.Topic(rt.Topic)
+		if byID {
+			t, known = s.cfg.Topics.TopicByID(rt.TopicID)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// An empty record set, never null: librdkafka rejects a
+			// null one as a bad message set size.
+			sp.RecordBatches = []byte{}
+			switch {
+			case !known && byID:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				tp := index.TopicPartition{TopicID: t.ID, Partition: rp.Partition}
+				limit := min(int(rp.PartitionMaxBytes), remaining)
+				n := s.fetchPartition(ctx, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
+				total += n
+				remaining -= n
+			}
+			if sp.ErrorCode != 0 {
+				failed = true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, total, failed
+}
+
+// fetchPartition fills sp from one partition and returns the record bytes read.
+// With first set the partition may return one batch over limit (KIP-74).
+func (s *Server) fetchPartition(ctx context.Context, tp index.TopicPartition, offset int64, limit int, first bool, sp *kmsg.FetchResponseTopicPartition, watches *[]<-chan struct{}) int {
+	if watches != nil {
+		ch, err := s.cfg.Logs.Watch(ctx, tp)
+		if err != nil {
+			sp.ErrorCode = errorCode(err)
+			return 0
+		}
+		*watches = append(*watches, ch)
+	}
+	if limit <= 0 && !first {
+		// Over the response's budget: report offsets only.
+		start, hw, err := s.cfg.Logs.Offsets(ctx, tp)
+		sp.ErrorCode = errorCode(err)
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, start
+		return 0
+	}
+	res, err := s.cfg.Logs.Read(ctx, tp, offset, max(limit, 1))
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+	if err != nil {
+		sp.ErrorCode = errorCode(err)
+		if !errors.Is(err, tiered.ErrOffsetOutOfRange) {
+			s.cfg.Logger.Warn("fetch read failed", "partition", tp.Partition, "offset", offset, "err", err)
+		}
+		return 0
+	}
+	if !first && len(res.Records) > limit {
+		// Read returns its first batch whole; only the first partition with
+		// data may go over its limit (KIP-74), so leave this one for the
+		// next fetch.
+		return 0
+	}
+	if len(res.Records) > 0 {
+		sp.RecordBatches = res.Records
+	}
+	return len(res.Records)
+}
+
+// waitAny blocks until one of watches closes (true), the deadline fires, or ctx
+// ends (false).
+func waitAny(ctx context.Context, deadline <-chan time.Time, watches []<-chan struct{}) bool {
+	if len(watches) == 0 {
+		select {
+		case <-deadline:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	// Fan the watches into one channel. The helper goroutines exit when
+	// waitAny returns (stop), so none outlives the wait.
+	woke := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	var once sync.Once
+	for _, w := range watches {
+		go func() {
+			select {
+			case <-w:
+				once.Do(func() { close(woke) })
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-woke:
+		return true
+	case <-deadline:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}

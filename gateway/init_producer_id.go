@@ -1,0 +1,66 @@
+package gateway
+
+// InitProducerID: v0-v4
+//
+// Behavior:
+//   - Idempotent producers (no transactional id) get a fresh producer id at
+//     epoch 0 on every call, as Kafka does for non-transactional producers,
+//     including the KIP-360 form that names the producer's current id and epoch.
+//   - Producer ids come from the coordinator in blocks (producerIDBlockSize), so
+//     ids are unique across gateways and restarts without a round trip each.
+//
+// Deviation: transactional ids are not supported yet (transactions are a later
+// issue); such requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
+// non-retriable error, rather than a retriable one a client would spin on.
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// producerIDBlockSize is how many ids a gateway takes from the coordinator at
+// once: one KV compare-and-swap per thousand producers.
+const producerIDBlockSize = 1000
+
+func (s *Server) handleInitProducerID(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return respond(resp), nil
+	}
+	id, err := s.pids.next(ctx)
+	if err != nil {
+		s.cfg.Logger.Warn("allocate producer id", "err", err)
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return respond(resp), nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return respond(resp), nil
+}
+
+// producerIDBlock hands out ids from a block taken from the coordinator.
+type producerIDBlock struct {
+	ids ProducerIDs
+
+	mu       sync.Mutex
+	cur, end int64 // ids in [cur, end) are ours to give
+}
+
+func (b *producerIDBlock) next(ctx context.Context) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur >= b.end {
+		first, err := b.ids.AllocateProducerIDs(ctx, producerIDBlockSize)
+		if err != nil {
+			return 0, err
+		}
+		b.cur, b.end = first, first+producerIDBlockSize
+	}
+	id := b.cur
+	b.cur++
+	return id, nil
+}

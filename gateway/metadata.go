@@ -1,0 +1,115 @@
+package gateway
+
+// Metadata: v0-v12
+//
+// Behavior:
+//   - Brokers: this gateway (multi-gateway clusters are a later issue).
+//   - A null topic list (v1+), or an empty one at v0, asks for every topic;
+//     regex subscriptions rely on that.
+//   - Unknown topics are created when auto.create.topics.enable is on (the
+//     default) and the request allows it (v4+ AllowAutoTopicCreation; always
+//     before v4), with num.partitions partitions, as Kafka does. Names that are
+//     not legal topic names get INVALID_TOPIC_EXCEPTION.
+//   - v10+ topics may be named by id; an unknown id gets UNKNOWN_TOPIC_ID.
+//   - Every partition is led by this gateway. LeaderEpoch is -1 (unknown) until
+//     leader epochs are exposed with the cluster issue, so clients do not send
+//     epochs we would have to validate.
+//
+// Deviation: authorized operations are reported as -2147483648 (not requested)
+// since ACLs are a later issue.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator"
+)
+
+func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
+	if s.cfg.Rack != "" {
+		b.Rack = &s.cfg.Rack
+	}
+	resp.Brokers = append(resp.Brokers, b)
+	resp.ClusterID = &s.cfg.ClusterID
+	resp.ControllerID = s.cfg.NodeID
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		for _, t := range s.cfg.Topics.Topics() {
+			resp.Topics = append(resp.Topics, s.topicMetadata(t))
+		}
+		return respond(resp), nil
+	}
+	autoCreate := !s.cfg.DisableAutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		resp.Topics = append(resp.Topics, s.requestedTopicMetadata(ctx, rt, autoCreate))
+	}
+	return respond(resp), nil
+}
+
+func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+	if rt.Topic == nil {
+		t, ok := s.cfg.Topics.TopicByID(rt.TopicID)
+		if !ok {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.TopicID = rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+			return mt
+		}
+		return s.topicMetadata(t)
+	}
+	name := *rt.Topic
+	t, ok := s.cfg.Topics.Topic(name)
+	if ok {
+		return s.topicMetadata(t)
+	}
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = rt.Topic
+	if err := validateTopicName(name); err != nil {
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
+	}
+	if !autoCreate {
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return mt
+	}
+	t, err := s.cfg.TopicAdmin.CreateTopic(ctx, coordinator.Topic{Name: name, Partitions: s.cfg.NumPartitions})
+	if errors.Is(err, coordinator.ErrTopicExists) {
+		// Another client created it first: the watcher may not have it yet,
+		// and the client retries on LEADER_NOT_AVAILABLE as Kafka intends.
+		mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		return mt
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("auto-create topic", "topic", name, "err", err)
+		mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		return mt
+	}
+	return s.topicMetadata(t)
+}
+
+func (s *Server) topicMetadata(t coordinator.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, t.Partitions)
+	for p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p
+		mp.Leader = s.cfg.NodeID
+		mp.LeaderEpoch = -1
+		mp.Replicas = []int32{s.cfg.NodeID}
+		mp.ISR = []int32{s.cfg.NodeID}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}

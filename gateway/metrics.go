@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type metrics struct {
+	conns        prometheus.Gauge
+	connsRefused prometheus.Counter
+	badFrames    prometheus.Counter
+	// requests is indexed by api key; its label values are made up front
+	// from the version table.
+	requests map[int16]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		conns: f.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_gateway_connections",
+			Help: "Open Kafka client connections.",
+		}),
+		connsRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_gateway_connections_refused_total",
+			Help: "Connections closed on accept because MaxConnections were open.",
+		}),
+		badFrames: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_gateway_bad_requests_total",
+			Help: "Connections closed for a malformed, oversized or unsupported request.",
+		}),
+		requests: make(map[int16]prometheus.Counter, len(apis)),
+	}
+	reqs := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "strata_gateway_requests_total",
+		Help: "Kafka requests decoded, by api.",
+	}, []string{"api"})
+	for _, a := range apis {
+		m.requests[a.key] = reqs.WithLabelValues(kmsg.NameForKey(a.key))
+	}
+	return m
+}

@@ -1,0 +1,124 @@
+package gateway
+
+// Produce: v3-v11
+//
+// Behavior:
+//   - Each partition's records must be exactly one RecordBatch v2 (magic 2), as
+//     Kafka requires from v3 on; anything else is INVALID_RECORD, a bad CRC is
+//     CORRUPT_MESSAGE, a batch over the topic's max.message.bytes is
+//     MESSAGE_TOO_LARGE, and control batches from clients are INVALID_RECORD.
+//   - Batches are appended in request order (idempotent sequences depend on it),
+//     then the response waits until every batch is durable in object storage
+//     and committed to the index: the same for acks=1 and acks=all, since the
+//     object store is the replication. acks=0 gets no response, as in Kafka.
+//   - The wait is bounded by the request's timeout; past it the partition gets
+//     REQUEST_TIMED_OUT, and the batch may still land (as in Kafka, a retry by
+//     an idempotent producer is then recognised as a duplicate).
+//   - Idempotent producers: duplicates of any of the last five batches return
+//     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
+//     epoch returns INVALID_PRODUCER_EPOCH.
+//
+// Deviations: transactional batches are refused with
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist; LogAppendTime
+// is always -1 because message.timestamp.type=LogAppendTime is not accepted yet.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/batch"
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// producedPartition is a batch appended in the in-order phase, with the
+// indexes of its partition's entry in the response.
+type producedPartition struct {
+	topic, partition int
+	tp               index.TopicPartition
+	appended         *tiered.Appended
+}
+
+func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	var produced []producedPartition
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		t, known := s.cfg.Topics.Topic(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			switch {
+			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case req.TransactionID != nil:
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			default:
+				tp := index.TopicPartition{TopicID: t.ID, Partition: rp.Partition}
+				a, err := s.appendBatch(ctx, t, tp, rp.Records)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
+					sp.ErrorMessage = errorMessage(err)
+					s.cfg.Logger.Debug("produce refused", "remote", c.remote, "topic", t.Name, "partition", rp.Partition, "err", err)
+				} else {
+					produced = append(produced, producedPartition{topic: len(resp.Topics), partition: len(st.Partitions), tp: tp, appended: a})
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		return func(context.Context) kmsg.Response { return nil }, nil
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = DefaultProduceTimeout
+	}
+	return func(ctx context.Context) kmsg.Response {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		for _, p := range produced {
+			sp := &resp.Topics[p.topic].Partitions[p.partition]
+			if err := p.appended.Wait(ctx); err != nil {
+				sp.ErrorCode = errorCode(err)
+				sp.ErrorMessage = errorMessage(err)
+				continue
+			}
+			sp.BaseOffset = p.appended.BaseOffset
+			if start, _, err := s.cfg.Logs.Offsets(ctx, p.tp); err == nil {
+				sp.LogStartOffset = start
+			}
+		}
+		return resp
+	}, nil
+}
+
+// appendBatch validates one partition's records and appends them.
+func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.TopicPartition, records []byte) (*tiered.Appended, error) {
+	h, err := batch.Verify(records)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case h.Size() != len(records):
+		return nil, kerr.InvalidRecord // more than one batch
+	case h.Control():
+		return nil, kerr.InvalidRecord
+	case h.Transactional():
+		return nil, kerr.TransactionalIDAuthorizationFailed
+	case h.Size() > maxMessageBytes(t.Configs):
+		return nil, kerr.MessageTooLarge
+	}
+	return s.cfg.Logs.Append(ctx, tp, records)
+}

@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// Defaults for Config's zero values.
+const (
+	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
+	DefaultMaxRequestBytes = 100 << 20
+	// DefaultMaxConnections bounds open client connections.
+	DefaultMaxConnections = 10000
+	// DefaultNumPartitions is Kafka's num.partitions, used for auto-created
+	// topics and CreateTopics with NumPartitions -1.
+	DefaultNumPartitions = 1
+	// DefaultProduceTimeout applies when a produce request's timeout is not
+	// positive.
+	DefaultProduceTimeout = 30 * time.Second
+)
+
+// Topics is the topic metadata the gateway reads on every request: a local
+// view kept current by the coordinator's watcher.
+type Topics interface {
+	Topic(name string) (coordinator.Topic, bool)
+	TopicByID(id [16]byte) (coordinator.Topic, bool)
+	Topics() []coordinator.Topic
+}
+
+// TopicAdmin changes topics. Each call is a compare-and-swap in the coordinator.
+type TopicAdmin interface {
+	CreateTopic(ctx context.Context, t coordinator.Topic) (coordinator.Topic, error)
+	DeleteTopic(ctx context.Context, name string) (coordinator.Topic, error)
+	UpdateTopic(ctx context.Context, name string, fn func(*coordinator.Topic) error) (coordinator.Topic, error)
+}
+
+// ProducerIDs hands out ranges of producer ids that are unique cluster-wide.
+type ProducerIDs interface {
+	AllocateProducerIDs(ctx context.Context, n int64) (first int64, err error)
+}
+
+// Logs is what produce, fetch and list-offsets need of partition logs; see
+// tiered.Log for the contract of each method.
+type Logs interface {
+	Append(ctx context.Context, tp index.TopicPartition, batch []byte) (*tiered.Appended, error)
+	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
+	Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
+	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
+}
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	// Listener is the Kafka listener. Required.
+	Listener net.Listener
+	// Advertise is the host:port given to clients in metadata. Default: the
+	// listener's address.
+	Advertise string
+	// NodeID is this gateway's broker id. Default 0.
+	NodeID int32
+	// Rack is this gateway's rack (broker.rack), if any.
+	Rack string
+	// ClusterID is returned in metadata. Required.
+	ClusterID string
+
+	Topics      Topics
+	TopicAdmin  TopicAdmin
+	ProducerIDs ProducerIDs
+	Logs        Logs
+
+	// AutoCreateTopics is Kafka's auto.create.topics.enable. Default true
+	// (set DisableAutoCreateTopics to turn it off).
+	DisableAutoCreateTopics bool
+	// NumPartitions is Kafka's num.partitions. Default 1.
+	NumPartitions int32
+	// MaxRequestBytes caps a request frame (socket.request.max.bytes);
+	// larger frames close the connection before anything is allocated.
+	// Default 100 MiB. Requests other than Produce are capped lower still
+	// (maxControlRequestBytes).
+	MaxRequestBytes int32
+	// MaxConnections caps open client connections; more are closed on
+	// accept. Default 10000.
+	MaxConnections int
+
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) ensureDefaults() error {
+	switch {
+	case c.Listener == nil:
+		return errors.New("gateway: Config.Listener is required")
+	case c.ClusterID == "":
+		return errors.New("gateway: Config.ClusterID is required")
+	case c.Topics == nil || c.TopicAdmin == nil || c.ProducerIDs == nil || c.Logs == nil:
+		return errors.New("gateway: Config.Topics, TopicAdmin, ProducerIDs and Logs are required")
+	}
+	if c.Advertise == "" {
+		c.Advertise = c.Listener.Addr().String()
+	}
+	if c.NumPartitions <= 0 {
+		c.NumPartitions = DefaultNumPartitions
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Server serves the Kafka protocol on one listener.
+type Server struct {
+	cfg     Config
+	host    string
+	port    int32
+	metrics *metrics
+	pids    *producerIDBlock
+
+	// conns counts open connections against MaxConnections.
+	connsMu sync.Mutex
+	conns   int
+}
+
+// New validates cfg and returns a Server; Run serves.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Advertise)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: advertise address %q: %w", cfg.Advertise, err)
+	}
+	port, err := strconv.ParseInt(portStr, 10, 32)
+	if err != nil || port <= 0 {
+		return nil, fmt.Errorf("gateway: advertise address %q: bad port", cfg.Advertise)
+	}
+	return &Server{
+		cfg:     cfg,
+		host:    host,
+		port:    int32(port),
+		metrics: newMetrics(cfg.Registerer),
+		pids:    &producerIDBlock{ids: cfg.ProducerIDs},
+	}, nil
+}
+
+// Run accepts connections until ctx is done, then closes the listener and every
+// connection and returns once all connection goroutines have exited.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	stop := context.AfterFunc(ctx, func() { s.cfg.Listener.Close() })
+	defer stop()
+
+	var delay time.Duration // backoff for temporary accept errors, as net/http
+	for {
+		nc, err := s.cfg.Listener.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if delay = min(max(2*delay, 5*time.Millisecond), time.Second); isTemporary(err) {
+				s.cfg.Logger.Warn("accept failed, retrying", "err", err, "delay", delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+				continue
+			}
+			return fmt.Errorf("gateway: accept: %w", err)
+		}
+		delay = 0
+		if !s.admit() {
+			s.metrics.connsRefused.Inc()
+			nc.Close()
+			continue
+		}
+		wg.Go(func() {
+			defer s.release()
+			newConn(s, nc).serve(ctx)
+		})
+	}
+}
+
+func (s *Server) admit() bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.conns >= s.cfg.MaxConnections {
+		return false
+	}
+	s.conns++
+	s.metrics.conns.Inc()
+	return true
+}
+
+func (s *Server) release() {
+	s.connsMu.Lock()
+	s.conns--
+	s.connsMu.Unlock()
+	s.metrics.conns.Dec()
+}
+
+func isTemporary(err error) bool {
+	var ne interface{ Temporary() bool }
+	return errors.As(err, &ne) && ne.Temporary()
+}

@@ -1,0 +1,58 @@
+package gateway
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// API keys the connection code needs by name.
+const (
+	produceKey     = 0
+	apiVersionsKey = 18
+)
+
+// handler runs the in-order part of serving a request (see conn) and returns
+// the reply. A returned error closes the connection.
+type handler func(s *Server, ctx context.Context, c *conn, req kmsg.Request) (reply, error)
+
+// api is one supported request type: its key, the versions served, and the
+// handler. ApiVersions is built from this table, so what is advertised is
+// exactly what is implemented.
+type api struct {
+	key      int16
+	min, max int16
+	handle   handler
+}
+
+// apis is the version table, in key order. Each handler's file header says what
+// the versions mean and where Strata deviates from Kafka. init builds it because
+// the ApiVersions handler reads it, which a plain initializer cannot express.
+var apis []api
+
+func init() {
+	apis = []api{
+		{key: 0, min: 3, max: 11, handle: (*Server).handleProduce},
+		{key: 1, min: 4, max: 16, handle: (*Server).handleFetch},
+		{key: 2, min: 0, max: 8, handle: (*Server).handleListOffsets},
+		{key: 3, min: 0, max: 12, handle: (*Server).handleMetadata},
+		{key: 18, min: 0, max: 3, handle: (*Server).handleApiVersions},
+		{key: 19, min: 0, max: 7, handle: (*Server).handleCreateTopics},
+		{key: 20, min: 0, max: 6, handle: (*Server).handleDeleteTopics},
+		{key: 22, min: 0, max: 4, handle: (*Server).handleInitProducerID},
+		{key: 32, min: 0, max: 4, handle: (*Server).handleDescribeConfigs},
+		{key: 33, min: 0, max: 2, handle: (*Server).handleAlterConfigs},
+		{key: 37, min: 0, max: 3, handle: (*Server).handleCreatePartitions},
+		{key: 44, min: 0, max: 1, handle: (*Server).handleIncrementalAlterConfigs},
+		{key: 60, min: 0, max: 1, handle: (*Server).handleDescribeCluster},
+	}
+}
+
+func apiByKey(key int16) (api, bool) {
+	i, ok := slices.BinarySearchFunc(apis, key, func(a api, k int16) int { return int(a.key) - int(k) })
+	if !ok {
+		return api{}, false
+	}
+	return apis[i], true
+}
