@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+// runAsStrata makes the test binary act as the strata binary when re-executed
+// by a test, so process tests need no separate build.
+const runAsStrata = "STRATA_TEST_RUN_AS_STRATA"
+
+// process is `strata serve` in a child process.
+type process struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// startProcess starts strata serve on addr with data under dir and waits until
+// it serves Kafka.
+func startProcess(t *testing.T, dir, addr string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
+	cmd.Env = append(os.Environ(), runAsStrata+"=1")
+	p := &process{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("strata output:\n%s", p.out.String())
+		}
+	})
+	testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+		if cmd.ProcessState != nil {
+			return fmt.Errorf("exited: %v", cmd.ProcessState)
+		}
+		if !strings.Contains(p.out.String(), `msg="serving kafka"`) {
+			return fmt.Errorf("not serving yet")
+		}
+		return nil
+	})
+	return p
+}
+
+// kill sends SIGKILL: no flush, no goodbye.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait() // "signal: killed" is the expected outcome
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestKillRestart kills strata with SIGKILL twice under idempotent acks=all load
+// and restarts it on the same data dir. Every acknowledged record must be
+// readable at its acknowledged offset, offsets must be contiguous, and no record
+// may appear twice: nothing unacknowledged lands in the middle of the log, and
+// the producer's retries of batches that were durable but not acknowledged are
+// recognised as duplicates after the restart.
+func TestKillRestart(t *testing.T) {
+	const (
+		topic      = "crash"
+		partitions = 6
+		n          = 30_000
+		kills      = 2
+	)
+	dir, addr := t.TempDir(), freeLoopbackAddr(t)
+	args := []string{"--flush-interval", "20ms", "--log-level", "info"}
+	p := startProcess(t, dir, addr, args...)
+	createTopic(t, addr, topic, partitions)
+
+	producer := newClient(t, addr,
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordDeliveryTimeout(2*time.Minute),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+	)
+	var (
+		mu       sync.Mutex
+		acks     []acked
+		failures []error
+		wg       sync.WaitGroup
+		ackCount atomic.Int64
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		// Pace the load (50 records every 10 ms) so that the kills land
+		// while records are in flight, not after the last one.
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := range n {
+			if i%50 == 0 {
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(fmt.Sprintf("value-%08d", i))}
+			wg.Add(1)
+			producer.Produce(ctx, r, func(r *kgo.Record, err error) {
+				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failures = append(failures, err)
+					return
+				}
+				acks = append(acks, acked{string(r.Key), string(r.Value), r.Partition, r.Offset})
+				ackCount.Add(1)
+			})
+		}
+	}()
+
+	for k := 1; k <= kills; k++ {
+		target := int64(k * n / (kills + 2))
+		testenv.CheckFor(t, 2*time.Minute, 10*time.Millisecond, func() error {
+			if c := ackCount.Load(); c < target {
+				return fmt.Errorf("%d of %d records acknowledged", c, target)
+			}
+			return nil
+		})
+		p.kill(t)
+		t.Logf("kill %d after %d acknowledgements", k, ackCount.Load())
+		p = startProcess(t, dir, addr, args...)
+	}
+	<-produced
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(failures), failures[0])
+	}
+	if len(acks) != n {
+		t.Fatalf("acknowledged %d of %d", len(acks), n)
+	}
+	recs := consumeAll(t, addr, topic, partitions, n)
+	verifyLog(t, acks, recs)
+}

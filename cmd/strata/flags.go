@@ -1,0 +1,187 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveConfig is everything `strata serve` is told, from flags and environment.
+type serveConfig struct {
+	Listen          string
+	Advertise       string
+	DataDir         string
+	HTTPListen      string
+	ObjectStore     string
+	S3              s3Flags
+	NATSURL         string
+	NodeID          int
+	Rack            string
+	FlushInterval   time.Duration
+	FlushBytes      byteSize
+	CacheBytes      byteSize
+	MaxRequestBytes byteSize
+	AutoCreate      bool
+	NumPartitions   int
+	LogLevel        slog.Level
+
+	// onServing, if set, is called with the bound addresses once the Kafka
+	// listener serves; tests listen on port 0 and learn the port from it.
+	onServing func(kafka, http net.Addr)
+}
+
+type s3Flags struct {
+	Endpoint     string
+	Bucket       string
+	Region       string
+	PathStyle    bool
+	CreateBucket bool
+}
+
+// serveFlags is the one table of `strata serve` settings: each flag, the
+// environment variable that also sets it (derived: STRATA_ plus the flag name in
+// upper case with '-' as '_'), its default and what it means.
+func serveFlags(c *serveConfig) []struct {
+	name, usage string
+	value       flag.Value
+} {
+	c.Listen, c.DataDir, c.HTTPListen, c.ObjectStore = "127.0.0.1:9092", "./strata-data", "127.0.0.1:9644", "file"
+	c.S3.Region = "us-east-1"
+	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
+	c.CacheBytes, c.MaxRequestBytes = 256<<20, 100<<20
+	c.AutoCreate, c.NumPartitions = true, 1
+	return []struct {
+		name, usage string
+		value       flag.Value
+	}{
+		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
+		{"advertise", "host:port given to clients in metadata (default: --listen)", (*stringValue)(&c.Advertise)},
+		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
+		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
+		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},
+		{"s3-endpoint", "S3 endpoint URL (empty: AWS); credentials come from the AWS default chain", (*stringValue)(&c.S3.Endpoint)},
+		{"s3-bucket", "S3 bucket", (*stringValue)(&c.S3.Bucket)},
+		{"s3-region", "S3 region", (*stringValue)(&c.S3.Region)},
+		{"s3-path-style", "use path-style S3 addressing (MinIO, LocalStack)", (*boolValue)(&c.S3.PathStyle)},
+		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
+		{"nats-url", "external NATS servers (comma-separated); empty runs NATS embedded", (*stringValue)(&c.NATSURL)},
+		{"node-id", "this gateway's broker id", (*intValue)(&c.NodeID)},
+		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
+		{"flush-interval", "longest a produced batch waits before its segment is written", (*durationValue)(&c.FlushInterval)},
+		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
+		{"cache-bytes", "block cache size (e.g. 256MiB)", &c.CacheBytes},
+		{"max-request-bytes", "largest request frame accepted (socket.request.max.bytes)", &c.MaxRequestBytes},
+		{"auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", (*boolValue)(&c.AutoCreate)},
+		{"num-partitions", "partitions of auto-created topics (num.partitions)", (*intValue)(&c.NumPartitions)},
+		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
+	}
+}
+
+func envName(flagName string) string {
+	return "STRATA_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServeFlags reads the environment, then the command line over it.
+func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("strata serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, f := range serveFlags(&c) {
+		if v, ok := lookupEnv(envName(f.name)); ok {
+			if err := f.value.Set(v); err != nil {
+				return c, fmt.Errorf("%s=%q: %w", envName(f.name), v, err)
+			}
+		}
+		fs.Var(f.value, f.name, f.usage+" ["+envName(f.name)+"]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch {
+	case c.ObjectStore != "file" && c.ObjectStore != "s3":
+		return c, fmt.Errorf("--object-store must be file or s3, not %q", c.ObjectStore)
+	case c.ObjectStore == "s3" && c.S3.Bucket == "":
+		return c, errors.New("--object-store s3 needs --s3-bucket")
+	case c.NodeID < 0 || c.NodeID > 1<<31-1:
+		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
+	case c.FlushInterval <= 0:
+		return c, errors.New("--flush-interval must be positive")
+	case c.NumPartitions <= 0:
+		return c, errors.New("--num-partitions must be positive")
+	case c.MaxRequestBytes > 1<<31-1:
+		return c, errors.New("--max-request-bytes must be under 2GiB")
+	}
+	return c, nil
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type boolValue bool
+
+func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	*v = boolValue(b)
+	return err
+}
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	*v = intValue(n)
+	return err
+}
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	*v = durationValue(d)
+	return err
+}
+
+type levelValue slog.Level
+
+func (v *levelValue) String() string     { return slog.Level(*v).String() }
+func (v *levelValue) Set(s string) error { return (*slog.Level)(v).UnmarshalText([]byte(s)) }
+
+// byteSize is a size in bytes, written as a number with an optional unit: B,
+// KiB, MiB, GiB (powers of 1024) or KB, MB, GB (powers of 1000).
+type byteSize int64
+
+func (v *byteSize) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("bad size %q", s)
+	}
+	*v = byteSize(n * mult)
+	return nil
+}

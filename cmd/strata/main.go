@@ -1,0 +1,56 @@
+// Command strata is the Strata binary: a Kafka-compatible log service whose data
+// lives in object storage.
+//
+//	strata serve [flags]    run a gateway (with no flags: everything embedded)
+//	strata version          print the version
+//
+// Every flag can also be set as STRATA_<FLAG> in the environment (e.g.
+// --s3-endpoint as STRATA_S3_ENDPOINT); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := parseServeFlags(args, os.LookupEnv, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "strata serve:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stderr); err != nil {
+			fmt.Fprintln(stderr, "strata serve:", err)
+			return 1
+		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "strata", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: strata serve [flags] | strata version\nRun 'strata serve -h' for the flags.")
+		return 0
+	default:
+		fmt.Fprintf(stderr, "strata: unknown command %q\n", cmd)
+		return 2
+	}
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/gateway"
+	"github.com/stratalog/strata/internal/natsembed"
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/objstore"
+	"github.com/stratalog/strata/tiered/objstore/fs"
+	"github.com/stratalog/strata/tiered/objstore/s3"
+)
+
+// serve wires the parts together and runs them until ctx ends. Shutdown order:
+// 1. the Kafka listener and the HTTP server stop (clients see the connection
+// close and retry elsewhere); 2. the log flushes what it has queued; 3. the
+// coordinator's watcher stops; 4. NATS is closed.
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	// The embedded server's notices (its banner, every stream it creates) are
+	// noise at info; they show at debug.
+	natsLogger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: max(cfg.LogLevel, slog.LevelWarn)}))
+	if cfg.LogLevel <= slog.LevelDebug {
+		natsLogger = logger
+	}
+	nc, closeNATS, err := connectNATS(cfg, natsLogger.With("part", "nats"))
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	store, err := coordinator.Open(ctx, js, coordinator.Config{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open coordinator: %w", err)
+	}
+	clusterID, err := store.ClusterID(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster id: %w", err)
+	}
+
+	bucket, err := openBucket(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	report, err := objstore.Probe(ctx, bucket, "probe/")
+	if err != nil {
+		return fmt.Errorf("object store probe: %w", err)
+	}
+	logger.Info("object store probed", "store", cfg.ObjectStore, "report", report.String())
+
+	log, err := tiered.New(tiered.Config{
+		Bucket:        bucket,
+		Index:         store,
+		NodeID:        strconv.Itoa(cfg.NodeID),
+		FlushInterval: cfg.FlushInterval,
+		FlushBytes:    int(cfg.FlushBytes),
+		CacheBytes:    int64(cfg.CacheBytes),
+		Logger:        logger.With("part", "tiered"),
+		Registerer:    reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("kafka listener: %w", err)
+	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = ln.Addr().String()
+	}
+	gw, err := gateway.New(gateway.Config{
+		Listener:                ln,
+		Advertise:               advertise,
+		NodeID:                  int32(cfg.NodeID),
+		Rack:                    cfg.Rack,
+		ClusterID:               clusterID,
+		Topics:                  store,
+		TopicAdmin:              store,
+		ProducerIDs:             store,
+		Logs:                    log,
+		DisableAutoCreateTopics: !cfg.AutoCreate,
+		NumPartitions:           int32(cfg.NumPartitions),
+		MaxRequestBytes:         int32(cfg.MaxRequestBytes),
+		Logger:                  logger.With("part", "gateway"),
+		Registerer:              reg,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("http listener: %w", err)
+	}
+
+	var ready atomic.Bool
+	g, front := errgroup.WithContext(ctx)
+	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBack()
+	g.Go(func() error {
+		defer stopBack()
+		select {
+		case <-store.Synced():
+		case <-front.Done():
+			ln.Close()
+			return nil
+		}
+		ready.Store(true)
+		if cfg.onServing != nil {
+			cfg.onServing(ln.Addr(), httpLn.Addr())
+		}
+		logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID)
+		err := gw.Run(front)
+		ready.Store(false)
+		return err
+	})
+	g.Go(func() error { return serveHTTP(front, httpLn, reg, &ready) })
+	g.Go(func() error { return store.Run(back) })
+	g.Go(func() error { return log.Run(back) })
+	err = g.Wait()
+	logger.Info("stopped", "err", err)
+	return err
+}
+
+// connectNATS connects to --nats-url, or starts NATS embedded under the data
+// dir with JetStream fsyncing every write.
+func connectNATS(cfg serveConfig, logger *slog.Logger) (*nats.Conn, func(), error) {
+	opts := []nats.Option{nats.Name("strata-" + strconv.Itoa(cfg.NodeID)), nats.MaxReconnects(-1)}
+	if cfg.NATSURL != "" {
+		nc, err := nats.Connect(splitURLs(cfg.NATSURL), opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("connect to nats %s: %w", cfg.NATSURL, err)
+		}
+		return nc, nc.Close, nil
+	}
+	srv, err := natsembed.Start(natsembed.Config{
+		StoreDir: filepath.Join(cfg.DataDir, "nats"),
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	nc, err := srv.Connect(opts...)
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	return nc, func() { nc.Close(); srv.Shutdown() }, nil
+}
+
+func openBucket(ctx context.Context, cfg serveConfig) (objstore.Bucket, error) {
+	if cfg.ObjectStore == "file" {
+		b, err := fs.New(filepath.Join(cfg.DataDir, "objects"))
+		if err != nil {
+			return nil, fmt.Errorf("file object store: %w", err)
+		}
+		return b, nil
+	}
+	b, err := s3.New(ctx, s3.Config{
+		Endpoint:     cfg.S3.Endpoint,
+		Bucket:       cfg.S3.Bucket,
+		Region:       cfg.S3.Region,
+		PathStyle:    cfg.S3.PathStyle,
+		CreateBucket: cfg.S3.CreateBucket,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3 object store: %w", err)
+	}
+	return b, nil
+}
+
+// serveHTTP serves /healthz (200 only while the Kafka listener serves) and
+// /metrics until ctx ends.
+func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready *atomic.Bool) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	defer stop()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http: %w", err)
+	}
+	return nil
+}
+
+// splitURLs is used for --nats-url lists with spaces after commas.
+func splitURLs(s string) string { return strings.ReplaceAll(s, " ", "") }
