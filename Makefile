@@ -9,7 +9,6 @@ GO ?= go
 # The pinned MinIO server, built from source with the Go toolchain.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 STRATA_CACHE_DIR ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/strata
-MINIO_BIN := $(STRATA_CACHE_DIR)/minio/$(MINIO_VERSION)/minio
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 10s
 # Fuzz targets as package:Target; `make test` runs each for FUZZ_SMOKE.
@@ -20,8 +19,8 @@ FUZZ_TARGETS := \
 	./tiered/segment:FuzzReadIndex
 FUZZ_SMOKE ?= 5s
 
+# The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
-export STRATA_MINIO_BIN := $(MINIO_BIN)
 
 .PHONY: all build run test test-deps unit fuzz-smoke e2e bench fuzz lint clean
 

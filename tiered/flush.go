@@ -53,6 +53,13 @@ func (l *Log) flush(ctx context.Context) error {
 		return err
 	}
 
+	// Fill the cache before the commits make the data visible, so the first
+	// fetch of the new data is served from memory, not by a GET.
+	for _, fp := range parts {
+		for _, e := range fp.entries {
+			l.cache.Put(blockKey(e), body[e.Position:e.Position+e.Length])
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(commitParallelism)
 	for _, fp := range parts {
@@ -65,11 +72,6 @@ func (l *Log) flush(ctx context.Context) error {
 		})
 	}
 	_ = g.Wait() // commit errors are handled per partition above
-	for _, fp := range parts {
-		for _, e := range fp.entries {
-			l.cache.Put(blockKey(e), body[e.Position:e.Position+e.Length])
-		}
-	}
 	l.metrics.flushSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
 	return nil
 }

@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +34,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		cfg, err := parseServeFlags(args, os.LookupEnv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "strata serve:", err)
 			return 2
