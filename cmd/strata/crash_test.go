@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -114,6 +116,13 @@ func TestKillRestart(t *testing.T) {
 	args := []string{"--flush-interval", "20ms", "--log-level", "info"}
 	p := startProcess(t, dir, addr, args...)
 	createTopic(t, addr, topic, partitions)
+	adm := kadm.NewClient(newClient(t, addr))
+	alterCtx, alterCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer alterCancel()
+	retention := "3600000"
+	if _, err := adm.AlterTopicConfigs(alterCtx, []kadm.AlterConfig{{Name: "retention.ms", Value: &retention}}, topic); err != nil {
+		t.Fatal(err)
+	}
 
 	producer := newClient(t, addr,
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -183,4 +192,26 @@ func TestKillRestart(t *testing.T) {
 	}
 	recs := consumeAll(t, addr, topic, partitions, n)
 	verifyLog(t, acks, recs)
+
+	// Topic configs survive the kills too.
+	rcs, err := kadm.NewClient(newClient(t, addr)).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" {
+			found = true
+			if c.MaybeValue() != retention || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				t.Errorf("retention.ms after restarts = %q (source %v), want %s set on the topic", c.MaybeValue(), c.Source, retention)
+			}
+		}
+	}
+	if !found {
+		t.Error("retention.ms missing from DescribeConfigs")
+	}
 }
