@@ -44,6 +44,7 @@ unit:
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test -list "^$$name$$" $$pkg | grep -qx "$$name" || { echo "fuzz target $$name not found in $$pkg"; exit 1; }; \
 		echo "fuzz $$pkg $$name for $(FUZZ_SMOKE)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_SMOKE) $$pkg || exit 1; \
 	done

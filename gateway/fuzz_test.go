@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/tiered/batch"
+)
+
+// FuzzConnection writes arbitrary bytes as one client connection's input to a
+// gateway over real parts, then closes its side and drains the answer.
+//
+// Invariants: serving never panics (a panic is recovered per connection, but
+// logged, and any logged panic fails the run), and afterwards the gateway still
+// answers a new connection. Frame sizes are capped (MaxRequestBytes 1 MiB), so
+// an input cannot make the gateway allocate more than that per frame.
+func FuzzConnection(f *testing.F) {
+	s := startServer(f, serverOpts{noAutoCreate: true, maxRequestBytes: 1 << 20})
+	createTestTopic(f, s, "fuzz", 2, nil)
+	for _, req := range seedRequests(f) {
+		a, _ := apiByKey(req.Key())
+		for v := a.min; v <= a.max; v++ {
+			req.SetVersion(v)
+			f.Add(kmsg.NewRequestFormatter(kmsg.FormatterClientID("fuzz")).AppendRequest(nil, req, 1))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write(in); err != nil {
+			return // the server may close before reading everything
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, _ = io.Copy(io.Discard, c)
+		if n := s.logs.panics(); n > 0 {
+			t.Fatalf("%d panics while serving %q", n, in)
+		}
+		requireServing(t, s.addr)
+	})
+}
+
+// seedRequests returns one well-formed request of every API served.
+func seedRequests(tb testing.TB) []kmsg.Request {
+	topic := "fuzz"
+	recs, err := batch.Encode(batch.Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: records(2, 8)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	produce := produceRequest(topic, 0, -1, recs)
+
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.MaxWaitMillis, fetch.MaxBytes, fetch.SessionEpoch = 10, 1<<20, -1
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = topic
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp = -1
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+
+	md := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = &topic
+	md.Topics = append(md.Topics, mt)
+
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ctt := kmsg.NewCreateTopicsRequestTopic()
+	ctt.Topic, ctt.NumPartitions, ctt.ReplicationFactor = "created", 1, 1
+	ct.Topics = append(ct.Topics, ctt)
+
+	dt := kmsg.NewPtrDeleteTopicsRequest()
+	dt.TopicNames = []string{"created"}
+	dtt := kmsg.NewDeleteTopicsRequestTopic()
+	name := "created"
+	dtt.Topic = &name
+	dt.Topics = append(dt.Topics, dtt)
+
+	dc := kmsg.NewPtrDescribeConfigsRequest()
+	dr := kmsg.NewDescribeConfigsRequestResource()
+	dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	dc.Resources = append(dc.Resources, dr)
+
+	ac := kmsg.NewPtrAlterConfigsRequest()
+	ar := kmsg.NewAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	v := "1000"
+	arc := kmsg.NewAlterConfigsRequestResourceConfig()
+	arc.Name, arc.Value = "retention.ms", &v
+	ar.Configs = append(ar.Configs, arc)
+	ac.Resources = append(ac.Resources, ar)
+
+	iac := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ir := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ir.ResourceType, ir.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	irc := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	policy := "compact"
+	irc.Name, irc.Op, irc.Value = "cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, &policy
+	ir.Configs = append(ir.Configs, irc)
+	iac.Resources = append(iac.Resources, ir)
+
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	cpt := kmsg.NewCreatePartitionsRequestTopic()
+	cpt.Topic, cpt.Count = topic, 3
+	cp.Topics = append(cp.Topics, cpt)
+
+	return []kmsg.Request{
+		kmsg.NewPtrApiVersionsRequest(), md, produce, fetch, lo, ct, dt, dc, ac, iac, cp,
+		kmsg.NewPtrInitProducerIDRequest(), kmsg.NewPtrDescribeClusterRequest(),
+	}
+}

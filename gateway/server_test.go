@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/objstore/fs"
+)
+
+// testServer is a gateway over real parts: in-process NATS, the coordinator on
+// JetStream KV, the tiered log over a local-directory object store.
+type testServer struct {
+	addr  string
+	store *coordinator.Store
+	log   *tiered.Log
+	logs  *recordingHandler
+}
+
+type serverOpts struct {
+	noAutoCreate    bool
+	maxRequestBytes int32
+	wrapLogs        func(Logs) Logs
+}
+
+// startServer runs a gateway for tb and stops every part in Cleanup.
+func startServer(tb testing.TB, o serverOpts) *testServer {
+	tb.Helper()
+	ns := testenv.NATS(tb)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	tb.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	store, err := coordinator.Open(ctx, ns.JetStream(tb), coordinator.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() { _ = store.Run(ctx) })
+	select {
+	case <-store.Synced():
+	case <-time.After(30 * time.Second):
+		tb.Fatal("coordinator did not sync")
+	}
+	bucket, err := fs.New(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log, err := tiered.New(tiered.Config{Bucket: bucket, Index: store, FlushInterval: 5 * time.Millisecond})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() { _ = log.Run(ctx) })
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var logs Logs = log
+	if o.wrapLogs != nil {
+		logs = o.wrapLogs(log)
+	}
+	rec := &recordingHandler{}
+	srv, err := New(Config{
+		Listener:                ln,
+		ClusterID:               "test-cluster",
+		Topics:                  store,
+		TopicAdmin:              store,
+		ProducerIDs:             store,
+		Logs:                    logs,
+		DisableAutoCreateTopics: o.noAutoCreate,
+		MaxRequestBytes:         o.maxRequestBytes,
+		Logger:                  slog.New(rec),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wg.Go(func() { _ = srv.Run(ctx) })
+	return &testServer{addr: ln.Addr().String(), store: store, log: log, logs: rec}
+}
+
+func (s *testServer) client(tb testing.TB, opts ...kgo.Opt) *kgo.Client {
+	tb.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.addr)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	return cl
+}
+
+// recordingHandler keeps the gateway's error records, so tests can assert that
+// a panic was logged, or that none was.
+type recordingHandler struct {
+	mu     sync.Mutex
+	errors []slog.Record
+}
+
+func (h *recordingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h *recordingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.errors = append(h.errors, r)
+	return nil
+}
+func (h *recordingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordingHandler) WithGroup(string) slog.Handler      { return h }
+
+// panics returns how many "panic serving request" errors were logged.
+func (h *recordingHandler) panics() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.errors {
+		if r.Message == "panic serving request" {
+			n++
+		}
+	}
+	return n
+}
