@@ -52,8 +52,8 @@ fuzz-smoke:
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
 
-bench: test-deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+bench: test-deps build
+	STRATA_BIN=$(CURDIR)/bin/strata $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -1,0 +1,275 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/objstore/s3"
+)
+
+const (
+	topic       = "bench"
+	partitions  = 6
+	recordBytes = 1 << 10
+	// totalBytes is the volume produced per target: large enough for many
+	// flushes, small enough that `make bench` stays within minutes.
+	totalBytes = 128 << 20
+)
+
+// result is one target's figures.
+type result struct {
+	produceMBs, consumeMBs float64
+	p50, p99               time.Duration
+}
+
+// results collects figures for the summary TestMain prints.
+var (
+	resultsMu sync.Mutex
+	results   = map[string]result{}
+	rawPutMBs float64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	printSummary(os.Stdout)
+	os.Exit(code)
+}
+
+func BenchmarkProduceConsume(b *testing.B) {
+	b.Run("kfake", func(b *testing.B) {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		run(b, "kfake", c.ListenAddrs()[0])
+	})
+	b.Run("strata-file", func(b *testing.B) {
+		addr := startStrata(b, nil)
+		createTopic(b, addr)
+		run(b, "strata-file", addr)
+	})
+	b.Run("strata-minio", func(b *testing.B) {
+		m := testenv.MinIO(b)
+		env := []string{"AWS_ACCESS_KEY_ID=" + m.AccessKey, "AWS_SECRET_ACCESS_KEY=" + m.SecretKey}
+		addr := startStrata(b, env, "--object-store", "s3", "--s3-endpoint", m.Endpoint,
+			"--s3-bucket", m.NewBucket(b), "--s3-region", m.Region, "--s3-path-style")
+		createTopic(b, addr)
+		run(b, "strata-minio", addr)
+	})
+}
+
+// BenchmarkRawMinIOPut is the object store's own ceiling: 8 MiB PUTs, the size
+// of a full Strata flush, one at a time as the flusher does them.
+func BenchmarkRawMinIOPut(b *testing.B) {
+	m := testenv.MinIO(b)
+	ctx := context.Background()
+	bucket, err := s3.New(ctx, s3.Config{Endpoint: m.Endpoint, Bucket: m.NewBucket(b), Region: m.Region,
+		PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 8<<20)
+	const puts = 32
+	start := time.Now()
+	for i := range puts {
+		if err := bucket.Put(ctx, fmt.Sprintf("raw/%d", i), bytes.NewReader(body), int64(len(body))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mbs := float64(puts*len(body)) / (1 << 20) / time.Since(start).Seconds()
+	b.ReportMetric(mbs, "MB/s")
+	resultsMu.Lock()
+	rawPutMBs = mbs
+	resultsMu.Unlock()
+}
+
+// run produces totalBytes to addr, reads them back, and reports.
+func run(b *testing.B, name, addr string) {
+	b.Helper()
+	for range b.N {
+		r := measure(b, addr)
+		b.ReportMetric(r.produceMBs, "produce-MB/s")
+		b.ReportMetric(float64(r.p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(r.consumeMBs, "consume-MB/s")
+		resultsMu.Lock()
+		results[name] = r
+		resultsMu.Unlock()
+	}
+}
+
+func measure(b *testing.B, addr string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer producer.Close()
+
+	n := totalBytes / recordBytes
+	value := bytes.Repeat([]byte("v"), recordBytes)
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	start := time.Now()
+	for i := range n {
+		sent := time.Now()
+		wg.Add(1)
+		producer.Produce(ctx, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: value}, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			lat[i] = time.Since(sent)
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	produceTime := time.Since(start)
+	if firstErr != nil {
+		b.Fatalf("produce: %v", firstErr)
+	}
+	slices.Sort(lat)
+
+	offsets := make(map[int32]kgo.Offset, partitions)
+	for p := range int32(partitions) {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}),
+		kgo.FetchMaxBytes(64<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer consumer.Close()
+	start = time.Now()
+	for got := 0; got < n; {
+		fs := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			b.Fatalf("consumed %d of %d", got, n)
+		}
+		fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", t, p, err) })
+		got += fs.NumRecords()
+	}
+	consumeTime := time.Since(start)
+	mb := float64(totalBytes) / (1 << 20)
+	return result{
+		produceMBs: mb / produceTime.Seconds(),
+		consumeMBs: mb / consumeTime.Seconds(),
+		p50:        lat[len(lat)/2],
+		p99:        lat[len(lat)*99/100],
+	}
+}
+
+func createTopic(b *testing.B, addr string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	if err != nil || resp.Err != nil {
+		b.Fatalf("create topic: %v %v", err, resp.Err)
+	}
+}
+
+var servingLine = regexp.MustCompile(`msg="serving kafka" listen=([0-9.:]+)`)
+
+// startStrata runs $STRATA_BIN serve on loopback with a temp data dir and
+// returns its Kafka address; Cleanup stops it with SIGTERM.
+func startStrata(b *testing.B, env []string, args ...string) string {
+	b.Helper()
+	bin := os.Getenv("STRATA_BIN")
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			b.Fatal("STRATA_BIN is not set; run `make bench`")
+		}
+		b.Skip("STRATA_BIN is not set; run `make bench`, which builds bin/strata")
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--data-dir", b.TempDir()}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(time.Minute):
+		b.Fatal("strata did not start within a minute")
+	}
+	return ""
+}
+
+func printSummary(w io.Writer) {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	base, ok := results["kfake"]
+	if !ok {
+		return
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n%d MiB of %d B records, %d partitions, acks=all; ratios are target / kfake in this run\n\n", totalBytes>>20, recordBytes, partitions)
+	sb.WriteString("| target | produce MB/s | ratio | ack p50 ms | ratio | ack p99 ms | ratio | consume MB/s | ratio |\n")
+	sb.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, name := range []string{"kfake", "strata-file", "strata-minio"} {
+		r, ok := results[name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&sb, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", name,
+			r.produceMBs, r.produceMBs/base.produceMBs,
+			ms(r.p50), ms(r.p50)/ms(base.p50), ms(r.p99), ms(r.p99)/ms(base.p99),
+			r.consumeMBs, r.consumeMBs/base.consumeMBs)
+	}
+	if m, ok := results["strata-minio"]; ok && rawPutMBs > 0 {
+		fmt.Fprintf(&sb, "\nraw MinIO PUT (8 MiB objects): %.1f MB/s; strata-minio produce is %.2f of it\n", rawPutMBs, m.produceMBs/rawPutMBs)
+	}
+	fmt.Fprint(w, sb.String())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
