@@ -36,7 +36,7 @@ test: test-deps lint unit fuzz-smoke e2e
 
 test-deps:
 	scripts/install-minio.sh $(MINIO_VERSION)
-	scripts/install-kcat.sh
+	scripts/install-e2e-tools.sh
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

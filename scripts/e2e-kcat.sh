@@ -35,6 +35,7 @@ start() {
 	broker=""
 	for _ in $(seq 1 300); do
 		broker=$(sed -n 's/.*msg="serving kafka" listen=\([0-9.:]*\).*/\1/p' "$work/strata.log" | head -n1)
+		http=$(sed -n 's/.*msg="serving kafka" .* http=\([0-9.:]*\).*/\1/p' "$work/strata.log" | head -n1)
 		[ -n "$broker" ] && return 0
 		kill -0 "$pid" 2>/dev/null || fail "strata exited during start"
 		sleep 0.1
@@ -87,6 +88,12 @@ grep -q "with 6 partitions" "$work/topic.txt" || fail "topic not auto-created wi
 consume "$work/consumed.txt"
 check "$work/consumed.txt"
 echo "e2e-kcat: consumed $n messages, content and per-key order match"
+
+[ "$(curl -sf "http://$http/healthz")" = "ok" ] || fail "/healthz is not ok while serving"
+curl -sf "http://$http/metrics" >"$work/metrics.txt" || fail "/metrics did not answer"
+grep -q '^strata_gateway_requests_total{api="Produce"} [1-9]' "$work/metrics.txt" || fail "/metrics has no produce requests counted"
+grep -q '^strata_tiered_segment_put_bytes_total [1-9]' "$work/metrics.txt" || fail "/metrics has no segment bytes counted"
+echo "e2e-kcat: /healthz ok, /metrics counts the produce requests and segment bytes"
 
 stop
 start

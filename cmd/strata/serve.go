@@ -142,7 +142,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		if cfg.onServing != nil {
 			cfg.onServing(ln.Addr(), httpLn.Addr())
 		}
-		logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID)
+		logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID,
+			"http", httpLn.Addr().String())
 		err := gw.Run(front)
 		ready.Store(false)
 		return err
