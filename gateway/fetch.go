@@ -138,7 +138,7 @@ func (s *Server) fetchPartition(ctx context.Context, tp index.TopicPartition, of
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
 	if err != nil {
 		sp.ErrorCode = errorCode(err)
-		if !errors.Is(err, tiered.ErrOffsetOutOfRange) {
+		if !errors.Is(err, tiered.ErrOffsetOutOfRange) && ctx.Err() == nil {
 			s.cfg.Logger.Warn("fetch read failed", "partition", tp.Partition, "offset", offset, "err", err)
 		}
 		return 0
