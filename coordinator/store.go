@@ -71,6 +71,7 @@ type Store struct {
 	partitions jetstream.KeyValue
 	chunks     jetstream.KeyValue
 	counters   jetstream.KeyValue
+	offsets    jetstream.KeyValue
 
 	// idMu serialises AllocateProducerIDs within this Store, so that its
 	// CAS loop contends only with other processes.
@@ -116,6 +117,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.partitions, "partitions", "Strata partition state (segment index heads)"},
 		{&s.chunks, "chunks", "Strata immutable segment index chunks"},
 		{&s.counters, "counters", "Strata id counters"},
+		{&s.offsets, "offsets", "Strata committed consumer group offsets"},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/group"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
@@ -59,6 +60,17 @@ var errorCodes = []struct {
 	// by it.
 	{coordinator.ErrInvalidIndex, kerr.UnknownServerError},
 	{coordinator.ErrBucketConfig, kerr.UnknownServerError},
+	{group.ErrUnknownMember, kerr.UnknownMemberID},
+	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{group.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{group.ErrFencedInstance, kerr.FencedInstanceID},
+	{group.ErrInconsistentProtocol, kerr.InconsistentGroupProtocol},
+	{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{group.ErrGroupFull, kerr.GroupMaxSizeReached},
+	{group.ErrGroupDead, kerr.CoordinatorNotAvailable},
+	{group.ErrNotEmpty, kerr.NonEmptyGroup},
+	{group.ErrGroupNotFound, kerr.GroupIDNotFound},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	{context.Canceled, kerr.RequestTimedOut},
 }

@@ -13,12 +13,13 @@ import (
 // sentinelPackages are the packages whose errors reach Kafka handlers, by
 // directory relative to this one and the name errors.go refers to them by.
 var sentinelPackages = map[string]string{
-	"../tiered":          "tiered",
-	"../tiered/index":    "index",
-	"../tiered/batch":    "batch",
-	"../tiered/segment":  "segment",
-	"../tiered/objstore": "objstore",
-	"../coordinator":     "coordinator",
+	"../tiered":            "tiered",
+	"../tiered/index":      "index",
+	"../tiered/batch":      "batch",
+	"../tiered/segment":    "segment",
+	"../tiered/objstore":   "objstore",
+	"../coordinator":       "coordinator",
+	"../coordinator/group": "group",
 }
 
 // TestEveryErrorMapped parses the packages above for exported Err* variables and

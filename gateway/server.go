@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/group"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
 )
@@ -79,6 +80,7 @@ type Config struct {
 	TopicAdmin  TopicAdmin
 	ProducerIDs ProducerIDs
 	Logs        Logs
+	Offsets     GroupOffsets
 
 	// AutoCreateTopics is Kafka's auto.create.topics.enable. Default true
 	// (set DisableAutoCreateTopics to turn it off).
@@ -104,8 +106,8 @@ func (c *Config) ensureDefaults() error {
 		return errors.New("gateway: Config.Listener is required")
 	case c.ClusterID == "":
 		return errors.New("gateway: Config.ClusterID is required")
-	case c.Topics == nil || c.TopicAdmin == nil || c.ProducerIDs == nil || c.Logs == nil:
-		return errors.New("gateway: Config.Topics, TopicAdmin, ProducerIDs and Logs are required")
+	case c.Topics == nil || c.TopicAdmin == nil || c.ProducerIDs == nil || c.Logs == nil || c.Offsets == nil:
+		return errors.New("gateway: Config.Topics, TopicAdmin, ProducerIDs, Logs and Offsets are required")
 	}
 	if c.Advertise == "" {
 		c.Advertise = c.Listener.Addr().String()
@@ -132,6 +134,8 @@ type Server struct {
 	port    int32
 	metrics *metrics
 	pids    *producerIDBlock
+	groups  *group.Coordinator
+	now     func() time.Time
 
 	// conns counts open connections against MaxConnections.
 	connsMu sync.Mutex
@@ -157,6 +161,8 @@ func New(cfg Config) (*Server, error) {
 		port:    int32(port),
 		metrics: newMetrics(cfg.Registerer),
 		pids:    &producerIDBlock{ids: cfg.ProducerIDs},
+		groups:  group.New(group.Config{Logger: cfg.Logger}),
+		now:     time.Now,
 	}, nil
 }
 

@@ -77,6 +77,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		TopicAdmin:              store,
 		ProducerIDs:             store,
 		Logs:                    logs,
+		Offsets:                 store,
 		DisableAutoCreateTopics: o.noAutoCreate,
 		MaxRequestBytes:         o.maxRequestBytes,
 		Logger:                  slog.New(rec),

@@ -95,8 +95,19 @@ grep -q '^strata_gateway_requests_total{api="Produce"} [1-9]' "$work/metrics.txt
 grep -q '^strata_tiered_segment_put_bytes_total [1-9]' "$work/metrics.txt" || fail "/metrics has no segment bytes counted"
 echo "e2e-kcat: /healthz ok, /metrics counts the produce requests and segment bytes"
 
+# A kcat consumer group (-G) reads everything from the earliest offset and
+# commits; the same group run again finds nothing new.
+kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -o beginning -e -q -f '%k:%s\n' "$topic" \
+	>"$work/group.txt" 2>"$work/kcat-group.err" || fail "kcat -G: $(cat "$work/kcat-group.err")"
+check "$work/group.txt"
+echo "e2e-kcat: kcat -G consumer group read all $n messages"
+
 stop
 start
+kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -e -q -f '%k:%s\n' "$topic" \
+	>"$work/group-again.txt" 2>"$work/kcat-group.err" || fail "kcat -G again: $(cat "$work/kcat-group.err")"
+[ ! -s "$work/group-again.txt" ] || fail "the group re-read $(wc -l <"$work/group-again.txt") committed messages after a restart"
+echo "e2e-kcat: after restart the group resumes from its committed offsets (nothing re-read)"
 consume "$work/consumed-after-restart.txt"
 check "$work/consumed-after-restart.txt"
 echo "e2e-kcat: after restart all $n messages are still there"

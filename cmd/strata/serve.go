@@ -110,6 +110,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		TopicAdmin:              store,
 		ProducerIDs:             store,
 		Logs:                    log,
+		Offsets:                 store,
 		DisableAutoCreateTopics: !cfg.AutoCreate,
 		NumPartitions:           int32(cfg.NumPartitions),
 		MaxRequestBytes:         int32(cfg.MaxRequestBytes),

@@ -1,0 +1,24 @@
+// Package group runs classic Kafka consumer groups (the JoinGroup/SyncGroup
+// protocol): membership, rebalances, generations, leaders, session and
+// rebalance timeouts, KIP-394 member ids and KIP-345 static members. It decides;
+// the gateway speaks the protocol and stores committed offsets in the
+// coordinator, asking this package first whether a commit is allowed.
+//
+// A group moves Empty → PreparingRebalance → CompletingRebalance → Stable, as in
+// Kafka's GroupCoordinator: a join starts a rebalance; the rebalance completes
+// when every known member has rejoined or the rebalance timeout passes (members
+// that did not rejoin are dropped); the generation then increases and the leader
+// gets every member's metadata; the leader's SyncGroup carries the assignments
+// and makes the group Stable. A member whose session times out is dropped and
+// starts a rebalance.
+//
+// Membership lives in memory on the gateway coordinating the group. A restart
+// forgets it: members then get UNKNOWN_MEMBER_ID, rejoin, and resume from their
+// committed offsets, which live in the coordinator store.
+//
+// Locking: each Group has one mutex guarding all its fields; Coordinator.mu
+// guards only the map of groups and is never held while taking a Group's.
+//
+//	c := group.New(group.Config{})
+//	res := c.Join(ctx, group.JoinRequest{Group: "g", ProtocolType: "consumer", ...})
+package group

@@ -1,0 +1,18 @@
+package group
+
+import "errors"
+
+// Errors a group operation returns; the gateway maps each to its Kafka code.
+var (
+	ErrUnknownMember         = errors.New("group: unknown member id")
+	ErrIllegalGeneration     = errors.New("group: generation is not the group's current one")
+	ErrRebalanceInProgress   = errors.New("group: rebalance in progress")
+	ErrMemberIDRequired      = errors.New("group: member id required; rejoin with the id given")
+	ErrFencedInstance        = errors.New("group: static member fenced by a newer instance")
+	ErrInconsistentProtocol  = errors.New("group: protocol type or assignors differ from the group's")
+	ErrInvalidSessionTimeout = errors.New("group: session timeout out of range")
+	ErrGroupFull             = errors.New("group: group has reached its maximum size")
+	ErrGroupDead             = errors.New("group: group is being deleted")
+	ErrNotEmpty              = errors.New("group: group has members")
+	ErrGroupNotFound         = errors.New("group: no such group")
+)

@@ -1,0 +1,484 @@
+package group
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// State is a group's state, named as Kafka names them in DescribeGroups.
+type State string
+
+const (
+	Empty               State = "Empty"
+	PreparingRebalance  State = "PreparingRebalance"
+	CompletingRebalance State = "CompletingRebalance"
+	Stable              State = "Stable"
+	Dead                State = "Dead"
+)
+
+// Defaults for Config's zero values: Kafka's group.min.session.timeout.ms and
+// group.max.session.timeout.ms.
+const (
+	DefaultMinSessionTimeout = 6 * time.Second
+	DefaultMaxSessionTimeout = 30 * time.Minute
+	// DefaultMaxMembers bounds one group's membership so that a client
+	// cannot grow a group's state without limit (group.max.size).
+	DefaultMaxMembers = 10_000
+)
+
+// Config configures a Coordinator; zero values mean the defaults.
+type Config struct {
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	MaxMembers        int
+	// InitialRebalanceDelay is Kafka's group.initial.rebalance.delay.ms: how
+	// long the first rebalance of an empty group waits for more members.
+	// Default 0, so a lone consumer starts at once.
+	InitialRebalanceDelay time.Duration
+	Logger                *slog.Logger
+}
+
+// Coordinator holds the groups this gateway coordinates.
+type Coordinator struct {
+	cfg Config
+
+	mu     sync.Mutex
+	groups map[string]*Group
+}
+
+// New returns a Coordinator.
+func New(cfg Config) *Coordinator {
+	if cfg.MinSessionTimeout <= 0 {
+		cfg.MinSessionTimeout = DefaultMinSessionTimeout
+	}
+	if cfg.MaxSessionTimeout <= 0 {
+		cfg.MaxSessionTimeout = DefaultMaxSessionTimeout
+	}
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = DefaultMaxMembers
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Coordinator{cfg: cfg, groups: make(map[string]*Group)}
+}
+
+// Group is one consumer group. Its mutex guards every field below it.
+type Group struct {
+	c  *Coordinator
+	id string
+
+	mu           sync.Mutex
+	state        State
+	generation   int32
+	protocolType string
+	protocol     string
+	leader       string
+	members      map[string]*member
+	order        []string        // member ids in join order: the next leader is the oldest
+	pending      map[string]bool // ids handed out with MEMBER_ID_REQUIRED, not yet joined
+	static       map[string]string
+	rebalance    *time.Timer
+}
+
+type member struct {
+	id, instanceID, clientID, clientHost string
+	protocols                            []Protocol
+	sessionTimeout, rebalanceTimeout     time.Duration
+	assignment                           []byte
+
+	joined  bool            // rejoined in the rebalance under way
+	joinCh  chan JoinResult // a waiting JoinGroup, if any
+	syncCh  chan SyncResult // a waiting SyncGroup, if any
+	session *time.Timer
+}
+
+// Protocol is one assignor a member supports, with its metadata.
+type Protocol struct {
+	Name     string
+	Metadata []byte
+}
+
+// get returns the group, creating it when create is set.
+func (c *Coordinator) get(id string, create bool) *Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g, ok := c.groups[id]
+	if !ok && create {
+		g = &Group{c: c, id: id, state: Empty, members: map[string]*member{}, pending: map[string]bool{}, static: map[string]string{}}
+		c.groups[id] = g
+	}
+	return g
+}
+
+func newMemberID(clientID string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	return clientID + "-" + hex.EncodeToString(b[:])
+}
+
+// JoinRequest is a JoinGroup.
+type JoinRequest struct {
+	Group, MemberID, InstanceID, ClientID, ClientHost string
+	ProtocolType                                      string
+	Protocols                                         []Protocol
+	SessionTimeout, RebalanceTimeout                  time.Duration
+	// RequireKnownMemberID is set from JoinGroup v4 on (KIP-394): a member
+	// joining without an id first gets MEMBER_ID_REQUIRED and its id.
+	RequireKnownMemberID bool
+}
+
+// JoinResult answers a JoinGroup. Members is set for the leader only.
+type JoinResult struct {
+	Err                        error
+	Generation                 int32
+	ProtocolType, Protocol     string
+	Leader, MemberID           string
+	Members                    []MemberMetadata
+	SkipAssignmentForFollowers bool
+}
+
+// MemberMetadata is a member as the leader sees it in its JoinGroup response.
+type MemberMetadata struct {
+	MemberID, InstanceID string
+	Metadata             []byte
+}
+
+// Join adds or refreshes a member and waits until the rebalance it joined
+// completes, the member is dropped, or ctx ends.
+func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
+	if req.SessionTimeout < c.cfg.MinSessionTimeout || req.SessionTimeout > c.cfg.MaxSessionTimeout {
+		return JoinResult{Err: ErrInvalidSessionTimeout, MemberID: req.MemberID}
+	}
+	if req.ProtocolType == "" || len(req.Protocols) == 0 {
+		return JoinResult{Err: ErrInconsistentProtocol, MemberID: req.MemberID}
+	}
+	g := c.get(req.Group, true)
+	ch, res := g.join(req)
+	if ch == nil {
+		return res
+	}
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		return JoinResult{Err: ErrRebalanceInProgress, MemberID: res.MemberID}
+	}
+}
+
+// join applies a JoinGroup under the lock; it returns a channel to wait on, or
+// an immediate result.
+func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fail := func(err error) (<-chan JoinResult, JoinResult) {
+		return nil, JoinResult{Err: err, MemberID: req.MemberID}
+	}
+	if g.state == Dead {
+		return fail(ErrGroupDead)
+	}
+	if len(g.members) > 0 && (req.ProtocolType != g.protocolType || !g.supportsAll(req.Protocols)) {
+		return fail(ErrInconsistentProtocol)
+	}
+	id := req.MemberID
+	switch {
+	case id == "" && req.InstanceID != "":
+		// KIP-345: a static member gets a fresh id; the old one is fenced.
+		id = newMemberID(req.ClientID)
+		if old, ok := g.static[req.InstanceID]; ok {
+			if m, ok := g.members[old]; ok {
+				g.replaceMember(old, id, m)
+				if g.state == Stable && slices.EqualFunc(m.protocols, req.Protocols, protocolEqual) {
+					// A static member restarting with the same
+					// subscription keeps its assignment: no rebalance.
+					g.touch(m)
+					return nil, g.joinResult(m)
+				}
+			}
+		}
+		g.static[req.InstanceID] = id
+	case id == "" && req.RequireKnownMemberID:
+		id = newMemberID(req.ClientID)
+		g.pending[id] = true
+		return nil, JoinResult{Err: ErrMemberIDRequired, MemberID: id}
+	case id == "":
+		id = newMemberID(req.ClientID)
+	default:
+		if _, known := g.members[id]; !known && !g.pending[id] {
+			return fail(ErrUnknownMember)
+		}
+		if req.InstanceID != "" && g.static[req.InstanceID] != "" && g.static[req.InstanceID] != id {
+			return fail(ErrFencedInstance)
+		}
+	}
+	delete(g.pending, id)
+
+	m, known := g.members[id]
+	if !known {
+		if len(g.members) >= g.c.cfg.MaxMembers {
+			return fail(ErrGroupFull)
+		}
+		m = &member{id: id}
+		g.members[id] = m
+		g.order = append(g.order, id)
+		if len(g.members) == 1 {
+			g.protocolType = req.ProtocolType
+		}
+	}
+	unchanged := known && slices.EqualFunc(m.protocols, req.Protocols, protocolEqual)
+	m.instanceID, m.clientID, m.clientHost = req.InstanceID, req.ClientID, req.ClientHost
+	m.protocols, m.sessionTimeout, m.rebalanceTimeout = req.Protocols, req.SessionTimeout, req.RebalanceTimeout
+
+	// A follower rejoining a stable group with the same subscription gets the
+	// current generation back without a rebalance, as in Kafka.
+	if g.state == Stable && unchanged && id != g.leader {
+		g.touch(m)
+		return nil, g.joinResult(m)
+	}
+	m.joined = true
+	if m.session != nil {
+		m.session.Stop() // the rebalance timeout governs a waiting member
+	}
+	ch := make(chan JoinResult, 1)
+	if m.joinCh != nil {
+		m.joinCh <- JoinResult{Err: ErrUnknownMember, MemberID: id} // superseded
+	}
+	m.joinCh = ch
+	if g.state != PreparingRebalance {
+		g.prepareRebalance()
+	}
+	g.maybeCompleteJoin()
+	return ch, JoinResult{MemberID: id}
+}
+
+func protocolEqual(a, b Protocol) bool {
+	return a.Name == b.Name && string(a.Metadata) == string(b.Metadata)
+}
+
+// supportsAll reports whether every member supports one of protocols.
+func (g *Group) supportsAll(protocols []Protocol) bool {
+	for _, p := range protocols {
+		all := true
+		for _, m := range g.members {
+			if !slices.ContainsFunc(m.protocols, func(q Protocol) bool { return q.Name == p.Name }) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Group) replaceMember(old, id string, m *member) {
+	delete(g.members, old)
+	m.id = id
+	g.members[id] = m
+	for i, o := range g.order {
+		if o == old {
+			g.order[i] = id
+		}
+	}
+	if g.leader == old {
+		g.leader = id
+	}
+	if m.joinCh != nil {
+		m.joinCh <- JoinResult{Err: ErrFencedInstance, MemberID: old}
+		m.joinCh = nil
+	}
+	if m.syncCh != nil {
+		m.syncCh <- SyncResult{Err: ErrFencedInstance}
+		m.syncCh = nil
+	}
+}
+
+// prepareRebalance starts a rebalance: waiting syncs are told to rejoin, and the
+// rebalance completes when everyone has rejoined or the timeout passes.
+func (g *Group) prepareRebalance() {
+	for _, m := range g.members {
+		if m.syncCh != nil {
+			m.syncCh <- SyncResult{Err: ErrRebalanceInProgress}
+			m.syncCh = nil
+		}
+	}
+	wait := g.c.cfg.InitialRebalanceDelay
+	if g.state != Empty {
+		wait = 0
+		for _, m := range g.members {
+			wait = max(wait, m.rebalanceTimeout)
+		}
+	}
+	g.state = PreparingRebalance
+	if g.rebalance != nil {
+		g.rebalance.Stop()
+	}
+	gen := g.generation
+	g.rebalance = time.AfterFunc(wait, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.state == PreparingRebalance && g.generation == gen {
+			g.completeJoin()
+		}
+	})
+}
+
+// maybeCompleteJoin completes the rebalance once every member has rejoined.
+func (g *Group) maybeCompleteJoin() {
+	if g.state != PreparingRebalance {
+		return
+	}
+	for _, m := range g.members {
+		if !m.joined {
+			return
+		}
+	}
+	if g.c.cfg.InitialRebalanceDelay > 0 && g.generation == 0 {
+		return // the first rebalance waits out the initial delay
+	}
+	g.completeJoin()
+}
+
+// completeJoin ends the join phase: members that did not rejoin are dropped, the
+// generation moves on, and every waiting member gets its answer.
+func (g *Group) completeJoin() {
+	if g.rebalance != nil {
+		g.rebalance.Stop()
+	}
+	for _, id := range slices.Clone(g.order) {
+		if m := g.members[id]; !m.joined {
+			g.remove(m, ErrUnknownMember)
+		}
+	}
+	g.generation++
+	if len(g.members) == 0 {
+		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
+		return
+	}
+	g.protocol = g.chooseProtocol()
+	if _, ok := g.members[g.leader]; !ok {
+		g.leader = g.order[0]
+	}
+	g.state = CompletingRebalance
+	for _, m := range g.members {
+		m.joined = false
+		res := g.joinResult(m)
+		if m.joinCh != nil {
+			m.joinCh <- res
+			m.joinCh = nil
+		}
+		g.touch(m)
+	}
+}
+
+// chooseProtocol picks, among the protocols every member supports, the one
+// most members list first among those (Kafka's vote in
+// GroupMetadata.selectProtocol).
+func (g *Group) chooseProtocol() string {
+	var candidates []string
+	for _, p := range g.members[g.order[0]].protocols {
+		all := true
+		for _, m := range g.members {
+			if !slices.ContainsFunc(m.protocols, func(q Protocol) bool { return q.Name == p.Name }) {
+				all = false
+				break
+			}
+		}
+		if all {
+			candidates = append(candidates, p.Name)
+		}
+	}
+	votes := map[string]int{}
+	for _, id := range g.order {
+		for _, p := range g.members[id].protocols {
+			if slices.Contains(candidates, p.Name) {
+				votes[p.Name]++
+				break
+			}
+		}
+	}
+	best := ""
+	for _, c := range candidates {
+		if best == "" || votes[c] > votes[best] {
+			best = c
+		}
+	}
+	return best
+}
+
+func (g *Group) joinResult(m *member) JoinResult {
+	res := JoinResult{Generation: g.generation, ProtocolType: g.protocolType, Protocol: g.protocol, Leader: g.leader, MemberID: m.id}
+	if m.id == g.leader {
+		for _, id := range g.order {
+			o := g.members[id]
+			md := MemberMetadata{MemberID: o.id, InstanceID: o.instanceID}
+			for _, p := range o.protocols {
+				if p.Name == g.protocol {
+					md.Metadata = p.Metadata
+				}
+			}
+			res.Members = append(res.Members, md)
+		}
+	}
+	return res
+}
+
+// touch restarts m's session timer.
+func (g *Group) touch(m *member) {
+	if m.session != nil {
+		m.session.Stop()
+	}
+	id := m.id
+	m.session = time.AfterFunc(m.sessionTimeout, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if cur, ok := g.members[id]; ok && cur == m && m.joinCh == nil {
+			g.c.cfg.Logger.Debug("member session expired", "group", g.id, "member", id)
+			g.remove(m, ErrUnknownMember)
+			g.membershipChanged()
+		}
+	})
+}
+
+// remove drops m, answering any request it has waiting with err.
+func (g *Group) remove(m *member, err error) {
+	if m.session != nil {
+		m.session.Stop()
+	}
+	if m.joinCh != nil {
+		m.joinCh <- JoinResult{Err: err, MemberID: m.id}
+		m.joinCh = nil
+	}
+	if m.syncCh != nil {
+		m.syncCh <- SyncResult{Err: err}
+		m.syncCh = nil
+	}
+	delete(g.members, m.id)
+	g.order = slices.DeleteFunc(g.order, func(id string) bool { return id == m.id })
+	if m.instanceID != "" && g.static[m.instanceID] == m.id {
+		delete(g.static, m.instanceID)
+	}
+}
+
+// membershipChanged starts a rebalance after a member left or expired.
+func (g *Group) membershipChanged() {
+	switch {
+	case len(g.members) == 0 && g.state != PreparingRebalance:
+		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
+		g.generation++
+	case g.state == Stable || g.state == CompletingRebalance:
+		g.prepareRebalance()
+	case g.state == PreparingRebalance:
+		if len(g.members) == 0 {
+			g.completeJoin()
+		} else {
+			g.maybeCompleteJoin()
+		}
+	}
+}

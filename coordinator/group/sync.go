@@ -1,0 +1,282 @@
+package group
+
+import "context"
+
+// SyncRequest is a SyncGroup; Assignments is set by the leader only.
+type SyncRequest struct {
+	Group, MemberID, InstanceID string
+	Generation                  int32
+	// ProtocolType and Protocol, when set (v5+), must match the group's.
+	ProtocolType, Protocol *string
+	Assignments            map[string][]byte
+}
+
+// SyncResult answers a SyncGroup.
+type SyncResult struct {
+	Err                    error
+	ProtocolType, Protocol string
+	Assignment             []byte
+}
+
+// Sync returns the member's assignment, waiting for the leader's SyncGroup when
+// it has not arrived yet.
+func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
+	g := c.get(req.Group, false)
+	if g == nil {
+		return SyncResult{Err: ErrUnknownMember}
+	}
+	ch, res := g.sync(req)
+	if ch == nil {
+		return res
+	}
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		return SyncResult{Err: ErrRebalanceInProgress}
+	}
+}
+
+func (g *Group) sync(req SyncRequest) (<-chan SyncResult, SyncResult) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, err := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
+	if err != nil {
+		return nil, SyncResult{Err: err}
+	}
+	if (req.ProtocolType != nil && *req.ProtocolType != g.protocolType) || (req.Protocol != nil && *req.Protocol != g.protocol) {
+		return nil, SyncResult{Err: ErrInconsistentProtocol}
+	}
+	g.touch(m)
+	switch g.state {
+	case PreparingRebalance:
+		return nil, SyncResult{Err: ErrRebalanceInProgress}
+	case Stable:
+		return nil, g.syncResult(m)
+	}
+	// CompletingRebalance.
+	if m.id == g.leader {
+		for _, o := range g.members {
+			o.assignment = req.Assignments[o.id]
+		}
+		g.state = Stable
+		for _, o := range g.members {
+			if o.syncCh != nil {
+				o.syncCh <- g.syncResult(o)
+				o.syncCh = nil
+			}
+		}
+		return nil, g.syncResult(m)
+	}
+	ch := make(chan SyncResult, 1)
+	if m.syncCh != nil {
+		m.syncCh <- SyncResult{Err: ErrRebalanceInProgress} // superseded
+	}
+	m.syncCh = ch
+	return ch, SyncResult{}
+}
+
+func (g *Group) syncResult(m *member) SyncResult {
+	return SyncResult{ProtocolType: g.protocolType, Protocol: g.protocol, Assignment: m.assignment}
+}
+
+// checkMember finds the member of a request, applying Kafka's fencing: unknown
+// ids, fenced static instances, and stale generations.
+func (g *Group) checkMember(id, instanceID string, generation int32) (*member, error) {
+	if g.state == Dead {
+		return nil, ErrUnknownMember
+	}
+	if instanceID != "" {
+		if cur, ok := g.static[instanceID]; ok && cur != id {
+			return nil, ErrFencedInstance
+		}
+	}
+	m, ok := g.members[id]
+	if !ok {
+		return nil, ErrUnknownMember
+	}
+	if generation != g.generation {
+		return nil, ErrIllegalGeneration
+	}
+	return m, nil
+}
+
+// Heartbeat keeps a member's session alive and tells it when to rejoin.
+func (c *Coordinator) Heartbeat(group, memberID, instanceID string, generation int32) error {
+	g := c.get(group, false)
+	if g == nil {
+		return ErrUnknownMember
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, err := g.checkMember(memberID, instanceID, generation)
+	if err != nil {
+		return err
+	}
+	if g.state == PreparingRebalance {
+		return ErrRebalanceInProgress
+	}
+	g.touch(m)
+	return nil
+}
+
+// LeavingMember names a member leaving: by id, or by instance id (v3+).
+type LeavingMember struct{ MemberID, InstanceID string }
+
+// Leave removes members and returns an error per member, in order.
+func (c *Coordinator) Leave(group string, members []LeavingMember) []error {
+	errs := make([]error, len(members))
+	g := c.get(group, false)
+	if g == nil {
+		for i := range errs {
+			errs[i] = ErrUnknownMember
+		}
+		return errs
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	changed := false
+	for i, lm := range members {
+		id := lm.MemberID
+		if lm.InstanceID != "" {
+			cur, ok := g.static[lm.InstanceID]
+			switch {
+			case !ok:
+				errs[i] = ErrUnknownMember
+				continue
+			case id != "" && cur != id:
+				errs[i] = ErrFencedInstance
+				continue
+			}
+			id = cur
+		}
+		m, ok := g.members[id]
+		if !ok {
+			errs[i] = ErrUnknownMember
+			continue
+		}
+		g.remove(m, ErrUnknownMember)
+		changed = true
+	}
+	if changed {
+		g.membershipChanged()
+	}
+	return errs
+}
+
+// CheckCommit says whether an offset commit may go ahead (Kafka's
+// GroupCoordinator.handleCommitOffsets): a commit with generation -1 and no
+// member id is a standalone consumer's and needs a group with no members; a
+// member's commit needs its current generation and is refused while the
+// group waits for the leader's assignment.
+func (c *Coordinator) CheckCommit(group, memberID, instanceID string, generation int32) error {
+	g := c.get(group, false)
+	if g == nil {
+		if generation < 0 {
+			return nil
+		}
+		return ErrIllegalGeneration
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if generation < 0 && memberID == "" {
+		if len(g.members) > 0 {
+			return ErrUnknownMember
+		}
+		return nil
+	}
+	m, err := g.checkMember(memberID, instanceID, generation)
+	if err != nil {
+		return err
+	}
+	if g.state == CompletingRebalance {
+		return ErrRebalanceInProgress
+	}
+	g.touch(m)
+	return nil
+}
+
+// Description is a group as DescribeGroups shows it.
+type Description struct {
+	State                  State
+	ProtocolType, Protocol string
+	Members                []MemberDescription
+}
+
+// MemberDescription is one member in a Description.
+type MemberDescription struct {
+	MemberID, InstanceID, ClientID, ClientHost string
+	Metadata, Assignment                       []byte
+}
+
+// Describe returns the group, or ok=false when this gateway has no such group.
+func (c *Coordinator) Describe(group string) (Description, bool) {
+	g := c.get(group, false)
+	if g == nil {
+		return Description{}, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	for _, id := range g.order {
+		m := g.members[id]
+		md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost, Assignment: m.assignment}
+		for _, p := range m.protocols {
+			if p.Name == g.protocol {
+				md.Metadata = p.Metadata
+			}
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d, true
+}
+
+// Groups returns the groups this gateway knows with their states, by name.
+func (c *Coordinator) Groups() map[string]State {
+	c.mu.Lock()
+	gs := make([]*Group, 0, len(c.groups))
+	for _, g := range c.groups {
+		gs = append(gs, g)
+	}
+	c.mu.Unlock()
+	out := make(map[string]State, len(gs))
+	for _, g := range gs {
+		g.mu.Lock()
+		if g.state != Dead {
+			out[g.id] = g.state
+		}
+		g.mu.Unlock()
+	}
+	return out
+}
+
+// ProtocolType returns the group's protocol type ("consumer" for consumers).
+func (c *Coordinator) ProtocolType(group string) string {
+	g := c.get(group, false)
+	if g == nil {
+		return ""
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.protocolType
+}
+
+// Delete marks an empty group dead and forgets it. It returns ErrNotEmpty while
+// the group has members, and ErrGroupNotFound when this gateway has none.
+func (c *Coordinator) Delete(group string) error {
+	g := c.get(group, false)
+	if g == nil {
+		return ErrGroupNotFound
+	}
+	g.mu.Lock()
+	if len(g.members) > 0 {
+		g.mu.Unlock()
+		return ErrNotEmpty
+	}
+	g.state = Dead
+	g.mu.Unlock()
+	c.mu.Lock()
+	delete(c.groups, group)
+	c.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,268 @@
+package gateway
+
+// FindCoordinator: v0-v4, JoinGroup: v0-v9, SyncGroup: v0-v5, Heartbeat: v0-v4,
+// LeaveGroup: v0-v5, ListGroups: v0-v4, DescribeGroups: v0-v5, DeleteGroups: v0-v2
+//
+// Behavior:
+//   - Classic consumer groups with any client-side assignor, eager or
+//     cooperative (the protocol is the same on the broker), as in Kafka's
+//     GroupCoordinator: see coordinator/group.
+//   - FindCoordinator answers this gateway for every group (v4 batches keys).
+//   - JoinGroup v4+ requires a known member id (KIP-394): the first join gets
+//     MEMBER_ID_REQUIRED with the id to use. v5+ static members (KIP-345): a
+//     restart with the same group.instance.id and subscription keeps its
+//     assignment without a rebalance, and fences the previous instance.
+//   - Session timeouts must lie in [6 s, 30 min] (Kafka's group.min/max.
+//     session.timeout.ms), else INVALID_SESSION_TIMEOUT.
+//   - ListGroups and DescribeGroups include groups that only have committed
+//     offsets, as Empty; DeleteGroups refuses groups with members
+//     (NON_EMPTY_GROUP) and deletes the committed offsets of the rest.
+//
+// Deviations: group membership is held by this gateway (committed offsets are
+// in the coordinator store): after a restart members rejoin, which clients do
+// on UNKNOWN_MEMBER_ID. Transaction coordinators are not served yet
+// (FindCoordinator for a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator/group"
+)
+
+func (s *Server) handleFindCoordinator(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	answer := func(key string) (int16, int32, string, int32) {
+		switch {
+		case req.CoordinatorType == 1:
+			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
+		case req.CoordinatorType != 0 || key == "":
+			return kerr.InvalidRequest.Code, -1, "", -1
+		}
+		return 0, s.cfg.NodeID, s.host, s.port
+	}
+	if req.Version < 4 {
+		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = answer(req.CoordinatorKey)
+		return respond(resp), nil
+	}
+	for _, key := range req.CoordinatorKeys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		c.ErrorCode, c.NodeID, c.Host, c.Port = answer(key)
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return respond(resp), nil
+}
+
+func (s *Server) handleJoinGroup(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.JoinGroupRequest)
+	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	resp.Generation = -1
+	if req.Group == "" {
+		resp.ErrorCode = kerr.InvalidGroupID.Code
+		return respond(resp), nil
+	}
+	rebalance := req.RebalanceTimeoutMillis
+	if req.Version == 0 {
+		rebalance = req.SessionTimeoutMillis
+	}
+	jr := group.JoinRequest{
+		Group:                req.Group,
+		MemberID:             req.MemberID,
+		InstanceID:           deref(req.InstanceID),
+		ClientID:             c.clientID,
+		ClientHost:           clientHost(c),
+		ProtocolType:         req.ProtocolType,
+		SessionTimeout:       time.Duration(req.SessionTimeoutMillis) * time.Millisecond,
+		RebalanceTimeout:     time.Duration(rebalance) * time.Millisecond,
+		RequireKnownMemberID: req.Version >= 4,
+	}
+	for _, p := range req.Protocols {
+		jr.Protocols = append(jr.Protocols, group.Protocol{Name: p.Name, Metadata: p.Metadata})
+	}
+	return func(ctx context.Context) kmsg.Response {
+		res := s.groups.Join(ctx, jr)
+		resp.ErrorCode = errorCode(res.Err)
+		resp.MemberID = res.MemberID
+		if res.Err != nil {
+			return resp
+		}
+		resp.Generation, resp.LeaderID = res.Generation, res.Leader
+		resp.ProtocolType, resp.Protocol = &res.ProtocolType, &res.Protocol
+		for _, m := range res.Members {
+			rm := kmsg.NewJoinGroupResponseMember()
+			rm.MemberID, rm.ProtocolMetadata = m.MemberID, m.Metadata
+			if m.InstanceID != "" {
+				rm.InstanceID = &m.InstanceID
+			}
+			resp.Members = append(resp.Members, rm)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) handleSyncGroup(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.SyncGroupRequest)
+	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	sr := group.SyncRequest{
+		Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation,
+		ProtocolType: req.ProtocolType, Protocol: req.Protocol,
+	}
+	if len(req.GroupAssignment) > 0 {
+		sr.Assignments = make(map[string][]byte, len(req.GroupAssignment))
+		for _, a := range req.GroupAssignment {
+			sr.Assignments[a.MemberID] = a.MemberAssignment
+		}
+	}
+	return func(ctx context.Context) kmsg.Response {
+		res := s.groups.Sync(ctx, sr)
+		resp.ErrorCode = errorCode(res.Err)
+		if res.Err == nil {
+			resp.ProtocolType, resp.Protocol = &res.ProtocolType, &res.Protocol
+			resp.MemberAssignment = res.Assignment
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) handleHeartbeat(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.HeartbeatRequest)
+	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	resp.ErrorCode = errorCode(s.groups.Heartbeat(req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
+	return respond(resp), nil
+}
+
+func (s *Server) handleLeaveGroup(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.LeaveGroupRequest)
+	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if req.Version < 3 {
+		resp.ErrorCode = errorCode(s.groups.Leave(req.Group, []group.LeavingMember{{MemberID: req.MemberID}})[0])
+		return respond(resp), nil
+	}
+	leaving := make([]group.LeavingMember, len(req.Members))
+	for i, m := range req.Members {
+		leaving[i] = group.LeavingMember{MemberID: m.MemberID, InstanceID: deref(m.InstanceID)}
+	}
+	for i, err := range s.groups.Leave(req.Group, leaving) {
+		rm := kmsg.NewLeaveGroupResponseMember()
+		rm.MemberID, rm.InstanceID, rm.ErrorCode = req.Members[i].MemberID, req.Members[i].InstanceID, errorCode(err)
+		resp.Members = append(resp.Members, rm)
+	}
+	return respond(resp), nil
+}
+
+// groupStates returns every group this gateway knows: the live ones and those
+// with only committed offsets (Empty).
+func (s *Server) groupStates(ctx context.Context) (map[string]group.State, error) {
+	states := s.groups.Groups()
+	withOffsets, err := s.cfg.Offsets.OffsetGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range withOffsets {
+		if _, ok := states[g]; !ok {
+			states[g] = group.Empty
+		}
+	}
+	return states, nil
+}
+
+func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.ListGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	states, err := s.groupStates(ctx)
+	if err != nil {
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return respond(resp), nil
+	}
+	names := make([]string, 0, len(states))
+	for g := range states {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	for _, g := range names {
+		st := string(states[g])
+		if len(req.StatesFilter) > 0 && !slices.Contains(req.StatesFilter, st) {
+			continue
+		}
+		rg := kmsg.NewListGroupsResponseGroup()
+		rg.Group, rg.ProtocolType, rg.GroupState = g, s.groups.ProtocolType(g), st
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return respond(resp), nil
+}
+
+func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.DescribeGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	for _, name := range req.Groups {
+		rg := kmsg.NewDescribeGroupsResponseGroup()
+		rg.Group = name
+		d, ok := s.groups.Describe(name)
+		if !ok {
+			rg.State = string(group.Dead)
+			if topics, err := s.cfg.Offsets.OffsetTopics(ctx, name); err == nil && len(topics) > 0 {
+				rg.State = string(group.Empty)
+			}
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		rg.State, rg.ProtocolType, rg.Protocol = string(d.State), d.ProtocolType, d.Protocol
+		for _, m := range d.Members {
+			rm := kmsg.NewDescribeGroupsResponseGroupMember()
+			rm.MemberID, rm.ClientID, rm.ClientHost = m.MemberID, m.ClientID, m.ClientHost
+			rm.ProtocolMetadata, rm.MemberAssignment = m.Metadata, m.Assignment
+			if m.InstanceID != "" {
+				rm.InstanceID = &m.InstanceID
+			}
+			rg.Members = append(rg.Members, rm)
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return respond(resp), nil
+}
+
+func (s *Server) handleDeleteGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	for _, name := range req.Groups {
+		rg := kmsg.NewDeleteGroupsResponseGroup()
+		rg.Group = name
+		err := s.groups.Delete(name)
+		topics, lerr := s.cfg.Offsets.OffsetTopics(ctx, name)
+		switch {
+		case errors.Is(err, group.ErrNotEmpty):
+		case lerr != nil:
+			err = lerr
+		case errors.Is(err, group.ErrGroupNotFound) && len(topics) == 0:
+		default:
+			err = s.cfg.Offsets.DeleteGroupOffsets(ctx, name)
+		}
+		rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
+		resp.Groups = append(resp.Groups, rg)
+	}
+	return respond(resp), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// clientHost is how Kafka shows a member's address: "/" and its IP.
+func clientHost(c *conn) string {
+	host, _, err := net.SplitHostPort(c.remote)
+	if err != nil {
+		return c.remote
+	}
+	return "/" + host
+}

@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+func produceN(t *testing.T, s *testServer, topic string, from, n int) {
+	t.Helper()
+	cl := s.client(t, kgo.DefaultProduceTopic(topic))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Key: fmt.Appendf(nil, "k%d", (from+i)%50), Value: fmt.Appendf(nil, "v%06d", from+i)}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seen counts records by value across a group's members.
+type seen struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (s *seen) add(fs kgo.Fetches) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs.EachRecord(func(r *kgo.Record) { s.counts[string(r.Value)]++ })
+}
+
+func (s *seen) check(t *testing.T, want int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.counts) < want {
+		return fmt.Errorf("%d of %d distinct records consumed", len(s.counts), want)
+	}
+	return nil
+}
+
+// consumeLoop polls cl until ctx ends, recording what it reads.
+func consumeLoop(ctx context.Context, cl *kgo.Client, into *seen) {
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		into.add(fs)
+	}
+}
+
+// TestGroupConsumesFromEarliest: a group consumer with reset-to-earliest reads
+// everything produced before it joined, subscribing by name and by regex.
+func TestGroupConsumesFromEarliest(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "orders-topic", 6, nil)
+	produceN(t, s, "orders-topic", 0, 600)
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"literal", []kgo.Opt{kgo.ConsumeTopics("orders-topic")}},
+		{"regex", []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics("^orders.*[Tt]opic")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := &seen{counts: map[string]int{}}
+			cl := s.client(t, append(tc.opts, kgo.ConsumerGroup("g-"+tc.name), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); consumeLoop(ctx, cl, got) }()
+			testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 600) })
+			cancel()
+			<-done
+			for v, n := range got.counts {
+				if n != 1 {
+					t.Fatalf("%s read %d times", v, n)
+				}
+			}
+		})
+	}
+}
+
+// TestGroupRebalanceAndCommittedOffsets: three members share six partitions and
+// read each record once; when one leaves, the others take its partitions; a new
+// member of the same group starts from the committed offsets, skipping nothing
+// and repeating nothing that was committed.
+func TestGroupRebalanceAndCommittedOffsets(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "work", 6, nil)
+	produceN(t, s, "work", 0, 300)
+
+	got := &seen{counts: map[string]int{}}
+	var members []*kgo.Client
+	var stops []func()
+	for range 3 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.ConsumerGroup("workers"), kgo.ConsumeTopics("work"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second),
+			kgo.AutoCommitInterval(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); consumeLoop(ctx, cl, got) }()
+		members = append(members, cl)
+		stops = append(stops, func() { cancel(); <-done; cl.Close() })
+	}
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 300) })
+
+	// All three own partitions in one generation, none twice.
+	adm := kadm.NewClient(s.client(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error {
+		dg, err := adm.DescribeGroups(ctx, "workers")
+		if err != nil {
+			return err
+		}
+		g := dg["workers"]
+		if g.State != "Stable" || len(g.Members) != 3 {
+			return fmt.Errorf("state %s with %d members", g.State, len(g.Members))
+		}
+		owned := map[int32]string{}
+		for _, m := range g.Members {
+			ca, ok := m.Assigned.AsConsumer()
+			if !ok {
+				return fmt.Errorf("member %s has no consumer assignment", m.MemberID)
+			}
+			for _, at := range ca.Topics {
+				for _, p := range at.Partitions {
+					if prev, dup := owned[p]; dup {
+						return fmt.Errorf("partition %d owned by %s and %s", p, prev, m.MemberID)
+					}
+					owned[p] = m.MemberID
+				}
+			}
+		}
+		if len(owned) != 6 {
+			return fmt.Errorf("%d partitions assigned", len(owned))
+		}
+		return nil
+	})
+
+	// One member leaves; the others take over its partitions.
+	stops[2]()
+	produceN(t, s, "work", 300, 300)
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 600) })
+	for _, stop := range stops[:2] {
+		stop() // closing commits what was consumed
+	}
+
+	// A new member resumes from the committed offsets.
+	produceN(t, s, "work", 600, 60)
+	fresh := &seen{counts: map[string]int{}}
+	cl := s.client(t, kgo.ConsumerGroup("workers"), kgo.ConsumeTopics("work"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cctx, ccancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); consumeLoop(cctx, cl, fresh) }()
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return fresh.check(t, 60) })
+	ccancel()
+	<-done
+	for v := range fresh.counts {
+		if v < "v000600" {
+			t.Fatalf("resumed member re-read committed record %s", v)
+		}
+	}
+	for v, n := range got.counts {
+		if n != 1 {
+			t.Fatalf("%s read %d times in a stable group", v, n)
+		}
+	}
+}

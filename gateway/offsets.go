@@ -1,0 +1,185 @@
+package gateway
+
+// OffsetCommit: v0-v8, OffsetFetch: v0-v8
+//
+// Behavior:
+//   - Commits are checked against the group first (coordinator/group
+//     CheckCommit): a standalone consumer (generation -1, no member id) may
+//     commit to a group without members; a member needs its current generation
+//     (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID as Kafka), and
+//     commits wait out the assignment phase with REBALANCE_IN_PROGRESS.
+//   - Offsets, leader epochs and metadata (at most offset.metadata.max.bytes,
+//     4096, else OFFSET_METADATA_TOO_LARGE) are stored in the coordinator by
+//     compare-and-swap, one record per group and topic, so no gateway crash
+//     loses a committed offset. Unknown topics or partitions get
+//     UNKNOWN_TOPIC_OR_PARTITION.
+//   - OffsetFetch returns -1 for partitions without a commit; a null topic
+//     list (v2+) returns every committed topic; v8 fetches several groups.
+//     RequireStable (v7+) is satisfied trivially: there are no pending
+//     transactional offsets.
+//
+// Deviation: RetentionTimeMillis (v2-v4) is ignored; offsets are kept until the
+// group is deleted (offsets.retention.minutes is a later issue).
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator"
+)
+
+// maxOffsetMetadata is Kafka's offset.metadata.max.bytes.
+const maxOffsetMetadata = 4096
+
+// GroupOffsets stores committed offsets; the coordinator implements it.
+type GroupOffsets interface {
+	CommitOffsets(ctx context.Context, group, topic string, offsets map[int32]coordinator.CommittedOffset) error
+	FetchOffsets(ctx context.Context, group, topic string) (map[int32]coordinator.CommittedOffset, error)
+	OffsetTopics(ctx context.Context, group string) ([]string, error)
+	OffsetGroups(ctx context.Context) ([]string, error)
+	DeleteGroupOffsets(ctx context.Context, group string) error
+}
+
+func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.OffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	generation, member := req.Generation, req.MemberID
+	if req.Version == 0 {
+		generation, member = -1, ""
+	}
+	groupErr := s.groups.CheckCommit(req.Group, member, deref(req.InstanceID), generation)
+	if req.Group == "" {
+		groupErr = kerr.InvalidGroupID
+	}
+	nowMs := s.now().UnixMilli()
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		t, known := s.cfg.Topics.Topic(rt.Topic)
+		offsets := make(map[int32]coordinator.CommittedOffset, len(rt.Partitions))
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			switch {
+			case groupErr != nil:
+				sp.ErrorCode = errorCode(groupErr)
+			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case len(deref(rp.Metadata)) > maxOffsetMetadata:
+				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+			default:
+				epoch := rp.LeaderEpoch
+				if req.Version < 6 {
+					epoch = -1
+				}
+				offsets[rp.Partition] = coordinator.CommittedOffset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: deref(rp.Metadata), CommitMs: nowMs}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		if len(offsets) > 0 {
+			if err := s.cfg.Offsets.CommitOffsets(ctx, req.Group, rt.Topic, offsets); err != nil {
+				s.cfg.Logger.Warn("commit offsets", "group", req.Group, "topic", rt.Topic, "err", err)
+				for i := range st.Partitions {
+					if _, ok := offsets[st.Partitions[i].Partition]; ok {
+						// Retriable: the client commits again.
+						st.Partitions[i].ErrorCode = kerr.CoordinatorNotAvailable.Code
+					}
+				}
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return respond(resp), nil
+}
+
+func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version >= 8 {
+		for _, rg := range req.Groups {
+			g := kmsg.NewOffsetFetchResponseGroup()
+			g.Group = rg.Group
+			topics := make([]kmsg.OffsetFetchRequestTopic, 0, len(rg.Topics))
+			for _, t := range rg.Topics {
+				topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: t.Topic, Partitions: t.Partitions})
+			}
+			if rg.Topics == nil {
+				topics = nil
+			}
+			fetched, err := s.fetchOffsets(ctx, rg.Group, topics)
+			g.ErrorCode = errorCode(err)
+			for _, ft := range fetched {
+				gt := kmsg.NewOffsetFetchResponseGroupTopic()
+				gt.Topic = ft.Topic
+				for _, p := range ft.Partitions {
+					gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					gp.Partition, gp.Offset, gp.LeaderEpoch, gp.Metadata, gp.ErrorCode = p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode
+					gt.Partitions = append(gt.Partitions, gp)
+				}
+				g.Topics = append(g.Topics, gt)
+			}
+			resp.Groups = append(resp.Groups, g)
+		}
+		return respond(resp), nil
+	}
+	topics := req.Topics
+	if req.Version < 2 && topics == nil {
+		topics = []kmsg.OffsetFetchRequestTopic{}
+	}
+	fetched, err := s.fetchOffsets(ctx, req.Group, topics)
+	resp.ErrorCode = errorCode(err)
+	resp.Topics = fetched
+	return respond(resp), nil
+}
+
+// fetchOffsets reads the group's committed offsets for topics, or for every
+// topic it committed when topics is nil.
+func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestTopic) ([]kmsg.OffsetFetchResponseTopic, error) {
+	if group == "" {
+		return nil, kerr.InvalidGroupID
+	}
+	if topics == nil {
+		names, err := s.cfg.Offsets.OffsetTopics(ctx, group)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", kerr.CoordinatorNotAvailable, err)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: n})
+		}
+	}
+	var out []kmsg.OffsetFetchResponseTopic
+	for _, rt := range topics {
+		committed, err := s.cfg.Offsets.FetchOffsets(ctx, group, rt.Topic)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", kerr.CoordinatorNotAvailable, err)
+		}
+		st := kmsg.NewOffsetFetchResponseTopic()
+		st.Topic = rt.Topic
+		parts := rt.Partitions
+		if parts == nil {
+			for p := range committed {
+				parts = append(parts, p)
+			}
+			slices.Sort(parts)
+		}
+		for _, p := range parts {
+			sp := kmsg.NewOffsetFetchResponseTopicPartition()
+			sp.Partition, sp.Offset, sp.LeaderEpoch = p, -1, -1
+			if c, ok := committed[p]; ok {
+				md := c.Metadata
+				sp.Offset, sp.LeaderEpoch, sp.Metadata = c.Offset, c.LeaderEpoch, &md
+			} else {
+				empty := ""
+				sp.Metadata = &empty
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
