@@ -190,7 +190,9 @@ func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
 	case id == "" && req.InstanceID != "":
 		// KIP-345: a static member gets a fresh id; the old one is fenced.
 		id = newMemberID(req.ClientID)
-		if old, ok := g.static[req.InstanceID]; ok {
+		old, hadOld := g.static[req.InstanceID]
+		g.static[req.InstanceID] = id
+		if hadOld {
 			if m, ok := g.members[old]; ok {
 				g.replaceMember(old, id, m)
 				if g.state == Stable && slices.EqualFunc(m.protocols, req.Protocols, protocolEqual) {
@@ -201,7 +203,6 @@ func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
 				}
 			}
 		}
-		g.static[req.InstanceID] = id
 	case id == "" && req.RequireKnownMemberID:
 		id = newMemberID(req.ClientID)
 		g.pending[id] = true
