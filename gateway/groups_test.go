@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/internal/testenv"
@@ -175,5 +177,68 @@ func TestGroupRebalanceAndCommittedOffsets(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%s read %d times in a stable group", v, n)
 		}
+	}
+}
+
+// TestOffsetDeleteAndDeleteGroups: offsets of a topic the live group consumes
+// stay; others go; a group with members cannot be deleted, an empty one can.
+func TestOffsetDeleteAndDeleteGroups(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "kept", 1, nil)
+	createTestTopic(t, s, "dropped", 1, nil)
+	produceN(t, s, "kept", 0, 10)
+	adm := kadm.NewClient(s.client(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	offsets := kadm.Offsets{}
+	offsets.AddOffset("dropped", 0, 5, -1)
+	if _, err := adm.CommitOffsets(ctx, "od", offsets); err != nil {
+		t.Fatal(err)
+	}
+	member := s.client(t, kgo.ConsumerGroup("od"), kgo.ConsumeTopics("kept"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := &seen{counts: map[string]int{}}
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error {
+		got.add(member.PollRecords(ctx, 10))
+		return got.check(t, 10)
+	})
+	if err := member.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteGroup(ctx, "od"); !errors.Is(err, kerr.NonEmptyGroup) {
+		t.Fatalf("delete a group with members: %v, want NON_EMPTY_GROUP", err)
+	}
+	del := kadm.TopicsSet{}
+	del.Add("kept", 0)
+	del.Add("dropped", 0)
+	resps, err := adm.DeleteOffsets(ctx, "od", del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := resps["kept"][0]; !errors.Is(e, kerr.GroupSubscribedToTopic) {
+		t.Fatalf("delete offsets of a consumed topic: %v, want GROUP_SUBSCRIBED_TO_TOPIC", e)
+	}
+	if e := resps["dropped"][0]; e != nil {
+		t.Fatalf("delete offsets of an unconsumed topic: %v", e)
+	}
+	fetched, err := adm.FetchOffsets(ctx, "od")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := fetched.Lookup("dropped", 0); ok {
+		t.Fatal("deleted offset still fetched")
+	}
+	if o, ok := fetched.Lookup("kept", 0); !ok || o.At != 10 {
+		t.Fatalf("kept offset: %+v %v, want 10", o, ok)
+	}
+	member.Close()
+	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error {
+		_, err := adm.DeleteGroup(ctx, "od")
+		return err
+	})
+	if topics, _ := s.store.OffsetTopics(ctx, "od"); len(topics) != 0 {
+		t.Fatalf("offsets left after DeleteGroups: %v", topics)
+	}
+	if _, err := adm.DeleteGroup(ctx, "od"); !errors.Is(err, kerr.GroupIDNotFound) {
+		t.Fatalf("delete a deleted group: %v, want GROUP_ID_NOT_FOUND", err)
 	}
 }

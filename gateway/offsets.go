@@ -1,6 +1,6 @@
 package gateway
 
-// OffsetCommit: v0-v8, OffsetFetch: v0-v8
+// OffsetCommit: v0-v8, OffsetFetch: v0-v8, OffsetDelete: v0
 //
 // Behavior:
 //   - Commits are checked against the group first (coordinator/group
@@ -18,6 +18,12 @@ package gateway
 //     RequireStable (v7+) is satisfied trivially: there are no pending
 //     transactional offsets.
 //
+//   - OffsetDelete (KIP-496) removes committed offsets; a consumer group with
+//     members keeps those of topics a member subscribes to
+//     (GROUP_SUBSCRIBED_TO_TOPIC), and a non-consumer group with members keeps
+//     all (NON_EMPTY_GROUP); a group with neither members nor offsets is
+//     GROUP_ID_NOT_FOUND.
+//
 // Deviation: RetentionTimeMillis (v2-v4) is ignored; offsets are kept until the
 // group is deleted (offsets.retention.minutes is a later issue).
 
@@ -30,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/group"
 )
 
 // maxOffsetMetadata is Kafka's offset.metadata.max.bytes.
@@ -42,6 +49,7 @@ type GroupOffsets interface {
 	OffsetTopics(ctx context.Context, group string) ([]string, error)
 	OffsetGroups(ctx context.Context) ([]string, error)
 	DeleteGroupOffsets(ctx context.Context, group string) error
+	DeleteOffsets(ctx context.Context, group, topic string, partitions []int32) error
 }
 
 func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
@@ -182,4 +190,63 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.OffsetDeleteRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	d, live := s.groups.Describe(req.Group)
+	topics, err := s.cfg.Offsets.OffsetTopics(ctx, req.Group)
+	switch {
+	case err != nil:
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return respond(resp), nil
+	case (!live || len(d.Members) == 0) && len(topics) == 0:
+		resp.ErrorCode = kerr.GroupIDNotFound.Code
+		return respond(resp), nil
+	case live && len(d.Members) > 0 && d.ProtocolType != "consumer":
+		resp.ErrorCode = kerr.NonEmptyGroup.Code
+		return respond(resp), nil
+	}
+	subscribed := subscribedTopics(d)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetDeleteResponseTopic()
+		st.Topic = rt.Topic
+		var code int16
+		var parts []int32
+		for _, rp := range rt.Partitions {
+			parts = append(parts, rp.Partition)
+		}
+		if subscribed[rt.Topic] {
+			code = kerr.GroupSubscribedToTopic.Code
+		} else if err := s.cfg.Offsets.DeleteOffsets(ctx, req.Group, rt.Topic, parts); err != nil {
+			code = kerr.CoordinatorNotAvailable.Code
+		}
+		for _, p := range parts {
+			sp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = p, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return respond(resp), nil
+}
+
+// subscribedTopics reads the consumer protocol's subscriptions from each
+// member's metadata. Undecodable metadata subscribes to nothing.
+func subscribedTopics(d group.Description) map[string]bool {
+	out := map[string]bool{}
+	if d.ProtocolType != "consumer" {
+		return out
+	}
+	for _, m := range d.Members {
+		var md kmsg.ConsumerMemberMetadata
+		if md.ReadFrom(m.Metadata) != nil {
+			continue
+		}
+		for _, t := range md.Topics {
+			out[t] = true
+		}
+	}
+	return out
 }
