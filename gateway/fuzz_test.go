@@ -118,8 +118,61 @@ func seedRequests(tb testing.TB) []kmsg.Request {
 	cpt.Topic, cpt.Count = topic, 3
 	cp.Topics = append(cp.Topics, cpt)
 
-	return []kmsg.Request{
+	return append([]kmsg.Request{
 		kmsg.NewPtrApiVersionsRequest(), md, produce, fetch, lo, ct, dt, dc, ac, iac, cp,
 		kmsg.NewPtrInitProducerIDRequest(), kmsg.NewPtrDescribeClusterRequest(),
-	}
+	}, groupSeedRequests(topic)...)
+}
+
+// groupSeedRequests returns one well-formed request of every group API.
+func groupSeedRequests(topic string) []kmsg.Request {
+	const g = "fuzz-group"
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorKey, fc.CoordinatorKeys = g, []string{g}
+
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = g, 6000, 100, "consumer"
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{topic}
+	jp := kmsg.NewJoinGroupRequestProtocol()
+	jp.Name, jp.Metadata = "range", meta.AppendTo(nil)
+	join.Protocols = append(join.Protocols, jp)
+
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.Generation, sync.MemberID = g, 1, "m"
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.Generation, hb.MemberID = g, 1, "m"
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group, leave.MemberID = g, "m"
+	lm := kmsg.NewLeaveGroupRequestMember()
+	lm.MemberID = "m"
+	leave.Members = append(leave.Members, lm)
+
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Group, oc.Generation = g, -1
+	oct := kmsg.NewOffsetCommitRequestTopic()
+	oct.Topic = topic
+	ocp := kmsg.NewOffsetCommitRequestTopicPartition()
+	ocp.Offset = 1
+	oct.Partitions = append(oct.Partitions, ocp)
+	oc.Topics = append(oc.Topics, oct)
+
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Group = g
+	ofg := kmsg.NewOffsetFetchRequestGroup()
+	ofg.Group = g
+	of.Groups = append(of.Groups, ofg)
+
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{g}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{g}
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = g
+	odt := kmsg.NewOffsetDeleteRequestTopic()
+	odt.Topic = topic
+	odt.Partitions = append(odt.Partitions, kmsg.NewOffsetDeleteRequestTopicPartition())
+	od.Topics = append(od.Topics, odt)
+
+	return []kmsg.Request{fc, join, sync, hb, leave, oc, of, kmsg.NewPtrListGroupsRequest(), dg, del, od}
 }

@@ -158,6 +158,12 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 	if req.ProtocolType == "" || len(req.Protocols) == 0 {
 		return JoinResult{Err: ErrInconsistentProtocol, MemberID: req.MemberID}
 	}
+	// A rebalance waits for members up to the largest rebalance timeout; cap
+	// it like a session so one client cannot hold a group for days.
+	if req.RebalanceTimeout <= 0 {
+		req.RebalanceTimeout = req.SessionTimeout
+	}
+	req.RebalanceTimeout = min(req.RebalanceTimeout, c.cfg.MaxSessionTimeout)
 	g := c.get(req.Group, true)
 	ch, res := g.join(req)
 	if ch == nil {

@@ -160,3 +160,22 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("heartbeat after expiry: %v", err)
 	}
 }
+
+// TestGroupSizeCap: a join past MaxMembers gets GROUP_MAX_SIZE_REACHED and
+// leaves the group as it was.
+func TestGroupSizeCap(t *testing.T) {
+	c := New(Config{MaxMembers: 1})
+	ctx := context.Background()
+	req := joinReq("big", "", "")
+	req.RequireKnownMemberID = false
+	first := c.Join(ctx, req)
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	if r := c.Join(ctx, req); !errors.Is(r.Err, ErrGroupFull) {
+		t.Fatalf("second member: %v, want GROUP_MAX_SIZE_REACHED", r.Err)
+	}
+	if d, _ := c.Describe("big"); len(d.Members) != 1 || d.Members[0].MemberID != first.MemberID {
+		t.Fatalf("members after a refused join: %+v", d.Members)
+	}
+}
