@@ -161,6 +161,20 @@ func TestApiVersionsTooNew(t *testing.T) {
 	}
 }
 
+// TestVersionTableSorted: apiByKey binary-searches the table.
+func TestVersionTableSorted(t *testing.T) {
+	for i := 1; i < len(apis); i++ {
+		if apis[i-1].key >= apis[i].key {
+			t.Fatalf("version table out of order at key %d after %d", apis[i].key, apis[i-1].key)
+		}
+	}
+	for _, a := range apis {
+		if got, ok := apiByKey(a.key); !ok || got.key != a.key {
+			t.Fatalf("apiByKey(%d) = %v, %v", a.key, got.key, ok)
+		}
+	}
+}
+
 func TestApiVersionsListsTheTable(t *testing.T) {
 	s := startServer(t, serverOpts{})
 	resp := dial(t, s.addr).request(kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)

@@ -54,8 +54,8 @@ func init() {
 		{key: 33, min: 0, max: 2, handle: (*Server).handleAlterConfigs},
 		{key: 37, min: 0, max: 3, handle: (*Server).handleCreatePartitions},
 		{key: 42, min: 0, max: 2, handle: (*Server).handleDeleteGroups},
-		{key: 47, min: 0, max: 0, handle: (*Server).handleOffsetDelete},
 		{key: 44, min: 0, max: 1, handle: (*Server).handleIncrementalAlterConfigs},
+		{key: 47, min: 0, max: 0, handle: (*Server).handleOffsetDelete},
 		{key: 60, min: 0, max: 1, handle: (*Server).handleDescribeCluster},
 	}
 }
