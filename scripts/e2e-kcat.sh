@@ -102,6 +102,15 @@ kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -o beginning -e -q 
 check "$work/group.txt"
 echo "e2e-kcat: kcat -G consumer group read all $n messages"
 
+# A regex subscription (librdkafka treats a leading ^ as a pattern) finds a
+# topic that matches, as the seed consumer's ^regex.*[Tt]opic does.
+seq 1 50 | awk '{ printf "r-%d:regex-%d\n", $1, $1 }' |
+	kcat -P -b "$broker" -t e2e-regex-Topic -K: 2>"$work/kcat-produce.err" || fail "kcat produce: $(cat "$work/kcat-produce.err")"
+kcat -b "$broker" -G e2e-regex-group -X auto.offset.reset=earliest -X topic.metadata.refresh.interval.ms=1000 -e -q -f '%t %s\n' '^e2e-.*[Tt]opic' \
+	>"$work/regex.txt" 2>"$work/kcat-regex.err" || fail "kcat -G regex: $(cat "$work/kcat-regex.err")"
+[ "$(grep -c '^e2e-regex-Topic regex-' "$work/regex.txt")" -eq 50 ] || fail "regex group read $(wc -l <"$work/regex.txt") messages, want the 50 of e2e-regex-Topic"
+echo "e2e-kcat: a regex group subscription (^e2e-.*[Tt]opic) read all 50 messages of the matching topic"
+
 stop
 start
 kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -e -q -f '%k:%s\n' "$topic" \
