@@ -38,6 +38,12 @@
 //	strata_counters     producer-id                           counter record
 //	                    cluster-id                            the cluster id, as a plain
 //	                                                          string (Store.ClusterID)
+//	strata_offsets      <escaped group>.<escaped topic>       a group's committed offsets
+//	                                                          for one topic, by partition
+//
+// Group ids are escaped like topic names (any byte outside [a-zA-Z0-9_-]), so
+// the '.' between group and topic is unambiguous. One offsets record per group
+// and topic makes a commit of a topic's partitions one compare-and-swap.
 //
 // KV keys allow [-/_=.a-zA-Z0-9] and no empty '.'-separated token, while Kafka
 // topic names are [a-zA-Z0-9._-]{1,249} and may start with '.' or contain

@@ -31,6 +31,6 @@
 // Usage:
 //
 //	srv, err := gateway.New(gateway.Config{Listener: ln, ClusterID: id,
-//		Topics: store, TopicAdmin: store, ProducerIDs: store, Logs: log})
+//		Topics: store, TopicAdmin: store, ProducerIDs: store, Offsets: store, Logs: log})
 //	err = srv.Run(ctx)
 package gateway
