@@ -1,8 +1,11 @@
 // Package gateway serves the Kafka wire protocol: it accepts client connections,
 // frames and decodes requests with franz-go's kmsg, dispatches them to one
-// handler per API family, and encodes the responses. It is stateless: topic
-// metadata comes from the coordinator (Topics, TopicAdmin, ProducerIDs) and data
-// from the partition logs (Logs), all through interfaces declared here.
+// handler per API family, and encodes the responses. Topic metadata and
+// committed offsets come from the coordinator (Topics, TopicAdmin, ProducerIDs,
+// Offsets) and data from the partition logs (Logs), all through interfaces
+// declared here. The only state it holds is the membership of the consumer
+// groups it coordinates (coordinator/group), which clients rebuild by
+// rejoining after a restart.
 //
 // Each handler file starts with a header giving the versions served, the
 // behaviour, the KIPs followed and any deviation from Kafka. The version table
