@@ -35,7 +35,10 @@ const (
 // result is one target's figures.
 type result struct {
 	produceMBs, consumeMBs float64
-	p50, p99               time.Duration
+	// coldConsumeMBs is consume throughput after a restart, with an empty
+	// block cache: every block comes from object storage. Zero for kfake.
+	coldConsumeMBs float64
+	p50, p99       time.Duration
 }
 
 // results collects figures for the summary TestMain prints.
@@ -58,20 +61,20 @@ func BenchmarkProduceConsume(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer c.Close()
-		run(b, "kfake", c.ListenAddrs()[0])
+		run(b, "kfake", c.ListenAddrs()[0], nil)
 	})
 	b.Run("strata-file", func(b *testing.B) {
-		addr := startStrata(b, nil)
-		createTopic(b, addr)
-		run(b, "strata-file", addr)
+		p := startStrata(b, nil, b.TempDir())
+		createTopic(b, p.addr)
+		run(b, "strata-file", p.addr, p.restart)
 	})
 	b.Run("strata-minio", func(b *testing.B) {
 		m := testenv.MinIO(b)
 		env := []string{"AWS_ACCESS_KEY_ID=" + m.AccessKey, "AWS_SECRET_ACCESS_KEY=" + m.SecretKey}
-		addr := startStrata(b, env, "--object-store", "s3", "--s3-endpoint", m.Endpoint,
+		p := startStrata(b, env, b.TempDir(), "--object-store", "s3", "--s3-endpoint", m.Endpoint,
 			"--s3-bucket", m.NewBucket(b), "--s3-region", m.Region, "--s3-path-style")
-		createTopic(b, addr)
-		run(b, "strata-minio", addr)
+		createTopic(b, p.addr)
+		run(b, "strata-minio", p.addr, p.restart)
 	})
 }
 
@@ -100,8 +103,9 @@ func BenchmarkRawMinIOPut(b *testing.B) {
 	resultsMu.Unlock()
 }
 
-// run produces totalBytes to addr, reads them back, and reports.
-func run(b *testing.B, name, addr string) {
+// run produces totalBytes to addr, reads them back, and reports. With restart
+// set it then restarts the target and reads everything again, cold.
+func run(b *testing.B, name, addr string, restart func() string) {
 	b.Helper()
 	for range b.N {
 		r := measure(b, addr)
@@ -109,6 +113,12 @@ func run(b *testing.B, name, addr string) {
 		b.ReportMetric(float64(r.p50.Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
 		b.ReportMetric(r.consumeMBs, "consume-MB/s")
+		if restart != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			r.coldConsumeMBs = consume(ctx, b, restart())
+			cancel()
+			b.ReportMetric(r.coldConsumeMBs, "cold-consume-MB/s")
+		}
 		resultsMu.Lock()
 		results[name] = r
 		resultsMu.Unlock()
@@ -153,6 +163,19 @@ func measure(b *testing.B, addr string) result {
 	}
 	slices.Sort(lat)
 
+	consumeMBs := consume(ctx, b, addr)
+	return result{
+		produceMBs: float64(totalBytes) / (1 << 20) / produceTime.Seconds(),
+		consumeMBs: consumeMBs,
+		p50:        lat[len(lat)/2],
+		p99:        lat[len(lat)*99/100],
+	}
+}
+
+// consume reads the whole topic from the start by direct assignment and returns
+// MB/s of record values.
+func consume(ctx context.Context, b *testing.B, addr string) float64 {
+	n := totalBytes / recordBytes
 	offsets := make(map[int32]kgo.Offset, partitions)
 	for p := range int32(partitions) {
 		offsets[p] = kgo.NewOffset().AtStart()
@@ -163,7 +186,7 @@ func measure(b *testing.B, addr string) result {
 		b.Fatal(err)
 	}
 	defer consumer.Close()
-	start = time.Now()
+	start := time.Now()
 	for got := 0; got < n; {
 		fs := consumer.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -172,14 +195,7 @@ func measure(b *testing.B, addr string) result {
 		fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", t, p, err) })
 		got += fs.NumRecords()
 	}
-	consumeTime := time.Since(start)
-	mb := float64(totalBytes) / (1 << 20)
-	return result{
-		produceMBs: mb / produceTime.Seconds(),
-		consumeMBs: mb / consumeTime.Seconds(),
-		p50:        lat[len(lat)/2],
-		p99:        lat[len(lat)*99/100],
-	}
+	return float64(totalBytes) / (1 << 20) / time.Since(start).Seconds()
 }
 
 func createTopic(b *testing.B, addr string) {
@@ -198,9 +214,18 @@ func createTopic(b *testing.B, addr string) {
 
 var servingLine = regexp.MustCompile(`msg="serving kafka" listen=([0-9.:]+)`)
 
-// startStrata runs $STRATA_BIN serve on loopback with a temp data dir and
-// returns its Kafka address; Cleanup stops it with SIGTERM.
-func startStrata(b *testing.B, env []string, args ...string) string {
+// strataProc is `strata serve` as a child process.
+type strataProc struct {
+	b    *testing.B
+	env  []string
+	args []string
+	cmd  *exec.Cmd
+	addr string
+}
+
+// startStrata runs $STRATA_BIN serve on loopback with its data under dir and
+// waits until it serves; Cleanup stops it with SIGINT.
+func startStrata(b *testing.B, env []string, dir string, args ...string) *strataProc {
 	b.Helper()
 	bin := os.Getenv("STRATA_BIN")
 	if bin == "" {
@@ -209,20 +234,25 @@ func startStrata(b *testing.B, env []string, args ...string) string {
 		}
 		b.Skip("STRATA_BIN is not set; run `make bench`, which builds bin/strata")
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-		"--data-dir", b.TempDir()}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	p := &strataProc{b: b, env: env, args: append([]string{bin, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--data-dir", dir}, args...)}
+	p.start()
+	b.Cleanup(p.stop)
+	return p
+}
+
+func (p *strataProc) start() {
+	p.b.Helper()
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = append(os.Environ(), p.env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		b.Fatal(err)
+		p.b.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
+		p.b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
+	p.cmd = cmd
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -237,12 +267,28 @@ func startStrata(b *testing.B, env []string, args ...string) string {
 		_, _ = io.Copy(io.Discard, stderr)
 	}()
 	select {
-	case a := <-addr:
-		return a
+	case p.addr = <-addr:
 	case <-time.After(time.Minute):
-		b.Fatal("strata did not start within a minute")
+		p.b.Fatal("strata did not start within a minute")
 	}
-	return ""
+}
+
+// stop ends the process with SIGINT, which flushes and exits.
+func (p *strataProc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
+// restart stops and starts the process on the same data, so its block cache
+// is empty, and returns the new Kafka address.
+func (p *strataProc) restart() string {
+	p.stop()
+	p.start()
+	return p.addr
 }
 
 func printSummary(w io.Writer) {
@@ -253,18 +299,22 @@ func printSummary(w io.Writer) {
 		return
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n%d MiB of %d B records, %d partitions, acks=all; ratios are target / kfake in this run\n\n", totalBytes>>20, recordBytes, partitions)
-	sb.WriteString("| target | produce MB/s | ratio | ack p50 ms | ratio | ack p99 ms | ratio | consume MB/s | ratio |\n")
-	sb.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&sb, "\n%d MiB of %d B records, %d partitions, acks=all; ratios are target / kfake in this run; cold consume reads after a restart, every block from the object store\n\n", totalBytes>>20, recordBytes, partitions)
+	sb.WriteString("| target | produce MB/s | ratio | ack p50 ms | ratio | ack p99 ms | ratio | consume MB/s | ratio | cold consume MB/s | ratio |\n")
+	sb.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, name := range []string{"kfake", "strata-file", "strata-minio"} {
 		r, ok := results[name]
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(&sb, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", name,
+		cold := "—  | —"
+		if r.coldConsumeMBs > 0 {
+			cold = fmt.Sprintf("%.1f | %.2f", r.coldConsumeMBs, r.coldConsumeMBs/base.consumeMBs)
+		}
+		fmt.Fprintf(&sb, "| %s | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %s |\n", name,
 			r.produceMBs, r.produceMBs/base.produceMBs,
 			ms(r.p50), ms(r.p50)/ms(base.p50), ms(r.p99), ms(r.p99)/ms(base.p99),
-			r.consumeMBs, r.consumeMBs/base.consumeMBs)
+			r.consumeMBs, r.consumeMBs/base.consumeMBs, cold)
 	}
 	if m, ok := results["strata-minio"]; ok && rawPutMBs > 0 {
 		fmt.Fprintf(&sb, "\nraw MinIO PUT (8 MiB objects): %.1f MB/s; strata-minio produce is %.2f of it\n", rawPutMBs, m.produceMBs/rawPutMBs)
