@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,52 @@ func TestOffsetDeleteAndDeleteGroups(t *testing.T) {
 	}
 	if _, err := adm.DeleteGroup(ctx, "od"); !errors.Is(err, kerr.GroupIDNotFound) {
 		t.Fatalf("delete a deleted group: %v, want GROUP_ID_NOT_FOUND", err)
+	}
+}
+
+// TestStandaloneCommitsAndMetadata: a consumer without group membership
+// commits offsets with metadata and reads them back; metadata over
+// offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE and stores nothing;
+// unknown topics and partitions are refused.
+func TestStandaloneCommitsAndMetadata(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "meta", 2, nil)
+	adm := kadm.NewClient(s.client(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "meta", Partition: 0, At: 42, LeaderEpoch: -1, Metadata: "checkpoint-7"})
+	offsets.Add(kadm.Offset{Topic: "meta", Partition: 1, At: 9, LeaderEpoch: -1, Metadata: strings.Repeat("x", maxOffsetMetadata+1)})
+	offsets.Add(kadm.Offset{Topic: "meta", Partition: 5, At: 1, LeaderEpoch: -1})
+	offsets.Add(kadm.Offset{Topic: "missing", Partition: 0, At: 1, LeaderEpoch: -1})
+	resps, err := adm.CommitOffsets(ctx, "standalone", offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		topic     string
+		partition int32
+		want      error
+	}{
+		{"meta", 0, nil},
+		{"meta", 1, kerr.OffsetMetadataTooLarge},
+		{"meta", 5, kerr.UnknownTopicOrPartition},
+		{"missing", 0, kerr.UnknownTopicOrPartition},
+	} {
+		r, ok := resps.Lookup(tc.topic, tc.partition)
+		if !ok || !errors.Is(r.Err, tc.want) {
+			t.Errorf("commit %s/%d: %v, want %v", tc.topic, tc.partition, r.Err, tc.want)
+		}
+	}
+	fetched, err := adm.FetchOffsets(ctx, "standalone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := fetched.Lookup("meta", 0); !ok || o.At != 42 || o.Metadata != "checkpoint-7" {
+		t.Fatalf("fetched %+v, want 42 with its metadata", o)
+	}
+	if _, ok := fetched.Lookup("meta", 1); ok {
+		t.Fatal("an offset with oversized metadata was stored")
 	}
 }
