@@ -111,12 +111,20 @@ func (c *conn) readLoop(ctx context.Context) error {
 			c.s.metrics.badFrames.Inc()
 			return fmt.Errorf("frame of %d bytes for api key %d outside [%d, %d]", size, key, minFrameBytes, limit)
 		}
+		// Take the frame's bytes from the server-wide budget before
+		// allocating them; they go back when its reply is done.
+		if err := c.s.inflight.Acquire(ctx, int64(size)); err != nil {
+			return err
+		}
+		release := sync.OnceFunc(func() { c.s.inflight.Release(int64(size)) })
 		body := make([]byte, size)
 		copy(body, head[4:])
 		if _, err := io.ReadFull(c.nc, body[4:]); err != nil {
+			release()
 			return err
 		}
-		if err := c.dispatch(ctx, body); err != nil {
+		if err := c.dispatch(ctx, body, release); err != nil {
+			release()
 			c.s.metrics.badFrames.Inc()
 			return err
 		}
@@ -126,7 +134,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 // dispatch parses one request frame and starts serving it. An error closes the
 // connection: Kafka closes connections that send an unknown api key, an
 // unsupported version (but for ApiVersions) or an undecodable request.
-func (c *conn) dispatch(ctx context.Context, body []byte) error {
+func (c *conn) dispatch(ctx context.Context, body []byte, release func()) error {
 	r := kbin.Reader{Src: body}
 	key, version, corr := r.Int16(), r.Int16(), r.Int32()
 	clientID := r.NullableString()
@@ -146,7 +154,7 @@ func (c *conn) dispatch(ctx context.Context, body []byte) error {
 		}
 		// KIP-511: answer an ApiVersions of an unknown version with a v0
 		// response, without parsing a body we may not understand.
-		return c.enqueue(ctx, corr, key, respond(unsupportedApiVersions()))
+		return c.enqueue(ctx, corr, key, respond(unsupportedApiVersions()), release)
 	}
 	req := kmsg.RequestForKey(key)
 	req.SetVersion(version)
@@ -165,12 +173,13 @@ func (c *conn) dispatch(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	return c.enqueue(ctx, corr, key, rep)
+	return c.enqueue(ctx, corr, key, rep, release)
 }
 
 // enqueue takes the request's place in the response order, waiting while
-// maxInFlight requests are in progress, and runs rep in its own goroutine.
-func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply) error {
+// maxInFlight requests are in progress, and runs rep in its own goroutine,
+// calling release once the response is made.
+func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply, release func()) error {
 	pr := &pendingReply{corr: corr, key: key, done: make(chan struct{})}
 	select {
 	case c.replies <- pr:
@@ -179,6 +188,7 @@ func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply) er
 	}
 	c.wg.Go(func() {
 		defer close(pr.done)
+		defer release()
 		defer c.recoverInto(pr)
 		pr.resp = rep(ctx)
 	})

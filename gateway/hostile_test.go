@@ -414,3 +414,24 @@ func TestFetchLongPoll(t *testing.T) {
 		t.Fatal("long poll not woken by new data within 30s (its MaxWait is 60s)")
 	}
 }
+
+// TestInFlightBudgetIsReleased: with a budget of one frame, a connection's
+// fifty produce requests in a row all complete, so every request gives its
+// bytes back, whether it succeeded or was refused.
+func TestInFlightBudgetIsReleased(t *testing.T) {
+	s := startServer(t, serverOpts{maxRequestBytes: 1 << 20, maxInFlight: 1 << 20})
+	createTestTopic(t, s, "budget", 1, map[string]string{"max.message.bytes": "50000"})
+	c := dial(t, s.addr)
+	big := encodeBatch(t, batch.Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: records(1, 100_000)})
+	small := encodeBatch(t, batch.Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: records(1, 10)})
+	for i := range 50 {
+		recs, want := small, int16(0)
+		if i%2 == 1 {
+			recs, want = big, kerr.MessageTooLarge.Code
+		}
+		if p := produceResult(t, c, produceRequest("budget", 0, -1, recs)); p.ErrorCode != want {
+			t.Fatalf("request %d: error %d, want %d", i, p.ErrorCode, want)
+		}
+	}
+	requireServing(t, s.addr)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/coordinator/group"
@@ -22,6 +23,9 @@ import (
 const (
 	// DefaultMaxRequestBytes is Kafka's socket.request.max.bytes.
 	DefaultMaxRequestBytes = 100 << 20
+	// DefaultMaxInFlightRequestBytes bounds the request bytes being served
+	// across all connections (Kafka's queued.max.request.bytes).
+	DefaultMaxInFlightRequestBytes = 512 << 20
 	// DefaultMaxConnections bounds open client connections.
 	DefaultMaxConnections = 10000
 	// DefaultNumPartitions is Kafka's num.partitions, used for auto-created
@@ -92,6 +96,12 @@ type Config struct {
 	// Default 100 MiB. Requests other than Produce are capped lower still
 	// (maxControlRequestBytes).
 	MaxRequestBytes int32
+	// MaxInFlightRequestBytes caps the bytes of requests read but not yet
+	// answered, across all connections: a reader waits before allocating a
+	// frame that does not fit, which bounds the memory that decoding (which
+	// can expand a frame several times) may take. Default 512 MiB, and never
+	// below MaxRequestBytes.
+	MaxInFlightRequestBytes int64
 	// MaxConnections caps open client connections; more are closed on
 	// accept. Default 10000.
 	MaxConnections int
@@ -118,6 +128,10 @@ func (c *Config) ensureDefaults() error {
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = DefaultMaxRequestBytes
 	}
+	if c.MaxInFlightRequestBytes <= 0 {
+		c.MaxInFlightRequestBytes = DefaultMaxInFlightRequestBytes
+	}
+	c.MaxInFlightRequestBytes = max(c.MaxInFlightRequestBytes, int64(c.MaxRequestBytes))
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = DefaultMaxConnections
 	}
@@ -136,6 +150,8 @@ type Server struct {
 	pids    *producerIDBlock
 	groups  *group.Coordinator
 	now     func() time.Time
+	// inflight holds MaxInFlightRequestBytes of request bytes.
+	inflight *semaphore.Weighted
 
 	// conns counts open connections against MaxConnections.
 	connsMu sync.Mutex
@@ -156,13 +172,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("gateway: advertise address %q: bad port", cfg.Advertise)
 	}
 	return &Server{
-		cfg:     cfg,
-		host:    host,
-		port:    int32(port),
-		metrics: newMetrics(cfg.Registerer),
-		pids:    &producerIDBlock{ids: cfg.ProducerIDs},
-		groups:  group.New(group.Config{Logger: cfg.Logger}),
-		now:     time.Now,
+		cfg:      cfg,
+		host:     host,
+		port:     int32(port),
+		metrics:  newMetrics(cfg.Registerer),
+		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
+		groups:   group.New(group.Config{Logger: cfg.Logger}),
+		now:      time.Now,
+		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
 	}, nil
 }
 

@@ -28,6 +28,7 @@ type testServer struct {
 type serverOpts struct {
 	noAutoCreate    bool
 	maxRequestBytes int32
+	maxInFlight     int64
 	wrapLogs        func(Logs) Logs
 }
 
@@ -80,6 +81,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		Offsets:                 store,
 		DisableAutoCreateTopics: o.noAutoCreate,
 		MaxRequestBytes:         o.maxRequestBytes,
+		MaxInFlightRequestBytes: o.maxInFlight,
 		Logger:                  slog.New(rec),
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ type serveConfig struct {
 	FlushBytes      byteSize
 	CacheBytes      byteSize
 	MaxRequestBytes byteSize
+	MaxInFlight     byteSize
 	AutoCreate      bool
 	NumPartitions   int
 	LogLevel        slog.Level
@@ -54,7 +55,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.Listen, c.DataDir, c.HTTPListen, c.ObjectStore = "127.0.0.1:9092", "./strata-data", "127.0.0.1:9644", "file"
 	c.S3.Region = "us-east-1"
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
-	c.CacheBytes, c.MaxRequestBytes = 256<<20, 100<<20
+	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
 	return []struct {
 		name, usage string
@@ -77,6 +78,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
 		{"cache-bytes", "block cache size (e.g. 256MiB)", &c.CacheBytes},
 		{"max-request-bytes", "largest request frame accepted (socket.request.max.bytes)", &c.MaxRequestBytes},
+		{"max-inflight-request-bytes", "request bytes being served at once, all connections (queued.max.request.bytes)", &c.MaxInFlight},
 		{"auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", (*boolValue)(&c.AutoCreate)},
 		{"num-partitions", "partitions of auto-created topics (num.partitions)", (*intValue)(&c.NumPartitions)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},

@@ -114,6 +114,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		DisableAutoCreateTopics: !cfg.AutoCreate,
 		NumPartitions:           int32(cfg.NumPartitions),
 		MaxRequestBytes:         int32(cfg.MaxRequestBytes),
+		MaxInFlightRequestBytes: int64(cfg.MaxInFlight),
 		Logger:                  logger.With("part", "gateway"),
 		Registerer:              reg,
 	})
