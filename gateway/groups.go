@@ -1,7 +1,7 @@
 package gateway
 
 // FindCoordinator: v0-v4, JoinGroup: v0-v9, SyncGroup: v0-v5, Heartbeat: v0-v4,
-// LeaveGroup: v0-v5, ListGroups: v0-v4, DescribeGroups: v0-v5, DeleteGroups: v0-v2
+// LeaveGroup: v0-v5, ListGroups: v0-v5, DescribeGroups: v0-v6, DeleteGroups: v0-v2
 //
 // Behavior:
 //   - Classic consumer groups with any client-side assignor, eager or
@@ -15,7 +15,9 @@ package gateway
 //   - Session timeouts must lie in [6 s, 30 min] (Kafka's group.min/max.
 //     session.timeout.ms), else INVALID_SESSION_TIMEOUT.
 //   - ListGroups and DescribeGroups include groups that only have committed
-//     offsets, as Empty; DeleteGroups refuses groups with members
+//     offsets, as Empty; every group is of type "classic" (ListGroups v5
+//     filters by type, KIP-848); DescribeGroups v6 answers GROUP_ID_NOT_FOUND
+//     for a group that does not exist, older versions the Dead state; DeleteGroups refuses groups with members
 //     (NON_EMPTY_GROUP) and deletes the committed offsets of the rest.
 //
 // Deviations: group membership is held by this gateway (committed offsets are
@@ -26,8 +28,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -189,11 +193,14 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 	slices.Sort(names)
 	for _, g := range names {
 		st := string(states[g])
-		if len(req.StatesFilter) > 0 && !slices.Contains(req.StatesFilter, st) {
+		if len(req.StatesFilter) > 0 && !slices.ContainsFunc(req.StatesFilter, func(f string) bool { return strings.EqualFold(f, st) }) {
+			continue
+		}
+		if len(req.TypesFilter) > 0 && !slices.ContainsFunc(req.TypesFilter, func(f string) bool { return strings.EqualFold(f, classicGroupType) }) {
 			continue
 		}
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState = g, s.groups.ProtocolType(g), st
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g, s.groups.ProtocolType(g), st, classicGroupType
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return respond(resp), nil
@@ -210,6 +217,9 @@ func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Re
 			rg.State = string(group.Dead)
 			if topics, err := s.cfg.Offsets.OffsetTopics(ctx, name); err == nil && len(topics) > 0 {
 				rg.State = string(group.Empty)
+			} else if req.Version >= 6 {
+				rg.ErrorCode = kerr.GroupIDNotFound.Code
+				rg.ErrorMessage = errorMessage(fmt.Errorf("group %q does not exist", name))
 			}
 			resp.Groups = append(resp.Groups, rg)
 			continue
@@ -250,6 +260,10 @@ func (s *Server) handleDeleteGroups(ctx context.Context, _ *conn, kreq kmsg.Requ
 	}
 	return respond(resp), nil
 }
+
+// classicGroupType is the KIP-848 name of the JoinGroup/SyncGroup protocol,
+// the only kind of group served so far.
+const classicGroupType = "classic"
 
 func deref(s *string) string {
 	if s == nil {

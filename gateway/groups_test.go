@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -317,5 +318,44 @@ func TestRegexSubscriptionSeesNewTopics(t *testing.T) {
 		if v >= "v000100" {
 			t.Fatalf("read %s from a topic the regex does not match", v)
 		}
+	}
+}
+
+// TestListAndDescribeGroupVersions: ListGroups v5 filters by type and state,
+// and DescribeGroups v6 answers GROUP_ID_NOT_FOUND for a group that does not
+// exist while older versions say Dead.
+func TestListAndDescribeGroupVersions(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "lg", 1, nil)
+	adm := kadm.NewClient(s.client(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	offsets := kadm.Offsets{}
+	offsets.AddOffset("lg", 0, 1, -1)
+	if _, err := adm.CommitOffsets(ctx, "only-offsets", offsets); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s.addr)
+	list := func(types, states []string) []kmsg.ListGroupsResponseGroup {
+		req := kmsg.NewPtrListGroupsRequest()
+		req.Version, req.TypesFilter, req.StatesFilter = 5, types, states
+		return c.request(req).(*kmsg.ListGroupsResponse).Groups
+	}
+	if gs := list([]string{"classic"}, []string{"Empty"}); len(gs) != 1 || gs[0].Group != "only-offsets" || gs[0].GroupType != "classic" {
+		t.Fatalf("classic Empty groups: %+v", gs)
+	}
+	if gs := list([]string{"consumer"}, nil); len(gs) != 0 {
+		t.Fatalf("consumer-type groups: %+v, want none", gs)
+	}
+	describe := func(version int16) kmsg.DescribeGroupsResponseGroup {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Version, req.Groups = version, []string{"nobody"}
+		return c.request(req).(*kmsg.DescribeGroupsResponse).Groups[0]
+	}
+	if g := describe(6); g.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("v6 unknown group: error %d, want GROUP_ID_NOT_FOUND", g.ErrorCode)
+	}
+	if g := describe(5); g.ErrorCode != 0 || g.State != "Dead" {
+		t.Fatalf("v5 unknown group: %+v, want Dead", g)
 	}
 }
