@@ -93,6 +93,7 @@ func (s *Store) loadHead(ctx context.Context, tp index.TopicPartition) (partitio
 	if r.Version != partitionRecordVersion {
 		return partitionRecord{}, 0, corruptf("partition record %s: unsupported version %d", key, r.Version)
 	}
+	s.heads.remember(tp, e.Revision(), headSummary{LeaderEpoch: r.LeaderEpoch, Chunks: r.Chunks})
 	return r, e.Revision(), nil
 }
 
@@ -152,7 +153,7 @@ func (s *Store) CommitPartition(ctx context.Context, tp index.TopicPartition, ne
 	if err := validateEntries(tp, next.Entries); err != nil {
 		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
 	}
-	head, rev, err := s.loadHead(ctx, tp)
+	head, rev, err := s.headAt(ctx, tp, prevRevision)
 	if err != nil {
 		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
 	}
@@ -178,13 +179,34 @@ func (s *Store) CommitPartition(ctx context.Context, tp index.TopicPartition, ne
 		rev, err = s.partitions.Update(ctx, key, data, prevRevision)
 	}
 	if isCASMismatch(err) {
+		// The head moved on since prevRevision. Read it to tell a newer
+		// leader (fenced) from any other writer (conflict).
+		if cur, _, lerr := s.loadHead(ctx, tp); lerr == nil && next.LeaderEpoch < cur.LeaderEpoch {
+			return index.Partition{}, 0, fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", key, next.LeaderEpoch, cur.LeaderEpoch, ErrFenced, index.ErrFenced)
+		}
 		return index.Partition{}, 0, fmt.Errorf("commit partition %s on revision %d: %w: %w", key, prevRevision, ErrConflict, index.ErrConflict)
 	}
 	if err != nil {
 		return index.Partition{}, 0, fmt.Errorf("commit partition %s: write head: %w", key, err)
 	}
 	next.Chunks = chunks
+	s.heads.remember(tp, rev, headSummary{LeaderEpoch: next.LeaderEpoch, Chunks: chunks})
 	return next, rev, nil
+}
+
+// headAt returns what CommitPartition needs of the head record at
+// prevRevision: from the cache when it holds that revision, else by reading
+// the record (whose revision may then differ, which the caller reports as a
+// conflict).
+func (s *Store) headAt(ctx context.Context, tp index.TopicPartition, prevRevision uint64) (headSummary, uint64, error) {
+	if h, ok := s.heads.at(tp, prevRevision); ok {
+		return h, prevRevision, nil
+	}
+	r, rev, err := s.loadHead(ctx, tp)
+	if err != nil {
+		return headSummary{}, 0, err
+	}
+	return headSummary{LeaderEpoch: r.LeaderEpoch, Chunks: r.Chunks}, rev, nil
 }
 
 // validateEntries checks the invariants of index.Partition that chunking and

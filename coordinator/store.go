@@ -79,6 +79,8 @@ type Store struct {
 
 	// table is the topic cache; it has its own lock.
 	table topicTable
+	// heads remembers partition heads by revision; it has its own lock.
+	heads headCache
 }
 
 // Open creates the Store's buckets, or binds them when they exist, and
