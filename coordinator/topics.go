@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stratalog/strata/tiered/index"
 )
 
 // Topic is a topic's metadata.
@@ -27,6 +29,15 @@ type Topic struct {
 	Configs map[string]string
 	// CreatedMs is the creation time in Unix milliseconds.
 	CreatedMs int64
+}
+
+// Partition names partition p of t, or reports false when t has no such
+// partition. The zero Topic, which lookups of unknown names return, has none.
+func (t Topic) Partition(p int32) (index.TopicPartition, bool) {
+	if p < 0 || p >= t.Partitions {
+		return index.TopicPartition{}, false
+	}
+	return index.TopicPartition{TopicID: t.ID, Partition: p}, true
 }
 
 // clone returns a copy of t that shares no map with it.

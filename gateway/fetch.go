@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
 )
@@ -83,10 +84,7 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		var t, known = s.cfg.Topics.Topic(rt.Topic)
-		if byID {
-			t, known = s.cfg.Topics.TopicByID(rt.TopicID)
-		}
+		t, known := s.fetchTopic(rt, byID)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -94,13 +92,13 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			// An empty record set, never null: librdkafka rejects a
 			// null one as a bad message set size.
 			sp.RecordBatches = []byte{}
+			tp, exists := t.Partition(rp.Partition)
 			switch {
 			case !known && byID:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
-			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				tp := index.TopicPartition{TopicID: t.ID, Partition: rp.Partition}
 				limit := min(int(rp.PartitionMaxBytes), remaining)
 				n := s.fetchPartition(ctx, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
 				total += n
@@ -114,6 +112,14 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, total, failed
+}
+
+// fetchTopic looks a fetched topic up by id (v13+) or by name.
+func (s *Server) fetchTopic(rt kmsg.FetchRequestTopic, byID bool) (coordinator.Topic, bool) {
+	if byID {
+		return s.cfg.Topics.TopicByID(rt.TopicID)
+	}
+	return s.cfg.Topics.Topic(rt.Topic)
 }
 
 // fetchPartition fills sp from one partition and returns the record bytes read.

@@ -162,37 +162,37 @@ func (s *Server) handleLeaveGroup(_ context.Context, _ *conn, kreq kmsg.Request)
 	return respond(resp), nil
 }
 
-// groupStates returns every group this gateway knows: the live ones and those
-// with only committed offsets (Empty).
-func (s *Server) groupStates(ctx context.Context) (map[string]group.State, error) {
-	states := s.groups.Groups()
+// groupSummaries returns every group this gateway knows: the live ones and
+// those with only committed offsets (Empty, no protocol type).
+func (s *Server) groupSummaries(ctx context.Context) (map[string]group.Summary, error) {
+	groups := s.groups.Groups()
 	withOffsets, err := s.cfg.Offsets.OffsetGroups(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, g := range withOffsets {
-		if _, ok := states[g]; !ok {
-			states[g] = group.Empty
+		if _, ok := groups[g]; !ok {
+			groups[g] = group.Summary{State: group.Empty}
 		}
 	}
-	return states, nil
+	return groups, nil
 }
 
 func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
-	states, err := s.groupStates(ctx)
+	groups, err := s.groupSummaries(ctx)
 	if err != nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return respond(resp), nil
 	}
-	names := make([]string, 0, len(states))
-	for g := range states {
+	names := make([]string, 0, len(groups))
+	for g := range groups {
 		names = append(names, g)
 	}
 	slices.Sort(names)
 	for _, g := range names {
-		st := string(states[g])
+		st := string(groups[g].State)
 		if len(req.StatesFilter) > 0 && !slices.ContainsFunc(req.StatesFilter, func(f string) bool { return strings.EqualFold(f, st) }) {
 			continue
 		}
@@ -200,7 +200,7 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 			continue
 		}
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g, s.groups.ProtocolType(g), st, classicGroupType
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g, groups[g].ProtocolType, st, classicGroupType
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return respond(resp), nil

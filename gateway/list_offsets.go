@@ -37,15 +37,14 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		t, known := s.cfg.Topics.Topic(rt.Topic)
+		t, _ := s.cfg.Topics.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if !known || rp.Partition < 0 || rp.Partition >= t.Partitions {
+			if tp, exists := t.Partition(rp.Partition); !exists {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
-				tp := index.TopicPartition{TopicID: t.ID, Partition: rp.Partition}
 				sp.Offset, sp.Timestamp, sp.ErrorCode = s.listOffset(ctx, tp, rp.Timestamp)
 			}
 			if req.Version == 0 && sp.ErrorCode == 0 {

@@ -67,15 +67,16 @@ func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Requ
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
-		t, known := s.cfg.Topics.Topic(rt.Topic)
+		t, _ := s.cfg.Topics.Topic(rt.Topic)
 		offsets := make(map[int32]coordinator.CommittedOffset, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
+			_, exists := t.Partition(rp.Partition)
 			switch {
 			case groupErr != nil:
 				sp.ErrorCode = errorCode(groupErr)
-			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case len(deref(rp.Metadata)) > maxOffsetMetadata:
 				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code

@@ -51,20 +51,20 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		t, known := s.cfg.Topics.Topic(rt.Topic)
+		t, _ := s.cfg.Topics.Topic(rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			tp, exists := t.Partition(rp.Partition)
 			switch {
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
-			case !known || rp.Partition < 0 || rp.Partition >= t.Partitions:
+			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case req.TransactionID != nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:
-				tp := index.TopicPartition{TopicID: t.ID, Partition: rp.Partition}
 				a, err := s.appendBatch(ctx, t, tp, rp.Records)
 				if err != nil {
 					sp.ErrorCode = errorCode(err)

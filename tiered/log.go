@@ -207,7 +207,7 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 		l.mu.Unlock()
 		p.load(ctx, l.cfg.Index)
 		if p.loadErr != nil {
-			l.forget(p)
+			l.drop(p, 0)
 		}
 	} else {
 		l.mu.Unlock()
@@ -223,21 +223,12 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 	return p, nil
 }
 
-// drop forgets p and releases queuedBytes of its failed batches from the
-// queue budget.
+// drop forgets p, if it is still the one loaded, so the next use of its
+// partition reloads the state from the index, and releases queuedBytes of its
+// failed batches from the queue budget.
 func (l *Log) drop(p *partition, queuedBytes int) {
 	l.mu.Lock()
 	l.queued -= queuedBytes
-	if l.parts[p.tp] == p {
-		delete(l.parts, p.tp)
-	}
-	l.mu.Unlock()
-}
-
-// forget drops p from the loaded set if it is still the one loaded, so the next
-// use of its partition reloads the state from the index.
-func (l *Log) forget(p *partition) {
-	l.mu.Lock()
 	if l.parts[p.tp] == p {
 		delete(l.parts, p.tp)
 	}

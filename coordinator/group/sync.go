@@ -231,34 +231,29 @@ func (c *Coordinator) Describe(group string) (Description, bool) {
 	return d, true
 }
 
-// Groups returns the groups this gateway knows with their states, by name.
-func (c *Coordinator) Groups() map[string]State {
+// Summary is a group as ListGroups shows it.
+type Summary struct {
+	State        State
+	ProtocolType string
+}
+
+// Groups returns the groups this gateway knows, by name.
+func (c *Coordinator) Groups() map[string]Summary {
 	c.mu.Lock()
 	gs := make([]*Group, 0, len(c.groups))
 	for _, g := range c.groups {
 		gs = append(gs, g)
 	}
 	c.mu.Unlock()
-	out := make(map[string]State, len(gs))
+	out := make(map[string]Summary, len(gs))
 	for _, g := range gs {
 		g.mu.Lock()
 		if g.state != Dead {
-			out[g.id] = g.state
+			out[g.id] = Summary{State: g.state, ProtocolType: g.protocolType}
 		}
 		g.mu.Unlock()
 	}
 	return out
-}
-
-// ProtocolType returns the group's protocol type ("consumer" for consumers).
-func (c *Coordinator) ProtocolType(group string) string {
-	g := c.get(group, false)
-	if g == nil {
-		return ""
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.protocolType
 }
 
 // Delete marks an empty group dead and forgets it. It returns ErrNotEmpty while
