@@ -174,5 +174,12 @@ func groupSeedRequests(topic string) []kmsg.Request {
 	odt.Partitions = append(odt.Partitions, kmsg.NewOffsetDeleteRequestTopicPartition())
 	od.Topics = append(od.Topics, odt)
 
-	return []kmsg.Request{fc, join, sync, hb, leave, oc, of, kmsg.NewPtrListGroupsRequest(), dg, del, od}
+	cgh := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	cgh.Group, cgh.MemberID, cgh.RebalanceTimeoutMillis = g, "m", 1000
+	cgh.SubscribedTopicNames, cgh.SubscribedTopicRegex = []string{topic}, kmsg.StringPtr(".*")
+	cgh.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
+	cgd.Groups = []string{g}
+
+	return []kmsg.Request{fc, join, sync, hb, leave, oc, of, kmsg.NewPtrListGroupsRequest(), dg, del, od, cgh, cgd}
 }

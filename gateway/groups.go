@@ -15,10 +15,12 @@ package gateway
 //   - Session timeouts must lie in [6 s, 30 min] (Kafka's group.min/max.
 //     session.timeout.ms), else INVALID_SESSION_TIMEOUT.
 //   - ListGroups and DescribeGroups include groups that only have committed
-//     offsets, as Empty; every group is of type "classic" (ListGroups v5
-//     filters by type, KIP-848); DescribeGroups v6 answers GROUP_ID_NOT_FOUND
-//     for a group that does not exist, older versions the Dead state; DeleteGroups refuses groups with members
-//     (NON_EMPTY_GROUP) and deletes the committed offsets of the rest.
+//     offsets, as Empty classic groups. ListGroups v5 gives each group's type,
+//     "classic" or "consumer" (KIP-848), and filters by it. DescribeGroups
+//     describes classic groups; for any other name v6 answers
+//     GROUP_ID_NOT_FOUND and older versions the Dead state. DeleteGroups
+//     refuses groups with members (NON_EMPTY_GROUP) and deletes the committed
+//     offsets of the rest.
 //
 // Deviations: group membership is held by this gateway (committed offsets are
 // in the coordinator store): after a restart members rejoin, which clients do
@@ -172,7 +174,7 @@ func (s *Server) groupSummaries(ctx context.Context) (map[string]group.Summary, 
 	}
 	for _, g := range withOffsets {
 		if _, ok := groups[g]; !ok {
-			groups[g] = group.Summary{State: group.Empty}
+			groups[g] = group.Summary{State: group.Empty, Type: group.ClassicType}
 		}
 	}
 	return groups, nil
@@ -196,11 +198,12 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 		if len(req.StatesFilter) > 0 && !slices.ContainsFunc(req.StatesFilter, func(f string) bool { return strings.EqualFold(f, st) }) {
 			continue
 		}
-		if len(req.TypesFilter) > 0 && !slices.ContainsFunc(req.TypesFilter, func(f string) bool { return strings.EqualFold(f, classicGroupType) }) {
+		typ := groups[g].Type
+		if len(req.TypesFilter) > 0 && !slices.ContainsFunc(req.TypesFilter, func(f string) bool { return strings.EqualFold(f, typ) }) {
 			continue
 		}
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g, groups[g].ProtocolType, st, classicGroupType
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g, groups[g].ProtocolType, st, typ
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return respond(resp), nil
@@ -214,12 +217,17 @@ func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Re
 		rg.Group = name
 		d, ok := s.groups.Describe(name)
 		if !ok {
+			// A group with only committed offsets is an Empty classic
+			// group; a consumer-protocol group is described by
+			// ConsumerGroupDescribe, and here is as one that does not
+			// exist (as Kafka).
+			_, consumer := s.groups.ConsumerDescribe(name)
 			rg.State = string(group.Dead)
-			if topics, err := s.cfg.Offsets.OffsetTopics(ctx, name); err == nil && len(topics) > 0 {
+			if topics, err := s.cfg.Offsets.OffsetTopics(ctx, name); !consumer && err == nil && len(topics) > 0 {
 				rg.State = string(group.Empty)
 			} else if req.Version >= 6 {
 				rg.ErrorCode = kerr.GroupIDNotFound.Code
-				rg.ErrorMessage = errorMessage(fmt.Errorf("group %q does not exist", name))
+				rg.ErrorMessage = errorMessage(fmt.Errorf("group %q is not a classic group", name))
 			}
 			resp.Groups = append(resp.Groups, rg)
 			continue
@@ -260,10 +268,6 @@ func (s *Server) handleDeleteGroups(ctx context.Context, _ *conn, kreq kmsg.Requ
 	}
 	return respond(resp), nil
 }
-
-// classicGroupType is the KIP-848 name of the JoinGroup/SyncGroup protocol,
-// the only kind of group served so far.
-const classicGroupType = "classic"
 
 func deref(s *string) string {
 	if s == nil {

@@ -72,6 +72,8 @@ func TestGroupConsumesFromEarliest(t *testing.T) {
 	}{
 		{"literal", []kgo.Opt{kgo.ConsumeTopics("orders-topic")}},
 		{"regex", []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics("^orders.*[Tt]opic")}},
+		{"literal-848", []kgo.Opt{kgo.ConsumeTopics("orders-topic"), kgo.ServerSideBalancer()}},
+		{"regex-848", []kgo.Opt{kgo.ConsumeRegex(), kgo.ConsumeTopics("^orders.*[Tt]opic"), kgo.ServerSideBalancer()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := &seen{counts: map[string]int{}}
@@ -295,29 +297,41 @@ func TestStandaloneCommitsAndMetadata(t *testing.T) {
 // TestRegexSubscriptionSeesNewTopics: a regex group consumer picks up a
 // matching topic created after it joined, since Metadata lists every topic.
 func TestRegexSubscriptionSeesNewTopics(t *testing.T) {
-	s := startServer(t, serverOpts{})
-	createTestTopic(t, s, "late-topic-a", 1, nil)
-	got := &seen{counts: map[string]int{}}
-	cl := s.client(t, kgo.ConsumerGroup("rx"), kgo.ConsumeRegex(), kgo.ConsumeTopics("^late-.*[Tt]opic"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(200*time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); consumeLoop(ctx, cl, got) }()
-	defer func() { cancel(); <-done }()
+	for _, tc := range []struct {
+		name string
+		opts []kgo.Opt
+	}{
+		{"classic", nil},
+		// With KIP-848 the coordinator resolves the regex and assigns new
+		// matching topics itself.
+		{"consumer", []kgo.Opt{kgo.ServerSideBalancer()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, serverOpts{consumerHeartbeat: 200 * time.Millisecond})
+			createTestTopic(t, s, "late-topic-a", 1, nil)
+			got := &seen{counts: map[string]int{}}
+			cl := s.client(t, append(tc.opts, kgo.ConsumerGroup("rx"), kgo.ConsumeRegex(), kgo.ConsumeTopics("^late-.*[Tt]opic"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(100*time.Millisecond), kgo.MetadataMaxAge(200*time.Millisecond))...)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); consumeLoop(ctx, cl, got) }()
+			defer func() { cancel(); <-done }()
 
-	produceN(t, s, "late-topic-a", 0, 5)
-	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 5) })
-	createTestTopic(t, s, "late-Topic-b", 1, nil)
-	createTestTopic(t, s, "unrelated", 1, nil)
-	produceN(t, s, "late-Topic-b", 5, 5)
-	produceN(t, s, "unrelated", 100, 5)
-	testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 10) })
-	got.mu.Lock()
-	defer got.mu.Unlock()
-	for v := range got.counts {
-		if v >= "v000100" {
-			t.Fatalf("read %s from a topic the regex does not match", v)
-		}
+			produceN(t, s, "late-topic-a", 0, 5)
+			testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 5) })
+			createTestTopic(t, s, "late-Topic-b", 1, nil)
+			createTestTopic(t, s, "unrelated", 1, nil)
+			produceN(t, s, "late-Topic-b", 5, 5)
+			produceN(t, s, "unrelated", 100, 5)
+			testenv.CheckFor(t, 90*time.Second, 50*time.Millisecond, func() error { return got.check(t, 10) })
+			got.mu.Lock()
+			defer got.mu.Unlock()
+			for v := range got.counts {
+				if v >= "v000100" {
+					t.Fatalf("read %s from a topic the regex does not match", v)
+				}
+			}
+		})
 	}
 }
 

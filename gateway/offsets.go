@@ -1,6 +1,6 @@
 package gateway
 
-// OffsetCommit: v0-v8, OffsetFetch: v0-v8, OffsetDelete: v0
+// OffsetCommit: v0-v9, OffsetFetch: v0-v9, OffsetDelete: v0
 //
 // Behavior:
 //   - Commits are checked against the group first (coordinator/group
@@ -8,13 +8,17 @@ package gateway
 //     commit to a group without members; a member needs its current generation
 //     (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID as Kafka), and
 //     commits wait out the assignment phase with REBALANCE_IN_PROGRESS.
+//     Members of consumer-protocol groups (KIP-848) commit with v9+ and their
+//     member epoch (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID; older versions get
+//     UNSUPPORTED_VERSION); see consumer_groups.go.
 //   - Offsets, leader epochs and metadata (at most offset.metadata.max.bytes,
 //     4096, else OFFSET_METADATA_TOO_LARGE) are stored in the coordinator by
 //     compare-and-swap, one record per group and topic, so no gateway crash
 //     loses a committed offset. Unknown topics or partitions get
 //     UNKNOWN_TOPIC_OR_PARTITION.
 //   - OffsetFetch returns -1 for partitions without a commit; a null topic
-//     list (v2+) returns every committed topic; v8 fetches several groups.
+//     list (v2+) returns every committed topic; v8 fetches several groups; v9
+//     checks the consumer-protocol member and epoch it names.
 //     RequireStable (v7+) is satisfied trivially: there are no pending
 //     transactional offsets.
 //
@@ -59,7 +63,10 @@ func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Requ
 	if req.Version == 0 {
 		generation, member = -1, ""
 	}
-	groupErr := s.groups.CheckCommit(req.Group, member, deref(req.InstanceID), generation)
+	check, groupErr := s.groups.CheckCommit(group.CommitRequest{
+		Group: req.Group, MemberID: member, InstanceID: deref(req.InstanceID), Generation: generation,
+		MemberEpochs: req.Version >= 9,
+	})
 	if req.Group == "" {
 		groupErr = kerr.InvalidGroupID
 	}
@@ -78,6 +85,8 @@ func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Requ
 				sp.ErrorCode = errorCode(groupErr)
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case check != nil && check(t.ID, rp.Partition) != nil:
+				sp.ErrorCode = kerr.StaleMemberEpoch.Code
 			case len(deref(rp.Metadata)) > maxOffsetMetadata:
 				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
 			default:
@@ -119,7 +128,11 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 			if rg.Topics == nil {
 				topics = nil
 			}
-			fetched, err := s.fetchOffsets(ctx, rg.Group, topics)
+			var fetched []kmsg.OffsetFetchResponseTopic
+			err := s.groups.CheckFetch(rg.Group, deref(rg.MemberID), rg.MemberEpoch)
+			if err == nil {
+				fetched, err = s.fetchOffsets(ctx, rg.Group, topics)
+			}
 			g.ErrorCode = errorCode(err)
 			for _, ft := range fetched {
 				gt := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -196,20 +209,19 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	d, live := s.groups.Describe(req.Group)
+	members, subscribed := s.groupSubscriptions(req.Group)
 	topics, err := s.cfg.Offsets.OffsetTopics(ctx, req.Group)
 	switch {
 	case err != nil:
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return respond(resp), nil
-	case (!live || len(d.Members) == 0) && len(topics) == 0:
+	case !members && len(topics) == 0:
 		resp.ErrorCode = kerr.GroupIDNotFound.Code
 		return respond(resp), nil
-	case live && len(d.Members) > 0 && d.ProtocolType != "consumer":
+	case members && subscribed == nil:
 		resp.ErrorCode = kerr.NonEmptyGroup.Code
 		return respond(resp), nil
 	}
-	subscribed := subscribedTopics(d)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetDeleteResponseTopic()
 		st.Topic = rt.Topic
@@ -231,6 +243,29 @@ func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Requ
 		resp.Topics = append(resp.Topics, st)
 	}
 	return respond(resp), nil
+}
+
+// groupSubscriptions reports whether the group has members and, for a
+// consumer group (classic with the "consumer" protocol, or
+// consumer-protocol), the topics they subscribe to; subscribed is nil for a
+// group with members of another protocol type, whose subscriptions are
+// opaque.
+func (s *Server) groupSubscriptions(name string) (members bool, subscribed map[string]bool) {
+	if d, ok := s.groups.ConsumerDescribe(name); ok {
+		subscribed = map[string]bool{}
+		for _, t := range d.Subscribed {
+			subscribed[t] = true
+		}
+		return len(d.Members) > 0, subscribed
+	}
+	d, ok := s.groups.Describe(name)
+	if !ok || len(d.Members) == 0 {
+		return false, map[string]bool{}
+	}
+	if d.ProtocolType != "consumer" {
+		return true, nil
+	}
+	return true, subscribedTopics(d)
 }
 
 // subscribedTopics reads the consumer protocol's subscriptions from each

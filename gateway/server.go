@@ -105,6 +105,12 @@ type Config struct {
 	// MaxConnections caps open client connections; more are closed on
 	// accept. Default 10000.
 	MaxConnections int
+	// GroupConsumerSessionTimeout and GroupConsumerHeartbeatInterval time
+	// consumer-protocol group members (KIP-848): Kafka's
+	// group.consumer.session.timeout.ms and
+	// group.consumer.heartbeat.interval.ms. Defaults 45 s and 5 s.
+	GroupConsumerSessionTimeout    time.Duration
+	GroupConsumerHeartbeatInterval time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -171,16 +177,22 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || port <= 0 {
 		return nil, fmt.Errorf("gateway: advertise address %q: bad port", cfg.Advertise)
 	}
-	return &Server{
+	s := &Server{
 		cfg:      cfg,
 		host:     host,
 		port:     int32(port),
 		metrics:  newMetrics(cfg.Registerer),
 		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
-		groups:   group.New(group.Config{Logger: cfg.Logger}),
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
-	}, nil
+	}
+	s.groups = group.New(group.Config{
+		ConsumerSessionTimeout:    cfg.GroupConsumerSessionTimeout,
+		ConsumerHeartbeatInterval: cfg.GroupConsumerHeartbeatInterval,
+		Topics:                    s.groupTopics,
+		Logger:                    cfg.Logger,
+	})
+	return s, nil
 }
 
 // Run accepts connections until ctx is done, then closes the listener and every

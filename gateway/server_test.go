@@ -30,6 +30,8 @@ type serverOpts struct {
 	maxRequestBytes int32
 	maxInFlight     int64
 	wrapLogs        func(Logs) Logs
+	// consumerSession and consumerHeartbeat time KIP-848 group members.
+	consumerSession, consumerHeartbeat time.Duration
 }
 
 // startServer runs a gateway for tb and stops every part in Cleanup.
@@ -72,17 +74,19 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 	}
 	rec := &recordingHandler{}
 	srv, err := New(Config{
-		Listener:                ln,
-		ClusterID:               "test-cluster",
-		Topics:                  store,
-		TopicAdmin:              store,
-		ProducerIDs:             store,
-		Logs:                    logs,
-		Offsets:                 store,
-		DisableAutoCreateTopics: o.noAutoCreate,
-		MaxRequestBytes:         o.maxRequestBytes,
-		MaxInFlightRequestBytes: o.maxInFlight,
-		Logger:                  slog.New(rec),
+		Listener:                       ln,
+		ClusterID:                      "test-cluster",
+		Topics:                         store,
+		TopicAdmin:                     store,
+		ProducerIDs:                    store,
+		Logs:                           logs,
+		Offsets:                        store,
+		DisableAutoCreateTopics:        o.noAutoCreate,
+		MaxRequestBytes:                o.maxRequestBytes,
+		MaxInFlightRequestBytes:        o.maxInFlight,
+		GroupConsumerSessionTimeout:    o.consumerSession,
+		GroupConsumerHeartbeatInterval: o.consumerHeartbeat,
+		Logger:                         slog.New(rec),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -129,4 +133,14 @@ func (h *recordingHandler) panics() int {
 		}
 	}
 	return n
+}
+
+// topicID returns the id of an existing topic.
+func (s *testServer) topicID(tb testing.TB, name string) [16]byte {
+	tb.Helper()
+	t, ok := s.store.Topic(name)
+	if !ok {
+		tb.Fatalf("topic %q does not exist", name)
+	}
+	return t.ID
 }

@@ -37,8 +37,8 @@ func init() {
 		{key: 1, min: 4, max: 16, handle: (*Server).handleFetch},
 		{key: 2, min: 0, max: 8, handle: (*Server).handleListOffsets},
 		{key: 3, min: 0, max: 12, handle: (*Server).handleMetadata},
-		{key: 8, min: 0, max: 8, handle: (*Server).handleOffsetCommit},
-		{key: 9, min: 0, max: 8, handle: (*Server).handleOffsetFetch},
+		{key: 8, min: 0, max: 9, handle: (*Server).handleOffsetCommit},
+		{key: 9, min: 0, max: 9, handle: (*Server).handleOffsetFetch},
 		{key: 10, min: 0, max: 4, handle: (*Server).handleFindCoordinator},
 		{key: 11, min: 0, max: 9, handle: (*Server).handleJoinGroup},
 		{key: 12, min: 0, max: 4, handle: (*Server).handleHeartbeat},
@@ -57,6 +57,8 @@ func init() {
 		{key: 44, min: 0, max: 1, handle: (*Server).handleIncrementalAlterConfigs},
 		{key: 47, min: 0, max: 0, handle: (*Server).handleOffsetDelete},
 		{key: 60, min: 0, max: 1, handle: (*Server).handleDescribeCluster},
+		{key: 68, min: 0, max: 1, handle: (*Server).handleConsumerGroupHeartbeat},
+		{key: 69, min: 0, max: 1, handle: (*Server).handleConsumerGroupDescribe},
 	}
 }
 

@@ -31,6 +31,10 @@ type serveConfig struct {
 	AutoCreate      bool
 	NumPartitions   int
 	LogLevel        slog.Level
+	// ConsumerSessionTimeout and ConsumerHeartbeatInterval time KIP-848
+	// consumer group members.
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
 
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
@@ -57,6 +61,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
+	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	return []struct {
 		name, usage string
 		value       flag.Value
@@ -81,6 +86,8 @@ func serveFlags(c *serveConfig) []struct {
 		{"max-inflight-request-bytes", "request bytes being served at once, all connections (queued.max.request.bytes)", &c.MaxInFlight},
 		{"auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", (*boolValue)(&c.AutoCreate)},
 		{"num-partitions", "partitions of auto-created topics (num.partitions)", (*intValue)(&c.NumPartitions)},
+		{"group-consumer-session-timeout", "consumer-protocol group members not heard from this long are removed (group.consumer.session.timeout.ms)", (*durationValue)(&c.ConsumerSessionTimeout)},
+		{"group-consumer-heartbeat-interval", "how often consumer-protocol group members heartbeat (group.consumer.heartbeat.interval.ms)", (*durationValue)(&c.ConsumerHeartbeatInterval)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}
 }
@@ -121,6 +128,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:
 		return c, errors.New("--max-request-bytes must be under 2GiB")
+	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
+		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
 	}
 	return c, nil
 }

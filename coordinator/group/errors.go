@@ -15,4 +15,14 @@ var (
 	ErrGroupDead             = errors.New("group: group is being deleted")
 	ErrNotEmpty              = errors.New("group: group has members")
 	ErrGroupNotFound         = errors.New("group: no such group")
+
+	// Consumer-protocol groups (KIP-848).
+	ErrNotConsumerGroup         = errors.New("group: not a consumer-protocol group")
+	ErrInvalidHeartbeat         = errors.New("group: invalid consumer group heartbeat")
+	ErrFencedMemberEpoch        = errors.New("group: member epoch fenced; rejoin")
+	ErrStaleMemberEpoch         = errors.New("group: member epoch stale")
+	ErrUnreleasedInstance       = errors.New("group: instance id still held by another member")
+	ErrUnsupportedAssignor      = errors.New("group: unsupported server assignor")
+	ErrInvalidRegex             = errors.New("group: invalid subscription regular expression")
+	ErrUnsupportedCommitVersion = errors.New("group: offset commit version too old for this group")
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -40,7 +41,14 @@ type Config struct {
 	// long the first rebalance of an empty group waits for more members.
 	// Default 0, so a lone consumer starts at once.
 	InitialRebalanceDelay time.Duration
-	Logger                *slog.Logger
+	// ConsumerSessionTimeout and ConsumerHeartbeatInterval govern
+	// consumer-protocol members (KIP-848), which the coordinator rather
+	// than the client times.
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	// Topics lists the topics that exist, for server-side assignment.
+	Topics func() []TopicMeta
+	Logger *slog.Logger
 }
 
 // Coordinator holds the groups this gateway coordinates.
@@ -62,13 +70,20 @@ func New(cfg Config) *Coordinator {
 	if cfg.MaxMembers <= 0 {
 		cfg.MaxMembers = DefaultMaxMembers
 	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Coordinator{cfg: cfg, groups: make(map[string]*Group)}
 }
 
-// Group is one consumer group. Its mutex guards every field below it.
+// Group is one group, classic or consumer-protocol. Its mutex guards every
+// field below it.
 type Group struct {
 	c  *Coordinator
 	id string
@@ -84,6 +99,10 @@ type Group struct {
 	pending      map[string]bool // ids handed out with MEMBER_ID_REQUIRED, not yet joined
 	static       map[string]string
 	rebalance    *time.Timer
+	// consumer is set while the group is a consumer-protocol group; the
+	// classic fields above are then unused. An empty group changes type
+	// when a member of the other protocol joins.
+	consumer *consumerGroup
 }
 
 type member struct {
@@ -188,6 +207,12 @@ func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
 	if g.state == Dead {
 		return fail(ErrGroupDead)
 	}
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			return fail(fmt.Errorf("%w: group %q is a consumer-protocol group", ErrInconsistentProtocol, g.id))
+		}
+		g.consumer = nil
+	}
 	if len(g.members) > 0 && (req.ProtocolType != g.protocolType || !g.supportsAll(req.Protocols)) {
 		return fail(ErrInconsistentProtocol)
 	}
@@ -201,11 +226,19 @@ func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
 		if hadOld {
 			if m, ok := g.members[old]; ok {
 				g.replaceMember(old, id, m)
-				if g.state == Stable && slices.EqualFunc(m.protocols, req.Protocols, protocolEqual) {
-					// A static member restarting with the same
-					// subscription keeps its assignment: no rebalance.
-					g.touch(m)
-					return nil, g.joinResult(m)
+				if g.state == Stable {
+					// A static member restarting keeps its assignment
+					// without a rebalance unless its protocols would
+					// change the group's assignor (Kafka's
+					// updateStaticMemberAndRebalance). Its metadata may
+					// differ: sticky assignors put the previous
+					// assignment there, which a restart forgets.
+					m.protocols = req.Protocols
+					m.clientID, m.clientHost = req.ClientID, req.ClientHost
+					if g.chooseProtocol() == g.protocol {
+						g.touch(m)
+						return nil, g.joinResult(m)
+					}
 				}
 			}
 		}

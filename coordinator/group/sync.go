@@ -164,36 +164,74 @@ func (c *Coordinator) Leave(group string, members []LeavingMember) []error {
 	return errs
 }
 
-// CheckCommit says whether an offset commit may go ahead (Kafka's
-// GroupCoordinator.handleCommitOffsets): a commit with generation -1 and no
-// member id is a standalone consumer's and needs a group with no members; a
-// member's commit needs its current generation and is refused while the
-// group waits for the leader's assignment.
-func (c *Coordinator) CheckCommit(group, memberID, instanceID string, generation int32) error {
-	g := c.get(group, false)
+// CommitRequest is what a group checks of an OffsetCommit.
+type CommitRequest struct {
+	Group, MemberID, InstanceID string
+	// Generation is a classic group's generation or a consumer-protocol
+	// member's epoch; -1 for a standalone consumer.
+	Generation int32
+	// MemberEpochs is set from OffsetCommit v9 on, the versions a
+	// consumer-protocol member commits with.
+	MemberEpochs bool
+}
+
+// PartitionCheck says whether one partition of an allowed commit may be
+// committed; a nil PartitionCheck allows every partition.
+type PartitionCheck func(topic TopicID, partition int32) error
+
+// CheckCommit says whether an offset commit may go ahead.
+//
+// Classic groups follow Kafka's GroupCoordinator.handleCommitOffsets: a
+// commit with generation -1 and no member id is a standalone consumer's and
+// needs a group with no members; a member's commit needs its current
+// generation and is refused while the group waits for the leader's
+// assignment. Consumer-protocol groups follow ConsumerGroup.
+// validateOffsetCommit, with KIP-1251's per-partition check for a member
+// committing from an earlier epoch.
+func (c *Coordinator) CheckCommit(req CommitRequest) (PartitionCheck, error) {
+	g := c.get(req.Group, false)
 	if g == nil {
-		if generation < 0 {
-			return nil
+		if req.Generation < 0 {
+			return nil, nil
 		}
-		return ErrIllegalGeneration
+		return nil, ErrIllegalGeneration
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if generation < 0 && memberID == "" {
-		if len(g.members) > 0 {
-			return ErrUnknownMember
-		}
-		return nil
+	if g.consumer != nil {
+		return g.consumer.checkCommit(req)
 	}
-	m, err := g.checkMember(memberID, instanceID, generation)
+	if req.Generation < 0 && req.MemberID == "" {
+		if len(g.members) > 0 {
+			return nil, ErrUnknownMember
+		}
+		return nil, nil
+	}
+	m, err := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if g.state == CompletingRebalance {
-		return ErrRebalanceInProgress
+		return nil, ErrRebalanceInProgress
 	}
 	g.touch(m)
-	return nil
+	return nil, nil
+}
+
+// CheckFetch says whether an OffsetFetch (v9+) naming a member may read the
+// group's offsets: a consumer-protocol member must be known and at its
+// current epoch. Classic groups and requests naming no member always may.
+func (c *Coordinator) CheckFetch(group, memberID string, memberEpoch int32) error {
+	g := c.get(group, false)
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.consumer == nil {
+		return nil
+	}
+	return g.consumer.checkFetch(memberID, memberEpoch)
 }
 
 // Description is a group as DescribeGroups shows it.
@@ -209,7 +247,8 @@ type MemberDescription struct {
 	Metadata, Assignment                       []byte
 }
 
-// Describe returns the group, or ok=false when this gateway has no such group.
+// Describe returns a classic group, or ok=false when this gateway has no
+// such group or it is a consumer-protocol one.
 func (c *Coordinator) Describe(group string) (Description, bool) {
 	g := c.get(group, false)
 	if g == nil {
@@ -217,6 +256,9 @@ func (c *Coordinator) Describe(group string) (Description, bool) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		return Description{}, false
+	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
 	for _, id := range g.order {
 		m := g.members[id]
@@ -235,6 +277,8 @@ func (c *Coordinator) Describe(group string) (Description, bool) {
 type Summary struct {
 	State        State
 	ProtocolType string
+	// Type is ClassicType or ConsumerType.
+	Type string
 }
 
 // Groups returns the groups this gateway knows, by name.
@@ -248,8 +292,12 @@ func (c *Coordinator) Groups() map[string]Summary {
 	out := make(map[string]Summary, len(gs))
 	for _, g := range gs {
 		g.mu.Lock()
-		if g.state != Dead {
-			out[g.id] = Summary{State: g.state, ProtocolType: g.protocolType}
+		switch {
+		case g.state == Dead:
+		case g.consumer != nil:
+			out[g.id] = Summary{State: g.consumer.state(), ProtocolType: ConsumerType, Type: ConsumerType}
+		default:
+			out[g.id] = Summary{State: g.state, ProtocolType: g.protocolType, Type: ClassicType}
 		}
 		g.mu.Unlock()
 	}
@@ -264,7 +312,7 @@ func (c *Coordinator) Delete(group string) error {
 		return ErrGroupNotFound
 	}
 	g.mu.Lock()
-	if len(g.members) > 0 {
+	if len(g.members) > 0 || g.consumer != nil && len(g.consumer.members) > 0 {
 		g.mu.Unlock()
 		return ErrNotEmpty
 	}
