@@ -45,7 +45,7 @@ func testGroupResumesAfterKill(t *testing.T, groupOpts ...kgo.Opt) {
 
 	// First member: read about half, commit exactly what was read.
 	first, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup("resume"), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.FetchMaxBytes(16<<10)}, groupOpts...)...)
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.FetchMaxBytes(16 << 10)}, groupOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
