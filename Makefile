@@ -1,6 +1,6 @@
 # Strata's make targets are thin wrappers over go commands.
 #   make run    build and start Strata embedded (Kafka on 127.0.0.1:9092)
-#   make test   install what tests need (MinIO, kcat), then run every test
+#   make test   install what tests need (MinIO, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
 #   make fuzz   run each fuzz target for FUZZTIME
 #   make lint   go vet and gofmt
@@ -53,6 +53,7 @@ fuzz-smoke:
 
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
+	scripts/e2e-kafkajs.sh bin/strata
 
 bench: test-deps build
 	STRATA_BIN=$(CURDIR)/bin/strata $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/

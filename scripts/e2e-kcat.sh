@@ -11,46 +11,10 @@ bin=${1:?usage: e2e-kcat.sh path/to/strata}
 n=10000
 topic=e2e-kcat
 work=$(mktemp -d)
-pid=""
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "e2e-kcat: FAIL: $*" >&2
-	echo "--- strata log ---" >&2
-	tail -n 50 "$work/strata.log" >&2 || true
-	exit 1
-}
-
-# start runs strata on free loopback ports and sets $pid and $broker from the
-# address it logs once it serves.
-start() {
-	: >"$work/strata.log"
-	"$bin" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$work/data" \
-		--num-partitions 6 --log-level info >"$work/strata.log" 2>&1 &
-	pid=$!
-	broker=""
-	for _ in $(seq 1 300); do
-		broker=$(sed -n 's/.*msg="serving kafka" listen=\([0-9.:]*\).*/\1/p' "$work/strata.log" | head -n1)
-		http=$(sed -n 's/.*msg="serving kafka" .* http=\([0-9.:]*\).*/\1/p' "$work/strata.log" | head -n1)
-		[ -n "$broker" ] && return 0
-		kill -0 "$pid" 2>/dev/null || fail "strata exited during start"
-		sleep 0.1
-	done
-	fail "strata did not start serving within 30s"
-}
-
-# stop sends SIGTERM and requires a clean exit.
-stop() {
-	kill -TERM "$pid"
-	local rc=0
-	wait "$pid" || rc=$?
-	pid=""
-	[ "$rc" -eq 0 ] || fail "strata exited with $rc after SIGTERM"
-}
+name=e2e-kcat
+serve_args=(--num-partitions 6)
+# shellcheck source=scripts/e2e-lib.sh
+. "$(dirname "$0")/e2e-lib.sh"
 
 # consume reads the whole topic as key:value lines into $1.
 consume() {

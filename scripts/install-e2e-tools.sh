@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end script runs, kcat and curl, from Debian's
-# packages when they are missing. Idempotent.
+# Installs what the end-to-end scripts run, when missing: kcat and curl from
+# Debian's packages, and the kafkajs client from npm into the cache
+# directory (scripts/cache-dir.sh), outside the repository. Idempotent.
 set -euo pipefail
-if command -v kcat >/dev/null 2>&1 && command -v curl >/dev/null 2>&1; then
-	exit 0
+
+kafkajs_version=2.2.4
+
+if ! command -v kcat >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo="sudo"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq kcat curl
+	command -v kcat curl
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-	sudo="sudo"
+
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || {
+	echo "install-e2e-tools: node and npm are needed for the kafkajs end-to-end check" >&2
+	exit 1
+}
+dir="$("$(dirname "$0")/cache-dir.sh")/npm/kafkajs-$kafkajs_version"
+if [ ! -f "$dir/node_modules/kafkajs/package.json" ]; then
+	mkdir -p "$dir"
+	npm install --silent --no-audit --no-fund --prefix "$dir" "kafkajs@$kafkajs_version" >&2
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq kcat curl
-command -v kcat curl

@@ -24,13 +24,7 @@ if [[ -n "${STRATA_MINIO_BIN:-}" ]]; then
 	exit 0
 fi
 
-if [[ -n "${STRATA_CACHE_DIR:-}" ]]; then
-	cache="$STRATA_CACHE_DIR"
-elif [[ -n "${XDG_CACHE_HOME:-}" ]]; then
-	cache="$XDG_CACHE_HOME/strata"
-else
-	cache="${HOME:?HOME is not set}/.cache/strata"
-fi
+cache=$("$(dirname "$0")/cache-dir.sh")
 dir="$cache/minio/$version"
 bin="$dir/minio"
 
