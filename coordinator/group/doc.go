@@ -1,8 +1,10 @@
-// Package group runs classic Kafka consumer groups (the JoinGroup/SyncGroup
-// protocol): membership, rebalances, generations, leaders, session and
-// rebalance timeouts, KIP-394 member ids and KIP-345 static members. It decides;
-// the gateway speaks the protocol and stores committed offsets in the
-// coordinator, asking this package first whether a commit is allowed.
+// Package group runs Kafka consumer groups of both protocols. It decides; the
+// gateway speaks the protocol and stores committed offsets in the coordinator,
+// asking this package first whether a commit or fetch is allowed.
+//
+// Classic groups (JoinGroup/SyncGroup, group.go and sync.go): membership,
+// rebalances, generations, leaders, session and rebalance timeouts, KIP-394
+// member ids and KIP-345 static members.
 //
 // A group moves Empty → PreparingRebalance → CompletingRebalance → Stable, as in
 // Kafka's GroupCoordinator: a join starts a rebalance; the rebalance completes
@@ -11,6 +13,11 @@
 // gets every member's metadata; the leader's SyncGroup carries the assignments
 // and makes the group Stable. A member whose session times out is dropped and
 // starts a rebalance.
+//
+// Consumer-protocol groups (KIP-848, ConsumerGroupHeartbeat, consumer.go and
+// assign.go): the coordinator assigns partitions with a server-side assignor
+// and each member converges on its share through its heartbeats; see
+// consumer.go. A group name is one type or the other while it has members.
 //
 // Membership lives in memory on the gateway coordinating the group. A restart
 // forgets it: members then get UNKNOWN_MEMBER_ID, rejoin, and resume from their
