@@ -75,6 +75,40 @@ func (s *Store) DeleteOffsets(ctx context.Context, group, topic string, partitio
 	})
 }
 
+// ExpireOffsets removes the group's committed offsets for topic that were
+// committed before beforeMs (Unix milliseconds), and returns how many it
+// removed. It is a compare-and-swap like every change: an offset committed
+// while it runs is newer than beforeMs and stays.
+func (s *Store) ExpireOffsets(ctx context.Context, group, topic string, beforeMs int64) (int, error) {
+	key := offsetsKey(group, topic)
+	expired := 0
+	err := retryCAS(ctx, func() error {
+		expired = 0
+		rec, rev, err := s.loadOffsets(ctx, key)
+		if err != nil || rev == 0 {
+			return err
+		}
+		for p, c := range rec.Partitions {
+			if c.CommitMs < beforeMs {
+				delete(rec.Partitions, p)
+				expired++
+			}
+		}
+		switch {
+		case expired == 0:
+			return nil
+		case len(rec.Partitions) == 0:
+			err := s.offsets.Delete(ctx, key, jetstream.LastRevision(rev))
+			if isCASMismatch(err) {
+				return errCASLost
+			}
+			return err
+		}
+		return s.putOffsets(ctx, key, rec, rev)
+	})
+	return expired, err
+}
+
 // FetchOffsets returns the group's committed offsets for topic (nil if none).
 func (s *Store) FetchOffsets(ctx context.Context, group, topic string) (map[int32]CommittedOffset, error) {
 	rec, _, err := s.loadOffsets(ctx, offsetsKey(group, topic))

@@ -10,6 +10,8 @@ type metrics struct {
 	conns        prometheus.Gauge
 	connsRefused prometheus.Counter
 	badFrames    prometheus.Counter
+	// offsetsExpired counts partitions whose committed offset expired.
+	offsetsExpired prometheus.Counter
 	// requests is indexed by api key; its label values are made up front
 	// from the version table.
 	requests map[int16]prometheus.Counter
@@ -29,6 +31,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		badFrames: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_gateway_bad_requests_total",
 			Help: "Connections closed for a malformed, oversized or unsupported request.",
+		}),
+		offsetsExpired: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_gateway_offsets_expired_total",
+			Help: "Partitions whose committed offset expired (offsets.retention.minutes).",
 		}),
 		requests: make(map[int16]prometheus.Counter, len(apis)),
 	}

@@ -28,8 +28,9 @@ package gateway
 //     all (NON_EMPTY_GROUP); a group with neither members nor offsets is
 //     GROUP_ID_NOT_FOUND.
 //
-// Deviation: RetentionTimeMillis (v2-v4) is ignored; offsets are kept until the
-// group is deleted (offsets.retention.minutes is a later issue).
+// Committed offsets expire after the retention (offsets.retention.minutes):
+// see offset_retention.go. Deviation: RetentionTimeMillis (v2-v4) is ignored,
+// as Kafka does from v5 on.
 
 import (
 	"context"
@@ -54,6 +55,7 @@ type GroupOffsets interface {
 	OffsetGroups(ctx context.Context) ([]string, error)
 	DeleteGroupOffsets(ctx context.Context, group string) error
 	DeleteOffsets(ctx context.Context, group, topic string, partitions []int32) error
+	ExpireOffsets(ctx context.Context, group, topic string, beforeMs int64) (int, error)
 }
 
 func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {

@@ -28,6 +28,11 @@ const (
 	DefaultMaxInFlightRequestBytes = 512 << 20
 	// DefaultMaxConnections bounds open client connections.
 	DefaultMaxConnections = 10000
+	// DefaultOffsetsRetention is Kafka's offsets.retention.minutes (7 days),
+	// and DefaultOffsetsRetentionCheckInterval its
+	// offsets.retention.check.interval.ms.
+	DefaultOffsetsRetention              = 7 * 24 * time.Hour
+	DefaultOffsetsRetentionCheckInterval = 10 * time.Minute
 	// DefaultNumPartitions is Kafka's num.partitions, used for auto-created
 	// topics and CreateTopics with NumPartitions -1.
 	DefaultNumPartitions = 1
@@ -111,6 +116,13 @@ type Config struct {
 	// group.consumer.heartbeat.interval.ms. Defaults 45 s and 5 s.
 	GroupConsumerSessionTimeout    time.Duration
 	GroupConsumerHeartbeatInterval time.Duration
+	// OffsetsRetention is Kafka's offsets.retention.minutes: how long
+	// committed offsets outlive their group's activity (see
+	// offset_retention.go). Default 7 days.
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is how often expiry runs
+	// (offsets.retention.check.interval.ms). Default 10 minutes.
+	OffsetsRetentionCheckInterval time.Duration
 
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -140,6 +152,12 @@ func (c *Config) ensureDefaults() error {
 	c.MaxInFlightRequestBytes = max(c.MaxInFlightRequestBytes, int64(c.MaxRequestBytes))
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.OffsetsRetention <= 0 {
+		c.OffsetsRetention = DefaultOffsetsRetention
+	}
+	if c.OffsetsRetentionCheckInterval <= 0 {
+		c.OffsetsRetentionCheckInterval = DefaultOffsetsRetentionCheckInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -205,6 +223,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, func() { s.cfg.Listener.Close() })
 	defer stop()
+	wg.Go(func() { s.expireOffsetsLoop(ctx) })
 
 	var delay time.Duration // backoff for temporary accept errors, as net/http
 	for {

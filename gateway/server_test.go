@@ -32,6 +32,8 @@ type serverOpts struct {
 	wrapLogs        func(Logs) Logs
 	// consumerSession and consumerHeartbeat time KIP-848 group members.
 	consumerSession, consumerHeartbeat time.Duration
+	// offsetsRetention and its check interval, when set.
+	offsetsRetention, offsetsRetentionCheck time.Duration
 }
 
 // startServer runs a gateway for tb and stops every part in Cleanup.
@@ -86,6 +88,8 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		MaxInFlightRequestBytes:        o.maxInFlight,
 		GroupConsumerSessionTimeout:    o.consumerSession,
 		GroupConsumerHeartbeatInterval: o.consumerHeartbeat,
+		OffsetsRetention:               o.offsetsRetention,
+		OffsetsRetentionCheckInterval:  o.offsetsRetentionCheck,
 		Logger:                         slog.New(rec),
 	})
 	if err != nil {

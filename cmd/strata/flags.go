@@ -35,6 +35,7 @@ type serveConfig struct {
 	// consumer group members.
 	ConsumerSessionTimeout    time.Duration
 	ConsumerHeartbeatInterval time.Duration
+	OffsetsRetention          time.Duration
 
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
@@ -62,6 +63,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
+	c.OffsetsRetention = 7 * 24 * time.Hour
 	return []struct {
 		name, usage string
 		value       flag.Value
@@ -88,6 +90,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"num-partitions", "partitions of auto-created topics (num.partitions)", (*intValue)(&c.NumPartitions)},
 		{"group-consumer-session-timeout", "consumer-protocol group members not heard from this long are removed (group.consumer.session.timeout.ms)", (*durationValue)(&c.ConsumerSessionTimeout)},
 		{"group-consumer-heartbeat-interval", "how often consumer-protocol group members heartbeat (group.consumer.heartbeat.interval.ms)", (*durationValue)(&c.ConsumerHeartbeatInterval)},
+		{"offsets-retention", "committed offsets outlive their group's activity this long (offsets.retention.minutes)", (*durationValue)(&c.OffsetsRetention)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}
 }
@@ -128,6 +131,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:
 		return c, errors.New("--max-request-bytes must be under 2GiB")
+	case c.OffsetsRetention <= 0:
+		return c, errors.New("--offsets-retention must be positive")
 	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
 		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
 	}

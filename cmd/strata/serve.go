@@ -117,6 +117,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		MaxInFlightRequestBytes:        int64(cfg.MaxInFlight),
 		GroupConsumerSessionTimeout:    cfg.ConsumerSessionTimeout,
 		GroupConsumerHeartbeatInterval: cfg.ConsumerHeartbeatInterval,
+		OffsetsRetention:               cfg.OffsetsRetention,
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
 	})

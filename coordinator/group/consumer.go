@@ -442,6 +442,9 @@ func (g *Group) removeConsumerMember(m *consumerMember) {
 	}
 	cg.epoch++
 	g.refreshTargetIfStale(true)
+	if len(cg.members) == 0 {
+		g.emptySince = time.Now()
+	}
 }
 
 // dropConsumerMember forgets m and frees what it holds.

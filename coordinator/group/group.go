@@ -99,6 +99,9 @@ type Group struct {
 	pending      map[string]bool // ids handed out with MEMBER_ID_REQUIRED, not yet joined
 	static       map[string]string
 	rebalance    *time.Timer
+	// emptySince is when the group last lost its last member; zero while
+	// it has members or never had any on this gateway.
+	emptySince time.Time
 	// consumer is set while the group is a consumer-protocol group; the
 	// classic fields above are then unused. An empty group changes type
 	// when a member of the other protocol joins.
@@ -399,6 +402,7 @@ func (g *Group) completeJoin() {
 	g.generation++
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
+		g.emptySince = time.Now()
 		return
 	}
 	g.protocol = g.chooseProtocol()
@@ -512,6 +516,7 @@ func (g *Group) membershipChanged() {
 	case len(g.members) == 0 && g.state != PreparingRebalance:
 		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
 		g.generation++
+		g.emptySince = time.Now()
 	case g.state == Stable || g.state == CompletingRebalance:
 		g.prepareRebalance()
 	case g.state == PreparingRebalance:

@@ -1,6 +1,9 @@
 package group
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // SyncRequest is a SyncGroup; Assignments is set by the leader only.
 type SyncRequest struct {
@@ -279,6 +282,9 @@ type Summary struct {
 	ProtocolType string
 	// Type is ClassicType or ConsumerType.
 	Type string
+	// EmptySince is when the group last lost its last member, if it has
+	// none now and had some on this gateway; zero otherwise.
+	EmptySince time.Time
 }
 
 // Groups returns the groups this gateway knows, by name.
@@ -295,9 +301,17 @@ func (c *Coordinator) Groups() map[string]Summary {
 		switch {
 		case g.state == Dead:
 		case g.consumer != nil:
-			out[g.id] = Summary{State: g.consumer.state(), ProtocolType: ConsumerType, Type: ConsumerType}
+			sum := Summary{State: g.consumer.state(), ProtocolType: ConsumerType, Type: ConsumerType}
+			if len(g.consumer.members) == 0 {
+				sum.EmptySince = g.emptySince
+			}
+			out[g.id] = sum
 		default:
-			out[g.id] = Summary{State: g.state, ProtocolType: g.protocolType, Type: ClassicType}
+			sum := Summary{State: g.state, ProtocolType: g.protocolType, Type: ClassicType}
+			if len(g.members) == 0 {
+				sum.EmptySince = g.emptySince
+			}
+			out[g.id] = sum
 		}
 		g.mu.Unlock()
 	}
