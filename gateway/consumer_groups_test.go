@@ -52,8 +52,7 @@ func (d *severableDialer) sever() {
 	}
 }
 
-// describeConsumerGroup returns the group as ConsumerGroupDescribe shows it,
-// after checking that no partition is in two members' assignments.
+// describeConsumerGroup returns the group as ConsumerGroupDescribe shows it.
 func describeConsumerGroup(ctx context.Context, cl *kgo.Client, name string) (kmsg.ConsumerGroupDescribeResponseGroup, error) {
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{name}
@@ -62,33 +61,91 @@ func describeConsumerGroup(ctx context.Context, cl *kgo.Client, name string) (km
 		return kmsg.ConsumerGroupDescribeResponseGroup{}, err
 	}
 	g := resp.Groups[0]
-	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
-		return g, err
+	return g, kerr.ErrorForCode(g.ErrorCode)
+}
+
+var errDoubleAssignment = errors.New("partition assigned to two members")
+
+// groupView is a group as an admin sees it, for either protocol.
+type groupView struct {
+	state string
+	// epoch is the KIP-848 group epoch (DescribeGroups has no generation).
+	epoch int32
+	// members maps member ids to their partitions of the group's one topic,
+	// and byInstance static members' instance ids.
+	members, byInstance map[string][]int32
+	// settled is a Stable group whose members (KIP-848) are all at the
+	// group epoch.
+	settled bool
+}
+
+func (v groupView) assigned() int {
+	n := 0
+	for _, parts := range v.members {
+		n += len(parts)
 	}
-	owner := map[string]string{}
-	for _, m := range g.Members {
-		for _, tp := range m.Assignment.TopicPartitions {
-			for _, p := range tp.Partitions {
-				k := fmt.Sprintf("%s/%d", tp.Topic, p)
-				if prev, dup := owner[k]; dup {
-					return g, fmt.Errorf("partition %s assigned to %s and %s at group epoch %d", k, prev, m.MemberID, g.Epoch)
+	return n
+}
+
+// viewGroup describes a group with DescribeGroups or ConsumerGroupDescribe and
+// fails with errDoubleAssignment when a partition is in two members'
+// assignments.
+func viewGroup(ctx context.Context, cl *kgo.Client, name string, consumerProtocol bool) (groupView, error) {
+	v := groupView{members: map[string][]int32{}, byInstance: map[string][]int32{}}
+	if consumerProtocol {
+		g, err := describeConsumerGroup(ctx, cl, name)
+		if err != nil {
+			return v, err
+		}
+		v.state, v.epoch, v.settled = g.State, g.Epoch, g.State == "Stable"
+		for _, m := range g.Members {
+			v.members[m.MemberID] = []int32{}
+			for _, tp := range m.Assignment.TopicPartitions {
+				v.members[m.MemberID] = append(v.members[m.MemberID], tp.Partitions...)
+			}
+			if m.InstanceID != nil {
+				v.byInstance[*m.InstanceID] = v.members[m.MemberID]
+			}
+			v.settled = v.settled && m.MemberEpoch == g.Epoch
+		}
+	} else {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{name}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return v, err
+		}
+		g := resp.Groups[0]
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			return v, err
+		}
+		v.state, v.settled = g.State, g.State == "Stable"
+		for _, m := range g.Members {
+			var a kmsg.ConsumerMemberAssignment
+			if len(m.MemberAssignment) > 0 {
+				if err := a.ReadFrom(m.MemberAssignment); err != nil {
+					return v, err
 				}
-				owner[k] = m.MemberID
+			}
+			v.members[m.MemberID] = []int32{}
+			for _, tp := range a.Topics {
+				v.members[m.MemberID] = append(v.members[m.MemberID], tp.Partitions...)
+			}
+			if m.InstanceID != nil {
+				v.byInstance[*m.InstanceID] = v.members[m.MemberID]
 			}
 		}
 	}
-	return g, nil
-}
-
-// assignedCount is how many partitions the group's members hold.
-func assignedCount(g kmsg.ConsumerGroupDescribeResponseGroup) int {
-	n := 0
-	for _, m := range g.Members {
-		for _, tp := range m.Assignment.TopicPartitions {
-			n += len(tp.Partitions)
+	owner := map[int32]string{}
+	for id, parts := range v.members {
+		for _, p := range parts {
+			if prev, dup := owner[p]; dup {
+				return v, fmt.Errorf("%w: partition %d held by %s and %s", errDoubleAssignment, p, prev, id)
+			}
+			owner[p] = id
 		}
 	}
-	return n
+	return v, nil
 }
 
 // reads records what a group read: by value, how often and from which
@@ -121,15 +178,25 @@ func (r *reads) missing(n int) int {
 	return m
 }
 
-// TestConsumerProtocolGroup: three franz-go members using the KIP-848
-// protocol share six partitions under steady production. No partition is ever
-// assigned to two members; in the stable group every record is read once;
-// when one member dies its partitions move to the others after the session
-// timeout and nothing is lost; a new member of the group then resumes from
-// the committed offsets.
-func TestConsumerProtocolGroup(t *testing.T) {
+// TestGroupUnderLoad: three franz-go members share six partitions under
+// steady production, with the classic protocol and with KIP-848's. No
+// partition is ever assigned to two members; in the stable group every record
+// is read once; when one member dies its partitions move to the others after
+// the session timeout and nothing is lost; a new member of the group then
+// resumes from the committed offsets.
+func TestGroupUnderLoad(t *testing.T) {
+	t.Run("classic", func(t *testing.T) { testGroupUnderLoad(t, false) })
+	t.Run("consumer", func(t *testing.T) { testGroupUnderLoad(t, true) })
+}
+
+func testGroupUnderLoad(t *testing.T, consumerProtocol bool) {
 	const session = 6 * time.Second
 	s := startServer(t, serverOpts{consumerSession: session, consumerHeartbeat: 200 * time.Millisecond})
+	groupName := "events-classic"
+	groupOpts := []kgo.Opt{kgo.SessionTimeout(session), kgo.HeartbeatInterval(500 * time.Millisecond)}
+	if consumerProtocol {
+		groupName, groupOpts = "events-848", []kgo.Opt{kgo.ServerSideBalancer()}
+	}
 	createTestTopic(t, s, "events", 6, nil)
 	produceN(t, s, "events", 0, 300)
 
@@ -167,8 +234,8 @@ func TestConsumerProtocolGroup(t *testing.T) {
 	var members []member
 	for range 3 {
 		d := &severableDialer{}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.Dialer(d.dial), kgo.ConsumerGroup("events-848"), kgo.ConsumeTopics("events"),
-			kgo.ServerSideBalancer(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(100*time.Millisecond))
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.addr), kgo.Dialer(d.dial), kgo.ConsumerGroup(groupName), kgo.ConsumeTopics("events"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(100 * time.Millisecond)}, groupOpts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,14 +261,12 @@ func TestConsumerProtocolGroup(t *testing.T) {
 		defer close(watchDone)
 		last := int32(-1)
 		for watchCtx.Err() == nil {
-			g, err := describeConsumerGroup(watchCtx, admin, "events-848")
-			if err != nil && watchCtx.Err() == nil && !errors.Is(err, kerr.GroupIDNotFound) {
-				if _, isKerr := errors.AsType[*kerr.Error](err); !isKerr {
-					violation.Store(&err)
-				}
+			v, err := viewGroup(watchCtx, admin, groupName, consumerProtocol)
+			if errors.Is(err, errDoubleAssignment) {
+				violation.Store(&err)
 			}
-			if g.Epoch != last {
-				last = g.Epoch
+			if err == nil && v.epoch != last {
+				last = v.epoch
 				epochs.Add(1)
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -217,26 +282,21 @@ func TestConsumerProtocolGroup(t *testing.T) {
 
 	stable := func(n int) func() error {
 		return func() error {
-			g, err := describeConsumerGroup(context.Background(), admin, "events-848")
+			v, err := viewGroup(context.Background(), admin, groupName, consumerProtocol)
 			switch {
 			case err != nil:
 				return err
-			case g.State != "Stable" || len(g.Members) != n || assignedCount(g) != 6:
-				return fmt.Errorf("state %s, %d members, %d partitions assigned", g.State, len(g.Members), assignedCount(g))
-			}
-			for _, m := range g.Members {
-				if m.MemberEpoch != g.Epoch {
-					return fmt.Errorf("member %s at epoch %d, group at %d", m.MemberID, m.MemberEpoch, g.Epoch)
-				}
+			case !v.settled || len(v.members) != n || v.assigned() != 6:
+				return fmt.Errorf("state %s (settled %v), %d members, %d partitions assigned", v.state, v.settled, len(v.members), v.assigned())
 			}
 			return nil
 		}
 	}
 	testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, stable(3))
-	g, _ := describeConsumerGroup(context.Background(), admin, "events-848")
-	for _, m := range g.Members {
-		if n := len(m.Assignment.TopicPartitions[0].Partitions); n != 2 {
-			t.Fatalf("uniform assignor gave member %s %d partitions, want 2", m.MemberID, n)
+	v, _ := viewGroup(context.Background(), admin, groupName, consumerProtocol)
+	for id, parts := range v.members {
+		if len(parts) != 2 {
+			t.Fatalf("member %s holds %d partitions, want 2", id, len(parts))
 		}
 	}
 	testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
@@ -258,13 +318,9 @@ func TestConsumerProtocolGroup(t *testing.T) {
 	victim := members[2]
 	victimID, _ := victim.cl.GroupMetadata()
 	victimParts := map[int32]bool{}
-	g, _ = describeConsumerGroup(context.Background(), admin, "events-848")
-	for _, m := range g.Members {
-		if m.MemberID == victimID {
-			for _, p := range m.Assignment.TopicPartitions[0].Partitions {
-				victimParts[p] = true
-			}
-		}
+	v, _ = viewGroup(context.Background(), admin, groupName, consumerProtocol)
+	for _, p := range v.members[victimID] {
+		victimParts[p] = true
 	}
 	if len(victimParts) != 2 {
 		t.Fatalf("victim %s holds %v", victimID, victimParts)
@@ -305,8 +361,8 @@ func TestConsumerProtocolGroup(t *testing.T) {
 	// A new member resumes from the committed offsets.
 	produceN(t, s, "events", total, 60)
 	fresh := &reads{count: map[string]int{}, partition: map[string]int32{}}
-	cl := s.client(t, kgo.ConsumerGroup("events-848"), kgo.ConsumeTopics("events"), kgo.ServerSideBalancer(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := s.client(t, append([]kgo.Opt{kgo.ConsumerGroup(groupName), kgo.ConsumeTopics("events"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, groupOpts...)...)
 	testenv.CheckFor(t, 60*time.Second, 10*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
@@ -321,7 +377,7 @@ func TestConsumerProtocolGroup(t *testing.T) {
 			t.Fatalf("new member re-read committed record %s", v)
 		}
 	}
-	t.Logf("%d records produced, %d read again after the member died, %d group epochs observed", total+60, dups, epochs.Load())
+	t.Logf("%d records produced, %d read again after the member died, %d group epochs observed (KIP-848 only)", total+60, dups, epochs.Load())
 }
 
 // TestConsumerProtocolErrors drives the KIP-848 APIs with raw requests and
@@ -515,16 +571,16 @@ func TestStaticMemberRestart(t *testing.T) {
 			rdone := make(chan struct{})
 			go func() { defer close(rdone); poll(rctx, restarting) }()
 
+			admin := s.client(t)
 			owned := func() (map[string][]int32, error) {
-				adm := s.client(t)
-				d, err := describeAssignments(ctx, adm, groupName, tc.name == "consumer")
-				if err != nil {
+				v, err := viewGroup(ctx, admin, groupName, tc.name == "consumer")
+				switch {
+				case err != nil:
 					return nil, err
+				case !v.settled || len(v.byInstance) != 2 || len(v.byInstance["other"]) != 2 || len(v.byInstance["restarting"]) != 2:
+					return nil, fmt.Errorf("group %s (settled %v), assignments by instance: %v", v.state, v.settled, v.byInstance)
 				}
-				if len(d) != 2 || len(d["other"]) != 2 || len(d["restarting"]) != 2 {
-					return nil, fmt.Errorf("assignments by instance: %v", d)
-				}
-				return d, nil
+				return v.byInstance, nil
 			}
 			testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error { _, err := owned(); return err })
 			before, _ := owned()
@@ -555,45 +611,4 @@ func TestStaticMemberRestart(t *testing.T) {
 			}
 		})
 	}
-}
-
-// describeAssignments returns each member's partitions of its (single)
-// topic, by instance id, from DescribeGroups or ConsumerGroupDescribe.
-func describeAssignments(ctx context.Context, cl *kgo.Client, name string, consumerProtocol bool) (map[string][]int32, error) {
-	out := map[string][]int32{}
-	if consumerProtocol {
-		g, err := describeConsumerGroup(ctx, cl, name)
-		if err != nil {
-			return nil, err
-		}
-		if g.State != "Stable" {
-			return nil, fmt.Errorf("group %s", g.State)
-		}
-		for _, m := range g.Members {
-			for _, tp := range m.Assignment.TopicPartitions {
-				out[deref(m.InstanceID)] = append(out[deref(m.InstanceID)], tp.Partitions...)
-			}
-		}
-		return out, nil
-	}
-	req := kmsg.NewPtrDescribeGroupsRequest()
-	req.Groups = []string{name}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, err
-	}
-	g := resp.Groups[0]
-	if g.State != "Stable" {
-		return nil, fmt.Errorf("group %s", g.State)
-	}
-	for _, m := range g.Members {
-		var a kmsg.ConsumerMemberAssignment
-		if err := a.ReadFrom(m.MemberAssignment); err != nil {
-			return nil, err
-		}
-		for _, tp := range a.Topics {
-			out[deref(m.InstanceID)] = append(out[deref(m.InstanceID)], tp.Partitions...)
-		}
-	}
-	return out, nil
 }
