@@ -40,6 +40,9 @@
 //	                                                          string (Store.ClusterID)
 //	strata_offsets      <escaped group>.<escaped topic>       a group's committed offsets
 //	                                                          for one topic, by partition
+//	strata_groups       <escaped group>                       a group's membership meta
+//	                                                          (coordinator/group), by CAS
+//	                    <escaped group>.<escaped member>      one member's record
 //
 // Group ids are escaped like topic names (any byte outside [a-zA-Z0-9_-]), so
 // the '.' between group and topic is unambiguous. One offsets record per group

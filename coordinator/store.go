@@ -72,6 +72,7 @@ type Store struct {
 	chunks     jetstream.KeyValue
 	counters   jetstream.KeyValue
 	offsets    jetstream.KeyValue
+	groups     jetstream.KeyValue
 
 	// idMu serialises AllocateProducerIDs within this Store, so that its
 	// CAS loop contends only with other processes.
@@ -120,6 +121,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.chunks, "chunks", "Strata immutable segment index chunks"},
 		{&s.counters, "counters", "Strata id counters"},
 		{&s.offsets, "offsets", "Strata committed consumer group offsets"},
+		{&s.groups, "groups", "Strata consumer group membership"},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc)
 		if err != nil {

@@ -40,7 +40,7 @@ import (
 	"github.com/stratalog/strata/coordinator/group"
 )
 
-func (s *Server) handleConsumerGroupHeartbeat(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleConsumerGroupHeartbeat(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
 	hb := group.ConsumerHeartbeat{
@@ -66,7 +66,7 @@ func (s *Server) handleConsumerGroupHeartbeat(_ context.Context, c *conn, kreq k
 			hb.Owned[t.TopicID] = append(hb.Owned[t.TopicID], t.Partitions...)
 		}
 	}
-	res := s.groups.ConsumerHeartbeat(hb)
+	res := s.groups.ConsumerHeartbeat(ctx, hb)
 	resp.ErrorCode = errorCode(res.Err)
 	if res.Err != nil {
 		msg := res.Err.Error()
@@ -86,16 +86,18 @@ func (s *Server) handleConsumerGroupHeartbeat(_ context.Context, c *conn, kreq k
 	return respond(resp), nil
 }
 
-func (s *Server) handleConsumerGroupDescribe(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleConsumerGroupDescribe(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		rg.Group, rg.AuthorizedOperations = name, math.MinInt32
-		d, ok := s.groups.ConsumerDescribe(name)
+		d, ok, err := s.groups.ConsumerDescribe(ctx, name)
 		switch {
 		case name == "":
 			rg.ErrorCode = kerr.InvalidGroupID.Code
+		case err != nil:
+			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
 		case !ok:
 			rg.ErrorCode = kerr.GroupIDNotFound.Code
 			msg := "Group " + name + " not found or not a consumer group."

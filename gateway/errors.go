@@ -72,6 +72,7 @@ var errorCodes = []struct {
 	{group.ErrNotEmpty, kerr.NonEmptyGroup},
 	{group.ErrGroupNotFound, kerr.GroupIDNotFound},
 	{group.ErrNotConsumerGroup, kerr.GroupIDNotFound},
+	{group.ErrNotPersisted, kerr.CoordinatorNotAvailable},
 	{group.ErrInvalidHeartbeat, kerr.InvalidRequest},
 	{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},

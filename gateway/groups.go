@@ -22,10 +22,17 @@ package gateway
 //     refuses groups with members (NON_EMPTY_GROUP) and deletes the committed
 //     offsets of the rest.
 //
-// Deviations: group membership is held by this gateway (committed offsets are
-// in the coordinator store): after a restart members rejoin, which clients do
-// on UNKNOWN_MEMBER_ID. Transaction coordinators are not served yet
-// (FindCoordinator for a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+//   - Group membership and committed offsets are in the coordinator store
+//     (Config.GroupStore, coordinator/group persist.go): after a gateway
+//     restart members carry on with their generations, epochs and
+//     assignments, without a rebalance.
+//
+// Deviations: FindCoordinator answers this gateway; one coordinator per group
+// among several gateways comes with the gateway cluster. After a restart
+// ListGroups shows a group with stored members as Empty until one of its
+// members' requests (or a describe) loads it. Transaction coordinators are
+// not served yet (FindCoordinator for a transactional id gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -138,25 +145,25 @@ func (s *Server) handleSyncGroup(_ context.Context, _ *conn, kreq kmsg.Request) 
 	}, nil
 }
 
-func (s *Server) handleHeartbeat(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleHeartbeat(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	resp.ErrorCode = errorCode(s.groups.Heartbeat(req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
+	resp.ErrorCode = errorCode(s.groups.Heartbeat(ctx, req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
 	return respond(resp), nil
 }
 
-func (s *Server) handleLeaveGroup(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleLeaveGroup(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
 	if req.Version < 3 {
-		resp.ErrorCode = errorCode(s.groups.Leave(req.Group, []group.LeavingMember{{MemberID: req.MemberID}})[0])
+		resp.ErrorCode = errorCode(s.groups.Leave(ctx, req.Group, []group.LeavingMember{{MemberID: req.MemberID}})[0])
 		return respond(resp), nil
 	}
 	leaving := make([]group.LeavingMember, len(req.Members))
 	for i, m := range req.Members {
 		leaving[i] = group.LeavingMember{MemberID: m.MemberID, InstanceID: deref(m.InstanceID)}
 	}
-	for i, err := range s.groups.Leave(req.Group, leaving) {
+	for i, err := range s.groups.Leave(ctx, req.Group, leaving) {
 		rm := kmsg.NewLeaveGroupResponseMember()
 		rm.MemberID, rm.InstanceID, rm.ErrorCode = req.Members[i].MemberID, req.Members[i].InstanceID, errorCode(err)
 		resp.Members = append(resp.Members, rm)
@@ -215,13 +222,18 @@ func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Re
 	for _, name := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = name
-		d, ok := s.groups.Describe(name)
+		d, ok, err := s.groups.Describe(ctx, name)
+		if err != nil {
+			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		if !ok {
 			// A group with only committed offsets is an Empty classic
 			// group; a consumer-protocol group is described by
 			// ConsumerGroupDescribe, and here is as one that does not
 			// exist (as Kafka).
-			_, consumer := s.groups.ConsumerDescribe(name)
+			_, consumer, _ := s.groups.ConsumerDescribe(ctx, name)
 			rg.State = string(group.Dead)
 			if topics, err := s.cfg.Offsets.OffsetTopics(ctx, name); !consumer && err == nil && len(topics) > 0 {
 				rg.State = string(group.Empty)
@@ -253,7 +265,7 @@ func (s *Server) handleDeleteGroups(ctx context.Context, _ *conn, kreq kmsg.Requ
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
-		err := s.groups.Delete(name)
+		err := s.groups.Delete(ctx, name)
 		topics, lerr := s.cfg.Offsets.OffsetTopics(ctx, name)
 		switch {
 		case errors.Is(err, group.ErrNotEmpty):

@@ -53,7 +53,10 @@ func (s *Server) expireOffsets(ctx context.Context) (int, error) {
 		if err != nil {
 			return expired, err
 		}
-		members, subscribed := s.groupSubscriptions(g)
+		members, subscribed, err := s.groupSubscriptions(ctx, g)
+		if err != nil {
+			return expired, err
+		}
 		var expiring []string
 		switch {
 		case members && subscribed == nil:

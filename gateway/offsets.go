@@ -65,7 +65,7 @@ func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Requ
 	if req.Version == 0 {
 		generation, member = -1, ""
 	}
-	check, groupErr := s.groups.CheckCommit(group.CommitRequest{
+	check, groupErr := s.groups.CheckCommit(ctx, group.CommitRequest{
 		Group: req.Group, MemberID: member, InstanceID: deref(req.InstanceID), Generation: generation,
 		MemberEpochs: req.Version >= 9,
 	})
@@ -131,7 +131,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 				topics = nil
 			}
 			var fetched []kmsg.OffsetFetchResponseTopic
-			err := s.groups.CheckFetch(rg.Group, deref(rg.MemberID), rg.MemberEpoch)
+			err := s.groups.CheckFetch(ctx, rg.Group, deref(rg.MemberID), rg.MemberEpoch)
 			if err == nil {
 				fetched, err = s.fetchOffsets(ctx, rg.Group, topics)
 			}
@@ -211,10 +211,10 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	members, subscribed := s.groupSubscriptions(req.Group)
+	members, subscribed, gerr := s.groupSubscriptions(ctx, req.Group)
 	topics, err := s.cfg.Offsets.OffsetTopics(ctx, req.Group)
 	switch {
-	case err != nil:
+	case gerr != nil || err != nil:
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return respond(resp), nil
 	case !members && len(topics) == 0:
@@ -252,22 +252,28 @@ func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Requ
 // consumer-protocol), the topics they subscribe to; subscribed is nil for a
 // group with members of another protocol type, whose subscriptions are
 // opaque.
-func (s *Server) groupSubscriptions(name string) (members bool, subscribed map[string]bool) {
-	if d, ok := s.groups.ConsumerDescribe(name); ok {
+func (s *Server) groupSubscriptions(ctx context.Context, name string) (members bool, subscribed map[string]bool, err error) {
+	cd, ok, err := s.groups.ConsumerDescribe(ctx, name)
+	if err != nil {
+		return false, nil, err
+	}
+	if ok {
 		subscribed = map[string]bool{}
-		for _, t := range d.Subscribed {
+		for _, t := range cd.Subscribed {
 			subscribed[t] = true
 		}
-		return len(d.Members) > 0, subscribed
+		return len(cd.Members) > 0, subscribed, nil
 	}
-	d, ok := s.groups.Describe(name)
-	if !ok || len(d.Members) == 0 {
-		return false, map[string]bool{}
+	d, ok, err := s.groups.Describe(ctx, name)
+	switch {
+	case err != nil:
+		return false, nil, err
+	case !ok || len(d.Members) == 0:
+		return false, map[string]bool{}, nil
+	case d.ProtocolType != "consumer":
+		return true, nil, nil
 	}
-	if d.ProtocolType != "consumer" {
-		return true, nil
-	}
-	return true, subscribedTopics(d)
+	return true, subscribedTopics(d), nil
 }
 
 // subscribedTopics reads the consumer protocol's subscriptions from each

@@ -90,6 +90,9 @@ type Config struct {
 	ProducerIDs ProducerIDs
 	Logs        Logs
 	Offsets     GroupOffsets
+	// GroupStore keeps consumer group membership so that groups outlive a
+	// gateway restart without a rebalance; nil keeps it in memory only.
+	GroupStore group.GroupStore
 
 	// AutoCreateTopics is Kafka's auto.create.topics.enable. Default true
 	// (set DisableAutoCreateTopics to turn it off).
@@ -208,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		ConsumerSessionTimeout:    cfg.GroupConsumerSessionTimeout,
 		ConsumerHeartbeatInterval: cfg.GroupConsumerHeartbeatInterval,
 		Topics:                    s.groupTopics,
+		Store:                     cfg.GroupStore,
 		Logger:                    cfg.Logger,
 	})
 	return s, nil

@@ -83,6 +83,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		ProducerIDs:                    store,
 		Logs:                           logs,
 		Offsets:                        store,
+		GroupStore:                     store,
 		DisableAutoCreateTopics:        o.noAutoCreate,
 		MaxRequestBytes:                o.maxRequestBytes,
 		MaxInFlightRequestBytes:        o.maxInFlight,

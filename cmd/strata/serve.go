@@ -111,6 +111,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ProducerIDs:                    store,
 		Logs:                           log,
 		Offsets:                        store,
+		GroupStore:                     store,
 		DisableAutoCreateTopics:        !cfg.AutoCreate,
 		NumPartitions:                  int32(cfg.NumPartitions),
 		MaxRequestBytes:                int32(cfg.MaxRequestBytes),

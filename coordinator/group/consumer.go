@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"regexp"
@@ -56,6 +57,11 @@ const (
 	leaveEpoch       = -1
 	staticLeaveEpoch = -2
 )
+
+// maxMemberIDBytes caps a client-generated member id (v1 members generate
+// their own, a UUID in practice): member ids are keys in the coordinator
+// store.
+const maxMemberIDBytes = 256
 
 // maxRegexBytes caps a subscription regex: compiling one costs memory in
 // proportion to its length, and real subscriptions are short.
@@ -185,6 +191,8 @@ func checkHeartbeat(req ConsumerHeartbeat) error {
 		return invalid("RackId can't be empty.")
 	case req.MemberID == "" && (req.MemberEpoch != joinEpoch || !req.AssignMemberID):
 		return invalid("MemberId can't be empty.")
+	case len(req.MemberID) > maxMemberIDBytes:
+		return invalid(fmt.Sprintf("MemberId is longer than %d bytes.", maxMemberIDBytes))
 	case req.MemberEpoch < staticLeaveEpoch:
 		return invalid("MemberEpoch is invalid.")
 	case req.MemberEpoch == staticLeaveEpoch && req.InstanceID == nil:
@@ -222,16 +230,33 @@ func compileTopicRegex(expr string) (*regexp.Regexp, error) {
 
 // ConsumerHeartbeat joins, refreshes or removes a consumer-protocol member
 // and returns its epoch and, when it changed, its assignment.
-func (c *Coordinator) ConsumerHeartbeat(req ConsumerHeartbeat) ConsumerHeartbeatResult {
+func (c *Coordinator) ConsumerHeartbeat(ctx context.Context, req ConsumerHeartbeat) ConsumerHeartbeatResult {
 	res := ConsumerHeartbeatResult{MemberID: req.MemberID, MemberEpoch: req.MemberEpoch, HeartbeatInterval: c.cfg.ConsumerHeartbeatInterval}
 	if err := checkHeartbeat(req); err != nil {
 		res.Err = err
 		return res
 	}
 	req.Owned = normalize(req.Owned)
-	g := c.get(req.Group, true)
+	g, err := c.get(ctx, req.Group, true)
+	if err != nil {
+		res.Err = err
+		return res
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	res = g.consumerHeartbeat(req, res)
+	if res.Err == nil {
+		if err := g.persist(ctx); err != nil {
+			// Nothing of this heartbeat is on record: the member must
+			// not act on it.
+			return ConsumerHeartbeatResult{Err: err, MemberID: req.MemberID, MemberEpoch: req.MemberEpoch, HeartbeatInterval: res.HeartbeatInterval}
+		}
+	}
+	return res
+}
+
+// consumerHeartbeat applies a heartbeat under g.mu, marking what changed.
+func (g *Group) consumerHeartbeat(req ConsumerHeartbeat, res ConsumerHeartbeatResult) ConsumerHeartbeatResult {
 	if g.state == Dead {
 		res.Err = ErrGroupDead
 		return res
@@ -326,6 +351,7 @@ func (g *Group) consumerMember(req ConsumerHeartbeat) (m *consumerMember, joined
 // subscription, the group's target assignment, and its reconciliation.
 func (g *Group) consumerUpdate(m *consumerMember, joined bool, req ConsumerHeartbeat, res ConsumerHeartbeatResult) ConsumerHeartbeatResult {
 	cg := g.consumer
+	g.markDirty(m.id)
 	m.clientID, m.clientHost = req.ClientID, req.ClientHost
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID
@@ -423,6 +449,7 @@ func (g *Group) consumerStaticLeave(req ConsumerHeartbeat, res ConsumerHeartbeat
 		res.Err = ErrUnknownMember
 		return res
 	}
+	g.markDirty(m.id)
 	cg.removeOwners(m.id, m.assigned)
 	cg.removeOwners(m.id, m.revoking)
 	m.revoking = nil
@@ -450,6 +477,7 @@ func (g *Group) removeConsumerMember(m *consumerMember) {
 // dropConsumerMember forgets m and frees what it holds.
 func (g *Group) dropConsumerMember(m *consumerMember) {
 	cg := g.consumer
+	g.markDirty(m.id)
 	stopTimer(&m.session)
 	stopTimer(&m.revocation)
 	cg.removeOwners(m.id, m.assigned)
@@ -473,6 +501,7 @@ func (g *Group) touchConsumer(m *consumerMember) {
 		if g.consumer != nil && g.consumer.members[m.id] == m {
 			g.c.cfg.Logger.Info("consumer group member session expired", "group", g.id, "member", m.id)
 			g.removeConsumerMember(m)
+			g.persistNow()
 		}
 	})
 }
@@ -498,6 +527,7 @@ func (g *Group) armRevocation(m *consumerMember) {
 		if g.consumer != nil && g.consumer.members[m.id] == m && m.state == memberUnrevoked && m.epoch == epoch {
 			g.c.cfg.Logger.Info("consumer group member did not revoke in its rebalance timeout", "group", g.id, "member", m.id)
 			g.removeConsumerMember(m)
+			g.persistNow()
 		}
 	})
 }
@@ -520,6 +550,7 @@ func (g *Group) refreshTargetIfStale(force bool) {
 		cg.assignor = cg.preferredAssignor()
 		assignTargets(cg)
 		cg.targetEpoch = cg.epoch
+		g.markAllDirty()
 	}
 }
 
@@ -774,16 +805,16 @@ type ConsumerMemberDescription struct {
 
 // ConsumerDescribe returns a consumer-protocol group, or ok=false when this
 // gateway has no group of that name or it is a classic one.
-func (c *Coordinator) ConsumerDescribe(group string) (ConsumerDescription, bool) {
-	g := c.get(group, false)
-	if g == nil {
-		return ConsumerDescription{}, false
+func (c *Coordinator) ConsumerDescribe(ctx context.Context, group string) (ConsumerDescription, bool, error) {
+	g, err := c.get(ctx, group, false)
+	if err != nil || g == nil {
+		return ConsumerDescription{}, false, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	cg := g.consumer
 	if cg == nil || g.state == Dead {
-		return ConsumerDescription{}, false
+		return ConsumerDescription{}, false, nil
 	}
 	g.refreshTargetIfStale(false)
 	d := ConsumerDescription{State: cg.state(), Epoch: cg.epoch, AssignmentEpoch: cg.targetEpoch, Assignor: cg.assignor, Topics: map[TopicID]string{}}
@@ -800,7 +831,7 @@ func (c *Coordinator) ConsumerDescribe(group string) (ConsumerDescription, bool)
 			Assignment: cloneAssignment(m.assigned), TargetAssignment: cloneAssignment(m.target),
 		})
 	}
-	return d, true
+	return d, true, nil
 }
 
 func cloneAssignment(a Assignment) Assignment {

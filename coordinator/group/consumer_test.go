@@ -1,6 +1,7 @@
 package group
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -77,7 +78,7 @@ func (cl *client) heartbeat() ConsumerHeartbeatResult {
 	if cl.epoch == joinEpoch {
 		req.Owned = Assignment{}
 	}
-	res := cl.c.ConsumerHeartbeat(req)
+	res := cl.c.ConsumerHeartbeat(context.Background(), req)
 	if res.Err != nil {
 		return res
 	}
@@ -147,7 +148,7 @@ func TestConsumerTwoMembersConverge(t *testing.T) {
 	if len(owns(b, topic)) != 0 {
 		t.Fatalf("b got %v while a still owns them", owns(b, topic))
 	}
-	if d, _ := c.ConsumerDescribe("g"); d.State != Reconciling {
+	if d, _, _ := c.ConsumerDescribe(context.Background(), "g"); d.State != Reconciling {
 		t.Fatalf("state %s, want Reconciling", d.State)
 	}
 	// a is told to give up three; its epoch stays so it can still commit them.
@@ -168,13 +169,13 @@ func TestConsumerTwoMembersConverge(t *testing.T) {
 	if len(owns(a, topic)) != 3 || len(owns(b, topic)) != 3 || a.epoch != b.epoch {
 		t.Fatalf("after convergence: a %v@%d b %v@%d", owns(a, topic), a.epoch, owns(b, topic), b.epoch)
 	}
-	d, _ := c.ConsumerDescribe("g")
+	d, _, _ := c.ConsumerDescribe(context.Background(), "g")
 	if d.State != Stable || d.Epoch != a.epoch || d.AssignmentEpoch != d.Epoch || len(d.Members) != 2 || d.Assignor != UniformAssignor {
 		t.Fatalf("describe: %+v", d)
 	}
 
 	// a leaves for good: b takes everything.
-	if res := c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: "a", MemberEpoch: leaveEpoch}); res.Err != nil || res.MemberEpoch != leaveEpoch {
+	if res := c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "g", MemberID: "a", MemberEpoch: leaveEpoch}); res.Err != nil || res.MemberEpoch != leaveEpoch {
 		t.Fatalf("leave: %+v", res)
 	}
 	b.mustHeartbeat()
@@ -210,7 +211,7 @@ func TestConsumerFencingAndValidation(t *testing.T) {
 		{"huge regex", ConsumerHeartbeat{Group: "g", MemberID: "n", Owned: Assignment{}, SubscribedTopicRegex: str(strings.Repeat("a", 5000))}, ErrInvalidRegex},
 		{"leave unknown member", ConsumerHeartbeat{Group: "g", MemberID: "ghost", MemberEpoch: leaveEpoch}, ErrUnknownMember},
 	} {
-		if res := c.ConsumerHeartbeat(tc.req); !errors.Is(res.Err, tc.want) {
+		if res := c.ConsumerHeartbeat(context.Background(), tc.req); !errors.Is(res.Err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, res.Err, tc.want)
 		}
 	}
@@ -218,16 +219,16 @@ func TestConsumerFencingAndValidation(t *testing.T) {
 	// A classic group with members is not a consumer group, and the other
 	// way round.
 	joinOne(t, c, "classic")
-	if res := c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "classic", MemberID: "m", Owned: Assignment{}, SubscribedTopicNames: []string{}}); !errors.Is(res.Err, ErrNotConsumerGroup) {
+	if res := c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "classic", MemberID: "m", Owned: Assignment{}, SubscribedTopicNames: []string{}}); !errors.Is(res.Err, ErrNotConsumerGroup) {
 		t.Errorf("heartbeat to a classic group: %v", res.Err)
 	}
 	if res := c.Join(t.Context(), joinReq("g", "", "")); !errors.Is(res.Err, ErrInconsistentProtocol) {
 		t.Errorf("classic join of a consumer group: %v", res.Err)
 	}
-	if _, ok := c.Describe("g"); ok {
+	if _, ok, _ := c.Describe(context.Background(), "g"); ok {
 		t.Error("Describe (classic) shows a consumer group")
 	}
-	if err := c.Delete("g"); !errors.Is(err, ErrNotEmpty) {
+	if err := c.Delete(context.Background(), "g"); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("delete a group with members: %v", err)
 	}
 	if s := c.Groups()["g"]; s.Type != ConsumerType || s.State != Stable {
@@ -254,7 +255,7 @@ func TestConsumerCommitChecks(t *testing.T) {
 	first := a.epoch
 
 	commit := func(member string, epoch int32, v9 bool) (PartitionCheck, error) {
-		return c.CheckCommit(CommitRequest{Group: "g", MemberID: member, Generation: epoch, MemberEpochs: v9})
+		return c.CheckCommit(context.Background(), CommitRequest{Group: "g", MemberID: member, Generation: epoch, MemberEpochs: v9})
 	}
 	if check, err := commit("a", first, true); err != nil || check != nil {
 		t.Fatalf("current epoch: %v", err)
@@ -301,19 +302,19 @@ func TestConsumerCommitChecks(t *testing.T) {
 			t.Errorf("partition %d now b's: %v, want stale", p, err)
 		}
 	}
-	if err := c.CheckFetch("g", "a", a.epoch); err != nil {
+	if err := c.CheckFetch(context.Background(), "g", "a", a.epoch); err != nil {
 		t.Errorf("fetch at the current epoch: %v", err)
 	}
-	if err := c.CheckFetch("g", "a", first); !errors.Is(err, ErrStaleMemberEpoch) {
+	if err := c.CheckFetch(context.Background(), "g", "a", first); !errors.Is(err, ErrStaleMemberEpoch) {
 		t.Errorf("fetch at an old epoch: %v", err)
 	}
-	if err := c.CheckFetch("g", "", -1); err != nil {
+	if err := c.CheckFetch(context.Background(), "g", "", -1); err != nil {
 		t.Errorf("admin fetch: %v", err)
 	}
 
 	// Once everyone left, standalone commits go through again.
 	for _, id := range []string{"a", "b"} {
-		c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: id, MemberEpoch: leaveEpoch})
+		c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "g", MemberID: id, MemberEpoch: leaveEpoch})
 	}
 	if _, err := commit("", -1, false); err != nil {
 		t.Errorf("standalone commit to an empty group: %v", err)
@@ -335,7 +336,7 @@ func TestConsumerStaticMemberRestart(t *testing.T) {
 	}
 	assertDisjoint(t, a, b)
 	before := slices.Clone(owns(a, topic))
-	d, _ := c.ConsumerDescribe("g")
+	d, _, _ := c.ConsumerDescribe(context.Background(), "g")
 	groupEpoch := d.Epoch
 
 	// Another process with the same instance id cannot join while a is in.
@@ -346,7 +347,7 @@ func TestConsumerStaticMemberRestart(t *testing.T) {
 	}
 
 	// a shuts down as a static member, then restarts under a new member id.
-	if res := c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: "a1", MemberEpoch: staticLeaveEpoch, InstanceID: &inst}); res.Err != nil || res.MemberEpoch != staticLeaveEpoch {
+	if res := c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "g", MemberID: "a1", MemberEpoch: staticLeaveEpoch, InstanceID: &inst}); res.Err != nil || res.MemberEpoch != staticLeaveEpoch {
 		t.Fatalf("static leave: %+v", res)
 	}
 	b.mustHeartbeat()
@@ -359,7 +360,7 @@ func TestConsumerStaticMemberRestart(t *testing.T) {
 	if !slices.Equal(owns(a2, topic), before) {
 		t.Fatalf("restarted static member owns %v, want %v", owns(a2, topic), before)
 	}
-	if d, _ := c.ConsumerDescribe("g"); d.Epoch != groupEpoch || d.State != Stable {
+	if d, _, _ := c.ConsumerDescribe(context.Background(), "g"); d.Epoch != groupEpoch || d.State != Stable {
 		t.Fatalf("static restart changed the group: epoch %d→%d, state %s", groupEpoch, d.Epoch, d.State)
 	}
 	// The old member id is fenced.
@@ -406,7 +407,7 @@ func TestConsumerRangeAndRegex(t *testing.T) {
 	if !slices.Equal(owns(a, x), []int32{0, 1}) || !slices.Equal(owns(b, x), []int32{2}) {
 		t.Fatalf("range: a %v b %v", owns(a, x), owns(b, x))
 	}
-	if d, _ := c.ConsumerDescribe("g"); d.Assignor != RangeAssignor {
+	if d, _, _ := c.ConsumerDescribe(context.Background(), "g"); d.Assignor != RangeAssignor {
 		t.Fatalf("assignor %q", d.Assignor)
 	}
 
@@ -415,7 +416,7 @@ func TestConsumerRangeAndRegex(t *testing.T) {
 	r := &client{t: t, c: c, group: "regex", id: "r", assignor: UniformAssignor}
 	req := r.request(0)
 	req.SubscribedTopicNames, req.SubscribedTopicRegex = nil, &re
-	res := c.ConsumerHeartbeat(req)
+	res := c.ConsumerHeartbeat(context.Background(), req)
 	if res.Err != nil || len(res.Assignment[x]) != 3 {
 		t.Fatalf("regex join: %+v", res)
 	}
@@ -425,7 +426,7 @@ func TestConsumerRangeAndRegex(t *testing.T) {
 	testenv.CheckFor(t, 5*time.Second, 20*time.Millisecond, func() error {
 		req := r.request(r.epoch)
 		req.SubscribedTopicNames = nil
-		res := c.ConsumerHeartbeat(req)
+		res := c.ConsumerHeartbeat(context.Background(), req)
 		if res.Err != nil {
 			return res.Err
 		}
@@ -464,7 +465,7 @@ func TestConsumerRandomSchedule(t *testing.T) {
 					clients = append(clients, cl)
 				case k == 1 && len(clients) > 0:
 					i := rng.IntN(len(clients))
-					c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: clients[i].id, MemberEpoch: leaveEpoch})
+					c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "g", MemberID: clients[i].id, MemberEpoch: leaveEpoch})
 					clients = slices.Delete(clients, i, i+1)
 				case k == 2 && step < 300:
 					ts.mu.Lock()
@@ -474,18 +475,18 @@ func TestConsumerRandomSchedule(t *testing.T) {
 					// The response is lost: the client keeps what it owns
 					// and its epoch.
 					cl := clients[rng.IntN(len(clients))]
-					c.ConsumerHeartbeat(cl.request(cl.epoch))
+					c.ConsumerHeartbeat(context.Background(), cl.request(cl.epoch))
 				case k == 4 && len(clients) > 0:
 					// A keepalive: only the epoch, nothing else.
 					cl := clients[rng.IntN(len(clients))]
 					if cl.epoch == joinEpoch {
 						break
 					}
-					res := c.ConsumerHeartbeat(ConsumerHeartbeat{Group: "g", MemberID: cl.id, MemberEpoch: cl.epoch, RebalanceTimeout: -1})
+					res := c.ConsumerHeartbeat(context.Background(), ConsumerHeartbeat{Group: "g", MemberID: cl.id, MemberEpoch: cl.epoch, RebalanceTimeout: -1})
 					cl.adopt(t, res, step)
 				case len(clients) > 0:
 					cl := clients[rng.IntN(len(clients))]
-					cl.adopt(t, c.ConsumerHeartbeat(cl.request(cl.epoch)), step)
+					cl.adopt(t, c.ConsumerHeartbeat(context.Background(), cl.request(cl.epoch)), step)
 				}
 				assertDisjoint(t, clients...)
 			}
@@ -509,7 +510,7 @@ func TestConsumerRandomSchedule(t *testing.T) {
 			for _, tm := range ts.list() {
 				want += int(tm.Partitions)
 			}
-			if d, _ := c.ConsumerDescribe("g"); total != want || d.State != Stable {
+			if d, _, _ := c.ConsumerDescribe(context.Background(), "g"); total != want || d.State != Stable {
 				t.Fatalf("after settling: %d of %d partitions owned, state %s", total, want, d.State)
 			}
 		})
@@ -533,14 +534,14 @@ func TestConsumerThousandsOfMembers(t *testing.T) {
 	}
 	for round := 0; ; round++ {
 		if round == 10 {
-			d, _ := c.ConsumerDescribe("g")
+			d, _, _ := c.ConsumerDescribe(context.Background(), "g")
 			t.Fatalf("not stable after %d rounds: %s", round, d.State)
 		}
 		for _, cl := range clients {
 			cl.mustHeartbeat()
 		}
 		assertDisjoint(t, clients...)
-		if d, _ := c.ConsumerDescribe("g"); d.State == Stable {
+		if d, _, _ := c.ConsumerDescribe(context.Background(), "g"); d.State == Stable {
 			break
 		}
 	}

@@ -19,9 +19,11 @@
 // and each member converges on its share through its heartbeats; see
 // consumer.go. A group name is one type or the other while it has members.
 //
-// Membership lives in memory on the gateway coordinating the group. A restart
-// forgets it: members then get UNKNOWN_MEMBER_ID, rejoin, and resume from their
-// committed offsets, which live in the coordinator store.
+// Membership is held in memory by the gateway coordinating the group and
+// written to the coordinator store (Config.Store) before members are told of
+// it, so a restarted gateway picks the group up where it was and members
+// carry on without a rebalance; see persist.go. Committed offsets live in the
+// coordinator store too (the gateway writes those).
 //
 // Locking: each Group has one mutex guarding all its fields; Coordinator.mu
 // guards only the map of groups and is never held while taking a Group's.

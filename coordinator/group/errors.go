@@ -15,6 +15,9 @@ var (
 	ErrGroupDead             = errors.New("group: group is being deleted")
 	ErrNotEmpty              = errors.New("group: group has members")
 	ErrGroupNotFound         = errors.New("group: no such group")
+	// ErrNotPersisted: the coordinator store could not be read or written;
+	// the client retries (COORDINATOR_NOT_AVAILABLE).
+	ErrNotPersisted = errors.New("group: membership could not be stored or loaded")
 
 	// Consumer-protocol groups (KIP-848).
 	ErrNotConsumerGroup         = errors.New("group: not a consumer-protocol group")

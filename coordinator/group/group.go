@@ -48,6 +48,9 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration
 	// Topics lists the topics that exist, for server-side assignment.
 	Topics func() []TopicMeta
+	// Store keeps membership so that a group outlives this gateway; nil
+	// keeps it in memory only.
+	Store  GroupStore
 	Logger *slog.Logger
 }
 
@@ -102,6 +105,14 @@ type Group struct {
 	// emptySince is when the group last lost its last member; zero while
 	// it has members or never had any on this gateway.
 	emptySince time.Time
+	// rev is the revision of the group's stored meta record (0: none);
+	// savedMeta and saved are the records last written, and dirty and
+	// dirtyAll the members whose records may be stale (persist.go).
+	rev       uint64
+	savedMeta []byte
+	saved     map[string][]byte
+	dirty     map[string]bool
+	dirtyAll  bool
 	// consumer is set while the group is a consumer-protocol group; the
 	// classic fields above are then unused. An empty group changes type
 	// when a member of the other protocol joins.
@@ -126,19 +137,52 @@ type Protocol struct {
 	Metadata []byte
 }
 
-// get returns the group, creating it when create is set.
-func (c *Coordinator) get(id string, create bool) *Group {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	g, ok := c.groups[id]
-	if !ok && create {
-		g = &Group{c: c, id: id, state: Empty, members: map[string]*member{}, pending: map[string]bool{}, static: map[string]string{}}
-		c.groups[id] = g
-	}
-	return g
+func (c *Coordinator) newGroup(id string) *Group {
+	return &Group{c: c, id: id, state: Empty, members: map[string]*member{}, pending: map[string]bool{}, static: map[string]string{}}
 }
 
+// get returns the group from memory, else from the store (see persist.go),
+// else, when create is set, a new empty one; nil when there is none. It
+// fails, wrapping ErrNotPersisted, only when the store cannot be read.
+func (c *Coordinator) get(ctx context.Context, id string, create bool) (*Group, error) {
+	if id == "" {
+		return nil, nil // Kafka's INVALID_GROUP_ID; never a group here
+	}
+	c.mu.Lock()
+	g := c.groups[id]
+	c.mu.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	loaded, err := c.load(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: load group %q: %w", ErrNotPersisted, id, err)
+	}
+	if loaded == nil && !create {
+		return nil, nil
+	}
+	if loaded == nil {
+		loaded = c.newGroup(id)
+	}
+	c.mu.Lock()
+	if cur := c.groups[id]; cur != nil {
+		c.mu.Unlock()
+		return cur, nil // another request got here first
+	}
+	c.groups[id] = loaded
+	c.mu.Unlock()
+	loaded.resume()
+	return loaded, nil
+}
+
+// maxClientIDInMemberID caps the client id part of a generated member id:
+// member ids are keys in the coordinator store, and a client id can be long.
+const maxClientIDInMemberID = 64
+
 func newMemberID(clientID string) string {
+	if len(clientID) > maxClientIDInMemberID {
+		clientID = clientID[:maxClientIDInMemberID]
+	}
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
 	return clientID + "-" + hex.EncodeToString(b[:])
@@ -186,8 +230,11 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 		req.RebalanceTimeout = req.SessionTimeout
 	}
 	req.RebalanceTimeout = min(req.RebalanceTimeout, c.cfg.MaxSessionTimeout)
-	g := c.get(req.Group, true)
-	ch, res := g.join(req)
+	g, err := c.get(ctx, req.Group, true)
+	if err != nil {
+		return JoinResult{Err: err, MemberID: req.MemberID}
+	}
+	ch, res := g.join(ctx, req)
 	if ch == nil {
 		return res
 	}
@@ -201,7 +248,7 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 
 // join applies a JoinGroup under the lock; it returns a channel to wait on, or
 // an immediate result.
-func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
+func (g *Group) join(ctx context.Context, req JoinRequest) (<-chan JoinResult, JoinResult) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	fail := func(err error) (<-chan JoinResult, JoinResult) {
@@ -239,6 +286,10 @@ func (g *Group) join(req JoinRequest) (<-chan JoinResult, JoinResult) {
 					m.protocols = req.Protocols
 					m.clientID, m.clientHost = req.ClientID, req.ClientHost
 					if g.chooseProtocol() == g.protocol {
+						g.markAllDirty() // the member id changed
+						if err := g.persist(ctx); err != nil {
+							return nil, JoinResult{Err: err, MemberID: req.MemberID}
+						}
 						g.touch(m)
 						return nil, g.joinResult(m)
 					}
@@ -403,6 +454,7 @@ func (g *Group) completeJoin() {
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
 		g.emptySince = time.Now()
+		g.persistNow()
 		return
 	}
 	g.protocol = g.chooseProtocol()
@@ -517,6 +569,7 @@ func (g *Group) membershipChanged() {
 		g.state, g.protocol, g.leader, g.protocolType = Empty, "", "", ""
 		g.generation++
 		g.emptySince = time.Now()
+		g.persistNow()
 	case g.state == Stable || g.state == CompletingRebalance:
 		g.prepareRebalance()
 	case g.state == PreparingRebalance:

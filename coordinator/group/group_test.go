@@ -48,10 +48,10 @@ func TestFencing(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"heartbeat ok", c.Heartbeat("g", id, "", 1), nil},
-		{"heartbeat stale generation", c.Heartbeat("g", id, "", 0), ErrIllegalGeneration},
-		{"heartbeat unknown member", c.Heartbeat("g", "nobody", "", 1), ErrUnknownMember},
-		{"heartbeat unknown group", c.Heartbeat("nope", id, "", 1), ErrUnknownMember},
+		{"heartbeat ok", c.Heartbeat(context.Background(), "g", id, "", 1), nil},
+		{"heartbeat stale generation", c.Heartbeat(context.Background(), "g", id, "", 0), ErrIllegalGeneration},
+		{"heartbeat unknown member", c.Heartbeat(context.Background(), "g", "nobody", "", 1), ErrUnknownMember},
+		{"heartbeat unknown group", c.Heartbeat(context.Background(), "nope", id, "", 1), ErrUnknownMember},
 		{"commit ok", checkCommit(c, "g", id, 1), nil},
 		{"commit stale generation", checkCommit(c, "g", id, 7), ErrIllegalGeneration},
 		{"standalone commit to an active group", checkCommit(c, "g", "", -1), ErrUnknownMember},
@@ -67,13 +67,13 @@ func TestFencing(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, tc.err, tc.want)
 		}
 	}
-	if errs := c.Leave("g", []LeavingMember{{MemberID: id}, {MemberID: "ghost"}}); errs[0] != nil || !errors.Is(errs[1], ErrUnknownMember) {
+	if errs := c.Leave(context.Background(), "g", []LeavingMember{{MemberID: id}, {MemberID: "ghost"}}); errs[0] != nil || !errors.Is(errs[1], ErrUnknownMember) {
 		t.Fatalf("leave: %v", errs)
 	}
-	if d, _ := c.Describe("g"); d.State != Empty {
+	if d, _, _ := c.Describe(context.Background(), "g"); d.State != Empty {
 		t.Fatalf("after the last member left: %s, want Empty", d.State)
 	}
-	if err := c.Delete("g"); err != nil {
+	if err := c.Delete(context.Background(), "g"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -89,7 +89,7 @@ func TestSecondMemberRebalances(t *testing.T) {
 	go func() { bDone <- c.Join(ctx, joinReq("g", bID, "")) }()
 	// a learns of the rebalance from its heartbeat, then rejoins.
 	testenv.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		if err := c.Heartbeat("g", a.MemberID, "", 1); !errors.Is(err, ErrRebalanceInProgress) {
+		if err := c.Heartbeat(context.Background(), "g", a.MemberID, "", 1); !errors.Is(err, ErrRebalanceInProgress) {
 			return fmt.Errorf("heartbeat: %v", err)
 		}
 		return nil
@@ -131,10 +131,10 @@ func TestStaticMemberRestartsWithoutRebalance(t *testing.T) {
 	if sr := c.Sync(ctx, SyncRequest{Group: "s", MemberID: again.MemberID, InstanceID: "instance-1", Generation: 1}); sr.Err != nil || string(sr.Assignment) != "all" {
 		t.Fatalf("sync after static rejoin: %+v", sr)
 	}
-	if err := c.Heartbeat("s", first.MemberID, "instance-1", 1); !errors.Is(err, ErrFencedInstance) {
+	if err := c.Heartbeat(context.Background(), "s", first.MemberID, "instance-1", 1); !errors.Is(err, ErrFencedInstance) {
 		t.Fatalf("old instance heartbeat: %v, want FENCED_INSTANCE_ID", err)
 	}
-	if d, _ := c.Describe("s"); d.State != Stable {
+	if d, _, _ := c.Describe(context.Background(), "s"); d.State != Stable {
 		t.Fatalf("state %s, want Stable: no rebalance", d.State)
 	}
 }
@@ -151,12 +151,12 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatal(res.Err)
 	}
 	testenv.CheckFor(t, 30*time.Second, 5*time.Millisecond, func() error {
-		if d, _ := c.Describe("e"); d.State != Empty || len(d.Members) != 0 {
+		if d, _, _ := c.Describe(context.Background(), "e"); d.State != Empty || len(d.Members) != 0 {
 			return fmt.Errorf("state %s with %d members", d.State, len(d.Members))
 		}
 		return nil
 	})
-	if err := c.Heartbeat("e", res.MemberID, "", res.Generation); !errors.Is(err, ErrUnknownMember) {
+	if err := c.Heartbeat(context.Background(), "e", res.MemberID, "", res.Generation); !errors.Is(err, ErrUnknownMember) {
 		t.Fatalf("heartbeat after expiry: %v", err)
 	}
 }
@@ -175,13 +175,13 @@ func TestGroupSizeCap(t *testing.T) {
 	if r := c.Join(ctx, req); !errors.Is(r.Err, ErrGroupFull) {
 		t.Fatalf("second member: %v, want GROUP_MAX_SIZE_REACHED", r.Err)
 	}
-	if d, _ := c.Describe("big"); len(d.Members) != 1 || d.Members[0].MemberID != first.MemberID {
+	if d, _, _ := c.Describe(context.Background(), "big"); len(d.Members) != 1 || d.Members[0].MemberID != first.MemberID {
 		t.Fatalf("members after a refused join: %+v", d.Members)
 	}
 }
 
 // checkCommit checks a classic member's commit (OffsetCommit before v9).
 func checkCommit(c *Coordinator, group, member string, generation int32) error {
-	_, err := c.CheckCommit(CommitRequest{Group: group, MemberID: member, Generation: generation})
+	_, err := c.CheckCommit(context.Background(), CommitRequest{Group: group, MemberID: member, Generation: generation})
 	return err
 }

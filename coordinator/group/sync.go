@@ -24,11 +24,14 @@ type SyncResult struct {
 // Sync returns the member's assignment, waiting for the leader's SyncGroup when
 // it has not arrived yet.
 func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
-	g := c.get(req.Group, false)
+	g, err := c.get(ctx, req.Group, false)
+	if err != nil {
+		return SyncResult{Err: err}
+	}
 	if g == nil {
 		return SyncResult{Err: ErrUnknownMember}
 	}
-	ch, res := g.sync(req)
+	ch, res := g.sync(ctx, req)
 	if ch == nil {
 		return res
 	}
@@ -40,7 +43,7 @@ func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
 	}
 }
 
-func (g *Group) sync(req SyncRequest) (<-chan SyncResult, SyncResult) {
+func (g *Group) sync(ctx context.Context, req SyncRequest) (<-chan SyncResult, SyncResult) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m, err := g.checkMember(req.MemberID, req.InstanceID, req.Generation)
@@ -63,6 +66,10 @@ func (g *Group) sync(req SyncRequest) (<-chan SyncResult, SyncResult) {
 			o.assignment = req.Assignments[o.id]
 		}
 		g.state = Stable
+		g.markAllDirty()
+		if err := g.persist(ctx); err != nil {
+			return nil, SyncResult{Err: err} // the others were answered by abandon
+		}
 		for _, o := range g.members {
 			if o.syncCh != nil {
 				o.syncCh <- g.syncResult(o)
@@ -105,8 +112,11 @@ func (g *Group) checkMember(id, instanceID string, generation int32) (*member, e
 }
 
 // Heartbeat keeps a member's session alive and tells it when to rejoin.
-func (c *Coordinator) Heartbeat(group, memberID, instanceID string, generation int32) error {
-	g := c.get(group, false)
+func (c *Coordinator) Heartbeat(ctx context.Context, group, memberID, instanceID string, generation int32) error {
+	g, err := c.get(ctx, group, false)
+	if err != nil {
+		return err
+	}
 	if g == nil {
 		return ErrUnknownMember
 	}
@@ -127,9 +137,15 @@ func (c *Coordinator) Heartbeat(group, memberID, instanceID string, generation i
 type LeavingMember struct{ MemberID, InstanceID string }
 
 // Leave removes members and returns an error per member, in order.
-func (c *Coordinator) Leave(group string, members []LeavingMember) []error {
+func (c *Coordinator) Leave(ctx context.Context, group string, members []LeavingMember) []error {
 	errs := make([]error, len(members))
-	g := c.get(group, false)
+	g, err := c.get(ctx, group, false)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	if g == nil {
 		for i := range errs {
 			errs[i] = ErrUnknownMember
@@ -191,8 +207,11 @@ type PartitionCheck func(topic TopicID, partition int32) error
 // assignment. Consumer-protocol groups follow ConsumerGroup.
 // validateOffsetCommit, with KIP-1251's per-partition check for a member
 // committing from an earlier epoch.
-func (c *Coordinator) CheckCommit(req CommitRequest) (PartitionCheck, error) {
-	g := c.get(req.Group, false)
+func (c *Coordinator) CheckCommit(ctx context.Context, req CommitRequest) (PartitionCheck, error) {
+	g, err := c.get(ctx, req.Group, false)
+	if err != nil {
+		return nil, err
+	}
 	if g == nil {
 		if req.Generation < 0 {
 			return nil, nil
@@ -224,8 +243,11 @@ func (c *Coordinator) CheckCommit(req CommitRequest) (PartitionCheck, error) {
 // CheckFetch says whether an OffsetFetch (v9+) naming a member may read the
 // group's offsets: a consumer-protocol member must be known and at its
 // current epoch. Classic groups and requests naming no member always may.
-func (c *Coordinator) CheckFetch(group, memberID string, memberEpoch int32) error {
-	g := c.get(group, false)
+func (c *Coordinator) CheckFetch(ctx context.Context, group, memberID string, memberEpoch int32) error {
+	g, err := c.get(ctx, group, false)
+	if err != nil {
+		return err
+	}
 	if g == nil {
 		return nil
 	}
@@ -252,15 +274,15 @@ type MemberDescription struct {
 
 // Describe returns a classic group, or ok=false when this gateway has no
 // such group or it is a consumer-protocol one.
-func (c *Coordinator) Describe(group string) (Description, bool) {
-	g := c.get(group, false)
-	if g == nil {
-		return Description{}, false
+func (c *Coordinator) Describe(ctx context.Context, group string) (Description, bool, error) {
+	g, err := c.get(ctx, group, false)
+	if err != nil || g == nil {
+		return Description{}, false, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.consumer != nil {
-		return Description{}, false
+		return Description{}, false, nil
 	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
 	for _, id := range g.order {
@@ -273,7 +295,7 @@ func (c *Coordinator) Describe(group string) (Description, bool) {
 		}
 		d.Members = append(d.Members, md)
 	}
-	return d, true
+	return d, true, nil
 }
 
 // Summary is a group as ListGroups shows it.
@@ -320,8 +342,11 @@ func (c *Coordinator) Groups() map[string]Summary {
 
 // Delete marks an empty group dead and forgets it. It returns ErrNotEmpty while
 // the group has members, and ErrGroupNotFound when this gateway has none.
-func (c *Coordinator) Delete(group string) error {
-	g := c.get(group, false)
+func (c *Coordinator) Delete(ctx context.Context, group string) error {
+	g, err := c.get(ctx, group, false)
+	if err != nil {
+		return err
+	}
 	if g == nil {
 		return ErrGroupNotFound
 	}
@@ -329,6 +354,10 @@ func (c *Coordinator) Delete(group string) error {
 	if len(g.members) > 0 || g.consumer != nil && len(g.consumer.members) > 0 {
 		g.mu.Unlock()
 		return ErrNotEmpty
+	}
+	if err := g.persist(ctx); err != nil {
+		g.mu.Unlock()
+		return err
 	}
 	g.state = Dead
 	g.mu.Unlock()
