@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -133,16 +132,5 @@ func (s *Store) DeleteGroup(ctx context.Context, group string, prevRevision uint
 }
 
 func (s *Store) groupMemberKeys(ctx context.Context, group string) ([]string, error) {
-	lister, err := s.groups.ListKeysFiltered(ctx, topicKey(group)+".*")
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list group %q members: %w", group, err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	return keys, nil
+	return listKeys(ctx, s.groups, topicKey(group)+".*")
 }

@@ -171,12 +171,17 @@ func (s *Store) DeleteGroupOffsets(ctx context.Context, group string) error {
 }
 
 func (s *Store) offsetKeys(ctx context.Context, filter string) ([]string, error) {
-	lister, err := s.offsets.ListKeysFiltered(ctx, filter)
+	return listKeys(ctx, s.offsets, filter)
+}
+
+// listKeys returns the keys of kv matching filter; none is not an error.
+func listKeys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
+	lister, err := kv.ListKeysFiltered(ctx, filter)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list offsets %s: %w", filter, err)
+		return nil, fmt.Errorf("list keys %s of %s: %w", filter, kv.Bucket(), err)
 	}
 	var keys []string
 	for k := range lister.Keys() {

@@ -544,6 +544,16 @@ func (g *Group) touch(m *member) {
 
 // remove drops m, answering any request it has waiting with err.
 func (g *Group) remove(m *member, err error) {
+	m.release(err)
+	delete(g.members, m.id)
+	g.order = slices.DeleteFunc(g.order, func(id string) bool { return id == m.id })
+	if m.instanceID != "" && g.static[m.instanceID] == m.id {
+		delete(g.static, m.instanceID)
+	}
+}
+
+// release stops m's session timer and answers its waiting requests with err.
+func (m *member) release(err error) {
 	if m.session != nil {
 		m.session.Stop()
 	}
@@ -554,11 +564,6 @@ func (g *Group) remove(m *member, err error) {
 	if m.syncCh != nil {
 		m.syncCh <- SyncResult{Err: err}
 		m.syncCh = nil
-	}
-	delete(g.members, m.id)
-	g.order = slices.DeleteFunc(g.order, func(id string) bool { return id == m.id })
-	if m.instanceID != "" && g.static[m.instanceID] == m.id {
-		delete(g.static, m.instanceID)
 	}
 }
 

@@ -281,17 +281,7 @@ func (g *Group) write(ctx context.Context, store GroupStore) error {
 // stored.
 func (g *Group) abandon() {
 	for _, m := range g.members {
-		if m.session != nil {
-			m.session.Stop()
-		}
-		if m.joinCh != nil {
-			m.joinCh <- JoinResult{Err: ErrNotPersisted, MemberID: m.id}
-			m.joinCh = nil
-		}
-		if m.syncCh != nil {
-			m.syncCh <- SyncResult{Err: ErrNotPersisted}
-			m.syncCh = nil
-		}
+		m.release(ErrNotPersisted)
 	}
 	if g.rebalance != nil {
 		g.rebalance.Stop()
