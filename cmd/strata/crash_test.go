@@ -124,72 +124,16 @@ func TestKillRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	producer := newClient(t, addr,
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(time.Millisecond),
-		kgo.RecordDeliveryTimeout(2*time.Minute),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-	)
-	var (
-		mu       sync.Mutex
-		acks     []acked
-		failures []error
-		wg       sync.WaitGroup
-		ackCount atomic.Int64
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		// Pace the load (50 records every 10 ms) so that the kills land
-		// while records are in flight, not after the last one.
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for i := range n {
-			if i%50 == 0 {
-				select {
-				case <-tick.C:
-				case <-ctx.Done():
-					return
-				}
-			}
-			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(fmt.Sprintf("value-%08d", i))}
-			wg.Add(1)
-			producer.Produce(ctx, r, func(r *kgo.Record, err error) {
-				defer wg.Done()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					failures = append(failures, err)
-					return
-				}
-				acks = append(acks, acked{string(r.Key), string(r.Value), r.Partition, r.Offset})
-				ackCount.Add(1)
-			})
-		}
-	}()
-
+	l := startLoad(t, addr, topic, n)
 	for k := 1; k <= kills; k++ {
-		target := int64(k * n / (kills + 2))
-		testenv.CheckFor(t, 2*time.Minute, 10*time.Millisecond, func() error {
-			if c := ackCount.Load(); c < target {
-				return fmt.Errorf("%d of %d records acknowledged", c, target)
-			}
-			return nil
-		})
+		l.waitAcked(t, int64(k*n/(kills+2)))
 		p.kill(t)
-		t.Logf("kill %d after %d acknowledgements", k, ackCount.Load())
+		t.Logf("kill %d after %d acknowledgements", k, l.ackCount.Load())
 		p = startProcess(t, dir, addr, args...)
 	}
-	<-produced
-	wg.Wait()
-	if len(failures) > 0 {
-		t.Fatalf("%d records failed, first: %v", len(failures), failures[0])
-	}
-	if len(acks) != n {
-		t.Fatalf("acknowledged %d of %d", len(acks), n)
-	}
+	acks := l.finish(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	recs := consumeAll(t, addr, topic, partitions, n)
 	verifyLog(t, acks, recs)
 
@@ -214,4 +158,119 @@ func TestKillRestart(t *testing.T) {
 	if !found {
 		t.Error("retention.ms missing from DescribeConfigs")
 	}
+}
+
+// load produces n keyed records at a steady pace (50 every 10 ms) with an
+// idempotent acks=all producer that retries for up to two minutes, and
+// records what was acknowledged, so that faults land while records are in
+// flight.
+type load struct {
+	n        int
+	mu       sync.Mutex
+	acks     []acked
+	failures []error
+	wg       sync.WaitGroup
+	ackCount atomic.Int64
+	produced chan struct{}
+}
+
+func startLoad(t *testing.T, addr, topic string, n int) *load {
+	t.Helper()
+	producer := newClient(t, addr,
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordDeliveryTimeout(2*time.Minute),
+		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+	)
+	l := &load{n: n, produced: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	go func() {
+		defer close(l.produced)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := range n {
+			if i%50 == 0 {
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+					return
+				}
+			}
+			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(fmt.Sprintf("value-%08d", i))}
+			l.wg.Add(1)
+			producer.Produce(ctx, r, func(r *kgo.Record, err error) {
+				defer l.wg.Done()
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				if err != nil {
+					l.failures = append(l.failures, err)
+					return
+				}
+				l.acks = append(l.acks, acked{string(r.Key), string(r.Value), r.Partition, r.Offset})
+				l.ackCount.Add(1)
+			})
+		}
+	}()
+	return l
+}
+
+// waitAcked waits until at least target records are acknowledged.
+func (l *load) waitAcked(t *testing.T, target int64) {
+	t.Helper()
+	testenv.CheckFor(t, 2*time.Minute, 10*time.Millisecond, func() error {
+		if c := l.ackCount.Load(); c < target {
+			return fmt.Errorf("%d of %d records acknowledged", c, target)
+		}
+		return nil
+	})
+}
+
+// finish waits for the last acknowledgement and requires every record to
+// have been acknowledged.
+func (l *load) finish(t *testing.T) []acked {
+	t.Helper()
+	<-l.produced
+	l.wg.Wait()
+	if len(l.failures) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(l.failures), l.failures[0])
+	}
+	if len(l.acks) != l.n {
+		t.Fatalf("acknowledged %d of %d", len(l.acks), l.n)
+	}
+	return l.acks
+}
+
+// TestNATSNodeLossUnderLoad runs strata against a three-node NATS cluster
+// (R3 buckets) and kills one NATS node under idempotent acks=all load, then
+// another after the first is back: writes carry on, and every acknowledged
+// record is in the log once, at its acknowledged offset.
+func TestNATSNodeLossUnderLoad(t *testing.T) {
+	const (
+		topic      = "natsloss"
+		partitions = 6
+		n          = 40_000
+	)
+	cluster := testenv.StartNATSCluster(t, 3)
+	dir, addr := t.TempDir(), freeLoopbackAddr(t)
+	startProcess(t, dir, addr, "--flush-interval", "20ms", "--nats-url", cluster.URLs(), "--nats-replicas", "3")
+	createTopic(t, addr, topic, partitions)
+
+	l := startLoad(t, addr, topic, n)
+	kill := func(node *testenv.NATSClusterNode) {
+		t.Helper()
+		node.Kill()
+		acked := l.ackCount.Load()
+		t.Logf("killed NATS node %s after %d acknowledgements", node.Name, acked)
+		if acked >= n {
+			t.Fatalf("the load was over before NATS node %s was killed", node.Name)
+		}
+	}
+	l.waitAcked(t, n/8)
+	kill(cluster.Nodes[0])
+	l.waitAcked(t, n/4)
+	cluster.Nodes[0].Restart(t)
+	kill(cluster.Nodes[2])
+	acks := l.finish(t)
+	verifyLog(t, acks, consumeAll(t, addr, topic, partitions, n))
 }

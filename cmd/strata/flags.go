@@ -21,6 +21,7 @@ type serveConfig struct {
 	ObjectStore     string
 	S3              s3Flags
 	NATSURL         string
+	NATSReplicas    int
 	NodeID          int
 	Rack            string
 	FlushInterval   time.Duration
@@ -62,6 +63,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
+	c.NATSReplicas = 1
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	return []struct {
@@ -79,6 +81,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"s3-path-style", "use path-style S3 addressing (MinIO, LocalStack)", (*boolValue)(&c.S3.PathStyle)},
 		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
 		{"nats-url", "external NATS servers (comma-separated); empty runs NATS embedded", (*stringValue)(&c.NATSURL)},
+		{"nats-replicas", "JetStream replicas of the coordinator's KV buckets: 3 on a NATS cluster, 1 embedded", (*intValue)(&c.NATSReplicas)},
 		{"node-id", "this gateway's broker id", (*intValue)(&c.NodeID)},
 		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
 		{"flush-interval", "longest a produced batch waits before its segment is written", (*durationValue)(&c.FlushInterval)},
@@ -127,6 +130,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
 	case c.FlushInterval <= 0:
 		return c, errors.New("--flush-interval must be positive")
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return c, fmt.Errorf("--nats-replicas %d out of range 1..5", c.NATSReplicas)
+	case c.NATSURL == "" && c.NATSReplicas != 1:
+		return c, errors.New("--nats-replicas above 1 needs --nats-url: the embedded NATS is one node")
 	case c.NumPartitions <= 0:
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	store, err := coordinator.Open(ctx, js, coordinator.Config{Logger: logger})
+	store, err := coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("open coordinator: %w", err)
 	}

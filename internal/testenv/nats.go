@@ -15,10 +15,8 @@ import (
 )
 
 // NATSServer is a single in-process nats-server with JetStream started by
-// NATS. It is shut down when the test that started it ends.
-//
-// TODO(#4): a three-node cluster helper (JetStream clustering needs every
-// route at start, so it picks the cluster ports up front).
+// NATS. It is shut down when the test that started it ends. StartNATSCluster
+// starts a clustered one.
 type NATSServer struct {
 	// URL is the client URL (nats://127.0.0.1:port). It stays the same
 	// across Restart.
