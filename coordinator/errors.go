@@ -40,6 +40,12 @@ var (
 	// ErrBucketConfig is returned by Open when an existing bucket's
 	// configuration (replicas, storage) differs from what Config asks for.
 	ErrBucketConfig = errors.New("coordinator: bucket configuration mismatch")
+	// ErrNodeIDInUse is returned by RegisterGateway when another live
+	// gateway holds the node id.
+	ErrNodeIDInUse = errors.New("coordinator: node id held by another gateway")
+	// ErrLeaseLost is returned by RenewGateway when the gateway's lease
+	// expired or changed hands: it is no longer a member.
+	ErrLeaseLost = errors.New("coordinator: gateway lease lost")
 )
 
 // errCASLost is what one attempt of a compare-and-swap loop returns when it

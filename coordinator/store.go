@@ -53,6 +53,11 @@ type Config struct {
 	// missing buckets with it and refuses existing buckets that differ.
 	// Default: 1.
 	Replicas int
+	// GatewayLease is how long a gateway's membership lasts without
+	// renewal: the TTL of the gateways bucket, set when the bucket is
+	// created (an existing bucket keeps its own). Default:
+	// DefaultGatewayLease.
+	GatewayLease time.Duration
 	// Logger receives the Store's log lines. Default: nil, which discards
 	// them.
 	Logger *slog.Logger
@@ -73,6 +78,10 @@ type Store struct {
 	counters   jetstream.KeyValue
 	offsets    jetstream.KeyValue
 	groups     jetstream.KeyValue
+	gateways   jetstream.KeyValue
+
+	// gatewayLease is the gateways bucket's TTL.
+	gatewayLease time.Duration
 
 	// idMu serialises AllocateProducerIDs within this Store, so that its
 	// CAS loop contends only with other processes.
@@ -100,6 +109,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.GatewayLease <= 0 {
+		cfg.GatewayLease = DefaultGatewayLease
+	}
 	if cfg.Replicas < 1 || cfg.Replicas > maxReplicas {
 		return nil, fmt.Errorf("coordinator: replicas %d out of range 1..%d", cfg.Replicas, maxReplicas)
 	}
@@ -115,19 +127,26 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	for _, b := range []struct {
 		kv          *jetstream.KeyValue
 		suffix, doc string
+		ttl         time.Duration
 	}{
-		{&s.topics, "topics", "Strata topics by name"},
-		{&s.partitions, "partitions", "Strata partition state (segment index heads)"},
-		{&s.chunks, "chunks", "Strata immutable segment index chunks"},
-		{&s.counters, "counters", "Strata id counters"},
-		{&s.offsets, "offsets", "Strata committed consumer group offsets"},
-		{&s.groups, "groups", "Strata consumer group membership"},
+		{&s.topics, "topics", "Strata topics by name", 0},
+		{&s.partitions, "partitions", "Strata partition state (segment index heads)", 0},
+		{&s.chunks, "chunks", "Strata immutable segment index chunks", 0},
+		{&s.counters, "counters", "Strata id counters", 0},
+		{&s.offsets, "offsets", "Strata committed consumer group offsets", 0},
+		{&s.groups, "groups", "Strata consumer group membership", 0},
+		{&s.gateways, "gateways", "Strata live gateways (leases)", cfg.GatewayLease},
 	} {
-		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc)
+		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {
 			return nil, err
 		}
 		*b.kv = kv
+	}
+	s.gatewayLease = cfg.GatewayLease
+	if st, err := s.gateways.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() != cfg.GatewayLease {
+		s.log.Warn("gateways bucket keeps its own lease length", "lease", st.TTL(), "configured", cfg.GatewayLease)
+		s.gatewayLease = st.TTL()
 	}
 	return s, nil
 }
@@ -147,8 +166,8 @@ func (s *Store) RecordLimit() int { return s.recordLimit }
 // leader as current, or a deleted topic as present). So Open switches
 // AllowDirect off on the bucket's stream and binds again, since the client
 // picks direct or leader reads from the stream info it bound with.
-func (s *Store) openBucket(ctx context.Context, bucket, description string) (jetstream.KeyValue, error) {
-	if err := s.ensureBucket(ctx, bucket, description); err != nil {
+func (s *Store) openBucket(ctx context.Context, bucket, description string, ttl time.Duration) (jetstream.KeyValue, error) {
+	if err := s.ensureBucket(ctx, bucket, description, ttl); err != nil {
 		return nil, err
 	}
 	stream := "KV_" + bucket
@@ -190,8 +209,9 @@ func (s *Store) openBucket(ctx context.Context, bucket, description string) (jet
 	return nil, fmt.Errorf("bucket %s: direct gets keep being turned back on", bucket)
 }
 
-// ensureBucket creates the bucket unless it exists.
-func (s *Store) ensureBucket(ctx context.Context, bucket, description string) error {
+// ensureBucket creates the bucket unless it exists; ttl, when set, expires
+// keys not written for that long.
+func (s *Store) ensureBucket(ctx context.Context, bucket, description string, ttl time.Duration) error {
 	_, err := s.js.KeyValue(ctx, bucket)
 	if err == nil {
 		return nil
@@ -203,6 +223,7 @@ func (s *Store) ensureBucket(ctx context.Context, bucket, description string) er
 		Bucket:      bucket,
 		Description: description,
 		History:     1,
+		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
 		Replicas:    s.cfg.Replicas,
 	})

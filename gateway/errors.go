@@ -60,6 +60,9 @@ var errorCodes = []struct {
 	// by it.
 	{coordinator.ErrInvalidIndex, kerr.UnknownServerError},
 	{coordinator.ErrBucketConfig, kerr.UnknownServerError},
+	// A gateway that lost its lease no longer leads anything.
+	{coordinator.ErrLeaseLost, kerr.NotLeaderForPartition},
+	{coordinator.ErrNodeIDInUse, kerr.UnknownServerError},
 	{group.ErrUnknownMember, kerr.UnknownMemberID},
 	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
 	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
