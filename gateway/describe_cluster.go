@@ -2,7 +2,8 @@ package gateway
 
 // DescribeCluster: v0-v1
 //
-// Behavior: this gateway as the one broker and the controller; v1 endpoint type
+// Behavior: the live gateways as brokers, the lowest node id as the
+// controller (there is none: the coordinator store decides); v1 endpoint type
 // 1 (brokers) is the only one served, others get UNSUPPORTED_ENDPOINT_TYPE.
 // Cluster authorized operations are not computed until ACLs exist.
 
@@ -22,12 +23,11 @@ func (s *Server) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Req
 		return respond(resp), nil
 	}
 	resp.ClusterID = s.cfg.ClusterID
-	resp.ControllerID = s.cfg.NodeID
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
-	if s.cfg.Rack != "" {
-		b.Rack = &s.cfg.Rack
+	for _, g := range s.brokers() {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = g.NodeID, g.host, g.port, nonEmpty(g.Rack)
+		resp.Brokers = append(resp.Brokers, b)
 	}
-	resp.Brokers = append(resp.Brokers, b)
+	resp.ControllerID = resp.Brokers[0].NodeID
 	return respond(resp), nil
 }

@@ -76,6 +76,7 @@ var errorCodes = []struct {
 	{group.ErrGroupNotFound, kerr.GroupIDNotFound},
 	{group.ErrNotConsumerGroup, kerr.GroupIDNotFound},
 	{group.ErrNotPersisted, kerr.CoordinatorNotAvailable},
+	{group.ErrNotCoordinator, kerr.NotCoordinator},
 	{group.ErrInvalidHeartbeat, kerr.InvalidRequest},
 	{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
 	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},

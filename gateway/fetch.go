@@ -98,6 +98,8 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !s.view.leads(t, tp):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
 				limit := min(int(rp.PartitionMaxBytes), remaining)
 				n := s.fetchPartition(ctx, tp, rp.FetchOffset, limit, total == 0, &sp, watches)

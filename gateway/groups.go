@@ -59,7 +59,13 @@ func (s *Server) handleFindCoordinator(_ context.Context, _ *conn, kreq kmsg.Req
 		case req.CoordinatorType != 0 || key == "":
 			return kerr.InvalidRequest.Code, -1, "", -1
 		}
-		return 0, s.cfg.NodeID, s.host, s.port
+		node := s.view.coordinatorFor(key)
+		for _, b := range s.brokers() {
+			if b.NodeID == node {
+				return 0, b.NodeID, b.host, b.port
+			}
+		}
+		return kerr.CoordinatorNotAvailable.Code, -1, "", -1
 	}
 	if req.Version < 4 {
 		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = answer(req.CoordinatorKey)
@@ -197,7 +203,9 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 	}
 	names := make([]string, 0, len(groups))
 	for g := range groups {
-		names = append(names, g)
+		if s.coordinates(g) { // each gateway lists the groups it coordinates, as Kafka's brokers
+			names = append(names, g)
+		}
 	}
 	slices.Sort(names)
 	for _, g := range names {

@@ -44,6 +44,8 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			if tp, exists := t.Partition(rp.Partition); !exists {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if !s.view.leads(t, tp) {
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			} else {
 				sp.Offset, sp.Timestamp, sp.ErrorCode = s.listOffset(ctx, tp, rp.Timestamp)
 			}

@@ -32,14 +32,13 @@ func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.NodeID, s.host, s.port
-	if s.cfg.Rack != "" {
-		b.Rack = &s.cfg.Rack
+	for _, g := range s.brokers() {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = g.NodeID, g.host, g.port, nonEmpty(g.Rack)
+		resp.Brokers = append(resp.Brokers, b)
 	}
-	resp.Brokers = append(resp.Brokers, b)
 	resp.ClusterID = &s.cfg.ClusterID
-	resp.ControllerID = s.cfg.NodeID
+	resp.ControllerID = resp.Brokers[0].NodeID
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
@@ -105,10 +104,14 @@ func (s *Server) topicMetadata(t coordinator.Topic) kmsg.MetadataResponseTopic {
 	for p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p
-		mp.Leader = s.cfg.NodeID
+		mp.Leader = s.view.leader(t, p)
 		mp.LeaderEpoch = -1
-		mp.Replicas = []int32{s.cfg.NodeID}
-		mp.ISR = []int32{s.cfg.NodeID}
+		if mp.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		} else {
+			mp.Replicas = []int32{mp.Leader}
+			mp.ISR = []int32{mp.Leader}
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

@@ -49,6 +49,9 @@ func (s *Server) expireOffsets(ctx context.Context) (int, error) {
 	summaries := s.groups.Groups()
 	expired := 0
 	for _, g := range groups {
+		if !s.coordinates(g) {
+			continue // its coordinator expires them
+		}
 		topics, err := s.cfg.Offsets.OffsetTopics(ctx, g)
 		if err != nil {
 			return expired, err

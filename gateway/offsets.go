@@ -154,6 +154,21 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 	if req.Version < 2 && topics == nil {
 		topics = []kmsg.OffsetFetchRequestTopic{}
 	}
+	if err := s.groups.CheckFetch(ctx, req.Group, "", -1); err != nil {
+		// Before v2 there is no group-level error: each partition has it.
+		resp.ErrorCode = errorCode(err)
+		for _, rt := range topics {
+			st := kmsg.NewOffsetFetchResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewOffsetFetchResponseTopicPartition()
+				sp.Partition, sp.Offset, sp.ErrorCode = p, -1, resp.ErrorCode
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return respond(resp), nil
+	}
 	fetched, err := s.fetchOffsets(ctx, req.Group, topics)
 	resp.ErrorCode = errorCode(err)
 	resp.Topics = fetched
@@ -214,7 +229,10 @@ func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Requ
 	members, subscribed, gerr := s.groupSubscriptions(ctx, req.Group)
 	topics, err := s.cfg.Offsets.OffsetTopics(ctx, req.Group)
 	switch {
-	case gerr != nil || err != nil:
+	case gerr != nil:
+		resp.ErrorCode = errorCode(gerr)
+		return respond(resp), nil
+	case err != nil:
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return respond(resp), nil
 	case !members && len(topics) == 0:

@@ -62,6 +62,8 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !s.view.leads(t, tp):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case req.TransactionID != nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:

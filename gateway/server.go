@@ -69,6 +69,7 @@ type Logs interface {
 	Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
 	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
+	ReleaseUnless(keep func(index.TopicPartition) bool)
 }
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -93,6 +94,12 @@ type Config struct {
 	// GroupStore keeps consumer group membership so that groups outlive a
 	// gateway restart without a rebalance; nil keeps it in memory only.
 	GroupStore group.GroupStore
+	// Members makes this gateway one of a cluster (see cluster.go); nil
+	// runs it alone, leading every partition and coordinating every group.
+	Members Members
+	// OnServing, if set, is called by Run once the gateway holds its
+	// membership and starts accepting connections.
+	OnServing func()
 
 	// AutoCreateTopics is Kafka's auto.create.topics.enable. Default true
 	// (set DisableAutoCreateTopics to turn it off).
@@ -176,6 +183,7 @@ type Server struct {
 	metrics *metrics
 	pids    *producerIDBlock
 	groups  *group.Coordinator
+	view    *clusterView
 	now     func() time.Time
 	// inflight holds MaxInFlightRequestBytes of request bytes.
 	inflight *semaphore.Weighted
@@ -207,11 +215,13 @@ func New(cfg Config) (*Server, error) {
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
 	}
+	s.view = newClusterView(coordinator.Gateway{NodeID: cfg.NodeID, Addr: cfg.Advertise, Rack: cfg.Rack}, cfg.Members, s.membershipChanged)
 	s.groups = group.New(group.Config{
 		ConsumerSessionTimeout:    cfg.GroupConsumerSessionTimeout,
 		ConsumerHeartbeatInterval: cfg.GroupConsumerHeartbeatInterval,
 		Topics:                    s.groupTopics,
 		Store:                     cfg.GroupStore,
+		Coordinates:               s.coordinates,
 		Logger:                    cfg.Logger,
 	})
 	return s, nil
@@ -227,7 +237,14 @@ func (s *Server) Run(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, func() { s.cfg.Listener.Close() })
 	defer stop()
+	if err := s.view.join(ctx); err != nil {
+		return fmt.Errorf("gateway: join the cluster: %w", err)
+	}
+	wg.Go(func() { s.view.run(ctx, func(msg string, args ...any) { s.cfg.Logger.Warn(msg, args...) }) })
 	wg.Go(func() { s.expireOffsetsLoop(ctx) })
+	if s.cfg.OnServing != nil {
+		s.cfg.OnServing()
+	}
 
 	var delay time.Duration // backoff for temporary accept errors, as net/http
 	for {

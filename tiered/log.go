@@ -237,10 +237,18 @@ func (l *Log) drop(p *partition, queuedBytes int) {
 
 // ForgetTopic drops every loaded partition of a deleted topic.
 func (l *Log) ForgetTopic(topicID [16]byte) {
+	l.ReleaseUnless(func(tp index.TopicPartition) bool { return tp.TopicID != topicID })
+}
+
+// ReleaseUnless drops every loaded partition for which keep is false (a
+// deleted topic, or one this gateway no longer leads). Batches queued for it
+// fail with ErrNotLeader; a later use loads it afresh and claims it with the
+// next leader epoch.
+func (l *Log) ReleaseUnless(keep func(index.TopicPartition) bool) {
 	l.mu.Lock()
 	var gone []*partition
 	for tp, p := range l.parts {
-		if tp.TopicID == topicID {
+		if !keep(tp) {
 			gone = append(gone, p)
 			delete(l.parts, tp)
 		}

@@ -22,6 +22,7 @@ type serveConfig struct {
 	S3              s3Flags
 	NATSURL         string
 	NATSReplicas    int
+	GatewayLease    time.Duration
 	NodeID          int
 	Rack            string
 	FlushInterval   time.Duration
@@ -63,7 +64,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
-	c.NATSReplicas = 1
+	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	return []struct {
@@ -82,7 +83,8 @@ func serveFlags(c *serveConfig) []struct {
 		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
 		{"nats-url", "external NATS servers (comma-separated); empty runs NATS embedded", (*stringValue)(&c.NATSURL)},
 		{"nats-replicas", "JetStream replicas of the coordinator's KV buckets: 3 on a NATS cluster, 1 embedded", (*intValue)(&c.NATSReplicas)},
-		{"node-id", "this gateway's broker id", (*intValue)(&c.NodeID)},
+		{"node-id", "this gateway's broker id, unique in the cluster", (*intValue)(&c.NodeID)},
+		{"gateway-lease", "a gateway not heard from this long is out of the cluster and its partitions move (set when the cluster's NATS is first used)", (*durationValue)(&c.GatewayLease)},
 		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
 		{"flush-interval", "longest a produced batch waits before its segment is written", (*durationValue)(&c.FlushInterval)},
 		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
@@ -130,6 +132,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
 	case c.FlushInterval <= 0:
 		return c, errors.New("--flush-interval must be positive")
+	case c.GatewayLease < time.Second:
+		return c, errors.New("--gateway-lease must be at least 1s")
 	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
 		return c, fmt.Errorf("--nats-replicas %d out of range 1..5", c.NATSReplicas)
 	case c.NATSURL == "" && c.NATSReplicas != 1:

@@ -59,7 +59,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	store, err := coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, Logger: logger})
+	store, err := coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, GatewayLease: cfg.GatewayLease, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("open coordinator: %w", err)
 	}
@@ -100,6 +100,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if advertise == "" {
 		advertise = ln.Addr().String()
 	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("http listener: %w", err)
+	}
+	var ready atomic.Bool
 	gw, err := gateway.New(gateway.Config{
 		Listener:                       ln,
 		Advertise:                      advertise,
@@ -119,20 +125,23 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		GroupConsumerSessionTimeout:    cfg.ConsumerSessionTimeout,
 		GroupConsumerHeartbeatInterval: cfg.ConsumerHeartbeatInterval,
 		OffsetsRetention:               cfg.OffsetsRetention,
+		Members:                        store,
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
+		OnServing: func() {
+			ready.Store(true)
+			if cfg.onServing != nil {
+				cfg.onServing(ln.Addr(), httpLn.Addr())
+			}
+			logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID,
+				"http", httpLn.Addr().String())
+		},
 	})
 	if err != nil {
 		ln.Close()
+		httpLn.Close()
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("http listener: %w", err)
-	}
-
-	var ready atomic.Bool
 	g, front := errgroup.WithContext(ctx)
 	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBack()
@@ -144,12 +153,6 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			ln.Close()
 			return nil
 		}
-		ready.Store(true)
-		if cfg.onServing != nil {
-			cfg.onServing(ln.Addr(), httpLn.Addr())
-		}
-		logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID,
-			"http", httpLn.Addr().String())
 		err := gw.Run(front)
 		ready.Store(false)
 		return err

@@ -18,6 +18,8 @@ var (
 	// ErrNotPersisted: the coordinator store could not be read or written;
 	// the client retries (COORDINATOR_NOT_AVAILABLE).
 	ErrNotPersisted = errors.New("group: membership could not be stored or loaded")
+	// ErrNotCoordinator: another gateway coordinates the group now.
+	ErrNotCoordinator = errors.New("group: not this gateway's group")
 
 	// Consumer-protocol groups (KIP-848).
 	ErrNotConsumerGroup         = errors.New("group: not a consumer-protocol group")

@@ -50,7 +50,11 @@ type Config struct {
 	Topics func() []TopicMeta
 	// Store keeps membership so that a group outlives this gateway; nil
 	// keeps it in memory only.
-	Store  GroupStore
+	Store GroupStore
+	// Coordinates reports whether this gateway coordinates a group; every
+	// operation on a group it does not fails with ErrNotCoordinator. Nil:
+	// every group.
+	Coordinates func(group string) bool
 	Logger *slog.Logger
 }
 
@@ -147,6 +151,9 @@ func (c *Coordinator) newGroup(id string) *Group {
 func (c *Coordinator) get(ctx context.Context, id string, create bool) (*Group, error) {
 	if id == "" {
 		return nil, nil // Kafka's INVALID_GROUP_ID; never a group here
+	}
+	if c.cfg.Coordinates != nil && !c.cfg.Coordinates(id) {
+		return nil, ErrNotCoordinator
 	}
 	c.mu.Lock()
 	g := c.groups[id]

@@ -279,9 +279,13 @@ func (g *Group) write(ctx context.Context, store GroupStore) error {
 // abandon drops the group from memory after a failed write: timers stop,
 // waiting requests are answered, and the next request reloads what is
 // stored.
-func (g *Group) abandon() {
+func (g *Group) abandon() { g.forget(ErrNotPersisted) }
+
+// forget drops the group from memory: timers stop, waiting requests are
+// answered with err, and the next request reloads what is stored.
+func (g *Group) forget(err error) {
 	for _, m := range g.members {
-		m.release(ErrNotPersisted)
+		m.release(err)
 	}
 	if g.rebalance != nil {
 		g.rebalance.Stop()
@@ -424,6 +428,25 @@ func (g *Group) persistNow() {
 	ctx, cancel := timerContext()
 	defer cancel()
 	_ = g.persist(ctx)
+}
+
+// ReleaseUnless forgets every group for which keep is false (this gateway no
+// longer coordinates it); its waiting requests get ErrNotCoordinator, and the
+// gateway that coordinates it now loads it from the store.
+func (c *Coordinator) ReleaseUnless(keep func(group string) bool) {
+	c.mu.Lock()
+	var gone []*Group
+	for id, g := range c.groups {
+		if !keep(id) {
+			gone = append(gone, g)
+		}
+	}
+	c.mu.Unlock()
+	for _, g := range gone {
+		g.mu.Lock()
+		g.forget(ErrNotCoordinator)
+		g.mu.Unlock()
+	}
 }
 
 // timerContext is the context of writes a timer makes.

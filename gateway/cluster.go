@@ -1,0 +1,345 @@
+package gateway
+
+// Gateways form a cluster through the coordinator: each holds a lease on its
+// node id (coordinator.RegisterGateway), renewed every third of its length,
+// and reads the live set every refresh. Every gateway derives, from the same
+// live set, the same answers to "who leads partition p" and "who coordinates
+// group g":
+//   - Partition leaders: per topic, partitions go in order to the gateway
+//     ranking highest for that partition (rendezvous hashing on topic id,
+//     partition and node id) among those still under the topic's fair share
+//     (ceil(partitions/gateways)). Shares are even, and a gateway joining or
+//     leaving moves about its share of partitions, not a storm.
+//   - Group coordinators: the gateway ranking highest for the group id.
+// Views may differ for a moment while membership changes; nothing then
+// depends on them agreeing, because writes are fenced in the coordinator
+// store: a partition's new leader claims it with the next leader epoch and a
+// group's new coordinator writes its state by compare-and-swap, so the old
+// one's next write fails and it lets go.
+//
+// A gateway that cannot renew its lease leads nothing and coordinates
+// nothing until it holds a new one.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"hash/fnv"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// Members is the gateway membership kept by the coordinator;
+// coordinator.Store implements it.
+type Members interface {
+	RegisterGateway(ctx context.Context, g coordinator.Gateway) (*coordinator.Lease, error)
+	RenewGateway(ctx context.Context, l *coordinator.Lease) error
+	DeregisterGateway(ctx context.Context, l *coordinator.Lease) error
+	Gateways(ctx context.Context) ([]coordinator.Gateway, error)
+	GatewayLeaseDuration() time.Duration
+}
+
+// clusterView is this gateway's view of the live gateways.
+type clusterView struct {
+	self    coordinator.Gateway
+	members Members // nil: a gateway on its own, which leads everything
+
+	mu     sync.RWMutex
+	live   []coordinator.Gateway // by node id; empty while this gateway holds no lease
+	lease  *coordinator.Lease
+	// leaders caches each topic's partition leaders for the current live
+	// set; reset whenever it changes.
+	leaders map[[16]byte][]int32
+	// onChange is called, without mu, after the live set changed.
+	onChange func()
+}
+
+func newClusterView(self coordinator.Gateway, members Members, onChange func()) *clusterView {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
+	self.Incarnation = hex.EncodeToString(b[:])
+	v := &clusterView{self: self, members: members, leaders: map[[16]byte][]int32{}, onChange: onChange}
+	if members == nil {
+		v.live = []coordinator.Gateway{self}
+	}
+	return v
+}
+
+// join registers this gateway; it returns once it holds a lease, or with the
+// registration error.
+func (v *clusterView) join(ctx context.Context) error {
+	if v.members == nil {
+		return nil
+	}
+	l, err := v.members.RegisterGateway(ctx, v.self)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.lease = l
+	v.mu.Unlock()
+	return v.refresh(ctx)
+}
+
+// run renews the lease and refreshes the live set until ctx ends, then gives
+// the lease up.
+func (v *clusterView) run(ctx context.Context, log func(msg string, args ...any)) {
+	if v.members == nil {
+		return
+	}
+	lease := v.members.GatewayLeaseDuration()
+	renewEvery := lease / 3
+	refreshEvery := min(max(lease/10, 100*time.Millisecond), time.Second)
+	renew := time.NewTicker(renewEvery)
+	defer renew.Stop()
+	refresh := time.NewTicker(refreshEvery)
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			v.leave(log)
+			return
+		case <-renew.C:
+			v.renew(ctx, log)
+		case <-refresh.C:
+			if err := v.refresh(ctx); err != nil && ctx.Err() == nil {
+				log("refresh cluster membership", "err", err)
+			}
+		}
+	}
+}
+
+func (v *clusterView) renew(ctx context.Context, log func(msg string, args ...any)) {
+	v.mu.RLock()
+	l := v.lease
+	v.mu.RUnlock()
+	if l != nil {
+		err := v.members.RenewGateway(ctx, l)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		log("gateway lease not renewed", "err", err)
+		if !errors.Is(err, coordinator.ErrLeaseLost) {
+			return // the store is unreachable: the lease may still hold
+		}
+		// Lost: lead nothing until a new lease is held.
+		v.setLive(nil, nil)
+	}
+	nl, err := v.members.RegisterGateway(ctx, v.self)
+	if err != nil {
+		if ctx.Err() == nil {
+			log("gateway lease not regained", "err", err)
+		}
+		return
+	}
+	v.mu.Lock()
+	v.lease = nl
+	v.mu.Unlock()
+	_ = v.refresh(ctx)
+}
+
+func (v *clusterView) leave(log func(msg string, args ...any)) {
+	v.mu.RLock()
+	l := v.lease
+	v.mu.RUnlock()
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := v.members.DeregisterGateway(ctx, l); err != nil {
+		log("gateway lease not given up; it expires on its own", "err", err)
+	}
+	v.setLive(nil, nil)
+}
+
+// refresh reads the live set. Without a lease this gateway sees itself out.
+func (v *clusterView) refresh(ctx context.Context) error {
+	gws, err := v.members.Gateways(ctx)
+	if err != nil {
+		return err
+	}
+	v.mu.RLock()
+	l := v.lease
+	v.mu.RUnlock()
+	if l == nil || !slices.ContainsFunc(gws, func(g coordinator.Gateway) bool { return g.NodeID == v.self.NodeID && g.Incarnation == v.self.Incarnation }) {
+		gws = nil // not (or no longer) a member
+	}
+	v.setLive(gws, l)
+	return nil
+}
+
+func (v *clusterView) setLive(gws []coordinator.Gateway, l *coordinator.Lease) {
+	v.mu.Lock()
+	changed := !slices.Equal(gws, v.live)
+	if changed {
+		v.live = gws
+		v.leaders = map[[16]byte][]int32{}
+	}
+	if l == nil {
+		v.lease = nil
+	}
+	v.mu.Unlock()
+	if changed && v.onChange != nil {
+		v.onChange()
+	}
+}
+
+// gateways returns the live gateways, by node id.
+func (v *clusterView) gateways() []coordinator.Gateway {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.live
+}
+
+// gateway returns the live gateway with node id, if any.
+func (v *clusterView) gateway(nodeID int32) (coordinator.Gateway, bool) {
+	for _, g := range v.gateways() {
+		if g.NodeID == nodeID {
+			return g, true
+		}
+	}
+	return coordinator.Gateway{}, false
+}
+
+// leader returns the node id leading tp, -1 when no gateway is live.
+func (v *clusterView) leader(t coordinator.Topic, partition int32) int32 {
+	v.mu.RLock()
+	leaders, ok := v.leaders[t.ID]
+	live := v.live
+	v.mu.RUnlock()
+	if !ok || int32(len(leaders)) != t.Partitions {
+		leaders = assignLeaders(t.ID, t.Partitions, live)
+		v.mu.Lock()
+		if slices.Equal(live, v.live) {
+			v.leaders[t.ID] = leaders
+		}
+		v.mu.Unlock()
+	}
+	if partition < 0 || int(partition) >= len(leaders) {
+		return -1
+	}
+	return leaders[partition]
+}
+
+// leads reports whether this gateway leads tp.
+func (v *clusterView) leads(t coordinator.Topic, tp index.TopicPartition) bool {
+	return v.leader(t, tp.Partition) == v.self.NodeID
+}
+
+// coordinatorFor returns the node id coordinating a group (or transaction)
+// key, -1 when no gateway is live.
+func (v *clusterView) coordinatorFor(key string) int32 {
+	best, bestRank := int32(-1), uint64(0)
+	for _, g := range v.gateways() {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		if r := rank(h.Sum64(), g.NodeID); best < 0 || r > bestRank {
+			best, bestRank = g.NodeID, r
+		}
+	}
+	return best
+}
+
+// assignLeaders gives each partition of a topic a leader among gws: the
+// highest-ranking gateway not yet at the topic's fair share.
+func assignLeaders(topicID [16]byte, partitions int32, gws []coordinator.Gateway) []int32 {
+	leaders := make([]int32, partitions)
+	if len(gws) == 0 {
+		for i := range leaders {
+			leaders[i] = -1
+		}
+		return leaders
+	}
+	share := (int(partitions) + len(gws) - 1) / len(gws)
+	load := make([]int, len(gws))
+	order := make([]int, len(gws))
+	ranks := make([]uint64, len(gws))
+	for p := range partitions {
+		h := fnv.New64a()
+		h.Write(topicID[:])
+		var pb [4]byte
+		binary.BigEndian.PutUint32(pb[:], uint32(p))
+		h.Write(pb[:])
+		base := h.Sum64()
+		for i, g := range gws {
+			order[i], ranks[i] = i, rank(base, g.NodeID)
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			switch {
+			case ranks[a] > ranks[b]:
+				return -1
+			case ranks[a] < ranks[b]:
+				return 1
+			}
+			return 0
+		})
+		for _, i := range order {
+			if load[i] < share {
+				load[i]++
+				leaders[p] = gws[i].NodeID
+				break
+			}
+		}
+	}
+	return leaders
+}
+
+// rank mixes a key's hash with a node id (SplitMix64's finalizer), so that
+// every gateway computes the same ranking.
+func rank(base uint64, nodeID int32) uint64 {
+	z := base ^ (uint64(uint32(nodeID)) * 0x9E3779B97F4A7C15)
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
+
+// broker is a gateway as Metadata lists it.
+type broker struct {
+	NodeID int32
+	Rack   string
+	host   string
+	port   int32
+}
+
+// brokers lists the live gateways, and this one even while it holds no
+// lease (its partitions then have no leader), by node id.
+func (s *Server) brokers() []broker {
+	out := []broker{{NodeID: s.cfg.NodeID, Rack: s.cfg.Rack, host: s.host, port: s.port}}
+	for _, g := range s.view.gateways() {
+		if g.NodeID == s.cfg.NodeID {
+			continue
+		}
+		host, portStr, err := net.SplitHostPort(g.Addr)
+		port, perr := strconv.ParseInt(portStr, 10, 32)
+		if err != nil || perr != nil {
+			continue // RegisterGateway checked the address; a bad record is skipped
+		}
+		out = append(out, broker{NodeID: g.NodeID, Rack: g.Rack, host: host, port: int32(port)})
+	}
+	slices.SortFunc(out, func(a, b broker) int { return int(a.NodeID) - int(b.NodeID) })
+	return out
+}
+
+// membershipChanged lets go of the partitions this gateway no longer leads and
+// the groups it no longer coordinates.
+func (s *Server) membershipChanged() {
+	s.cfg.Logs.ReleaseUnless(func(tp index.TopicPartition) bool {
+		t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
+		return ok && s.view.leads(t, tp)
+	})
+	s.groups.ReleaseUnless(s.coordinates)
+}
+
+// coordinates reports whether this gateway coordinates a group.
+func (s *Server) coordinates(group string) bool {
+	return s.view.coordinatorFor(group) == s.cfg.NodeID
+}
