@@ -52,9 +52,9 @@ type clusterView struct {
 	self    coordinator.Gateway
 	members Members // nil: a gateway on its own, which leads everything
 
-	mu     sync.RWMutex
-	live   []coordinator.Gateway // by node id; empty while this gateway holds no lease
-	lease  *coordinator.Lease
+	mu    sync.RWMutex
+	live  []coordinator.Gateway // by node id; empty while this gateway holds no lease
+	lease *coordinator.Lease
 	// leaders caches each topic's partition leaders for the current live
 	// set; reset whenever it changes.
 	leaders map[[16]byte][]int32
@@ -170,7 +170,9 @@ func (v *clusterView) refresh(ctx context.Context) error {
 	v.mu.RLock()
 	l := v.lease
 	v.mu.RUnlock()
-	if l == nil || !slices.ContainsFunc(gws, func(g coordinator.Gateway) bool { return g.NodeID == v.self.NodeID && g.Incarnation == v.self.Incarnation }) {
+	if l == nil || !slices.ContainsFunc(gws, func(g coordinator.Gateway) bool {
+		return g.NodeID == v.self.NodeID && g.Incarnation == v.self.Incarnation
+	}) {
 		gws = nil // not (or no longer) a member
 	}
 	v.setLive(gws, l)

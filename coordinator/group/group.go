@@ -55,7 +55,7 @@ type Config struct {
 	// operation on a group it does not fails with ErrNotCoordinator. Nil:
 	// every group.
 	Coordinates func(group string) bool
-	Logger *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Coordinator holds the groups this gateway coordinates.
