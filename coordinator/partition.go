@@ -304,3 +304,16 @@ func (s *Store) writeChunk(ctx context.Context, tp index.TopicPartition, entries
 	}
 	return c, nil
 }
+
+// PartitionRevision returns the revision of tp's head record, 0 when none:
+// enough for a leader to see that someone else committed since it did.
+func (s *Store) PartitionRevision(ctx context.Context, tp index.TopicPartition) (uint64, error) {
+	e, err := s.partitions.Get(ctx, partitionKey(tp))
+	switch {
+	case isNotFound(err):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("read partition %s: %w", partitionKey(tp), err)
+	}
+	return e.Revision(), nil
+}

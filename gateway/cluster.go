@@ -345,3 +345,31 @@ func (s *Server) membershipChanged() {
 func (s *Server) coordinates(group string) bool {
 	return s.view.coordinatorFor(group) == s.cfg.NodeID
 }
+
+// errNotLeading is MayClaim's refusal.
+var errNotLeading = errors.New("gateway: another gateway leads the partition by the current membership")
+
+// MayClaim is tiered.Config.MayClaim: the log may claim tp only if, by the
+// membership in the store right now (not this gateway's view, which may lag),
+// this gateway leads it.
+func (s *Server) MayClaim(ctx context.Context, tp index.TopicPartition) error {
+	if s.cfg.Members == nil {
+		return nil
+	}
+	t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
+	if !ok {
+		return coordinator.ErrUnknownTopic
+	}
+	gws, err := s.cfg.Members.Gateways(ctx)
+	if err != nil {
+		return err
+	}
+	self := s.view.self
+	if !slices.ContainsFunc(gws, func(g coordinator.Gateway) bool { return g.NodeID == self.NodeID && g.Incarnation == self.Incarnation }) {
+		return errNotLeading
+	}
+	if assignLeaders(t.ID, t.Partitions, gws)[tp.Partition] != self.NodeID {
+		return errNotLeading
+	}
+	return nil
+}

@@ -29,6 +29,9 @@ type Index interface {
 	// index.ErrConflict when the revision moved, or index.ErrFenced when the
 	// stored leader epoch is newer than next's.
 	CommitPartition(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (index.Partition, uint64, error)
+	// PartitionRevision returns the revision of the committed state (0:
+	// none), without reading the state.
+	PartitionRevision(ctx context.Context, tp index.TopicPartition) (uint64, error)
 }
 
 // Defaults for Config's zero values.
@@ -77,6 +80,16 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now returns the current time. Default time.Now; tests inject a clock.
 	Now func() time.Time
+	// MayClaim, if set, is asked before a partition is claimed (loaded with
+	// the next leader epoch); an error refuses the claim, and the use that
+	// needed it fails with ErrNotLeader. A gateway checks there, against the
+	// freshest membership, that it leads the partition, so that a stale view
+	// does not fence the real leader.
+	MayClaim func(ctx context.Context, tp index.TopicPartition) error
+	// VerifyInterval is how often, at most, a read at a partition's high
+	// watermark checks that no other gateway has committed to the partition
+	// since this one claimed it (see Read). Default 1s.
+	VerifyInterval time.Duration
 }
 
 func (c *Config) ensureDefaults() error {
@@ -106,6 +119,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.ProducerExpiry <= 0 {
 		c.ProducerExpiry = DefaultProducerExpiry
+	}
+	if c.VerifyInterval <= 0 {
+		c.VerifyInterval = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -205,7 +221,7 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 		p = newPartition(tp)
 		l.parts[tp] = p
 		l.mu.Unlock()
-		p.load(ctx, l.cfg.Index)
+		p.load(ctx, l.cfg.Index, l.cfg.MayClaim)
 		if p.loadErr != nil {
 			l.drop(p, 0)
 		}

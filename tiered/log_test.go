@@ -265,3 +265,41 @@ func TestOutageBackpressureAndRecovery(t *testing.T) {
 		t.Fatalf("high watermark %d (%v), want %d", hw, err, 2*len(waiting)*5)
 	}
 }
+
+// TestStaleClaimIsNoticedOnRead: leadership moved to another log and back
+// without this one noticing; a read at its (stale) high watermark finds the
+// other's commit, reloads, and serves the new records.
+func TestStaleClaimIsNoticedOnRead(t *testing.T) {
+	e := newEnv(t)
+	tp := index.TopicPartition{TopicID: [16]byte{2}, Partition: 0}
+	first := e.startLog(t, Config{NodeID: "a", VerifyInterval: time.Millisecond})
+	if _, err := appendWait(t, first, tp, testBatch(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	other := e.startLog(t, Config{NodeID: "b"})
+	if _, err := appendWait(t, other, tp, testBatch(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // past VerifyInterval
+	res, err := first.Read(t.Context(), tp, 3, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HighWatermark != 5 || len(res.Records) == 0 {
+		t.Fatalf("read at the stale high watermark: hw %d, %d bytes; want the other log's records up to 5", res.HighWatermark, len(res.Records))
+	}
+}
+
+// TestMayClaimRefuses: a log whose MayClaim refuses cannot take a partition.
+func TestMayClaimRefuses(t *testing.T) {
+	e := newEnv(t)
+	tp := index.TopicPartition{TopicID: [16]byte{3}, Partition: 0}
+	refusal := errors.New("not ours")
+	l := e.startLog(t, Config{NodeID: "a", MayClaim: func(context.Context, index.TopicPartition) error { return refusal }})
+	if _, err := appendWait(t, l, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) || !errors.Is(err, refusal) {
+		t.Fatalf("append without the claim: %v, want ErrNotLeader wrapping the refusal", err)
+	}
+	if rev, err := e.store.PartitionRevision(t.Context(), tp); err != nil || rev != 0 {
+		t.Fatalf("the refused claim wrote revision %d (%v)", rev, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
@@ -41,6 +42,8 @@ type partition struct {
 	// broken is set when the partition failed a commit; it takes no more
 	// appends and is reloaded on next use.
 	broken bool
+	// verifiedAt is when a read last checked the claim (Log.verifyClaim).
+	verifiedAt time.Time
 }
 
 // pending is one appended batch waiting to become durable.
@@ -63,8 +66,14 @@ func newPartition(tp index.TopicPartition) *partition {
 // load reads the committed state and claims the partition with the next leader
 // epoch, so that a previous writer (an earlier run of this gateway, or a zombie)
 // can no longer commit.
-func (p *partition) load(ctx context.Context, idx Index) {
+func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.Context, index.TopicPartition) error) {
 	defer close(p.loaded)
+	if mayClaim != nil {
+		if err := mayClaim(ctx, p.tp); err != nil {
+			p.loadErr = fmt.Errorf("claim partition %x/%d: %w: %w", p.tp.TopicID, p.tp.Partition, ErrNotLeader, err)
+			return
+		}
+	}
 	st, rev, err := idx.LoadPartition(ctx, p.tp)
 	if err != nil {
 		p.loadErr = fmt.Errorf("load partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)

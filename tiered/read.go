@@ -36,12 +36,24 @@ type ReadResult struct {
 // always make progress). Reading at the high watermark returns no records. It
 // returns ErrOffsetOutOfRange, with the offsets filled in, for an offset outside
 // [log start, high watermark].
+//
+// A read at the high watermark (a consumer waiting for new records) also
+// checks, at most once per VerifyInterval, that no other gateway committed to
+// the partition since this one claimed it. Leadership can move away and back
+// between two of this gateway's looks at the membership; the new records are
+// then the other gateway's, and this one reloads the partition to serve them.
 func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error) {
 	p, err := l.partition(ctx, tp)
 	if err != nil {
 		return ReadResult{}, err
 	}
 	st := p.snapshot().committed
+	if offset >= st.HighWatermark && l.verifyClaim(ctx, p) {
+		if p, err = l.partition(ctx, tp); err != nil {
+			return ReadResult{}, err
+		}
+		st = p.snapshot().committed
+	}
 	res := ReadResult{HighWatermark: st.HighWatermark, LogStartOffset: st.LogStartOffset}
 	if offset < st.LogStartOffset || offset > st.HighWatermark {
 		return res, ErrOffsetOutOfRange
@@ -77,6 +89,37 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 }
 
 var errStopIteration = errors.New("stop iteration")
+
+// verifyClaim drops p, and reports so, when the index holds a revision of it
+// this gateway did not write: its claim was superseded and what it holds is
+// stale. It checks at most once per VerifyInterval, and only while nothing is
+// queued or in flight, whose commit would look like another writer's.
+func (l *Log) verifyClaim(ctx context.Context, p *partition) bool {
+	now := l.cfg.Now()
+	p.mu.Lock()
+	due := now.Sub(p.verifiedAt) >= l.cfg.VerifyInterval && len(p.inflight) == 0 && len(p.queued) == 0
+	if due {
+		p.verifiedAt = now
+	}
+	rev := p.rev
+	p.mu.Unlock()
+	if !due {
+		return false
+	}
+	cur, err := l.cfg.Index.PartitionRevision(ctx, p.tp)
+	if err != nil || cur == rev {
+		return false
+	}
+	p.mu.Lock()
+	idle := p.rev == rev && len(p.inflight) == 0 && len(p.queued) == 0
+	p.mu.Unlock()
+	if !idle {
+		return false
+	}
+	l.cfg.Logger.Info("partition committed by another gateway; reloading", "partition", p.tp.Partition, "revision", rev, "stored", cur)
+	l.drop(p, 0)
+	return true
+}
 
 // block returns a segment block through the cache, with one ranged GET on a miss.
 func (l *Log) block(ctx context.Context, e segment.IndexEntry) ([]byte, error) {

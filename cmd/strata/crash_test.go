@@ -168,6 +168,7 @@ type load struct {
 	n        int
 	mu       sync.Mutex
 	acks     []acked
+	ackTimes []time.Time
 	failures []error
 	wg       sync.WaitGroup
 	ackCount atomic.Int64
@@ -181,6 +182,9 @@ func startLoad(t *testing.T, addr, topic string, n int) *load {
 		kgo.ProducerLinger(time.Millisecond),
 		kgo.RecordDeliveryTimeout(2*time.Minute),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		// Refresh metadata promptly after NOT_LEADER_OR_FOLLOWER, as the
+		// Java client does, rather than at most every 5s (kgo's default).
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	l := &load{n: n, produced: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -208,6 +212,7 @@ func startLoad(t *testing.T, addr, topic string, n int) *load {
 					return
 				}
 				l.acks = append(l.acks, acked{string(r.Key), string(r.Value), r.Partition, r.Offset})
+				l.ackTimes = append(l.ackTimes, time.Now())
 				l.ackCount.Add(1)
 			})
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/internal/natsembed"
 	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/objstore/fs"
 	"github.com/stratalog/strata/tiered/objstore/s3"
@@ -78,7 +79,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	logger.Info("object store probed", "store", cfg.ObjectStore, "report", report.String())
 
+	// The log asks the gateway, which is built on the log, before claiming
+	// a partition.
+	var gw *gateway.Server
 	log, err := tiered.New(tiered.Config{
+		MayClaim:      func(ctx context.Context, tp index.TopicPartition) error { return gw.MayClaim(ctx, tp) },
 		Bucket:        bucket,
 		Index:         store,
 		NodeID:        strconv.Itoa(cfg.NodeID),
@@ -106,7 +111,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	var ready atomic.Bool
-	gw, err := gateway.New(gateway.Config{
+	gw, err = gateway.New(gateway.Config{
 		Listener:                       ln,
 		Advertise:                      advertise,
 		NodeID:                         int32(cfg.NodeID),

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,9 +82,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newClient connects a client to broker, a host:port or a comma-separated
+// list of them.
 func newClient(t *testing.T, broker string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(broker, ",")...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
