@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -86,4 +94,159 @@ func (l *load) ackGaps() []time.Duration {
 		last[a.partition] = at
 	}
 	return gaps
+}
+
+// TestZombieGateway freezes a gateway (SIGSTOP) for longer than its lease
+// under load, lets the others take its partitions over, then thaws it
+// (SIGCONT). Whatever it had queued or goes on to write must not become
+// visible: every record in the log was acknowledged, once, at its offset, and
+// its clients are redirected to the new leaders.
+func TestZombieGateway(t *testing.T) {
+	const (
+		topic      = "zombie"
+		partitions = 12
+		n          = 50_000
+		lease      = 2 * time.Second
+	)
+	ns := testenv.NATS(t)
+	dir := t.TempDir()
+	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	procs := make([]*process, len(addrs))
+	for i, addr := range addrs {
+		procs[i] = startProcess(t, dir, addr, "--nats-url", ns.URL, "--node-id", strconv.Itoa(i+1), "--gateway-lease", lease.String(), "--flush-interval", "20ms")
+	}
+	seeds := strings.Join(addrs, ",")
+	createTopic(t, seeds, topic, partitions)
+
+	l := startLoad(t, seeds, topic, n)
+	l.waitAcked(t, n/5)
+	procs[0].signal(t, syscall.SIGSTOP)
+	frozen := l.ackCount.Load()
+	time.Sleep(3 * lease)
+	procs[0].signal(t, syscall.SIGCONT)
+	t.Logf("gateway 1 frozen for %v after %d acknowledgements; %d acknowledged meanwhile", 3*lease, frozen, l.ackCount.Load()-frozen)
+	acks := l.finish(t)
+	verifyLog(t, acks, consumeAll(t, seeds, topic, partitions, n))
+	// The thawed gateway finds its lease gone (the others took its
+	// partitions) and says so.
+	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if !strings.Contains(procs[0].out.String(), "lease lost") {
+			return fmt.Errorf("the thawed gateway has not logged its lost lease")
+		}
+		return nil
+	})
+}
+
+// TestGroupAcrossGatewayKills: a group of three members reads a topic under
+// steady production while gateways (its coordinator among them, sooner or
+// later) are killed and restarted. The group carries on through coordinator
+// takeovers, reads every acknowledged record, and its committed offsets never
+// go backwards. Classic and KIP-848 protocols.
+func TestGroupAcrossGatewayKills(t *testing.T) {
+	t.Run("classic", func(t *testing.T) { testGroupAcrossGatewayKills(t, kgo.SessionTimeout(6*time.Second)) })
+	t.Run("consumer", func(t *testing.T) { testGroupAcrossGatewayKills(t, kgo.ServerSideBalancer()) })
+}
+
+func testGroupAcrossGatewayKills(t *testing.T, groupOpts ...kgo.Opt) {
+	const (
+		topic      = "grouped"
+		group      = "across-kills"
+		partitions = 6
+		n          = 30_000 // about 6 s of load
+		lease      = 2 * time.Second
+	)
+	ns := testenv.NATS(t)
+	dir := t.TempDir()
+	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	args := func(i int) []string {
+		return []string{"--nats-url", ns.URL, "--node-id", strconv.Itoa(i + 1), "--gateway-lease", lease.String(), "--flush-interval", "20ms",
+			"--group-consumer-session-timeout", "6s", "--group-consumer-heartbeat-interval", "500ms"}
+	}
+	procs := make([]*process, len(addrs))
+	for i, addr := range addrs {
+		procs[i] = startProcess(t, dir, addr, args(i)...)
+	}
+	seeds := strings.Join(addrs, ",")
+	createTopic(t, seeds, topic, partitions)
+
+	var mu sync.Mutex
+	read := map[string]int{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	for range 3 {
+		cl := newClient(t, seeds, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200 * time.Millisecond),
+			kgo.MetadataMinAge(250 * time.Millisecond)}, groupOpts...)...)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				mu.Lock()
+				fs.EachRecord(func(r *kgo.Record) { read[string(r.Value)]++ })
+				mu.Unlock()
+			}
+		})
+	}
+
+	// Committed offsets, polled throughout, must never go backwards.
+	adm := kadm.NewClient(newClient(t, seeds, kgo.MetadataMinAge(250*time.Millisecond)))
+	var backwards atomic.Pointer[string]
+	wg.Go(func() {
+		last := map[int32]int64{}
+		for ctx.Err() == nil {
+			fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+			offsets, err := adm.FetchOffsets(fctx, group)
+			fcancel()
+			if err == nil {
+				offsets.Each(func(o kadm.OffsetResponse) {
+					if o.Err != nil || o.Topic != topic {
+						return
+					}
+					if o.At < last[o.Partition] {
+						msg := fmt.Sprintf("partition %d: committed offset went from %d back to %d", o.Partition, last[o.Partition], o.At)
+						backwards.Store(&msg)
+					}
+					last[o.Partition] = max(last[o.Partition], o.At)
+				})
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+
+	l := startLoad(t, seeds, topic, n)
+	for k, down := range []time.Duration{lease / 2, 2 * lease} {
+		l.waitAcked(t, int64((k+1)*n/3))
+		i := k % len(procs)
+		procs[i].kill(t)
+		t.Logf("kill %d: gateway %d after %d acknowledgements, down for %v", k+1, i+1, l.ackCount.Load(), down)
+		time.Sleep(down)
+		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
+	}
+	acks := l.finish(t)
+	testenv.CheckFor(t, 2*time.Minute, 100*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		missing := 0
+		for _, a := range acks {
+			if read[a.value] == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d acknowledged records not read by the group", missing, len(acks))
+		}
+		return nil
+	})
+	if msg := backwards.Load(); msg != nil {
+		t.Fatal(*msg)
+	}
+	mu.Lock()
+	again := 0
+	for _, c := range read {
+		if c > 1 {
+			again++
+		}
+	}
+	mu.Unlock()
+	t.Logf("the group read all %d acknowledged records through the kills, %d more than once", len(acks), again)
 }

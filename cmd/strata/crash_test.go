@@ -279,3 +279,11 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 	acks := l.finish(t)
 	verifyLog(t, acks, consumeAll(t, addr, topic, partitions, n))
 }
+
+// signal sends sig to the process (SIGSTOP and SIGCONT freeze and thaw it).
+func (p *process) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
