@@ -2,6 +2,7 @@
 #   make run    build and start Strata embedded (Kafka on 127.0.0.1:9092)
 #   make test   install what tests need (MinIO, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
+#   make chaos  the gateway kill test for CHAOS_DURATION (default 2m)
 #   make fuzz   run each fuzz target for FUZZTIME
 #   make lint   go vet and gofmt
 
@@ -24,7 +25,7 @@ FUZZ_TARGETS := \
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
 
-.PHONY: all build run test test-deps unit fuzz-smoke e2e bench fuzz lint clean
+.PHONY: all build run test test-deps unit fuzz-smoke e2e bench chaos fuzz lint clean
 
 all: build
 
@@ -54,6 +55,12 @@ fuzz-smoke:
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
 	scripts/e2e-kafkajs.sh bin/strata
+
+# chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three
+# gateways, one stopped every 5-10s under load; make test runs a short one.
+CHAOS_DURATION ?= 2m
+chaos:
+	STRATA_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -run '^TestGatewayKills$$' -v -timeout 30m ./cmd/strata/
 
 bench: test-deps build
 	STRATA_BIN=$(CURDIR)/bin/strata $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/

@@ -7,7 +7,9 @@ package gateway
 //   - Classic consumer groups with any client-side assignor, eager or
 //     cooperative (the protocol is the same on the broker), as in Kafka's
 //     GroupCoordinator: see coordinator/group.
-//   - FindCoordinator answers this gateway for every group (v4 batches keys).
+//   - FindCoordinator answers the gateway the live set assigns the group to
+//     (cluster.go; v4 batches keys); group requests sent elsewhere get
+//     NOT_COORDINATOR.
 //   - JoinGroup v4+ requires a known member id (KIP-394): the first join gets
 //     MEMBER_ID_REQUIRED with the id to use. v5+ static members (KIP-345): a
 //     restart with the same group.instance.id and subscription keeps its
@@ -27,11 +29,10 @@ package gateway
 //     restart members carry on with their generations, epochs and
 //     assignments, without a rebalance.
 //
-// Deviations: FindCoordinator answers this gateway; one coordinator per group
-// among several gateways comes with the gateway cluster. After a restart
-// ListGroups shows a group with stored members as Empty until one of its
-// members' requests (or a describe) loads it. Transaction coordinators are
-// not served yet (FindCoordinator for a transactional id gets
+// Deviations: after a restart or a coordinator move, ListGroups shows a group
+// with stored members as Empty until one of its members' requests (or a
+// describe) loads it. Transaction coordinators are not served yet
+// (FindCoordinator for a transactional id gets
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 import (

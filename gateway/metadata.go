@@ -3,7 +3,8 @@ package gateway
 // Metadata: v0-v12
 //
 // Behavior:
-//   - Brokers: this gateway (multi-gateway clusters are a later issue).
+//   - Brokers: the live gateways of the cluster, and this one (see
+//     cluster.go); the controller is the lowest node id.
 //   - A null topic list (v1+), or an empty one at v0, asks for every topic;
 //     regex subscriptions rely on that.
 //   - Unknown topics are created when auto.create.topics.enable is on (the
@@ -11,9 +12,11 @@ package gateway
 //     before v4), with num.partitions partitions, as Kafka does. Names that are
 //     not legal topic names get INVALID_TOPIC_EXCEPTION.
 //   - v10+ topics may be named by id; an unknown id gets UNKNOWN_TOPIC_ID.
-//   - Every partition is led by this gateway. LeaderEpoch is -1 (unknown) until
-//     leader epochs are exposed with the cluster issue, so clients do not send
-//     epochs we would have to validate.
+//   - Each partition's leader is the gateway the live set assigns it to
+//     (cluster.go), its only replica; with no live gateway it has none
+//     (LEADER_NOT_AVAILABLE). LeaderEpoch is -1 (unknown), so clients do not
+//     send epochs we would have to validate: gateways fence each other through
+//     the coordinator instead.
 //
 // Deviation: authorized operations are reported as -2147483648 (not requested)
 // since ACLs are a later issue.

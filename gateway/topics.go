@@ -6,7 +6,7 @@ package gateway
 //   - CreateTopics validates the name (Kafka's rules), the partition count
 //     (-1 means num.partitions), the replication factor (-1 or at least 1:
 //     object storage is the replication, so any factor is accepted and
-//     metadata reports this gateway as the one replica), and every config
+//     metadata reports each partition's leader as its one replica), and every config
 //     against the topic config table (INVALID_CONFIG). ValidateOnly checks
 //     without creating. v5+ responses carry the partition count and configs;
 //     v7+ the topic id.

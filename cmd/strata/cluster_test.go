@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,18 +22,33 @@ import (
 
 // TestGatewayKills runs three gateways (processes) on one NATS server and one
 // object store, and under idempotent acks=all load over twelve partitions
-// kills a random gateway with SIGKILL every few seconds and restarts it. Every
-// acknowledged record must be in the log once, at its acknowledged offset,
-// with offsets contiguous: a partition's new leader picks up exactly where the
-// old one's last commit left it, and recognises the producer's retries.
+// stops a random gateway every few seconds and restarts it: mostly with
+// SIGKILL, every fourth time with SIGTERM (a graceful shutdown, which hands
+// its partitions over at once). Each stays down for half a lease (back
+// before the others notice) or for two (its partitions move away and back).
+// Every acknowledged record must be in the log once, at its acknowledged
+// offset, with offsets contiguous: a partition's new leader picks up exactly
+// where the old one's last commit left it, and recognises the producer's
+// retries.
+//
+// It runs about 20s; STRATA_CHAOS_DURATION (e.g. 2m, `make chaos`) runs it
+// longer with a stop every 5-10s.
 func TestGatewayKills(t *testing.T) {
 	const (
 		topic      = "cluster"
 		partitions = 12
-		n          = 75_000 // about 15 s of load
-		kills      = 4
 		lease      = 2 * time.Second
+		rate       = 5000 // records per second, startLoad's pace
 	)
+	duration, every := 20*time.Second, [2]time.Duration{1500 * time.Millisecond, 2500 * time.Millisecond}
+	if d := os.Getenv("STRATA_CHAOS_DURATION"); d != "" {
+		var err error
+		if duration, err = time.ParseDuration(d); err != nil {
+			t.Fatalf("STRATA_CHAOS_DURATION: %v", err)
+		}
+		every = [2]time.Duration{5 * time.Second, 10 * time.Second}
+	}
+	n := int(duration.Seconds() * rate)
 	ns := testenv.NATS(t)
 	dir := t.TempDir() // one object store for all
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
@@ -48,17 +64,26 @@ func TestGatewayKills(t *testing.T) {
 
 	l := startLoad(t, seeds, topic, n)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for k := range kills {
-		l.waitAcked(t, int64((k+1)*n/(kills+2)))
+	kills := 0
+	for k := 0; ; k++ {
+		time.Sleep(every[0] + time.Duration(rng.Int64N(int64(every[1]-every[0]))))
+		if l.ackCount.Load() >= int64(n*9/10) {
+			break
+		}
 		i := rng.IntN(len(procs))
-		procs[i].kill(t)
-		// Down for half a lease (it comes back before the others notice)
-		// or for two (its partitions move to the others, then back).
+		how := "SIGKILL"
+		if k%4 == 3 {
+			how = "SIGTERM"
+			procs[i].stop(t)
+		} else {
+			procs[i].kill(t)
+		}
 		down := lease / 2
 		if k%2 == 1 {
 			down = 2 * lease
 		}
-		t.Logf("kill %d: gateway %d after %d acknowledgements, down for %v", k+1, i+1, l.ackCount.Load(), down)
+		kills++
+		t.Logf("stop %d: %s to gateway %d after %d acknowledgements, down for %v", kills, how, i+1, l.ackCount.Load(), down)
 		time.Sleep(down)
 		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
 	}
@@ -72,7 +97,7 @@ func TestGatewayKills(t *testing.T) {
 	gaps := l.ackGaps()
 	slices.Sort(gaps)
 	if len(gaps) > 0 {
-		t.Logf("%d records acknowledged through %d kills; %d partition pauses over 100ms: p50 %v, p99 %v, max %v",
+		t.Logf("%d records acknowledged through %d stops; %d partition pauses over 100ms: p50 %v, p99 %v, max %v",
 			len(acks), kills, len(gaps), gaps[len(gaps)/2], gaps[len(gaps)*99/100], gaps[len(gaps)-1])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,7 +188,7 @@ func startLoad(t *testing.T, addr, topic string, n int) *load {
 		kgo.MetadataMinAge(250*time.Millisecond),
 	)
 	l := &load{n: n, produced: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+time.Duration(n/5000)*time.Second)
 	t.Cleanup(cancel)
 	go func() {
 		defer close(l.produced)
@@ -278,6 +279,15 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 	kill(cluster.Nodes[2])
 	acks := l.finish(t)
 	verifyLog(t, acks, consumeAll(t, addr, topic, partitions, n))
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	p.signal(t, syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("strata after SIGTERM: %v\n%s", err, p.out.String())
+	}
 }
 
 // signal sends sig to the process (SIGSTOP and SIGCONT freeze and thaw it).
