@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,8 +21,9 @@ import (
 	"github.com/stratalog/strata/internal/testenv"
 )
 
-// TestGatewayKills runs three gateways (processes) on one NATS server and one
-// object store, and under idempotent acks=all load over twelve partitions
+// TestGatewayKills runs three gateways (processes) on a three-node NATS
+// cluster (R3 buckets) and MinIO, and under idempotent acks=all load over
+// twelve partitions
 // stops a random gateway every few seconds and restarts it: mostly with
 // SIGKILL, every fourth time with SIGTERM (a graceful shutdown, which hands
 // its partitions over at once). Each stays down for half a lease (back
@@ -49,11 +51,13 @@ func TestGatewayKills(t *testing.T) {
 		every = [2]time.Duration{5 * time.Second, 10 * time.Second}
 	}
 	n := int(duration.Seconds() * rate)
-	ns := testenv.NATS(t)
-	dir := t.TempDir() // one object store for all
+	nats := testenv.StartNATSCluster(t, 3)
+	dir := t.TempDir()
+	store := sharedObjectStore(t)
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
 	args := func(node int) []string {
-		return []string{"--nats-url", ns.URL, "--node-id", strconv.Itoa(node + 1), "--gateway-lease", lease.String(), "--flush-interval", "20ms"}
+		return append([]string{"--nats-url", nats.URLs(), "--nats-replicas", "3", "--node-id", strconv.Itoa(node + 1),
+			"--gateway-lease", lease.String(), "--flush-interval", "20ms"}, store...)
 	}
 	procs := make([]*process, len(addrs))
 	for i, addr := range addrs {
@@ -274,4 +278,19 @@ func testGroupAcrossGatewayKills(t *testing.T, groupOpts ...kgo.Opt) {
 	}
 	mu.Unlock()
 	t.Logf("the group read all %d acknowledged records through the kills, %d more than once", len(acks), again)
+}
+
+// sharedObjectStore returns the flags that put every gateway's segments in
+// one MinIO bucket. Without MinIO installed (and not under CI) it returns
+// none, and the gateways share the file store of their common --data-dir.
+func sharedObjectStore(t *testing.T) []string {
+	t.Helper()
+	if errors.Is(minioErr, testenv.ErrMinIONotInstalled) && os.Getenv("CI") == "" {
+		t.Logf("MinIO is not installed: the gateways share a directory instead (run make test to install it)")
+		return nil
+	}
+	s := testenv.RequireMinIO(t, minioServer, minioErr)
+	t.Setenv("AWS_ACCESS_KEY_ID", s.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s.SecretKey)
+	return []string{"--object-store", "s3", "--s3-endpoint", s.Endpoint, "--s3-bucket", s.NewBucket(t), "--s3-region", s.Region, "--s3-path-style"}
 }
