@@ -1,6 +1,6 @@
 # Strata's make targets are thin wrappers over go commands.
 #   make run    build and start Strata embedded (Kafka on 127.0.0.1:9092)
-#   make test   install what tests need (MinIO, kcat, kafkajs), then run every test
+#   make test   install what tests need (MinIO, nats-server, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
 #   make chaos  the gateway kill test for CHAOS_DURATION (default 2m)
 #   make fuzz   run each fuzz target for FUZZTIME
@@ -40,6 +40,7 @@ test: test-deps lint unit fuzz-smoke e2e
 test-deps:
 	scripts/install-minio.sh $(MINIO_VERSION)
 	scripts/install-e2e-tools.sh
+	scripts/install-nats.sh >/dev/null
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -55,6 +56,7 @@ fuzz-smoke:
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
 	scripts/e2e-kafkajs.sh bin/strata
+	scripts/e2e-cluster.sh bin/strata
 
 # chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three
 # gateways, one stopped every 5-10s under load; make test runs a short one.
