@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -145,15 +146,12 @@ func (s *Store) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("coordinator: watch topics: %w", err)
 	}
-	defer func() {
-		// The watcher's delivery goroutine may be blocked handing us an
-		// entry; drain until it closes the channel on its way out.
-		if err := w.Stop(); err != nil {
-			s.log.Debug("stop topic watcher", "err", err)
-		}
-		for range w.Updates() {
-		}
-	}()
+	defer stopWatcher(w, s.log)
+	lw, err := s.leaders.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("coordinator: watch leaders: %w", err)
+	}
+	defer stopWatcher(lw, s.log)
 	for {
 		select {
 		case <-ctx.Done():
@@ -170,6 +168,16 @@ func (s *Store) Run(ctx context.Context) error {
 				continue
 			}
 			s.applyEntry(e)
+		case e, ok := <-lw.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("coordinator: leader watcher closed")
+			}
+			if e != nil {
+				s.applyLeaderEntry(e)
+			}
 		}
 	}
 }
@@ -237,4 +245,14 @@ func (s *Store) Topics() []Topic {
 	tt.mu.Unlock()
 	slices.SortFunc(out, func(a, b Topic) int { return cmp.Compare(a.Name, b.Name) })
 	return out
+}
+
+// stopWatcher stops w and drains it: its delivery goroutine may be blocked
+// handing over an entry, and closes the channel on its way out.
+func stopWatcher(w jetstream.KeyWatcher, log *slog.Logger) {
+	if err := w.Stop(); err != nil {
+		log.Debug("stop watcher", "err", err)
+	}
+	for range w.Updates() {
+	}
 }

@@ -79,6 +79,7 @@ type Store struct {
 	offsets    jetstream.KeyValue
 	groups     jetstream.KeyValue
 	gateways   jetstream.KeyValue
+	leaders    jetstream.KeyValue
 
 	// gatewayLease is the gateways bucket's TTL.
 	gatewayLease time.Duration
@@ -91,6 +92,8 @@ type Store struct {
 	table topicTable
 	// heads remembers partition heads by revision; it has its own lock.
 	heads headCache
+	// leaderEpochs is the watched copy of the leaders bucket; its own lock.
+	leaderEpochs leaderTable
 }
 
 // Open creates the Store's buckets, or binds them when they exist, and
@@ -136,6 +139,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.offsets, "offsets", "Strata committed consumer group offsets", 0},
 		{&s.groups, "groups", "Strata consumer group membership", 0},
 		{&s.gateways, "gateways", "Strata live gateways (leases)", cfg.GatewayLease},
+		{&s.leaders, "leaders", "Strata partitions' latest leader epochs", 0},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {

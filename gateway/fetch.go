@@ -101,6 +101,10 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			case !s.view.leads(t, tp):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
+				if code := s.checkLeaderEpoch(ctx, tp, rp.CurrentLeaderEpoch); code != 0 {
+					sp.ErrorCode = code
+					break
+				}
 				limit := min(int(rp.PartitionMaxBytes), remaining)
 				n := s.fetchPartition(ctx, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
 				total += n

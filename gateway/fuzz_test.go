@@ -181,5 +181,8 @@ func groupSeedRequests(topic string) []kmsg.Request {
 	cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
 	cgd.Groups = []string{g}
 
-	return []kmsg.Request{fc, join, sync, hb, leave, oc, of, kmsg.NewPtrListGroupsRequest(), dg, del, od, cgh, cgd}
+	ofle := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ofle.Topics = []kmsg.OffsetForLeaderEpochRequestTopic{{Topic: topic, Partitions: []kmsg.OffsetForLeaderEpochRequestTopicPartition{{LeaderEpoch: 1, CurrentLeaderEpoch: 1}}}}
+
+	return []kmsg.Request{fc, join, sync, hb, leave, oc, of, kmsg.NewPtrListGroupsRequest(), dg, del, od, cgh, cgd, ofle}
 }

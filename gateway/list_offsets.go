@@ -46,6 +46,8 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if !s.view.leads(t, tp) {
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			} else if code := s.checkLeaderEpoch(ctx, tp, rp.CurrentLeaderEpoch); code != 0 {
+				sp.ErrorCode = code
 			} else {
 				sp.Offset, sp.Timestamp, sp.ErrorCode = s.listOffset(ctx, tp, rp.Timestamp)
 			}

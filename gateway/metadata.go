@@ -14,9 +14,8 @@ package gateway
 //   - v10+ topics may be named by id; an unknown id gets UNKNOWN_TOPIC_ID.
 //   - Each partition's leader is the gateway the live set assigns it to
 //     (cluster.go), its only replica; with no live gateway it has none
-//     (LEADER_NOT_AVAILABLE). LeaderEpoch is -1 (unknown), so clients do not
-//     send epochs we would have to validate: gateways fence each other through
-//     the coordinator instead.
+//     (LEADER_NOT_AVAILABLE). LeaderEpoch is the latest claimed epoch
+//     (leader_epochs.go), -1 for a partition never written.
 //
 // Deviation: authorized operations are reported as -2147483648 (not requested)
 // since ACLs are a later issue.
@@ -29,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/tiered/index"
 )
 
 func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
@@ -109,6 +109,9 @@ func (s *Server) topicMetadata(t coordinator.Topic) kmsg.MetadataResponseTopic {
 		mp.Partition = p
 		mp.Leader = s.view.leader(t, p)
 		mp.LeaderEpoch = -1
+		if s.cfg.LeaderEpochs != nil {
+			mp.LeaderEpoch = s.cfg.LeaderEpochs.LeaderEpoch(index.TopicPartition{TopicID: t.ID, Partition: p})
+		}
 		if mp.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		} else {

@@ -70,6 +70,14 @@ type Logs interface {
 	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
 	ReleaseUnless(keep func(index.TopicPartition) bool)
+	LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, error)
+	EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error)
+}
+
+// LeaderEpochs tells Metadata each partition's latest leader epoch (-1 when
+// unknown); coordinator.Store implements it.
+type LeaderEpochs interface {
+	LeaderEpoch(tp index.TopicPartition) int32
 }
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -97,6 +105,9 @@ type Config struct {
 	// Members makes this gateway one of a cluster (see cluster.go); nil
 	// runs it alone, leading every partition and coordinating every group.
 	Members Members
+	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs;
+	// nil reports -1 (unknown), so clients do not validate epochs.
+	LeaderEpochs LeaderEpochs
 	// OnServing, if set, is called by Run once the gateway holds its
 	// membership and starts accepting connections.
 	OnServing func()

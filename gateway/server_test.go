@@ -13,6 +13,7 @@ import (
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore/fs"
 )
 
@@ -60,7 +61,12 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log, err := tiered.New(tiered.Config{Bucket: bucket, Index: store, FlushInterval: 5 * time.Millisecond})
+	log, err := tiered.New(tiered.Config{Bucket: bucket, Index: store, FlushInterval: 5 * time.Millisecond,
+		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
+			if err := store.PublishLeaderEpoch(ctx, tp, 0, epoch); err != nil {
+				tb.Errorf("publish leader epoch: %v", err)
+			}
+		}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -84,6 +90,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		Logs:                           logs,
 		Offsets:                        store,
 		GroupStore:                     store,
+		LeaderEpochs:                   store,
 		DisableAutoCreateTopics:        o.noAutoCreate,
 		MaxRequestBytes:                o.maxRequestBytes,
 		MaxInFlightRequestBytes:        o.maxInFlight,

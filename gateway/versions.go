@@ -50,6 +50,7 @@ func init() {
 		{key: 19, min: 0, max: 7, handle: (*Server).handleCreateTopics},
 		{key: 20, min: 0, max: 6, handle: (*Server).handleDeleteTopics},
 		{key: 22, min: 0, max: 4, handle: (*Server).handleInitProducerID},
+		{key: 23, min: 0, max: 4, handle: (*Server).handleOffsetForLeaderEpoch},
 		{key: 32, min: 0, max: 4, handle: (*Server).handleDescribeConfigs},
 		{key: 33, min: 0, max: 2, handle: (*Server).handleAlterConfigs},
 		{key: 37, min: 0, max: 3, handle: (*Server).handleCreatePartitions},

@@ -86,6 +86,10 @@ type Config struct {
 	// freshest membership, that it leads the partition, so that a stale view
 	// does not fence the real leader.
 	MayClaim func(ctx context.Context, tp index.TopicPartition) error
+	// OnClaim, if set, is told each claim's leader epoch once it is
+	// committed, before the partition serves: the gateway publishes it for
+	// Metadata (coordinator.PublishLeaderEpoch).
+	OnClaim func(ctx context.Context, tp index.TopicPartition, epoch int32)
 	// VerifyInterval is how often, at most, a read at a partition's high
 	// watermark checks that no other gateway has committed to the partition
 	// since this one claimed it (see Read). Default 1s.
@@ -221,7 +225,7 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 		p = newPartition(tp)
 		l.parts[tp] = p
 		l.mu.Unlock()
-		p.load(ctx, l.cfg.Index, l.cfg.MayClaim)
+		p.load(ctx, l.cfg.Index, l.cfg.MayClaim, l.cfg.OnClaim)
 		if p.loadErr != nil {
 			l.drop(p, 0)
 		}

@@ -66,7 +66,7 @@ func newPartition(tp index.TopicPartition) *partition {
 // load reads the committed state and claims the partition with the next leader
 // epoch, so that a previous writer (an earlier run of this gateway, or a zombie)
 // can no longer commit.
-func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.Context, index.TopicPartition) error) {
+func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.Context, index.TopicPartition) error, onClaim func(context.Context, index.TopicPartition, int32)) {
 	defer close(p.loaded)
 	if mayClaim != nil {
 		if err := mayClaim(ctx, p.tp); err != nil {
@@ -81,6 +81,10 @@ func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.C
 	}
 	claim := st
 	claim.LeaderEpoch++
+	claim.Epochs = append(slices.Clone(st.Epochs), index.EpochStart{Epoch: claim.LeaderEpoch, StartOffset: st.HighWatermark})
+	if n := len(claim.Epochs); n > index.MaxEpochs {
+		claim.Epochs = claim.Epochs[n-index.MaxEpochs:]
+	}
 	stored, rev, err := idx.CommitPartition(ctx, p.tp, claim, rev)
 	if err != nil {
 		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
@@ -96,6 +100,9 @@ func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.C
 	p.producers = maps.Clone(claim.Producers)
 	if p.producers == nil {
 		p.producers = make(map[int64]index.Producer)
+	}
+	if onClaim != nil {
+		onClaim(ctx, p.tp, claim.LeaderEpoch)
 	}
 }
 

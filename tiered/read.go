@@ -233,3 +233,23 @@ func (l *Log) scanBlockForTimestamp(ctx context.Context, e segment.IndexEntry, t
 	}
 	return offset, timestamp, found, nil
 }
+
+// LeaderEpoch returns the leader epoch this log holds tp at, claiming it on
+// first use.
+func (l *Log) LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return 0, err
+	}
+	return p.snapshot().committed.LeaderEpoch, nil
+}
+
+// EndOffsetFor answers OffsetForLeaderEpoch for tp (index.Partition.EndOffsetFor).
+func (l *Log) EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return 0, 0, err
+	}
+	leaderEpoch, endOffset = p.snapshot().committed.EndOffsetFor(epoch)
+	return leaderEpoch, endOffset, nil
+}

@@ -83,7 +83,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	// a partition.
 	var gw *gateway.Server
 	log, err := tiered.New(tiered.Config{
-		MayClaim:      func(ctx context.Context, tp index.TopicPartition) error { return gw.MayClaim(ctx, tp) },
+		MayClaim: func(ctx context.Context, tp index.TopicPartition) error { return gw.MayClaim(ctx, tp) },
+		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
+			if err := store.PublishLeaderEpoch(ctx, tp, int32(cfg.NodeID), epoch); err != nil {
+				// Metadata shows an older epoch meanwhile; a client sending
+				// it is fenced and retries, and the next claim publishes.
+				logger.Warn("publish leader epoch", "partition", tp.Partition, "epoch", epoch, "err", err)
+			}
+		},
 		Bucket:        bucket,
 		Index:         store,
 		NodeID:        strconv.Itoa(cfg.NodeID),
@@ -131,6 +138,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		GroupConsumerHeartbeatInterval: cfg.ConsumerHeartbeatInterval,
 		OffsetsRetention:               cfg.OffsetsRetention,
 		Members:                        store,
+		LeaderEpochs:                   store,
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
 		OnServing: func() {

@@ -55,6 +55,44 @@ type Partition struct {
 	Chunks []Chunk `json:"chunks,omitempty"`
 	// Producers is the idempotent-producer state by producer id.
 	Producers map[int64]Producer `json:"producers,omitempty"`
+	// Epochs is the leader epoch history, oldest first: each claim's epoch
+	// and the offset its leader started at (Kafka's leader-epoch
+	// checkpoint), at most MaxEpochs, for OffsetForLeaderEpoch.
+	Epochs []EpochStart `json:"epochs,omitempty"`
+}
+
+// MaxEpochs is how many leader epochs a partition remembers. A consumer
+// asking about an older one is told the oldest start offset kept.
+const MaxEpochs = 64
+
+// EpochStart is one leader epoch and the first offset written in it.
+type EpochStart struct {
+	Epoch       int32 `json:"epoch"`
+	StartOffset int64 `json:"start_offset"`
+}
+
+// EndOffsetFor answers OffsetForLeaderEpoch as Kafka's LeaderEpochFileCache:
+// for the current epoch the log end offset; for an earlier one, the largest
+// known epoch at or below it and the start offset of the epoch after it;
+// for one below every known epoch, itself and the oldest start offset; for
+// one above every known epoch, or with no history, -1 and -1.
+func (p Partition) EndOffsetFor(epoch int32) (int32, int64) {
+	es := p.Epochs
+	if len(es) == 0 || epoch < 0 {
+		return -1, -1
+	}
+	if epoch == es[len(es)-1].Epoch {
+		return epoch, p.HighWatermark
+	}
+	for i, e := range es {
+		if e.Epoch > epoch {
+			if i == 0 {
+				return epoch, e.StartOffset
+			}
+			return es[i-1].Epoch, e.StartOffset
+		}
+	}
+	return -1, -1
 }
 
 // Chunk names a run of Count consecutive Entries stored as one immutable record.

@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// TestLeaderEpochs: Metadata reports each claim's epoch; Fetch and ListOffsets
+// fence an older CurrentLeaderEpoch and refuse a newer one; and
+// OffsetForLeaderEpoch answers from the epoch history as Kafka does.
+func TestLeaderEpochs(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	createTestTopic(t, s, "epochs", 1, nil)
+	produceN(t, s, "epochs", 0, 10) // claims at epoch 1, offsets 0-9
+	// A second claim (as after a failover): epoch 2 starts at offset 10.
+	s.log.ReleaseUnless(func(index.TopicPartition) bool { return false })
+	produceN(t, s, "epochs", 10, 5)
+
+	cl := s.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	md := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("epochs")
+	md.Topics = append(md.Topics, mt)
+	mresp, err := md.RequestWith(ctx, cl)
+	if err != nil || mresp.Topics[0].Partitions[0].LeaderEpoch != 2 {
+		t.Fatalf("metadata leader epoch: %v %+v", err, mresp)
+	}
+
+	fetch := func(epoch int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxWaitMillis, req.MaxBytes = 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = "epochs", s.topicID(t, "epochs") // by id from v13
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = epoch, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	for _, tc := range []struct {
+		epoch int32
+		want  int16
+	}{{2, 0}, {-1, 0}, {1, kerr.FencedLeaderEpoch.Code}, {3, kerr.UnknownLeaderEpoch.Code}} {
+		if got := fetch(tc.epoch); got != tc.want {
+			t.Errorf("fetch at current leader epoch %d: %v, want %v", tc.epoch, kerr.ErrorForCode(got), kerr.ErrorForCode(tc.want))
+		}
+	}
+
+	ofle := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	ot := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	ot.Topic = "epochs"
+	for _, e := range []int32{0, 1, 2, 5} {
+		op := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		op.LeaderEpoch = e
+		ot.Partitions = append(ot.Partitions, op)
+	}
+	ofle.Topics = append(ofle.Topics, ot)
+	oresp, err := ofle.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		epoch int32
+		end   int64
+	}{{0, 0}, {1, 10}, {2, 15}, {-1, -1}}
+	for i, p := range oresp.Topics[0].Partitions {
+		if p.ErrorCode != 0 || p.LeaderEpoch != want[i].epoch || p.EndOffset != want[i].end {
+			t.Errorf("OffsetForLeaderEpoch(%d) = epoch %d end %d (%v), want %d %d", ot.Partitions[i].LeaderEpoch, p.LeaderEpoch, p.EndOffset, kerr.ErrorForCode(p.ErrorCode), want[i].epoch, want[i].end)
+		}
+	}
+}
