@@ -266,12 +266,7 @@ func assignLeaders(topicID [16]byte, partitions int32, gws []coordinator.Gateway
 	order := make([]int, len(gws))
 	ranks := make([]uint64, len(gws))
 	for p := range partitions {
-		h := fnv.New64a()
-		h.Write(topicID[:])
-		var pb [4]byte
-		binary.BigEndian.PutUint32(pb[:], uint32(p))
-		h.Write(pb[:])
-		base := h.Sum64()
+		base := partitionHash(topicID, p)
 		for i, g := range gws {
 			order[i], ranks[i] = i, rank(base, g.NodeID)
 		}
@@ -293,6 +288,16 @@ func assignLeaders(topicID [16]byte, partitions int32, gws []coordinator.Gateway
 		}
 	}
 	return leaders
+}
+
+// partitionHash is a partition's key for rank.
+func partitionHash(topicID [16]byte, partition int32) uint64 {
+	h := fnv.New64a()
+	h.Write(topicID[:])
+	var pb [4]byte
+	binary.BigEndian.PutUint32(pb[:], uint32(partition))
+	h.Write(pb[:])
+	return h.Sum64()
 }
 
 // rank mixes a key's hash with a node id (SplitMix64's finalizer), so that
@@ -372,4 +377,11 @@ func (s *Server) MayClaim(ctx context.Context, tp index.TopicPartition) error {
 		return errNotLeading
 	}
 	return nil
+}
+
+// member reports whether this gateway holds its lease (or runs alone).
+func (v *clusterView) member() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.members == nil || v.lease != nil
 }

@@ -20,8 +20,14 @@ package gateway
 // Deviations: fetch sessions (KIP-227) are declined: a request to open one gets
 // session id 0, which KIP-227 allows and which makes clients send full fetches;
 // an incremental fetch names a session that cannot exist and gets
-// FETCH_SESSION_ID_NOT_FOUND. PreferredReadReplica (KIP-392) is always -1 until
-// there are several gateways.
+// FETCH_SESSION_ID_NOT_FOUND.
+//
+// Follower fetching (KIP-392): the leader answers a v11+ fetch from a
+// consumer with a rack (client.rack) with a PreferredReadReplica in that rack,
+// when there is one and the leader is not in it, and no records; any live
+// gateway then serves v11+ fetches of partitions it does not lead from the
+// committed state (tiered replica reads), up to ReplicaRefresh (250 ms)
+// behind the leader, its long polls waking at that interval.
 
 import (
 	"context"
@@ -98,15 +104,26 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !s.view.leads(t, tp):
+			case !s.view.leads(t, tp) && (req.Version < 11 || !s.view.member()):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case !s.view.leads(t, tp):
+				// A follower read (KIP-392): any live gateway serves
+				// what is committed.
+				limit := min(int(rp.PartitionMaxBytes), remaining)
+				n := s.fetchPartition(ctx, replicaSource{s.cfg.Logs}, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
+				total += n
+				remaining -= n
 			default:
 				if code := s.checkLeaderEpoch(ctx, tp, rp.CurrentLeaderEpoch); code != 0 {
 					sp.ErrorCode = code
 					break
 				}
+				if r := s.preferredReadReplica(tp, req.Rack); r >= 0 {
+					sp.PreferredReadReplica = r // no records: the client goes there
+					break
+				}
 				limit := min(int(rp.PartitionMaxBytes), remaining)
-				n := s.fetchPartition(ctx, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
+				n := s.fetchPartition(ctx, s.cfg.Logs, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
 				total += n
 				remaining -= n
 			}
@@ -130,9 +147,9 @@ func (s *Server) fetchTopic(rt kmsg.FetchRequestTopic, byID bool) (coordinator.T
 
 // fetchPartition fills sp from one partition and returns the record bytes read.
 // With first set the partition may return one batch over limit (KIP-74).
-func (s *Server) fetchPartition(ctx context.Context, tp index.TopicPartition, offset int64, limit int, first bool, sp *kmsg.FetchResponseTopicPartition, watches *[]<-chan struct{}) int {
+func (s *Server) fetchPartition(ctx context.Context, src fetchSource, tp index.TopicPartition, offset int64, limit int, first bool, sp *kmsg.FetchResponseTopicPartition, watches *[]<-chan struct{}) int {
 	if watches != nil {
-		ch, err := s.cfg.Logs.Watch(ctx, tp)
+		ch, err := src.Watch(ctx, tp)
 		if err != nil {
 			sp.ErrorCode = errorCode(err)
 			return 0
@@ -141,12 +158,12 @@ func (s *Server) fetchPartition(ctx context.Context, tp index.TopicPartition, of
 	}
 	if limit <= 0 && !first {
 		// Over the response's budget: report offsets only.
-		start, hw, err := s.cfg.Logs.Offsets(ctx, tp)
+		start, hw, err := src.Offsets(ctx, tp)
 		sp.ErrorCode = errorCode(err)
 		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, start
 		return 0
 	}
-	res, err := s.cfg.Logs.Read(ctx, tp, offset, max(limit, 1))
+	res, err := src.Read(ctx, tp, offset, max(limit, 1))
 	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
 	if err != nil {
 		sp.ErrorCode = errorCode(err)
@@ -165,6 +182,49 @@ func (s *Server) fetchPartition(ctx context.Context, tp index.TopicPartition, of
 		sp.RecordBatches = res.Records
 	}
 	return len(res.Records)
+}
+
+// fetchSource is where a fetch reads a partition: the log it leads, or
+// replicaSource.
+type fetchSource interface {
+	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
+	Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
+}
+
+// replicaSource reads partitions this gateway does not lead.
+type replicaSource struct{ logs Logs }
+
+func (r replicaSource) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error) {
+	return r.logs.ReadReplica(ctx, tp, offset, maxBytes)
+}
+
+func (r replicaSource) Offsets(ctx context.Context, tp index.TopicPartition) (int64, int64, error) {
+	return r.logs.ReplicaOffsets(ctx, tp)
+}
+
+func (r replicaSource) Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error) {
+	return r.logs.WatchReplica(ctx, tp)
+}
+
+// preferredReadReplica is the gateway a consumer in rack should read tp
+// from (KIP-392's rack-aware selector): -1 when that is this leader (in the
+// rack, or no live gateway is), else one of the rack's gateways, chosen per
+// partition so the reads spread.
+func (s *Server) preferredReadReplica(tp index.TopicPartition, rack string) int32 {
+	if rack == "" || rack == s.cfg.Rack {
+		return -1
+	}
+	best, bestRank := int32(-1), uint64(0)
+	for _, g := range s.view.gateways() {
+		if g.Rack != rack {
+			continue
+		}
+		if r := rank(partitionHash(tp.TopicID, tp.Partition), g.NodeID); best < 0 || r > bestRank {
+			best, bestRank = g.NodeID, r
+		}
+	}
+	return best
 }
 
 // waitAny blocks until one of watches closes (true), the deadline fires, or ctx

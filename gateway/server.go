@@ -71,6 +71,10 @@ type Logs interface {
 	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
 	ReleaseUnless(keep func(index.TopicPartition) bool)
 	LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, error)
+	// Replica reads, of partitions this gateway does not lead (KIP-392).
+	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
+	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	WatchReplica(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error)
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/objstore/fs"
 )
 
@@ -37,17 +39,33 @@ type serverOpts struct {
 	offsetsRetention, offsetsRetentionCheck time.Duration
 }
 
-// startServer runs a gateway for tb and stops every part in Cleanup.
+// startServer runs a gateway on its own for tb and stops every part in
+// Cleanup.
 func startServer(tb testing.TB, o serverOpts) *testServer {
+	return newBackend(tb, 0).gateway(tb, o, 0, "", false)
+}
+
+// backend is what the gateways of a test share, as processes would: one NATS
+// server, the coordinator store on it, and one object store.
+type backend struct {
+	store  *coordinator.Store
+	bucket objstore.Bucket
+	ctx    context.Context
+	wg     *sync.WaitGroup
+}
+
+// newBackend starts the shared parts; lease is the gateways' lease (0: the
+// default).
+func newBackend(tb testing.TB, lease time.Duration) *backend {
 	tb.Helper()
 	ns := testenv.NATS(tb)
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	wg := &sync.WaitGroup{}
 	tb.Cleanup(func() {
 		cancel()
 		wg.Wait()
 	})
-	store, err := coordinator.Open(ctx, ns.JetStream(tb), coordinator.Config{})
+	store, err := coordinator.Open(ctx, ns.JetStream(tb), coordinator.Config{GatewayLease: lease})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,16 +79,26 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	log, err := tiered.New(tiered.Config{Bucket: bucket, Index: store, FlushInterval: 5 * time.Millisecond,
+	return &backend{store: store, bucket: bucket, ctx: ctx, wg: wg}
+}
+
+// gateway runs one gateway on the backend with its own tiered log; with
+// member set it joins the cluster as node nodeID in rack.
+func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string, member bool) *testServer {
+	tb.Helper()
+	store := b.store
+	var srv *Server
+	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond,
+		MayClaim: func(ctx context.Context, tp index.TopicPartition) error { return srv.MayClaim(ctx, tp) },
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
-			if err := store.PublishLeaderEpoch(ctx, tp, 0, epoch); err != nil {
+			if err := store.PublishLeaderEpoch(ctx, tp, nodeID, epoch); err != nil && ctx.Err() == nil {
 				tb.Errorf("publish leader epoch: %v", err)
 			}
 		}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	wg.Go(func() { _ = log.Run(ctx) })
+	b.wg.Go(func() { _ = log.Run(b.ctx) })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,9 +108,15 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 	if o.wrapLogs != nil {
 		logs = o.wrapLogs(log)
 	}
+	var members Members
+	if member {
+		members = store
+	}
 	rec := &recordingHandler{}
-	srv, err := New(Config{
+	srv, err = New(Config{
 		Listener:                       ln,
+		NodeID:                         nodeID,
+		Rack:                           rack,
 		ClusterID:                      "test-cluster",
 		Topics:                         store,
 		TopicAdmin:                     store,
@@ -91,6 +125,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 		Offsets:                        store,
 		GroupStore:                     store,
 		LeaderEpochs:                   store,
+		Members:                        members,
 		DisableAutoCreateTopics:        o.noAutoCreate,
 		MaxRequestBytes:                o.maxRequestBytes,
 		MaxInFlightRequestBytes:        o.maxInFlight,
@@ -103,7 +138,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	wg.Go(func() { _ = srv.Run(ctx) })
+	b.wg.Go(func() { _ = srv.Run(b.ctx) })
 	return &testServer{addr: ln.Addr().String(), store: store, log: log, logs: rec}
 }
 

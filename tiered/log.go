@@ -90,6 +90,10 @@ type Config struct {
 	// committed, before the partition serves: the gateway publishes it for
 	// Metadata (coordinator.PublishLeaderEpoch).
 	OnClaim func(ctx context.Context, tp index.TopicPartition, epoch int32)
+	// ReplicaRefresh is how often, at most, a replica read (ReadReplica)
+	// rereads a partition it does not lead. Default
+	// DefaultReplicaRefresh.
+	ReplicaRefresh time.Duration
 	// VerifyInterval is how often, at most, a read at a partition's high
 	// watermark checks that no other gateway has committed to the partition
 	// since this one claimed it (see Read). Default 1s.
@@ -124,6 +128,9 @@ func (c *Config) ensureDefaults() error {
 	if c.ProducerExpiry <= 0 {
 		c.ProducerExpiry = DefaultProducerExpiry
 	}
+	if c.ReplicaRefresh <= 0 {
+		c.ReplicaRefresh = DefaultReplicaRefresh
+	}
 	if c.VerifyInterval <= 0 {
 		c.VerifyInterval = time.Second
 	}
@@ -147,10 +154,12 @@ type Log struct {
 	// queued, and a send that finds it full is dropped (a flush is coming).
 	flushNow chan struct{}
 
-	mu     sync.Mutex
-	parts  map[index.TopicPartition]*partition
-	queued int  // bytes queued in all partitions, not yet taken by a flush
-	closed bool // set by Run on shutdown; Append then fails with ErrClosed
+	mu    sync.Mutex
+	parts map[index.TopicPartition]*partition
+	// replicas are partitions read as a follower (replica.go).
+	replicas map[index.TopicPartition]*replica
+	queued   int  // bytes queued in all partitions, not yet taken by a flush
+	closed   bool // set by Run on shutdown; Append then fails with ErrClosed
 }
 
 // New returns a Log. It does no I/O: partitions are loaded when first used.
@@ -164,6 +173,7 @@ func New(cfg Config) (*Log, error) {
 		metrics:  newMetrics(cfg.Registerer),
 		flushNow: make(chan struct{}, 1),
 		parts:    make(map[index.TopicPartition]*partition),
+		replicas: make(map[index.TopicPartition]*replica),
 	}, nil
 }
 
@@ -255,9 +265,17 @@ func (l *Log) drop(p *partition, queuedBytes int) {
 	l.mu.Unlock()
 }
 
-// ForgetTopic drops every loaded partition of a deleted topic.
+// ForgetTopic drops every loaded partition of a deleted topic, led or read
+// as a replica.
 func (l *Log) ForgetTopic(topicID [16]byte) {
 	l.ReleaseUnless(func(tp index.TopicPartition) bool { return tp.TopicID != topicID })
+	l.mu.Lock()
+	for tp := range l.replicas {
+		if tp.TopicID == topicID {
+			delete(l.replicas, tp)
+		}
+	}
+	l.mu.Unlock()
 }
 
 // ReleaseUnless drops every loaded partition for which keep is false (a

@@ -54,6 +54,11 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 		}
 		st = p.snapshot().committed
 	}
+	return l.readState(ctx, st, offset, maxBytes)
+}
+
+// readState reads from a committed state (see Read).
+func (l *Log) readState(ctx context.Context, st index.Partition, offset int64, maxBytes int) (ReadResult, error) {
 	res := ReadResult{HighWatermark: st.HighWatermark, LogStartOffset: st.LogStartOffset}
 	if offset < st.LogStartOffset || offset > st.HighWatermark {
 		return res, ErrOffsetOutOfRange
