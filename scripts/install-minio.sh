@@ -24,20 +24,4 @@ if [[ -n "${STRATA_MINIO_BIN:-}" ]]; then
 	exit 0
 fi
 
-cache=$("$(dirname "$0")/cache-dir.sh")
-dir="$cache/minio/$version"
-bin="$dir/minio"
-
-if [[ ! -x "$bin" ]]; then
-	echo "install-minio: building github.com/minio/minio@$version (takes a few minutes, once)" >&2
-	mkdir -p "$dir"
-	# Build into a temp dir next to the final path and rename, so an
-	# interrupted build never leaves a partial binary that looks installed.
-	# GOFLAGS is cleared so a developer's flags for this repository (say
-	# -mod=vendor) do not apply to building another module.
-	tmp="$(mktemp -d "$dir/.install.XXXXXX")"
-	trap 'rm -rf "$tmp"' EXIT
-	GOBIN="$tmp" GOFLAGS= go install "github.com/minio/minio@$version"
-	mv "$tmp/minio" "$bin"
-fi
-echo "$bin"
+exec "$(dirname "$0")/go-install.sh" minio github.com/minio/minio "$version"

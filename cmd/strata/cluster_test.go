@@ -198,24 +198,10 @@ func testGroupAcrossGatewayKills(t *testing.T, groupOpts ...kgo.Opt) {
 	seeds := strings.Join(addrs, ",")
 	createTopic(t, seeds, topic, partitions)
 
-	var mu sync.Mutex
-	read := map[string]int{}
+	reads := startGroupMembers(t, seeds, 3, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic)}, groupOpts...)...)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	for range 3 {
-		cl := newClient(t, seeds, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200 * time.Millisecond),
-			kgo.MetadataMinAge(250 * time.Millisecond)}, groupOpts...)...)
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				fs := cl.PollFetches(ctx)
-				mu.Lock()
-				fs.EachRecord(func(r *kgo.Record) { read[string(r.Value)]++ })
-				mu.Unlock()
-			}
-		})
-	}
 
 	// Committed offsets, polled throughout, must never go backwards.
 	adm := kadm.NewClient(newClient(t, seeds, kgo.MetadataMinAge(250*time.Millisecond)))
@@ -252,31 +238,14 @@ func testGroupAcrossGatewayKills(t *testing.T, groupOpts ...kgo.Opt) {
 		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
 	}
 	acks := l.finish(t)
-	testenv.CheckFor(t, 2*time.Minute, 100*time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		missing := 0
-		for _, a := range acks {
-			if read[a.value] == 0 {
-				missing++
-			}
-		}
-		if missing > 0 {
-			return fmt.Errorf("%d of %d acknowledged records not read by the group", missing, len(acks))
-		}
-		return nil
-	})
+	values := make([]string, len(acks))
+	for i, a := range acks {
+		values[i] = a.value
+	}
+	again := reads.waitAll(t, values)
 	if msg := backwards.Load(); msg != nil {
 		t.Fatal(*msg)
 	}
-	mu.Lock()
-	again := 0
-	for _, c := range read {
-		if c > 1 {
-			again++
-		}
-	}
-	mu.Unlock()
 	t.Logf("the group read all %d acknowledged records through the kills, %d more than once", len(acks), again)
 }
 

@@ -102,23 +102,7 @@ func testGroupSurvivesRestart(t *testing.T, groupOpts ...kgo.Opt) {
 	p := startProcess(t, dir, addr, args...)
 	createTopic(t, addr, topic, 6)
 
-	var mu sync.Mutex
-	readCount := map[string]int{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	for range 3 {
-		cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumerGroup("live-group"), kgo.ConsumeTopics(topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200 * time.Millisecond)}, groupOpts...)...)
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				fs := cl.PollFetches(ctx)
-				mu.Lock()
-				fs.EachRecord(func(r *kgo.Record) { readCount[string(r.Value)]++ })
-				mu.Unlock()
-			}
-		})
-	}
+	reads := startGroupMembers(t, addr, 3, append([]kgo.Opt{kgo.ConsumerGroup("live-group"), kgo.ConsumeTopics(topic)}, groupOpts...)...)
 
 	// Produce in the background until told to stop; kgo retries through the
 	// restart, so every record is eventually acknowledged or the test fails.
@@ -157,10 +141,8 @@ func testGroupSurvivesRestart(t *testing.T, groupOpts ...kgo.Opt) {
 
 	ackedCount := func() int { ackedMu.Lock(); defer ackedMu.Unlock(); return len(acked) }
 	testenv.CheckFor(t, time.Minute, 50*time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(readCount) < 300 {
-			return fmt.Errorf("group read %d records", len(readCount))
+		if n := reads.distinct(); n < 300 {
+			return fmt.Errorf("group read %d records", n)
 		}
 		return nil
 	})
@@ -181,27 +163,69 @@ func testGroupSurvivesRestart(t *testing.T, groupOpts ...kgo.Opt) {
 	ackedMu.Lock()
 	all := slices.Clone(acked)
 	ackedMu.Unlock()
+	again := reads.waitAll(t, all)
+	t.Logf("%d records acknowledged and read across the restart, %d read more than once", len(all), again)
+}
+
+// groupReads counts, by value, what the members of a group read.
+type groupReads struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+// startGroupMembers starts n group members (opts name the group and topic)
+// reading from the start and committing every 200 ms, until the test ends.
+func startGroupMembers(t *testing.T, broker string, n int, opts ...kgo.Opt) *groupReads {
+	t.Helper()
+	g := &groupReads{count: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for range n {
+		cl := newClient(t, broker, append([]kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.AutoCommitInterval(200 * time.Millisecond), kgo.MetadataMinAge(250 * time.Millisecond)}, opts...)...)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				g.mu.Lock()
+				fs.EachRecord(func(r *kgo.Record) { g.count[string(r.Value)]++ })
+				g.mu.Unlock()
+			}
+		})
+	}
+	return g
+}
+
+func (g *groupReads) distinct() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.count)
+}
+
+// waitAll waits until every one of values has been read, and returns how many
+// were read more than once.
+func (g *groupReads) waitAll(t *testing.T, values []string) (again int) {
+	t.Helper()
 	testenv.CheckFor(t, 2*time.Minute, 100*time.Millisecond, func() error {
-		mu.Lock()
-		defer mu.Unlock()
+		g.mu.Lock()
+		defer g.mu.Unlock()
 		missing := 0
-		for _, v := range all {
-			if readCount[v] == 0 {
+		for _, v := range values {
+			if g.count[v] == 0 {
 				missing++
 			}
 		}
 		if missing > 0 {
-			return fmt.Errorf("%d of %d acknowledged records not read", missing, len(all))
+			return fmt.Errorf("%d of %d acknowledged records not read by the group", missing, len(values))
 		}
 		return nil
 	})
-	mu.Lock()
-	again := 0
-	for _, n := range readCount {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, n := range g.count {
 		if n > 1 {
 			again++
 		}
 	}
-	mu.Unlock()
-	t.Logf("%d records acknowledged and read across the restart, %d read more than once", len(all), again)
+	return again
 }
