@@ -72,7 +72,7 @@ func serveFlags(c *serveConfig) []struct {
 		value       flag.Value
 	}{
 		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
-		{"advertise", "host:port given to clients in metadata (default: --listen)", (*stringValue)(&c.Advertise)},
+		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
 		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
 		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},

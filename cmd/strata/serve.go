@@ -110,7 +110,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	advertise := cfg.Advertise
 	if advertise == "" {
-		advertise = ln.Addr().String()
+		advertise, err = defaultAdvertise(ln.Addr().(*net.TCPAddr), os.Hostname)
+		if err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
@@ -252,3 +256,18 @@ func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, r
 
 // splitURLs is used for --nats-url lists with spaces after commas.
 func splitURLs(s string) string { return strings.ReplaceAll(s, " ", "") }
+
+// defaultAdvertise is the address given to clients when --advertise is not
+// set: the listener's, except that a wildcard listener (0.0.0.0, ::) is
+// advertised under the host's name, as Kafka does for advertised.listeners,
+// since clients (and the other gateways' metadata) cannot dial a wildcard.
+func defaultAdvertise(ln *net.TCPAddr, hostname func() (string, error)) (string, error) {
+	if !ln.IP.IsUnspecified() {
+		return ln.String(), nil
+	}
+	host, err := hostname()
+	if err != nil {
+		return "", fmt.Errorf("listening on %s and no --advertise: host name: %w", ln, err)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(ln.Port)), nil
+}
