@@ -46,7 +46,7 @@ func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range s.cfg.Topics.Topics() {
-			resp.Topics = append(resp.Topics, s.topicMetadata(t))
+			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
 		}
 		return respond(resp), nil
 	}
@@ -66,12 +66,12 @@ func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataReq
 			mt.ErrorCode = kerr.UnknownTopicID.Code
 			return mt
 		}
-		return s.topicMetadata(t)
+		return s.topicMetadata(ctx, t)
 	}
 	name := *rt.Topic
 	t, ok := s.cfg.Topics.Topic(name)
 	if ok {
-		return s.topicMetadata(t)
+		return s.topicMetadata(ctx, t)
 	}
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = rt.Topic
@@ -95,10 +95,10 @@ func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataReq
 		mt.ErrorCode = kerr.LeaderNotAvailable.Code
 		return mt
 	}
-	return s.topicMetadata(t)
+	return s.topicMetadata(ctx, t)
 }
 
-func (s *Server) topicMetadata(t coordinator.Topic) kmsg.MetadataResponseTopic {
+func (s *Server) topicMetadata(ctx context.Context, t coordinator.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -110,7 +110,17 @@ func (s *Server) topicMetadata(t coordinator.Topic) kmsg.MetadataResponseTopic {
 		mp.Leader = s.view.leader(t, p)
 		mp.LeaderEpoch = -1
 		if s.cfg.LeaderEpochs != nil {
-			mp.LeaderEpoch = s.cfg.LeaderEpochs.LeaderEpoch(index.TopicPartition{TopicID: t.ID, Partition: p})
+			tp := index.TopicPartition{TopicID: t.ID, Partition: p}
+			mp.LeaderEpoch = s.cfg.LeaderEpochs.LeaderEpoch(tp)
+			if mp.Leader == s.cfg.NodeID {
+				// This gateway's own partitions are claimed before
+				// their epoch is told, so that clients do not fetch
+				// with the previous leader's epoch, be fenced, and
+				// wait out their metadata refresh interval.
+				if e, err := s.cfg.Logs.LeaderEpoch(ctx, tp); err == nil {
+					mp.LeaderEpoch = max(mp.LeaderEpoch, e)
+				}
+			}
 		}
 		if mp.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
