@@ -99,20 +99,19 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			// null one as a bad message set size.
 			sp.RecordBatches = []byte{}
 			tp, exists := t.Partition(rp.Partition)
+			leads := exists && s.view.leads(t, tp)
+			var src fetchSource
 			switch {
 			case !known && byID:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !s.view.leads(t, tp) && (req.Version < 11 || !s.view.member()):
+			case !leads && (req.Version < 11 || !s.view.member()):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case !s.view.leads(t, tp):
+			case !leads:
 				// A follower read (KIP-392): any live gateway serves
 				// what is committed.
-				limit := min(int(rp.PartitionMaxBytes), remaining)
-				n := s.fetchPartition(ctx, replicaSource{s.cfg.Logs}, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
-				total += n
-				remaining -= n
+				src = replicaSource{s.cfg.Logs}
 			default:
 				if code := s.checkLeaderEpoch(ctx, tp, rp.CurrentLeaderEpoch); code != 0 {
 					sp.ErrorCode = code
@@ -122,8 +121,11 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 					sp.PreferredReadReplica = r // no records: the client goes there
 					break
 				}
+				src = s.cfg.Logs
+			}
+			if src != nil {
 				limit := min(int(rp.PartitionMaxBytes), remaining)
-				n := s.fetchPartition(ctx, s.cfg.Logs, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
+				n := s.fetchPartition(ctx, src, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
 				total += n
 				remaining -= n
 			}

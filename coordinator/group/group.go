@@ -64,6 +64,12 @@ type Coordinator struct {
 
 	mu     sync.Mutex
 	groups map[string]*Group
+	// absent holds groups the store was found not to have, so that
+	// requests naming them (standalone commits, fetches, describes) do not
+	// read the store each time. It is exact while this gateway coordinates
+	// them, because only a group's coordinator writes its records and every
+	// write goes through a Group in memory; ReleaseUnless clears it.
+	absent map[string]bool
 }
 
 // New returns a Coordinator.
@@ -86,7 +92,7 @@ func New(cfg Config) *Coordinator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Coordinator{cfg: cfg, groups: make(map[string]*Group)}
+	return &Coordinator{cfg: cfg, groups: make(map[string]*Group), absent: make(map[string]bool)}
 }
 
 // Group is one group, classic or consumer-protocol. Its mutex guards every
@@ -156,16 +162,28 @@ func (c *Coordinator) get(ctx context.Context, id string, create bool) (*Group, 
 		return nil, ErrNotCoordinator
 	}
 	c.mu.Lock()
-	g := c.groups[id]
+	g, absent := c.groups[id], c.absent[id]
 	c.mu.Unlock()
-	if g != nil {
+	switch {
+	case g != nil:
 		return g, nil
+	case absent && !create:
+		return nil, nil
 	}
-	loaded, err := c.load(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: load group %q: %w", ErrNotPersisted, id, err)
+	var loaded *Group
+	if !absent {
+		var err error
+		if loaded, err = c.load(ctx, id); err != nil {
+			return nil, fmt.Errorf("%w: load group %q: %w", ErrNotPersisted, id, err)
+		}
 	}
 	if loaded == nil && !create {
+		c.mu.Lock()
+		if len(c.absent) >= maxAbsent {
+			clear(c.absent) // a bound, not an eviction policy
+		}
+		c.absent[id] = true
+		c.mu.Unlock()
 		return nil, nil
 	}
 	if loaded == nil {
@@ -177,10 +195,14 @@ func (c *Coordinator) get(ctx context.Context, id string, create bool) (*Group, 
 		return cur, nil // another request got here first
 	}
 	c.groups[id] = loaded
+	delete(c.absent, id)
 	c.mu.Unlock()
 	loaded.resume()
 	return loaded, nil
 }
+
+// maxAbsent bounds Coordinator.absent.
+const maxAbsent = 1 << 16
 
 // maxClientIDInMemberID caps the client id part of a generated member id:
 // member ids are keys in the coordinator store, and a client id can be long.

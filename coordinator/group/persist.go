@@ -441,6 +441,8 @@ func (c *Coordinator) ReleaseUnless(keep func(group string) bool) {
 			gone = append(gone, g)
 		}
 	}
+	// Another gateway may have written any group meanwhile.
+	clear(c.absent)
 	c.mu.Unlock()
 	for _, g := range gone {
 		g.mu.Lock()
