@@ -20,7 +20,8 @@ FUZZ_TARGETS := \
 	./gateway:FuzzConnection:3000x \
 	./tiered/batch:FuzzVerify:20000x \
 	./tiered/batch:FuzzEachRecord:10000x \
-	./tiered/segment:FuzzReadIndex:50000x
+	./tiered/segment:FuzzReadIndex:50000x \
+	./tiered/wal:FuzzParseRecord:50000x
 
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR

@@ -1,0 +1,40 @@
+// Package wal is the write-ahead tail on NATS JetStream: the replicated log a
+// produced batch goes to before it is acknowledged, and stays in until the
+// segment holding it is durable in object storage and indexed.
+//
+// It owns the WAL streams, the record format inside each message, fenced
+// appends, replay and purge. It leaves offsets, group commit, flushing and
+// recovery policy to package tiered, which drives it.
+//
+// # Layout
+//
+// The WAL is Shards streams, "<Prefix>_WAL_<n>" with subjects
+// "<prefix>.wal.<n>.>", file storage and the configured replicas. A partition
+// has one subject, "<prefix>.wal.<n>.<topic id hex>.<partition>", in the shard
+// its id hashes to, so one stream's Raft group is not the ceiling on
+// throughput. The shard count is fixed while any shard holds data: Open
+// refuses a different count rather than lose track of a tail.
+//
+// # Invariants
+//
+//   - Fencing: every Append names the partition subject's last sequence it
+//     expects (JetStream's Nats-Expected-Last-Subject-Sequence). The
+//     subject's messages therefore form one chain in which every writer knew
+//     the whole chain before it: a deposed leader's append fails with
+//     ErrFenced, and the offsets in the chain are contiguous.
+//   - Each message is one Record: the leader epoch, the offsets of the
+//     RecordBatch v2 bytes it carries, and a CRC32C over all of it, checked
+//     on every read (ErrCorrupt).
+//   - Purge only removes messages below a sequence the caller has made
+//     durable elsewhere, never the last one: the last message anchors the
+//     chain, so a purge cannot reset the expected sequence under a writer.
+//   - Reads go through the stream leader (direct gets are off), so a replay
+//     sees every acknowledged append.
+//
+// Usage:
+//
+//	w, err := wal.Open(ctx, js, wal.Config{Shards: 4, Replicas: 3})
+//	seq, err := w.Append(ctx, p, wal.Record{Epoch: 7, BaseOffset: 100, LastOffset: 109, Data: batches}, lastSeq)
+//	err = w.Replay(ctx, p, 0, func(seq uint64, r wal.Record) error { ... })
+//	err = w.Purge(ctx, p, seq) // drop messages before seq once they are in S3
+package wal

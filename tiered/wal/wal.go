@@ -1,0 +1,299 @@
+package wal
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var (
+	// ErrFenced means the partition's subject moved past the sequence the
+	// writer expected: another leader appended, and this one must reload.
+	ErrFenced = errors.New("wal: another writer appended to the partition")
+	// ErrCorrupt means a WAL message failed its checksum or did not parse.
+	ErrCorrupt = errors.New("wal: corrupt record")
+	// ErrTooLarge means a record does not fit in one NATS message.
+	ErrTooLarge = errors.New("wal: record larger than the nats max payload")
+	// ErrShardsChanged means the WAL on the server has another shard count
+	// than configured and holds data.
+	ErrShardsChanged = errors.New("wal: shard count differs from the streams on the server")
+)
+
+// DefaultPrefix names the streams and subjects when Config.Prefix is empty.
+const DefaultPrefix = "strata"
+
+// maxShards bounds Config.Shards: each shard is a stream with its own Raft
+// group, and a few dozen are plenty for any one NATS cluster.
+const maxShards = 64
+
+var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// Config configures a Log. The zero value of each field means its default.
+type Config struct {
+	// Prefix starts every stream name and subject, as the coordinator's
+	// Config.Prefix does for its buckets. Default DefaultPrefix.
+	Prefix string
+	// Shards is the number of streams the partitions are spread over.
+	// Default 1.
+	Shards int
+	// Replicas is each stream's replica count: 3 in production. Open
+	// refuses existing streams with another count. Default 1.
+	Replicas int
+}
+
+// Partition names a partition's WAL subject.
+type Partition struct {
+	TopicID   [16]byte
+	Partition int32
+}
+
+// Log is the WAL. Its methods are safe for concurrent use.
+type Log struct {
+	js         jetstream.JetStream
+	cfg        Config
+	streams    []jetstream.Stream
+	maxPayload int
+}
+
+// Open creates the WAL streams, or checks existing ones against cfg.
+func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if !validPrefix.MatchString(cfg.Prefix) {
+		return nil, fmt.Errorf("wal: prefix %q: letters, digits, '-' and '_' only", cfg.Prefix)
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 1
+	}
+	if cfg.Shards < 1 || cfg.Shards > maxShards {
+		return nil, fmt.Errorf("wal: %d shards, want 1 to %d", cfg.Shards, maxShards)
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	l := &Log{js: js, cfg: cfg, maxPayload: int(js.Conn().MaxPayload())}
+	if err := l.checkShards(ctx); err != nil {
+		return nil, err
+	}
+	for n := range cfg.Shards {
+		s, err := l.openStream(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		l.streams = append(l.streams, s)
+	}
+	return l, nil
+}
+
+func (l *Log) streamName(n int) string {
+	return fmt.Sprintf("%s_WAL_%d", l.cfg.Prefix, n)
+}
+
+func (l *Log) subjectPrefix(n int) string {
+	return fmt.Sprintf("%s.wal.%d.", strings.ToLower(l.cfg.Prefix), n)
+}
+
+// openStream creates shard n's stream, or checks the existing one.
+func (l *Log) openStream(ctx context.Context, n int) (jetstream.Stream, error) {
+	want := jetstream.StreamConfig{
+		Name:        l.streamName(n),
+		Description: "Strata write-ahead tail: record batches acknowledged but not yet in object storage",
+		Subjects:    []string{l.subjectPrefix(n) + ">"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.cfg.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		// Nothing is ever discarded by a limit: the tail is bounded by
+		// tiered's backpressure, and a limit would drop acknowledged data.
+		Discard:    jetstream.DiscardNew,
+		DenyDelete: true,
+		// Direct gets may be answered by a lagging replica; replay must
+		// see every acknowledged append, so reads go to the leader.
+		AllowDirect: false,
+	}
+	s, err := l.js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = l.js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = l.js.Stream(ctx, want.Name) // another gateway created it
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: open stream %s: %w", want.Name, err)
+	}
+	got := s.CachedInfo().Config
+	switch {
+	case got.Replicas != want.Replicas:
+		return nil, fmt.Errorf("wal: stream %s has %d replicas, configured %d", want.Name, got.Replicas, want.Replicas)
+	case got.Storage != jetstream.FileStorage:
+		return nil, fmt.Errorf("wal: stream %s is not on file storage", want.Name)
+	case len(got.Subjects) != 1 || got.Subjects[0] != want.Subjects[0]:
+		return nil, fmt.Errorf("wal: stream %s has subjects %q, want %q", want.Name, got.Subjects, want.Subjects)
+	}
+	return s, nil
+}
+
+// checkShards refuses a shard count that differs from the existing streams'
+// while any of them holds messages: partitions would hash to other shards and
+// their tails would be lost from view.
+func (l *Log) checkShards(ctx context.Context) error {
+	prefix := l.cfg.Prefix + "_WAL_"
+	names := l.js.StreamNames(ctx)
+	existing, nonEmpty := 0, false
+	var empty []string
+	for name := range names.Name() {
+		n, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
+		if !strings.HasPrefix(name, prefix) || err != nil {
+			continue
+		}
+		existing = max(existing, n+1)
+		s, err := l.js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("wal: stream %s: %w", name, err)
+		}
+		if s.CachedInfo().State.Msgs > 0 {
+			nonEmpty = true
+		} else if n >= l.cfg.Shards {
+			empty = append(empty, name)
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("wal: list streams: %w", err)
+	}
+	if existing == 0 || existing == l.cfg.Shards {
+		return nil
+	}
+	if nonEmpty {
+		return fmt.Errorf("%w: %d shards on the server hold data, configured %d; start with --wal-shards=%d until they are flushed", ErrShardsChanged, existing, l.cfg.Shards, existing)
+	}
+	// All empty: the count may change. Remove shards beyond it so an old
+	// stream does not keep capturing subjects of the new layout.
+	for _, name := range empty {
+		if err := l.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("wal: delete empty stream %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// StreamNames returns the WAL's stream names, for durability checks.
+func (l *Log) StreamNames() []string {
+	names := make([]string, len(l.streams))
+	for i := range l.streams {
+		names[i] = l.streamName(i)
+	}
+	return names
+}
+
+// natsHeaderBytes is room left in a message for the NATS headers an append
+// carries (the expected last subject sequence).
+const natsHeaderBytes = 128
+
+// MaxDataBytes is the most batch data one Record may carry: the server's max
+// payload less the record header and the NATS headers.
+func (l *Log) MaxDataBytes() int {
+	return l.maxPayload - HeaderBytes - natsHeaderBytes
+}
+
+// shard returns p's shard and subject.
+func (l *Log) shard(p Partition) (jetstream.Stream, string) {
+	h := fnv.New32a()
+	h.Write(p.TopicID[:])
+	h.Write([]byte{byte(p.Partition >> 24), byte(p.Partition >> 16), byte(p.Partition >> 8), byte(p.Partition)})
+	n := int(h.Sum32() % uint32(len(l.streams)))
+	return l.streams[n], l.subjectPrefix(n) + hex.EncodeToString(p.TopicID[:]) + "." + strconv.Itoa(int(p.Partition))
+}
+
+// Append publishes r to p's subject if the subject's last sequence is still
+// expectLast (0: the subject has no messages), and returns r's sequence once
+// the stream's quorum has stored it. It returns ErrFenced (wrapped) when the
+// subject moved on: another writer appended. Any other error leaves the
+// outcome unknown; the caller must not assume r was or was not stored.
+func (l *Log) Append(ctx context.Context, p Partition, r Record, expectLast uint64) (uint64, error) {
+	if len(r.Data) > l.MaxDataBytes() {
+		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), l.MaxDataBytes())
+	}
+	_, subject := l.shard(p)
+	msg := &nats.Msg{Subject: subject, Data: appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r)}
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expectLast))
+	if err != nil {
+		if isWrongLastSequence(err) {
+			return 0, fmt.Errorf("%w: %s after sequence %d: %w", ErrFenced, subject, expectLast, err)
+		}
+		return 0, fmt.Errorf("wal: append to %s: %w", subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// LastSeq returns the sequence of p's last message, 0 if it has none.
+func (l *Log) LastSeq(ctx context.Context, p Partition) (uint64, error) {
+	s, subject := l.shard(p)
+	m, err := s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wal: last message of %s: %w", subject, err)
+	}
+	return m.Sequence, nil
+}
+
+// Replay calls fn for each of p's messages after sequence after, in order, up
+// to the last one at the time of the call, and returns that last sequence (or
+// after, when there is nothing newer). A record that fails its checksum stops
+// the replay with ErrCorrupt: the tail holds acknowledged data, and skipping
+// it would lose some silently.
+func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq uint64, r Record) error) (uint64, error) {
+	last, err := l.LastSeq(ctx, p)
+	if err != nil || last <= after {
+		return after, err
+	}
+	s, subject := l.shard(p)
+	for seq := after + 1; seq <= last; {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if err != nil {
+			return 0, fmt.Errorf("wal: read %s from sequence %d: %w", subject, seq, err)
+		}
+		if m.Sequence > last {
+			break
+		}
+		r, err := parseRecord(m.Data)
+		if err != nil {
+			return 0, fmt.Errorf("%s sequence %d: %w", subject, m.Sequence, err)
+		}
+		if err := fn(m.Sequence, r); err != nil {
+			return 0, err
+		}
+		seq = m.Sequence + 1
+	}
+	return last, nil
+}
+
+// Purge removes p's messages with sequences below before. The caller passes
+// the sequence of the last message whose data is durable elsewhere, so that
+// message stays as the chain's anchor (see the package documentation).
+func (l *Log) Purge(ctx context.Context, p Partition, before uint64) error {
+	if before <= 1 {
+		return nil
+	}
+	s, subject := l.shard(p)
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
+		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
+	}
+	return nil
+}
