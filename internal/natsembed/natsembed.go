@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,12 @@ type Config struct {
 	// Routes are the cluster URLs ("nats://host:port") of the other servers
 	// of the cluster. Requires ClusterName.
 	Routes []string
+	// MonitorPort selects the HTTP monitoring listener (/varz, /jsz, ...),
+	// bound on Host: 0 opens none (the default), -1 picks a random free
+	// port, a positive value is that port. Strata's own durability check
+	// (internal/natscheck) reads /varz through it, so a server other Strata
+	// processes use as an external NATS should have it on.
+	MonitorPort int
 	// ReadyTimeout bounds how long Start waits for the server to be ready.
 	// Default: DefaultReadyTimeout.
 	ReadyTimeout time.Duration
@@ -60,9 +68,10 @@ type Config struct {
 
 // Server is a running embedded nats-server.
 type Server struct {
-	ns        *server.Server
-	listening bool
-	clustered bool
+	ns         *server.Server
+	listening  bool
+	clustered  bool
+	monitorURL string // "" without a monitoring listener
 }
 
 // Start starts a nats-server with JetStream and waits until it accepts
@@ -100,7 +109,21 @@ func Start(cfg Config) (*Server, error) {
 		shutdown(ns)
 		return nil, fmt.Errorf("start nats server with store %s: jetstream did not start (see server log): %w", cfg.StoreDir, ErrNotReady)
 	}
-	return &Server{ns: ns, listening: !opts.DontListen, clustered: cfg.ClusterName != ""}, nil
+	s := &Server{ns: ns, listening: !opts.DontListen, clustered: cfg.ClusterName != ""}
+	if opts.HTTPPort != 0 {
+		// A monitoring port that cannot be bound stops the server's start
+		// (logged as fatal) before it opens the client listener, so
+		// ReadyForConnections has failed already; this guards against a
+		// server version that carries on without it.
+		addr := ns.MonitorAddr()
+		if addr == nil {
+			shutdown(ns)
+			return nil, fmt.Errorf("start nats server with store %s: monitoring listener on %s did not start (see server log): %w",
+				cfg.StoreDir, net.JoinHostPort(opts.HTTPHost, strconv.Itoa(opts.HTTPPort)), ErrNotReady)
+		}
+		s.monitorURL = "http://" + net.JoinHostPort(opts.HTTPHost, strconv.Itoa(addr.Port))
+	}
+	return s, nil
 }
 
 // serverOptions validates cfg and turns it into nats-server options.
@@ -137,6 +160,12 @@ func serverOptions(cfg Config) (*server.Options, error) {
 	default:
 		opts.Port = cfg.Port
 	}
+	switch {
+	case cfg.MonitorPort < 0:
+		opts.HTTPHost, opts.HTTPPort = host, server.RANDOM_PORT
+	case cfg.MonitorPort > 0:
+		opts.HTTPHost, opts.HTTPPort = host, cfg.MonitorPort
+	}
 	if cfg.ClusterName == "" {
 		if len(cfg.Routes) > 0 {
 			return nil, errors.New("natsembed: Config.Routes requires Config.ClusterName")
@@ -171,6 +200,13 @@ func (s *Server) ClientURL() string {
 		return ""
 	}
 	return s.ns.ClientURL()
+}
+
+// MonitorURL returns the base URL of the HTTP monitoring endpoints
+// ("http://host:port", with the port actually bound), or "" when
+// Config.MonitorPort was 0.
+func (s *Server) MonitorURL() string {
+	return s.monitorURL
 }
 
 // ClusterURL returns the URL other servers route to, or "" without

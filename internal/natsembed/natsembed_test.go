@@ -3,9 +3,11 @@ package natsembed
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -91,6 +93,56 @@ func TestRandomPort(t *testing.T) {
 		t.Error("JetStream runs without SyncAlways")
 	}
 	roundTrip(t, s, "tcp")
+}
+
+// TestMonitorVarz checks what natscheck relies on: the monitoring endpoint
+// is where MonitorURL says, and its /varz reports the server's name and
+// sync_always.
+func TestMonitorVarz(t *testing.T) {
+	s := start(t, Config{StoreDir: t.TempDir(), ServerName: "monitored", MonitorPort: -1})
+	url := s.MonitorURL()
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.HasSuffix(url, ":-1") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("MonitorURL = %q, want a concrete loopback port", url)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/varz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("get /varz: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("get /varz: status %s", resp.Status)
+	}
+	var varz struct {
+		ServerName string `json:"server_name"`
+		JetStream  struct {
+			Config *struct {
+				SyncAlways bool `json:"sync_always"`
+			} `json:"config"`
+		} `json:"jetstream"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&varz); err != nil {
+		t.Fatalf("decode /varz: %v", err)
+	}
+	if varz.ServerName != "monitored" {
+		t.Errorf("server_name = %q, want monitored", varz.ServerName)
+	}
+	if varz.JetStream.Config == nil || !varz.JetStream.Config.SyncAlways {
+		t.Errorf("/varz jetstream config = %+v, want sync_always true", varz.JetStream.Config)
+	}
+}
+
+func TestNoMonitorByDefault(t *testing.T) {
+	s := start(t, Config{StoreDir: t.TempDir(), Port: -1})
+	if got := s.MonitorURL(); got != "" {
+		t.Errorf("MonitorURL = %q, want empty without MonitorPort", got)
+	}
+	if addr := s.ns.MonitorAddr(); addr != nil {
+		t.Errorf("monitoring listens on %s without MonitorPort", addr)
+	}
 }
 
 func TestRestartKeepsData(t *testing.T) {

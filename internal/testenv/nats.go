@@ -21,12 +21,16 @@ type NATSServer struct {
 	// URL is the client URL (nats://127.0.0.1:port). It stays the same
 	// across Restart.
 	URL string
+	// MonitorURL is the HTTP monitoring URL (http://127.0.0.1:port), for
+	// /varz and the durability check. It stays the same across Restart.
+	MonitorURL string
 	// StoreDir is the JetStream store directory, inside t.TempDir().
 	StoreDir string
 
-	mu   sync.Mutex
-	port int
-	srv  *natsembed.Server
+	mu          sync.Mutex
+	port        int
+	monitorPort int
+	srv         *natsembed.Server
 }
 
 // NATS starts a nats-server with JetStream on a random 127.0.0.1 port, its
@@ -36,7 +40,7 @@ type NATSServer struct {
 // info, warn or error); by default it is discarded.
 func NATS(t testing.TB) *NATSServer {
 	t.Helper()
-	n := &NATSServer{StoreDir: t.TempDir(), port: -1}
+	n := &NATSServer{StoreDir: t.TempDir(), port: -1, monitorPort: -1}
 	n.start(t)
 	t.Cleanup(n.Shutdown)
 	return n
@@ -45,10 +49,11 @@ func NATS(t testing.TB) *NATSServer {
 func (n *NATSServer) start(t testing.TB) {
 	t.Helper()
 	srv, err := natsembed.Start(natsembed.Config{
-		StoreDir: n.StoreDir,
-		Host:     "127.0.0.1",
-		Port:     n.port,
-		Logger:   natsTestLogger(),
+		StoreDir:    n.StoreDir,
+		Host:        "127.0.0.1",
+		Port:        n.port,
+		MonitorPort: n.monitorPort,
+		Logger:      natsTestLogger(),
 	})
 	if err != nil {
 		t.Fatalf("testenv: start nats: %v", err)
@@ -57,17 +62,26 @@ func (n *NATSServer) start(t testing.TB) {
 	defer n.mu.Unlock()
 	n.srv = srv
 	if n.URL == "" {
-		// The first start picks a random port; Restart keeps it so that
-		// URL stays valid.
-		n.URL = srv.ClientURL()
-		port, err := strconv.Atoi(n.URL[strings.LastIndexByte(n.URL, ':')+1:])
-		if err != nil {
-			t.Fatalf("testenv: port of %q: %v", n.URL, err)
-		}
-		n.port = port
+		// The first start picks random ports; Restart keeps them so that
+		// URL and MonitorURL stay valid.
+		n.URL, n.MonitorURL = srv.ClientURL(), srv.MonitorURL()
+		n.port = urlPort(t, n.URL)
+		n.monitorPort = urlPort(t, n.MonitorURL)
 	} else if got := srv.ClientURL(); got != n.URL {
 		t.Fatalf("testenv: restarted nats listens on %s, want %s", got, n.URL)
+	} else if got := srv.MonitorURL(); got != n.MonitorURL {
+		t.Fatalf("testenv: restarted nats monitors on %s, want %s", got, n.MonitorURL)
 	}
+}
+
+// urlPort returns the port at the end of a URL such as nats://127.0.0.1:4222.
+func urlPort(t testing.TB, url string) int {
+	t.Helper()
+	port, err := strconv.Atoi(url[strings.LastIndexByte(url, ':')+1:])
+	if err != nil {
+		t.Fatalf("testenv: port of %q: %v", url, err)
+	}
+	return port
 }
 
 // Shutdown stops the server and waits for it. It is safe to call more than

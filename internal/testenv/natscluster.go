@@ -16,22 +16,23 @@ import (
 
 // NATSClusterNode is one server of a NATSCluster.
 type NATSClusterNode struct {
-	Name     string
-	URL      string // client URL, stable across Restart
-	StoreDir string
+	Name       string
+	URL        string // client URL, stable across Restart
+	MonitorURL string // HTTP monitoring URL (/varz), stable across Restart
+	StoreDir   string
 
-	clientPort, clusterPort int
-	routes                  []string
+	clientPort, clusterPort, monitorPort int
+	routes                               []string
 
 	mu  sync.Mutex
 	srv *natsembed.Server
 }
 
 // NATSCluster is a JetStream cluster of in-process nats-servers on 127.0.0.1,
-// each with its own client and cluster port and file store, every write
-// fsynced (natsembed's sync_interval: always). Nodes can be killed and
-// restarted on the same ports and stores, so clients connected to all URLs
-// ride it out.
+// each with its own client, cluster and monitoring port and file store,
+// every write fsynced (natsembed's sync_interval: always). Nodes can be
+// killed and restarted on the same ports and stores, so clients connected to
+// all URLs ride it out.
 type NATSCluster struct {
 	Nodes []*NATSClusterNode
 }
@@ -45,7 +46,9 @@ const natsClusterReady = 60 * time.Second
 // clustering wants every peer from the start), so the ports are picked first.
 func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	t.Helper()
-	ports, err := freeLoopbackPorts(2 * n)
+	// ports[0:n] are client ports, ports[n:2n] cluster ports and
+	// ports[2n:3n] monitoring ports.
+	ports, err := freeLoopbackPorts(3 * n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +61,11 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 		c.Nodes = append(c.Nodes, &NATSClusterNode{
 			Name:        fmt.Sprintf("n%d", i),
 			URL:         fmt.Sprintf("nats://127.0.0.1:%d", ports[i]),
+			MonitorURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[2*n+i]),
 			StoreDir:    t.TempDir(),
 			clientPort:  ports[i],
 			clusterPort: ports[n+i],
+			monitorPort: ports[2*n+i],
 			routes:      append(append([]string(nil), routes[:i]...), routes[i+1:]...),
 		})
 	}
@@ -93,6 +98,7 @@ func (node *NATSClusterNode) start() error {
 		ClusterName: "strata-test",
 		ClusterPort: node.clusterPort,
 		Routes:      node.routes,
+		MonitorPort: node.monitorPort,
 		Logger:      natsTestLogger(),
 	})
 	if err != nil {
@@ -130,6 +136,16 @@ func (c *NATSCluster) URLs() string {
 	urls := make([]string, len(c.Nodes))
 	for i, node := range c.Nodes {
 		urls[i] = node.URL
+	}
+	return strings.Join(urls, ",")
+}
+
+// MonitorURLs is every node's monitoring URL, comma-separated, as
+// --nats-monitor-url takes them.
+func (c *NATSCluster) MonitorURLs() string {
+	urls := make([]string, len(c.Nodes))
+	for i, node := range c.Nodes {
+		urls[i] = node.MonitorURL
 	}
 	return strings.Join(urls, ",")
 }
