@@ -10,36 +10,51 @@
 //
 // # Design
 //
+// Each partition is on one of two tiers (Durability, from the topic's
+// strata.durability): wal, the default, acknowledges a batch once a JetStream
+// quorum holds it in the write-ahead tail (tail.go, package tiered/wal); s3
+// acknowledges it once its segment is in object storage and indexed.
+//
 // Invariants, per partition:
 //   - offsets are assigned in append order, contiguously, and never reused: an
-//     offset becomes visible only when the commit that covers it has succeeded,
-//     and a failed flush discards its offsets together with every later pending
-//     batch of the partition, which then reloads its state from the index;
-//   - the high watermark only moves up, and only after the segment holding the
-//     batches is durable in object storage and the index commit naming it has
-//     won its compare-and-swap;
-//   - an append is acknowledged only after that commit (acks=1 and acks=all
-//     alike; durability is the object store's).
+//     offset becomes visible only once it is durable (in the WAL, or in the
+//     index), and a failed WAL append or commit discards its offsets together
+//     with every later pending batch of the partition, which then reloads its
+//     state from the index and the WAL;
+//   - the high watermark only moves up: it is the end of what the index and
+//     the WAL tail together hold;
+//   - an append is acknowledged only once durable (acks=1 and acks=all
+//     alike);
+//   - the WAL tail of a partition above its committed high watermark is
+//     contiguous with it; loading the partition replays it, and a flush
+//     purges it only below what the index commit made durable.
 //
-// Mechanism: Append validates and queues a batch on its partition and returns an
-// Appended to wait on. One goroutine (Run) flushes: every FlushInterval, or
-// sooner once FlushBytes are queued, it takes the queued batches of every
-// partition, writes them as one segment (blocks of one partition each), PUTs it
-// under a never-reused key, then commits each partition's index state by
-// compare-and-swap on the revision it last read, in parallel. Only one flush is in
-// flight at a time, so each partition's commits happen in offset order; while a
-// flush is in flight new appends queue for the next one (group commit), so the
-// number of PUTs per second is set by the flush interval, not by the number of
-// partitions or producers.
+// Mechanism: Append validates a batch and assigns its offsets. On the wal tier
+// the partition's sender goroutine appends it to the WAL, grouped with every
+// batch queued meanwhile, and acknowledges it; on the s3 tier it waits for the
+// flush. One goroutine (Run) flushes: every FlushInterval, or sooner once
+// FlushBytes are queued, it takes the durable-in-WAL and s3-tier batches of
+// every partition, writes them as one segment (blocks of one partition each),
+// PUTs it under a never-reused key, then commits each partition's index state
+// by compare-and-swap on the revision it last read, in parallel, and purges
+// the WAL below what it committed. Only one flush is in flight at a time, so
+// each partition's commits happen in offset order; while a flush is in flight
+// new batches queue for the next one, so the number of PUTs per second is set
+// by the flush interval, not by the number of partitions or producers.
 //
-// Crash ordering: segment PUT, then index commit, then acknowledgement. A crash
-// after the PUT leaves an unreferenced object (garbage, never read); a crash
-// between two partitions' commits leaves some partitions committed and others
-// not, which is fine because nothing unacknowledged is visible and every partition
+// Crash ordering: WAL append, acknowledgement, segment PUT, index commit, WAL
+// purge. A crash before the commit leaves the batches in the WAL, where the
+// next leader finds them; a crash after the PUT leaves an unreferenced object
+// (garbage, never read); a crash between two partitions' commits leaves some
+// partitions committed and others not, which is fine because every partition
 // is consistent on its own.
 //
-// Alternatives rejected: acknowledging before the index commit (a crash would
-// lose acknowledged records); a PUT per partition (S3 cost grows with the
+// Backpressure: what waits for object storage is held in memory, bounded by
+// MaxQueuedBytes and MaxTailAge; past either, Append returns ErrBackpressure
+// (retriable) rather than acknowledge what could not be flushed.
+//
+// Alternatives rejected: acknowledging before the index commit without a WAL
+// (a crash would lose acknowledged records); a PUT per partition (S3 cost grows with the
 // partition count); pipelining several flushes (needs ordered commits across
 // flushes for little gain at a 250 ms interval).
 //

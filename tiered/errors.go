@@ -22,6 +22,13 @@ var (
 	// ErrNotDurable means a batch could not be made durable (the flush failed).
 	// Retriable.
 	ErrNotDurable = errors.New("tiered: flush to object storage failed")
+	// ErrBatchTooLarge means a batch does not fit in one WAL message (the
+	// NATS servers' max_payload).
+	ErrBatchTooLarge = errors.New("tiered: batch larger than the wal takes")
+	// ErrCorruptTail means the WAL tail of a partition failed its checksum
+	// or does not continue the indexed log: the partition cannot be loaded
+	// without losing acknowledged records, so it is not served.
+	ErrCorruptTail = errors.New("tiered: corrupt wal tail")
 	// ErrClosed means the log is shutting down.
 	ErrClosed = errors.New("tiered: log closed")
 )

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -36,11 +37,18 @@ type flushPart struct {
 
 // flush writes what every partition has queued as one segment and commits it.
 func (l *Log) flush(ctx context.Context) error {
+	start := l.cfg.Now()
 	parts := l.takeQueued()
+	// Whatever happens to this flush, what was appended before it started
+	// is no longer waiting: it is in object storage or it failed.
+	defer func() {
+		l.mu.Lock()
+		l.durableBefore = start
+		l.mu.Unlock()
+	}()
 	if len(parts) == 0 {
 		return nil
 	}
-	start := l.cfg.Now()
 	key := l.newObjectKey()
 	body, err := l.writeSegment(key, parts)
 	if err == nil {
@@ -55,10 +63,19 @@ func (l *Log) flush(ctx context.Context) error {
 
 	// Fill the cache before the commits make the data visible, so the first
 	// fetch of the new data is served from memory, not by a GET.
+	topicBytes := make(map[[16]byte]int)
 	for _, fp := range parts {
 		for _, e := range fp.entries {
 			l.cache.Put(blockKey(e), body[e.Position:e.Position+e.Length])
 		}
+		for _, pb := range fp.batches {
+			topicBytes[fp.p.tp.TopicID] += len(pb.data)
+		}
+	}
+	for id, n := range topicBytes {
+		label := hex.EncodeToString(id[:])
+		l.metrics.topicPuts.WithLabelValues(label).Inc()
+		l.metrics.topicBytes.WithLabelValues(label).Add(float64(n))
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(commitParallelism)
@@ -203,9 +220,8 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
-	for _, pb := range batches {
-		pb.finish(nil)
-	}
+	finishAll(batches, nil)
+	l.purgeWAL(ctx, fp)
 	return nil
 }
 
@@ -246,17 +262,18 @@ func (l *Log) nextProducers(prev map[int64]index.Producer, batches []*pending) m
 }
 
 // failInflight fails the in-flight and queued batches: once a commit fails,
-// later batches' offsets were assigned on top of it and cannot stand. The
-// partition is marked broken so the next use reloads it. It returns the bytes
-// dropped from the queue (in-flight bytes were already taken from it).
+// later batches' offsets were assigned on top of it and cannot stand. (Batches
+// already acknowledged from the WAL keep their answer: the next load replays
+// them.) The partition is marked broken so the next use reloads it. It
+// returns the bytes dropped from the queue (in-flight bytes were already taken
+// from it).
 func (p *partition) failInflight(err error) int {
 	p.mu.Lock()
-	inflight, queued := p.inflight, p.queued
-	p.inflight, p.queued = nil, nil
-	p.broken = true
+	inflight := p.inflight
+	p.inflight = nil
 	p.mu.Unlock()
 	finishAll(inflight, err)
-	return finishAll(queued, err)
+	return p.failQueued(err)
 }
 
 // retry calls f until it succeeds, returns an error retriable rejects, or ctx

@@ -45,6 +45,8 @@ const (
 	// DefaultProducerExpiry is Kafka's producer.id.expiration.ms (1 day): an
 	// idempotent producer idle this long is forgotten.
 	DefaultProducerExpiry = 24 * time.Hour
+	// DefaultMaxTailAge is Config.MaxTailAge's default.
+	DefaultMaxTailAge = 5 * time.Minute
 )
 
 // Config configures a Log. The zero value of each field means its documented
@@ -63,7 +65,8 @@ type Config struct {
 	// FlushBytes starts a flush early once this many bytes are queued.
 	// Default 8 MiB.
 	FlushBytes int
-	// MaxQueuedBytes is how many bytes may wait for a flush before Append
+	// MaxQueuedBytes is how many bytes may wait for object storage (on the
+	// wal tier: the tail, held in memory until flushed) before Append
 	// returns ErrBackpressure. Default 64 MiB.
 	MaxQueuedBytes int
 	// CacheBytes is the block cache budget. Default 256 MiB.
@@ -98,6 +101,19 @@ type Config struct {
 	// watermark checks that no other gateway has committed to the partition
 	// since this one claimed it (see Read). Default 1s.
 	VerifyInterval time.Duration
+	// WAL, if set, is the write-ahead tail (tail.go): partitions on the wal
+	// tier acknowledge a batch once it is there, and every partition
+	// replays it when loaded. Without it every partition is on the s3
+	// tier.
+	WAL WAL
+	// Durability, if set, returns a partition's tier; it is asked when the
+	// partition is loaded. Default: DurabilityWAL when WAL is set.
+	Durability func(ctx context.Context, tp index.TopicPartition) (Durability, error)
+	// MaxTailAge is how old the oldest batch not yet in object storage may
+	// grow before Append returns ErrBackpressure, so that an unreachable
+	// store stops acknowledgements rather than growing the tail without
+	// end. Default 5m.
+	MaxTailAge time.Duration
 }
 
 func (c *Config) ensureDefaults() error {
@@ -134,6 +150,9 @@ func (c *Config) ensureDefaults() error {
 	if c.VerifyInterval <= 0 {
 		c.VerifyInterval = time.Second
 	}
+	if c.MaxTailAge <= 0 {
+		c.MaxTailAge = DefaultMaxTailAge
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,12 +173,22 @@ type Log struct {
 	// queued, and a send that finds it full is dropped (a flush is coming).
 	flushNow chan struct{}
 
+	// ctx bounds the WAL senders; stop cancels it once shutdown has
+	// waited for them.
+	ctx     context.Context
+	stop    context.CancelFunc
+	senders sync.WaitGroup
+
 	mu    sync.Mutex
 	parts map[index.TopicPartition]*partition
 	// replicas are partitions read as a follower (replica.go).
 	replicas map[index.TopicPartition]*replica
 	queued   int  // bytes queued in all partitions, not yet taken by a flush
 	closed   bool // set by Run on shutdown; Append then fails with ErrClosed
+	// durableBefore is when the last flush took its batches: everything
+	// appended before then is in object storage (or failed). The tail's
+	// age is measured from it.
+	durableBefore time.Time
 }
 
 // New returns a Log. It does no I/O: partitions are loaded when first used.
@@ -167,14 +196,34 @@ func New(cfg Config) (*Log, error) {
 	if err := cfg.ensureDefaults(); err != nil {
 		return nil, err
 	}
-	return &Log{
-		cfg:      cfg,
-		cache:    cache.New(cfg.CacheBytes),
-		metrics:  newMetrics(cfg.Registerer),
-		flushNow: make(chan struct{}, 1),
-		parts:    make(map[index.TopicPartition]*partition),
-		replicas: make(map[index.TopicPartition]*replica),
-	}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	l := &Log{
+		cfg:           cfg,
+		cache:         cache.New(cfg.CacheBytes),
+		flushNow:      make(chan struct{}, 1),
+		ctx:           ctx,
+		stop:          stop,
+		parts:         make(map[index.TopicPartition]*partition),
+		replicas:      make(map[index.TopicPartition]*replica),
+		durableBefore: cfg.Now(),
+	}
+	l.metrics = newMetrics(cfg.Registerer, l.tailStats)
+	return l, nil
+}
+
+// tailStats returns the bytes waiting for object storage and the age of the
+// oldest of them, for backpressure and metrics.
+func (l *Log) tailStats() (bytes int, age time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.queued, l.tailAgeLocked()
+}
+
+func (l *Log) tailAgeLocked() time.Duration {
+	if l.queued == 0 {
+		return 0
+	}
+	return l.cfg.Now().Sub(l.durableBefore)
 }
 
 // shutdownFlushTimeout bounds the last flush on shutdown: long enough for a slow
@@ -199,12 +248,15 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 }
 
-// shutdown runs in order: 1. refuse new appends; 2. flush what is queued;
-// 3. fail whatever could not be flushed, so no producer waits forever.
+// shutdown runs in order: 1. refuse new appends; 2. let the WAL senders
+// finish what they took; 3. flush what is queued; 4. fail whatever could not
+// be flushed, so no producer waits forever.
 func (l *Log) shutdown(ctx context.Context) error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
+	l.senders.Wait()
+	defer l.stop()
 
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()
@@ -235,7 +287,7 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 		p = newPartition(tp)
 		l.parts[tp] = p
 		l.mu.Unlock()
-		p.load(ctx, l.cfg.Index, l.cfg.MayClaim, l.cfg.OnClaim)
+		l.load(ctx, p)
 		if p.loadErr != nil {
 			l.drop(p, 0)
 		}

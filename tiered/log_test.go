@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered/batch"
@@ -23,12 +25,13 @@ import (
 type env struct {
 	store  *coordinator.Store
 	bucket objstore.Bucket
+	js     jetstream.JetStream
 }
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	ns := testenv.NATS(t)
-	store, err := coordinator.Open(t.Context(), ns.JetStream(t), coordinator.Config{})
+	js := testenv.NATS(t).JetStream(t)
+	store, err := coordinator.Open(t.Context(), js, coordinator.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,7 @@ func newEnv(t *testing.T) env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{store: store, bucket: b}
+	return env{store: store, bucket: b, js: js}
 }
 
 // startLog runs a Log until the test ends.

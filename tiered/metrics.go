@@ -1,6 +1,8 @@
 package tiered
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -13,11 +15,29 @@ type metrics struct {
 	backpressure prometheus.Counter
 	readBytes    prometheus.Counter
 	cacheMisses  prometheus.Counter
+
+	// Per topic (label topic_id, hex): segments holding its data and its
+	// bytes in them.
+	topicPuts  *prometheus.CounterVec
+	topicBytes *prometheus.CounterVec
+
+	walAppendSeconds prometheus.Histogram
+	walBytes         prometheus.Counter
+	walErrors        prometheus.Counter
 }
 
 // newMetrics registers the log's metrics with reg; a nil reg registers nothing.
-func newMetrics(reg prometheus.Registerer) *metrics {
+// tail reports what waits for object storage, read at each scrape.
+func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *metrics {
 	f := promauto.With(reg)
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strata_tiered_tail_bytes",
+		Help: "Bytes acknowledged or queued but not yet in object storage (on the wal tier: the WAL tail this gateway holds).",
+	}, func() float64 { n, _ := tail(); return float64(n) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strata_tiered_tail_age_seconds",
+		Help: "Age of the oldest batch not yet in object storage (0 when none waits).",
+	}, func() float64 { _, age := tail(); return age.Seconds() })
 	return &metrics{
 		puts: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_segment_puts_total",
@@ -38,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		backpressure: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_backpressure_total",
-			Help: "Appends refused because too much was queued for object storage.",
+			Help: "Appends refused because too much, or too old, was waiting for object storage.",
 		}),
 		readBytes: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_read_bytes_total",
@@ -47,6 +67,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		cacheMisses: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_block_cache_misses_total",
 			Help: "Block reads that went to object storage.",
+		}),
+		topicPuts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_tiered_topic_segment_puts_total",
+			Help: "Segments written that hold data of the topic.",
+		}, []string{"topic_id"}),
+		topicBytes: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_tiered_topic_segment_bytes_total",
+			Help: "Record batch bytes of the topic written to object storage.",
+		}, []string{"topic_id"}),
+		walAppendSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "strata_tiered_wal_append_duration_seconds",
+			Help:    "Time for one WAL append to be stored by a JetStream quorum.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
+		}),
+		walBytes: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_wal_bytes_total",
+			Help: "Record batch bytes appended to the WAL.",
+		}),
+		walErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_wal_append_errors_total",
+			Help: "WAL appends that failed (fenced, or outcome unknown); the partition reloads.",
 		}),
 	}
 }

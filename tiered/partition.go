@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stratalog/strata/tiered/batch"
@@ -39,22 +40,58 @@ type partition struct {
 	producers map[int64]index.Producer
 	// changed is closed and replaced whenever the high watermark moves.
 	changed chan struct{}
-	// broken is set when the partition failed a commit; it takes no more
-	// appends and is reloaded on next use.
+	// broken is set when the partition failed a commit or a WAL append, or
+	// was released; it takes no more appends and is reloaded on next use.
 	broken bool
 	// verifiedAt is when a read last checked the claim (Log.verifyClaim).
 	verifiedAt time.Time
+
+	// durability is the topic's tier, read when the partition is loaded.
+	durability Durability
+	// The write-ahead tail (wal.go). walLast is the sequence of the
+	// partition's last WAL message as this leader knows it: the next append
+	// expects it. walEnd is the offset after the last batch durable in the
+	// WAL: batches below it are acknowledged and visible before their flush.
+	walLast uint64
+	walEnd  int64
+	// walQueued waits for the next WAL append and walInflight is in the
+	// current one; walSending is set while the sender goroutine runs.
+	walQueued   []*pending
+	walInflight []*pending
+	walSending  bool
 }
 
-// pending is one appended batch waiting to become durable.
+// highWatermark is the end of what is durable: in the index or in the WAL.
+// The caller holds mu.
+func (p *partition) highWatermark() int64 {
+	return max(p.committed.HighWatermark, p.walEnd)
+}
+
+// pending is one appended batch on its way to object storage. Its producer
+// is answered (finish) when it is durable: in the WAL for the wal tier, in
+// the index for the s3 tier.
 type pending struct {
 	data []byte
 	h    batch.Header
-	done chan struct{}
-	err  error // written before done is closed
+	// walSeq is the sequence of the WAL message holding the batch, 0 while
+	// it is not in the WAL. Set under the partition's mu.
+	walSeq uint64
+
+	done     chan struct{}
+	finished atomic.Bool
+	err      error // written before done is closed
 }
 
+func newPending(data []byte, h batch.Header) *pending {
+	return &pending{data: data, h: h, done: make(chan struct{})}
+}
+
+// finish answers the batch's producer; only the first call counts, so a
+// batch acknowledged from the WAL is not failed by a later flush failure.
 func (p *pending) finish(err error) {
+	if !p.finished.CompareAndSwap(false, true) {
+		return
+	}
 	p.err = err
 	close(p.done)
 }
@@ -65,19 +102,45 @@ func newPartition(tp index.TopicPartition) *partition {
 
 // load reads the committed state and claims the partition with the next leader
 // epoch, so that a previous writer (an earlier run of this gateway, or a zombie)
-// can no longer commit.
-func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.Context, index.TopicPartition) error, onClaim func(context.Context, index.TopicPartition, int32)) {
+// can no longer commit; then it replays the WAL tail above the committed high
+// watermark. Only then does the partition serve.
+func (l *Log) load(ctx context.Context, p *partition) {
 	defer close(p.loaded)
-	if mayClaim != nil {
-		if err := mayClaim(ctx, p.tp); err != nil {
-			p.loadErr = fmt.Errorf("claim partition %x/%d: %w: %w", p.tp.TopicID, p.tp.Partition, ErrNotLeader, err)
-			return
+	if err := l.claim(ctx, p); err != nil {
+		p.loadErr = fmt.Errorf("claim partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
+		return
+	}
+	if err := l.replay(ctx, p); err != nil {
+		p.loadErr = fmt.Errorf("replay wal of partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
+		return
+	}
+	if l.cfg.OnClaim != nil {
+		l.cfg.OnClaim(ctx, p.tp, p.committed.LeaderEpoch)
+	}
+}
+
+// claim commits the partition's state with the next leader epoch and makes it
+// p's committed state.
+func (l *Log) claim(ctx context.Context, p *partition) error {
+	if l.cfg.MayClaim != nil {
+		if err := l.cfg.MayClaim(ctx, p.tp); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotLeader, err)
 		}
 	}
-	st, rev, err := idx.LoadPartition(ctx, p.tp)
+	p.durability = DurabilityS3
+	if l.cfg.WAL != nil {
+		p.durability = DurabilityWAL
+		if l.cfg.Durability != nil {
+			d, err := l.cfg.Durability(ctx, p.tp)
+			if err != nil {
+				return fmt.Errorf("durability: %w", err)
+			}
+			p.durability = d
+		}
+	}
+	st, rev, err := l.cfg.Index.LoadPartition(ctx, p.tp)
 	if err != nil {
-		p.loadErr = fmt.Errorf("load partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
-		return
+		return fmt.Errorf("load: %w", err)
 	}
 	claim := st
 	claim.LeaderEpoch++
@@ -85,13 +148,12 @@ func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.C
 	if n := len(claim.Epochs); n > index.MaxEpochs {
 		claim.Epochs = claim.Epochs[n-index.MaxEpochs:]
 	}
-	stored, rev, err := idx.CommitPartition(ctx, p.tp, claim, rev)
+	stored, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, claim, rev)
 	if err != nil {
 		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
 			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
 		}
-		p.loadErr = fmt.Errorf("claim partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
-		return
+		return err
 	}
 	claim.Chunks = stored.Chunks
 	p.committed = claim
@@ -101,9 +163,7 @@ func (p *partition) load(ctx context.Context, idx Index, mayClaim func(context.C
 	if p.producers == nil {
 		p.producers = make(map[int64]index.Producer)
 	}
-	if onClaim != nil {
-		onClaim(ctx, p.tp, claim.LeaderEpoch)
-	}
+	return nil
 }
 
 // Appended is a batch accepted by Append. Wait reports when it is durable.
@@ -117,8 +177,8 @@ type Appended struct {
 	p *pending // nil when the batch was already durable
 }
 
-// Wait blocks until the batch is durable and visible, the flush failed, or ctx
-// ends.
+// Wait blocks until the batch is durable and visible (in the WAL on the wal
+// tier, in the index on the s3 tier), making it durable failed, or ctx ends.
 func (a *Appended) Wait(ctx context.Context) error {
 	if a.p == nil {
 		return nil
@@ -131,13 +191,15 @@ func (a *Appended) Wait(ctx context.Context) error {
 	}
 }
 
-// Append assigns offsets to one RecordBatch v2 and queues it for the next flush.
+// Append assigns offsets to one RecordBatch v2 and queues it: for the WAL on
+// the wal tier, for the next flush on the s3 tier.
 // The caller has verified the batch (batch.Verify) and hands b over: Append
 // rewrites its base offset and leader epoch in place.
 //
 // It returns ErrOutOfOrderSequence or ErrProducerFenced for an idempotent batch
 // that does not follow its producer's last one, a duplicate Appended for one that
-// repeats a recent batch, ErrBackpressure when too much is queued, and
+// repeats a recent batch, ErrBackpressure when too much or too old is waiting
+// for object storage, ErrBatchTooLarge for a batch the WAL cannot hold, and
 // ErrNotLeader when the partition cannot be written here.
 func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*Appended, error) {
 	h, err := batch.ReadHeader(b)
@@ -149,26 +211,39 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 		return nil, err
 	}
 
+	if l.cfg.WAL != nil && len(b) > l.cfg.WAL.MaxDataBytes() {
+		return nil, fmt.Errorf("%w: %d bytes, the wal takes at most %d", ErrBatchTooLarge, len(b), l.cfg.WAL.MaxDataBytes())
+	}
+
 	l.mu.Lock()
 	switch {
 	case l.closed:
 		l.mu.Unlock()
 		return nil, ErrClosed
 	case l.queued+len(b) > l.cfg.MaxQueuedBytes:
+		queued := l.queued
 		l.mu.Unlock()
 		l.metrics.backpressure.Inc()
-		return nil, ErrBackpressure
+		return nil, fmt.Errorf("%w: %d bytes wait for object storage", ErrBackpressure, queued)
+	case l.tailAgeLocked() > l.cfg.MaxTailAge:
+		age := l.tailAgeLocked()
+		l.mu.Unlock()
+		l.metrics.backpressure.Inc()
+		return nil, fmt.Errorf("%w: the oldest batch has waited %s for object storage", ErrBackpressure, age.Round(time.Second))
 	}
 	l.queued += len(b)
 	full := l.queued >= l.cfg.FlushBytes
 	l.mu.Unlock()
 
-	a, err := p.append(b, h, l.cfg.Now().UnixMilli())
+	a, startSender, err := p.append(b, h, l.cfg.Now().UnixMilli())
 	if err != nil || a.p == nil {
 		l.mu.Lock()
 		l.queued -= len(b)
 		l.mu.Unlock()
 		return a, err
+	}
+	if startSender {
+		l.startSender(p)
 	}
 	if full {
 		select {
@@ -179,15 +254,18 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	return a, nil
 }
 
-func (p *partition) append(b []byte, h batch.Header, nowMs int64) (*Appended, error) {
+// append assigns b its offsets and queues it: for the WAL sender on the wal
+// tier (startSender reports that none runs and the caller must start one),
+// for the next flush on the s3 tier.
+func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, startSender bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.broken {
-		return nil, ErrNotLeader
+		return nil, false, ErrNotLeader
 	}
 	if h.Idempotent() {
 		if dup, ok, err := p.checkSequence(h); err != nil || ok {
-			return dup, err
+			return dup, false, err
 		}
 	}
 
@@ -201,9 +279,15 @@ func (p *partition) append(b []byte, h batch.Header, nowMs int64) (*Appended, er
 	if h.Idempotent() {
 		p.producers[h.ProducerID] = recordProducerBatch(p.producers[h.ProducerID], h, nowMs)
 	}
-	pb := &pending{data: b, h: h, done: make(chan struct{})}
-	p.queued = append(p.queued, pb)
-	return &Appended{BaseOffset: base, p: pb}, nil
+	pb := newPending(b, h)
+	if p.durability == DurabilityWAL {
+		p.walQueued = append(p.walQueued, pb)
+		startSender = !p.walSending
+		p.walSending = true
+	} else {
+		p.queued = append(p.queued, pb)
+	}
+	return &Appended{BaseOffset: base, p: pb}, startSender, nil
 }
 
 // checkSequence applies Kafka's idempotent-producer rules (the Java broker's
@@ -243,14 +327,14 @@ func (p *partition) duplicate(base int64) *Appended {
 	if base < p.committed.HighWatermark {
 		return &Appended{BaseOffset: base, Duplicate: true}
 	}
-	for _, q := range [][]*pending{p.inflight, p.queued} {
+	for _, q := range [][]*pending{p.inflight, p.queued, p.walInflight, p.walQueued} {
 		for _, pb := range q {
 			if pb.h.BaseOffset == base {
 				return &Appended{BaseOffset: base, Duplicate: true, p: pb}
 			}
 		}
 	}
-	// Unreachable while producers only holds committed and pending batches.
+	// Unreachable while producers only holds durable and pending batches.
 	return &Appended{BaseOffset: base, Duplicate: true}
 }
 
@@ -281,18 +365,17 @@ func recordProducerBatch(st index.Producer, h batch.Header, nowMs int64) index.P
 	return st
 }
 
-// failQueued fails every queued (not in-flight) batch with err and marks the
-// partition broken so it is reloaded on next use. It returns the bytes dropped
-// from the queue.
+// failQueued fails every batch not yet taken by a flush or the WAL sender
+// with err (a batch already acknowledged from the WAL keeps its answer) and
+// marks the partition broken, so nothing more is appended to it and its next
+// use reloads it. It returns the bytes dropped from the queue.
 func (p *partition) failQueued(err error) int {
 	p.mu.Lock()
-	q := p.queued
-	p.queued = nil
-	if len(q) > 0 {
-		p.broken = true
-	}
+	q, wq := p.queued, p.walQueued
+	p.queued, p.walQueued = nil, nil
+	p.broken = true
 	p.mu.Unlock()
-	return finishAll(q, err)
+	return finishAll(q, err) + finishAll(wq, err)
 }
 
 // finishAll finishes batches with err and returns their total size.
@@ -305,16 +388,37 @@ func finishAll(batches []*pending, err error) int {
 	return n
 }
 
-// snapshot is a consistent view of the committed state for readers. Entries
+// snapshot is a consistent view of what is durable, for readers. Entries
 // shares its backing array with the partition: entries are only ever appended
 // beyond a snapshot's length, never changed in place.
 type snapshot struct {
 	committed index.Partition
-	changed   <-chan struct{}
+	// tail is the WAL-durable batches above committed.HighWatermark, in
+	// offset order, not yet in the index.
+	tail []tailBatch
+	// highWatermark is the end of committed and tail.
+	highWatermark int64
+	changed       <-chan struct{}
+}
+
+// tailBatch is a batch readable from memory: durable in the WAL, not yet in
+// object storage. Its bytes are never changed once it is in the WAL.
+type tailBatch struct {
+	data []byte
+	h    batch.Header
 }
 
 func (p *partition) snapshot() snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return snapshot{committed: p.committed, changed: p.changed}
+	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed}
+	for _, q := range [][]*pending{p.inflight, p.queued} {
+		for _, pb := range q {
+			if pb.h.BaseOffset >= s.highWatermark {
+				return s
+			}
+			s.tail = append(s.tail, tailBatch{data: pb.data, h: pb.h})
+		}
+	}
+	return s
 }

@@ -47,30 +47,61 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 	if err != nil {
 		return ReadResult{}, err
 	}
-	st := p.snapshot().committed
-	if offset >= st.HighWatermark && l.verifyClaim(ctx, p) {
+	s := p.snapshot()
+	if offset >= s.highWatermark && l.verifyClaim(ctx, p) {
 		if p, err = l.partition(ctx, tp); err != nil {
 			return ReadResult{}, err
 		}
-		st = p.snapshot().committed
+		s = p.snapshot()
 	}
-	return l.readState(ctx, st, offset, maxBytes)
+	return l.readState(ctx, s, offset, maxBytes)
 }
 
-// readState reads from a committed state (see Read).
-func (l *Log) readState(ctx context.Context, st index.Partition, offset int64, maxBytes int) (ReadResult, error) {
-	res := ReadResult{HighWatermark: st.HighWatermark, LogStartOffset: st.LogStartOffset}
-	if offset < st.LogStartOffset || offset > st.HighWatermark {
+// readState reads from a snapshot (see Read): segment blocks up to the
+// committed high watermark, then the WAL tail from memory.
+func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes int) (ReadResult, error) {
+	st := s.committed
+	res := ReadResult{HighWatermark: s.highWatermark, LogStartOffset: st.LogStartOffset}
+	if offset < st.LogStartOffset || offset > s.highWatermark {
 		return res, ErrOffsetOutOfRange
+	}
+	full, err := l.readEntries(ctx, st, offset, maxBytes, &res)
+	if err != nil || full {
+		return res, err
+	}
+	for _, tb := range s.tail {
+		if tb.h.LastOffset() < offset {
+			continue
+		}
+		if len(res.Records) > 0 && len(res.Records)+len(tb.data) > maxBytes {
+			break
+		}
+		res.Records = append(res.Records, tb.data...)
+		if len(res.Records) >= maxBytes {
+			break
+		}
+	}
+	l.metrics.readBytes.Add(float64(len(res.Records)))
+	return res, nil
+}
+
+// readEntries appends to res the committed batches from offset on. full
+// reports that the read stopped before the committed high watermark: maxBytes
+// or maxBlocksPerRead was reached, and nothing beyond may be appended.
+func (l *Log) readEntries(ctx context.Context, st index.Partition, offset int64, maxBytes int, res *ReadResult) (full bool, err error) {
+	if offset >= st.HighWatermark {
+		return false, nil
 	}
 	entries := st.Entries
 	i := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= offset })
-	for n := 0; i < len(entries) && n < maxBlocksPerRead; i, n = i+1, n+1 {
+	for n := 0; i < len(entries); i, n = i+1, n+1 {
+		if n == maxBlocksPerRead {
+			return true, nil
+		}
 		block, err := l.block(ctx, entries[i])
 		if err != nil {
-			return res, err
+			return false, err
 		}
-		full := false
 		err = batch.Each(block, func(b []byte, h batch.Header) error {
 			if h.LastOffset() < offset {
 				return nil
@@ -83,46 +114,65 @@ func (l *Log) readState(ctx context.Context, st index.Partition, offset int64, m
 			return nil
 		})
 		if err != nil && !errors.Is(err, errStopIteration) {
-			return res, fmt.Errorf("read block of %s at %d: %w", entries[i].Object, entries[i].Position, err)
+			return false, fmt.Errorf("read block of %s at %d: %w", entries[i].Object, entries[i].Position, err)
 		}
 		if full || len(res.Records) >= maxBytes {
-			break
+			return true, nil
 		}
 	}
-	l.metrics.readBytes.Add(float64(len(res.Records)))
-	return res, nil
+	return false, nil
 }
 
 var errStopIteration = errors.New("stop iteration")
 
 // verifyClaim drops p, and reports so, when the index holds a revision of it
-// this gateway did not write: its claim was superseded and what it holds is
-// stale. It checks at most once per VerifyInterval, and only while nothing is
-// queued or in flight, whose commit would look like another writer's.
+// or the WAL a message of it that this gateway did not write: its claim was
+// superseded and what it holds is stale. It checks at most once per
+// VerifyInterval, and each store only while this gateway has nothing in
+// flight to it, whose write would look like another writer's.
 func (l *Log) verifyClaim(ctx context.Context, p *partition) bool {
 	now := l.cfg.Now()
 	p.mu.Lock()
-	due := now.Sub(p.verifiedAt) >= l.cfg.VerifyInterval && len(p.inflight) == 0 && len(p.queued) == 0
+	due := now.Sub(p.verifiedAt) >= l.cfg.VerifyInterval
 	if due {
 		p.verifiedAt = now
 	}
-	rev := p.rev
+	rev, walLast := p.rev, p.walLast
 	p.mu.Unlock()
 	if !due {
 		return false
 	}
-	cur, err := l.cfg.Index.PartitionRevision(ctx, p.tp)
-	if err != nil || cur == rev {
-		return false
+	if p.indexIdle(rev) {
+		if cur, err := l.cfg.Index.PartitionRevision(ctx, p.tp); err == nil && cur != rev && p.indexIdle(rev) {
+			return l.reloadStale(p, "index", rev, cur)
+		}
 	}
+	if l.cfg.WAL != nil && p.walIdle(walLast) {
+		if cur, err := l.cfg.WAL.LastSeq(ctx, walPartition(p.tp)); err == nil && cur != walLast && p.walIdle(walLast) {
+			return l.reloadStale(p, "wal", rev, cur)
+		}
+	}
+	return false
+}
+
+// indexIdle reports that no commit of p's is pending and its revision is rev.
+func (p *partition) indexIdle(rev uint64) bool {
 	p.mu.Lock()
-	idle := p.rev == rev && len(p.inflight) == 0 && len(p.queued) == 0
-	p.mu.Unlock()
-	if !idle {
-		return false
-	}
-	l.cfg.Logger.Info("partition committed by another gateway; reloading", "partition", p.tp.Partition, "revision", rev, "stored", cur)
-	l.drop(p, 0)
+	defer p.mu.Unlock()
+	return p.rev == rev && len(p.inflight) == 0 && len(p.queued) == 0
+}
+
+// walIdle reports that no WAL append of p's is pending and its last
+// sequence is seq.
+func (p *partition) walIdle(seq uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.walLast == seq && !p.walSending
+}
+
+func (l *Log) reloadStale(p *partition, store string, have, stored uint64) bool {
+	l.cfg.Logger.Info("partition written by another gateway; reloading", "partition", p.tp.Partition, "store", store, "have", have, "stored", stored)
+	l.drop(p, p.failQueued(ErrNotLeader))
 	return true
 }
 
@@ -152,8 +202,8 @@ func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (logStart, h
 	if err != nil {
 		return 0, 0, err
 	}
-	st := p.snapshot().committed
-	return st.LogStartOffset, st.HighWatermark, nil
+	s := p.snapshot()
+	return s.committed.LogStartOffset, s.highWatermark, nil
 }
 
 // Watch returns a channel that is closed when the partition's high watermark
@@ -180,35 +230,51 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, t
 	if err != nil {
 		return 0, 0, false, err
 	}
-	st := p.snapshot().committed
+	s := p.snapshot()
+	st := s.committed
 	entries := st.Entries
-	var candidates []segment.IndexEntry
 	if ts == TimestampMax {
-		best := -1
+		// The first record with the largest timestamp, in the segments or
+		// in the tail after them.
+		best, bestTail := -1, -1
+		maxTs := int64(-1 << 63)
 		for i, e := range entries {
-			if e.LastOffset >= st.LogStartOffset && (best < 0 || e.MaxTimestamp > entries[best].MaxTimestamp) {
-				best = i
+			if e.LastOffset >= st.LogStartOffset && (best < 0 || e.MaxTimestamp > maxTs) {
+				best, maxTs = i, e.MaxTimestamp
 			}
 		}
-		if best < 0 {
-			return 0, 0, false, nil
-		}
-		candidates = entries[best : best+1]
-		ts = entries[best].MaxTimestamp
-	} else {
-		// Timestamps are not monotonic across entries, so the first entry
-		// whose max reaches ts is where the answer starts.
-		for i, e := range entries {
-			if e.LastOffset >= st.LogStartOffset && e.MaxTimestamp >= ts {
-				candidates = entries[i:]
-				break
+		for i, tb := range s.tail {
+			if (best < 0 && bestTail < 0) || tb.h.MaxTimestamp > maxTs {
+				bestTail, maxTs = i, tb.h.MaxTimestamp
 			}
 		}
+		switch {
+		case bestTail >= 0:
+			return scanForTimestamp(s.tail[bestTail].data, maxTs, st.LogStartOffset)
+		case best >= 0:
+			return l.scanBlockForTimestamp(ctx, entries[best], maxTs, st.LogStartOffset)
+		}
+		return 0, 0, false, nil
 	}
-	for _, e := range candidates {
-		off, t, ok, err := l.scanBlockForTimestamp(ctx, e, ts, st.LogStartOffset)
-		if err != nil || ok {
-			return off, t, ok, err
+	// Timestamps are not monotonic across entries, so the first entry whose
+	// max reaches ts is where the answer starts.
+	for i, e := range entries {
+		if e.LastOffset < st.LogStartOffset || e.MaxTimestamp < ts {
+			continue
+		}
+		for _, e := range entries[i:] {
+			off, t, ok, err := l.scanBlockForTimestamp(ctx, e, ts, st.LogStartOffset)
+			if err != nil || ok {
+				return off, t, ok, err
+			}
+		}
+		break
+	}
+	for _, tb := range s.tail {
+		if tb.h.MaxTimestamp >= ts {
+			if off, t, ok, err := scanForTimestamp(tb.data, ts, st.LogStartOffset); err != nil || ok {
+				return off, t, ok, err
+			}
 		}
 	}
 	return 0, 0, false, nil
@@ -221,7 +287,17 @@ func (l *Log) scanBlockForTimestamp(ctx context.Context, e segment.IndexEntry, t
 	if err != nil {
 		return 0, 0, false, err
 	}
-	err = batch.Each(block, func(b []byte, h batch.Header) error {
+	offset, timestamp, found, err = scanForTimestamp(block, ts, startOffset)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("scan block of %s at %d: %w", e.Object, e.Position, err)
+	}
+	return offset, timestamp, found, nil
+}
+
+// scanForTimestamp finds the first record in batches at or after startOffset
+// with a timestamp at or after ts.
+func scanForTimestamp(batches []byte, ts, startOffset int64) (offset, timestamp int64, found bool, err error) {
+	err = batch.Each(batches, func(b []byte, h batch.Header) error {
 		if h.MaxTimestamp < ts || h.LastOffset() < startOffset {
 			return nil
 		}
@@ -234,7 +310,7 @@ func (l *Log) scanBlockForTimestamp(ctx context.Context, e segment.IndexEntry, t
 		})
 	})
 	if err != nil && !errors.Is(err, errStopIteration) {
-		return 0, 0, false, fmt.Errorf("scan block of %s at %d: %w", e.Object, e.Position, err)
+		return 0, 0, false, err
 	}
 	return offset, timestamp, found, nil
 }
@@ -255,6 +331,9 @@ func (l *Log) EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch i
 	if err != nil {
 		return 0, 0, err
 	}
-	leaderEpoch, endOffset = p.snapshot().committed.EndOffsetFor(epoch)
+	s := p.snapshot()
+	st := s.committed
+	st.HighWatermark = s.highWatermark
+	leaderEpoch, endOffset = st.EndOffsetFor(epoch)
 	return leaderEpoch, endOffset, nil
 }

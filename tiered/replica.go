@@ -5,15 +5,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
 )
 
 // Replica reads serve a partition this log does not lead (KIP-392 follower
-// fetching): every acknowledged record is committed to the index and its
-// segment is in the object store, so any gateway can read up to the
-// committed high watermark without claiming the partition. The committed
-// state is reread when its revision moved, checked at most every
-// ReplicaRefresh; a replica therefore lags its leader by up to that much.
+// fetching): every acknowledged record is in the WAL tail or committed to the
+// index with its segment in the object store, so any gateway can read up to
+// the high watermark without claiming the partition. The committed state is
+// reread when its revision moved, and the WAL tail when its last sequence
+// moved, checked at most every ReplicaRefresh; a replica therefore lags its
+// leader by up to that much.
 
 // DefaultReplicaRefresh is Config.ReplicaRefresh's default.
 const DefaultReplicaRefresh = 250 * time.Millisecond
@@ -24,10 +27,14 @@ type replica struct {
 	committed index.Partition
 	rev       uint64
 	checkedAt time.Time
+	// tail holds the WAL's batches read through sequence walSeq, from the
+	// committed high watermark on.
+	tail   []tailBatch
+	walSeq uint64
 }
 
-// replicaState returns tp's committed state as of at most ReplicaRefresh ago.
-func (l *Log) replicaState(ctx context.Context, tp index.TopicPartition) (index.Partition, error) {
+// replicaState returns what tp held as of at most ReplicaRefresh ago.
+func (l *Log) replicaState(ctx context.Context, tp index.TopicPartition) (snapshot, error) {
 	l.mu.Lock()
 	r, ok := l.replicas[tp]
 	if !ok {
@@ -40,36 +47,94 @@ func (l *Log) replicaState(ctx context.Context, tp index.TopicPartition) (index.
 	defer r.mu.Unlock()
 	now := l.cfg.Now()
 	if r.rev != 0 && now.Sub(r.checkedAt) < l.cfg.ReplicaRefresh {
-		return r.committed, nil
+		return r.snapshot(), nil
 	}
 	rev, err := l.cfg.Index.PartitionRevision(ctx, tp)
 	if err != nil {
-		return index.Partition{}, err
+		return snapshot{}, err
 	}
 	if rev != r.rev {
 		st, rev, err := l.cfg.Index.LoadPartition(ctx, tp)
 		if err != nil {
-			return index.Partition{}, err
+			return snapshot{}, err
 		}
 		r.committed, r.rev = st, rev
 	}
+	if l.cfg.WAL != nil {
+		if err := r.refreshTail(ctx, l.cfg.WAL, tp); err != nil {
+			return snapshot{}, err
+		}
+	}
 	r.checkedAt = now
-	return r.committed, nil
+	return r.snapshot(), nil
+}
+
+// refreshTail reads the WAL messages appended since the last refresh and
+// drops batches the index now covers. The caller holds r.mu.
+func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartition) error {
+	last, err := w.LastSeq(ctx, walPartition(tp))
+	if err != nil {
+		return err
+	}
+	if last < r.walSeq || (len(r.tail) > 0 && r.tail[0].h.BaseOffset > r.committed.HighWatermark) {
+		// The stream was recreated, or a flush and purge happened between
+		// two refreshes past what this replica had read: read it afresh.
+		r.tail, r.walSeq = nil, 0
+	}
+	if last != r.walSeq {
+		hw := r.committed.HighWatermark
+		r.walSeq, err = w.Replay(ctx, walPartition(tp), r.walSeq, func(_ uint64, rec wal.Record) error {
+			if rec.LastOffset < hw {
+				return nil
+			}
+			return batch.Each(rec.Data, func(b []byte, h batch.Header) error {
+				r.tail = append(r.tail, tailBatch{data: b, h: h})
+				return nil
+			})
+		})
+		if err != nil {
+			r.tail, r.walSeq = nil, 0
+			return err
+		}
+	}
+	i := 0
+	for i < len(r.tail) && r.tail[i].h.LastOffset() < r.committed.HighWatermark {
+		i++
+	}
+	r.tail = r.tail[i:]
+	return nil
+}
+
+// snapshot is what a replica read sees: the committed state and the tail
+// batches that continue it without a gap. The caller holds r.mu.
+func (r *replica) snapshot() snapshot {
+	s := snapshot{committed: r.committed, highWatermark: r.committed.HighWatermark}
+	for _, tb := range r.tail {
+		if tb.h.LastOffset() < s.highWatermark {
+			continue
+		}
+		if tb.h.BaseOffset != s.highWatermark {
+			break
+		}
+		s.tail = append(s.tail, tb)
+		s.highWatermark = tb.h.LastOffset() + 1
+	}
+	return s
 }
 
 // ReadReplica is Read for a partition this log does not lead.
 func (l *Log) ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error) {
-	st, err := l.replicaState(ctx, tp)
+	s, err := l.replicaState(ctx, tp)
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return l.readState(ctx, st, offset, maxBytes)
+	return l.readState(ctx, s, offset, maxBytes)
 }
 
 // ReplicaOffsets is Offsets for a partition this log does not lead.
 func (l *Log) ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error) {
-	st, err := l.replicaState(ctx, tp)
-	return st.LogStartOffset, st.HighWatermark, err
+	s, err := l.replicaState(ctx, tp)
+	return s.committed.LogStartOffset, s.highWatermark, err
 }
 
 // WatchReplica is Watch for a partition this log does not lead: a replica

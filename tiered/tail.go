@@ -1,0 +1,295 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stratalog/strata/tiered/batch"
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
+)
+
+// The write-ahead tail. On the wal tier a batch is acknowledged once a
+// JetStream quorum holds it, long before its segment is PUT:
+//
+//	Append ─► walQueued ─► sender: one WAL message per round trip ─► queued ─► flush ─► index ─► purge
+//	                                  (acknowledged, visible)
+//
+// Group commit: one sender goroutine per partition runs while batches wait;
+// each WAL message carries every batch queued while the previous one was in
+// flight (up to the server's max payload), so latency is one JetStream round
+// trip and throughput is not bounded by it.
+//
+// Fencing: the sender names the subject sequence it expects (wal.Log.Append).
+// A failed append — fenced, or with an unknown outcome — breaks the partition:
+// its unsent batches fail with a retriable error and its next use reloads it,
+// replaying the WAL, so a batch that did land is found there and an
+// idempotent producer's retry of it is answered as a duplicate.
+//
+// Recovery: a new leader claims the partition in the index (fencing the old
+// leader's commits), then replays every WAL message above the committed high
+// watermark (replay). Those batches are acknowledged already; they become
+// visible and queued for the next flush, and the producers' state and the
+// epoch history follow them.
+
+// Durability is a topic's tier.
+type Durability int
+
+const (
+	// DurabilityWAL acknowledges a batch once it is in the WAL.
+	DurabilityWAL Durability = iota
+	// DurabilityS3 acknowledges a batch once its segment is in object
+	// storage and the index names it; the WAL is not used.
+	DurabilityS3
+)
+
+// WAL is what the log needs of the write-ahead tail (wal.Log).
+type WAL interface {
+	// Append publishes r if p's last sequence is still expectLast; see
+	// wal.Log.Append.
+	Append(ctx context.Context, p wal.Partition, r wal.Record, expectLast uint64) (uint64, error)
+	// LastSeq returns the sequence of p's last message, 0 if none.
+	LastSeq(ctx context.Context, p wal.Partition) (uint64, error)
+	// Replay calls fn for p's messages after sequence after and returns
+	// the last sequence it covered.
+	Replay(ctx context.Context, p wal.Partition, after uint64, fn func(seq uint64, r wal.Record) error) (uint64, error)
+	// Purge drops p's messages below sequence before.
+	Purge(ctx context.Context, p wal.Partition, before uint64) error
+	// MaxDataBytes is the most batch data one record may carry.
+	MaxDataBytes() int
+}
+
+// walAppendTimeout bounds one WAL append: JetStream answers in milliseconds,
+// and a producer waiting longer is better told to retry.
+const walAppendTimeout = 10 * time.Second
+
+func walPartition(tp index.TopicPartition) wal.Partition {
+	return wal.Partition{TopicID: tp.TopicID, Partition: tp.Partition}
+}
+
+// startSender runs p's WAL sender; Append calls it when the partition had
+// none running. The Log owns the goroutine: shutdown waits for it.
+func (l *Log) startSender(p *partition) {
+	l.senders.Add(1)
+	go func() {
+		defer l.senders.Done()
+		l.send(p)
+	}()
+}
+
+// send appends p's queued batches to the WAL, one message at a time, until
+// none are left.
+func (l *Log) send(p *partition) {
+	for {
+		rec, expect, ok := p.takeForWAL(l.cfg.WAL.MaxDataBytes())
+		if !ok {
+			return
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, walAppendTimeout)
+		start := l.cfg.Now()
+		seq, err := l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
+		cancel()
+		if err != nil {
+			l.metrics.walErrors.Inc()
+			l.cfg.Logger.Warn("wal append failed; reloading the partition", "partition", p.tp.Partition, "err", err)
+			if errors.Is(err, wal.ErrFenced) {
+				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+			} else {
+				err = fmt.Errorf("%w: %w", ErrNotDurable, err)
+			}
+			l.drop(p, p.failWAL(err))
+			return
+		}
+		l.metrics.walAppendSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
+		l.metrics.walBytes.Add(float64(len(rec.Data)))
+		if dropped := p.appendedToWAL(seq); dropped > 0 {
+			l.drop(p, dropped)
+			return
+		}
+		l.mu.Lock()
+		full := l.queued >= l.cfg.FlushBytes
+		l.mu.Unlock()
+		if full {
+			select {
+			case l.flushNow <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// takeForWAL moves the longest run of queued batches that fits in one WAL
+// record to walInflight and returns the record and the sequence it must
+// follow. ok is false when nothing is queued or the partition broke; the
+// sender then stops.
+func (p *partition) takeForWAL(maxData int) (rec wal.Record, expectLast uint64, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.walQueued) == 0 || p.broken {
+		p.walSending = false
+		return wal.Record{}, 0, false
+	}
+	n, size := 0, 0
+	for n < len(p.walQueued) && (n == 0 || size+len(p.walQueued[n].data) <= maxData) {
+		size += len(p.walQueued[n].data)
+		n++
+	}
+	p.walInflight = p.walQueued[:n:n]
+	p.walQueued = slices.Clone(p.walQueued[n:])
+	data := make([]byte, 0, size)
+	for _, pb := range p.walInflight {
+		data = append(data, pb.data...)
+	}
+	return wal.Record{
+		Epoch:      p.committed.LeaderEpoch,
+		BaseOffset: p.walInflight[0].h.BaseOffset,
+		LastOffset: p.walInflight[n-1].h.LastOffset(),
+		Data:       data,
+	}, p.walLast, true
+}
+
+// appendedToWAL makes walInflight durable at WAL sequence seq: acknowledged,
+// visible and queued for the flush. On a partition that broke meanwhile the
+// batches are still acknowledged (the next leader replays them) but not
+// queued, and their bytes are returned for the caller to release.
+func (p *partition) appendedToWAL(seq uint64) (dropped int) {
+	p.mu.Lock()
+	batches := p.walInflight
+	p.walInflight = nil
+	p.walLast = seq
+	for _, pb := range batches {
+		pb.walSeq = seq
+	}
+	if p.broken {
+		p.walSending = false
+		p.mu.Unlock()
+		return finishAll(batches, nil)
+	}
+	p.walEnd = batches[len(batches)-1].h.LastOffset() + 1
+	p.queued = append(p.queued, batches...)
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+	finishAll(batches, nil)
+	return 0
+}
+
+// failWAL fails the batches of a WAL append that did not succeed, and every
+// batch queued behind them, breaks the partition and returns the bytes
+// dropped. Batches already durable in the WAL stay acknowledged.
+func (p *partition) failWAL(err error) int {
+	p.mu.Lock()
+	inflight := p.walInflight
+	p.walInflight = nil
+	p.walSending = false
+	p.mu.Unlock()
+	return finishAll(inflight, err) + p.failQueued(err)
+}
+
+// replay loads the WAL tail above the committed high watermark into p (see
+// the file comment). Records below it are already in object storage: the last
+// flushed message stays in the WAL as the chain's anchor.
+func (l *Log) replay(ctx context.Context, p *partition) error {
+	if l.cfg.WAL == nil {
+		return nil
+	}
+	hw := p.committed.HighWatermark
+	next := hw
+	var batches []*pending
+	var starts []index.EpochStart // where each replayed epoch begins
+	nowMs := l.cfg.Now().UnixMilli()
+	last, err := l.cfg.WAL.Replay(ctx, walPartition(p.tp), 0, func(seq uint64, r wal.Record) error {
+		if r.LastOffset < next {
+			return nil
+		}
+		if r.BaseOffset != next {
+			return fmt.Errorf("%w: sequence %d holds offsets [%d, %d], want %d next", ErrCorruptTail, seq, r.BaseOffset, r.LastOffset, next)
+		}
+		return batch.Each(r.Data, func(b []byte, h batch.Header) error {
+			if h.BaseOffset != next {
+				return fmt.Errorf("%w: sequence %d has a batch at offset %d, want %d", ErrCorruptTail, seq, h.BaseOffset, next)
+			}
+			if n := len(starts); n == 0 || h.PartitionLeaderEpoch > starts[n-1].Epoch {
+				starts = append(starts, index.EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: next})
+			}
+			pb := newPending(b, h)
+			pb.walSeq = seq
+			pb.finish(nil)
+			batches = append(batches, pb)
+			if h.Idempotent() {
+				p.producers[h.ProducerID] = recordProducerBatch(p.producers[h.ProducerID], h, nowMs)
+			}
+			next = h.LastOffset() + 1
+			return nil
+		})
+	})
+	if errors.Is(err, wal.ErrCorrupt) {
+		err = fmt.Errorf("%w: %w", ErrCorruptTail, err)
+	}
+	if err != nil {
+		return err
+	}
+	size := 0
+	for _, pb := range batches {
+		size += len(pb.data)
+	}
+	l.mu.Lock()
+	l.queued += size
+	l.mu.Unlock()
+
+	p.mu.Lock()
+	p.walLast = last
+	p.walEnd = next
+	p.next = next
+	p.queued = batches
+	p.committed.Epochs = tailEpochs(p.committed.Epochs, hw, starts, next)
+	p.mu.Unlock()
+	if len(batches) > 0 {
+		l.cfg.Logger.Info("replayed wal tail", "partition", p.tp.Partition, "from", hw, "to", next, "batches", len(batches))
+	}
+	return nil
+}
+
+// tailEpochs corrects the start offsets of the epochs that began above the
+// committed high watermark hw: a claim records hw, but the tail replayed
+// after it may hold batches of that epoch or earlier ones. An epoch starts at
+// the first replayed batch of it or a later epoch, or at the log end end.
+// The corrected history is stored by the next commit.
+func tailEpochs(epochs []index.EpochStart, hw int64, starts []index.EpochStart, end int64) []index.EpochStart {
+	out := slices.Clone(epochs)
+	for i := range out {
+		if out[i].StartOffset < hw {
+			continue
+		}
+		out[i].StartOffset = end
+		for _, s := range starts {
+			if s.Epoch >= out[i].Epoch {
+				out[i].StartOffset = s.StartOffset
+				break
+			}
+		}
+	}
+	return out
+}
+
+// purgeWAL drops the partition's WAL messages that fp's commit made durable
+// in object storage, keeping the last as the chain's anchor. A failed purge
+// only leaves the tail longer: the next one covers it.
+func (l *Log) purgeWAL(ctx context.Context, fp *flushPart) {
+	if l.cfg.WAL == nil {
+		return
+	}
+	var seq uint64
+	for _, pb := range fp.batches {
+		seq = max(seq, pb.walSeq)
+	}
+	if seq == 0 {
+		return
+	}
+	if err := l.cfg.WAL.Purge(ctx, walPartition(fp.p.tp), seq); err != nil {
+		l.cfg.Logger.Warn("wal purge failed", "partition", fp.p.tp.Partition, "err", err)
+	}
+}

@@ -1,0 +1,313 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/batch"
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
+)
+
+// openWAL opens the env's WAL; every log of a test shares it, as gateways
+// share the NATS cluster.
+func (e env) openWAL(t *testing.T) *countingWAL {
+	t.Helper()
+	w, err := wal.Open(t.Context(), e.js, wal.Config{Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &countingWAL{Log: w}
+}
+
+// countingWAL counts the appends that reach the real WAL.
+type countingWAL struct {
+	*wal.Log
+	appends atomic.Int64
+}
+
+func (w *countingWAL) Append(ctx context.Context, p wal.Partition, r wal.Record, expectLast uint64) (uint64, error) {
+	w.appends.Add(1)
+	return w.Log.Append(ctx, p, r, expectLast)
+}
+
+// newUnflushedLog is a Log whose flusher never runs: a gateway killed after
+// the WAL acknowledged its batches and before their flush.
+func (e env) newUnflushedLog(t *testing.T, w WAL, nodeID string) *Log {
+	t.Helper()
+	l, err := New(Config{Bucket: e.bucket, Index: e.store, WAL: w, NodeID: nodeID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func idempotentBatch(t *testing.T, producerID int64, seq int32, n int) []byte {
+	t.Helper()
+	rs := make([]batch.Record, n)
+	for i := range rs {
+		rs[i] = batch.Record{Value: []byte{byte(seq), byte(i)}, Timestamp: 1700000000000 + int64(seq)}
+	}
+	b, err := batch.Encode(batch.Batch{ProducerID: producerID, ProducerEpoch: 0, BaseSequence: seq, Records: rs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// readOffsets reads the whole partition and returns each batch's base and
+// last offset.
+func readOffsets(t *testing.T, read func(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error), tp index.TopicPartition) (offsets []int64, hw int64) {
+	t.Helper()
+	next := int64(0)
+	for range 1000 {
+		res, err := read(t.Context(), tp, next, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hw = res.HighWatermark
+		if len(res.Records) == 0 {
+			return offsets, hw
+		}
+		_ = batch.Each(res.Records, func(_ []byte, h batch.Header) error {
+			offsets = append(offsets, h.BaseOffset, h.LastOffset())
+			next = h.LastOffset() + 1
+			return nil
+		})
+	}
+	t.Fatal("read did not reach the end")
+	return nil, 0
+}
+
+// TestWALAcknowledgesBeforeFlush: with object storage down, a wal-tier batch
+// is acknowledged from the WAL, read back by its leader and by a replica on
+// another log, and once the store returns it is flushed, indexed and purged
+// from the WAL.
+func TestWALAcknowledgesBeforeFlush(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	bucket := &blockingBucket{Bucket: e.bucket, down: true}
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a"})
+	tp := index.TopicPartition{TopicID: [16]byte{5}, Partition: 1}
+
+	for i := range 3 {
+		if off, err := appendWait(t, l, tp, testBatch(t, 4)); err != nil || off != int64(4*i) {
+			t.Fatalf("append %d with the store down: %d, %v", i, off, err)
+		}
+	}
+	want := []int64{0, 3, 4, 7, 8, 11}
+	if got, hw := readOffsets(t, l.Read, tp); !equal(got, want) || hw != 12 {
+		t.Fatalf("leader read: %v hw %d, want %v hw 12", got, hw, want)
+	}
+	other := e.startLog(t, Config{WAL: w, NodeID: "b", ReplicaRefresh: time.Millisecond})
+	if got, hw := readOffsets(t, other.ReadReplica, tp); !equal(got, want) || hw != 12 {
+		t.Fatalf("replica read: %v hw %d, want %v hw 12", got, hw, want)
+	}
+	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.HighWatermark != 0 {
+		t.Fatalf("index high watermark %d (%v) with the store down, want 0", st.HighWatermark, err)
+	}
+
+	bucket.setDown(false)
+	checkFor(t, func() error {
+		st, _, err := e.store.LoadPartition(t.Context(), tp)
+		if err != nil || st.HighWatermark != 12 {
+			return errors.New("not flushed yet")
+		}
+		return nil
+	})
+	// Everything but the anchor message is purged.
+	var left int
+	if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if left != 1 {
+		t.Fatalf("%d WAL messages left after the flush, want 1 (the anchor)", left)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if got, hw := readOffsets(t, other.ReadReplica, tp); !equal(got, want) || hw != 12 {
+		t.Fatalf("replica read after flush: %v hw %d, want %v hw 12", got, hw, want)
+	}
+}
+
+// TestWALRecoveryAfterCrash: a leader dies after the WAL acknowledged its
+// batches and before any flush. The next leader replays the tail: every
+// acknowledged record is there at its offset, a producer's retry of its last
+// batch is answered as a duplicate, the epoch history starts the new epoch
+// after the tail, and the flush makes it all durable in object storage.
+func TestWALRecoveryAfterCrash(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{6}, Partition: 0}
+	dead := e.newUnflushedLog(t, w, "a")
+	for seq := int32(0); seq < 10; seq += 2 {
+		if off, err := appendWait(t, dead, tp, idempotentBatch(t, 7, seq, 2)); err != nil || off != int64(seq) {
+			t.Fatalf("append seq %d: %d, %v", seq, off, err)
+		}
+	}
+
+	next := e.startLog(t, Config{WAL: w, NodeID: "b"})
+	a, err := next.Append(t.Context(), tp, idempotentBatch(t, 7, 8, 2)) // the retry of the last batch
+	if err != nil || !a.Duplicate || a.BaseOffset != 8 {
+		t.Fatalf("retry of an acknowledged batch: %+v, %v; want a duplicate at 8", a, err)
+	}
+	if off, err := appendWait(t, next, tp, idempotentBatch(t, 7, 10, 2)); err != nil || off != 10 {
+		t.Fatalf("next batch after recovery: %d, %v; want 10", off, err)
+	}
+	if got, hw := readOffsets(t, next.Read, tp); hw != 12 || len(got) != 12 {
+		t.Fatalf("after recovery: %v hw %d, want 6 batches through 12", got, hw)
+	}
+	if epoch, end, err := next.EndOffsetFor(t.Context(), tp, 1); err != nil || epoch != 1 || end != 10 {
+		t.Fatalf("EndOffsetFor(1) = %d, %d, %v; want epoch 1 ending at 10 (the tail it wrote)", epoch, end, err)
+	}
+	checkFor(t, func() error {
+		st, _, err := e.store.LoadPartition(t.Context(), tp)
+		if err != nil || st.HighWatermark != 12 {
+			return errors.New("not flushed yet")
+		}
+		return nil
+	})
+	if st, _, _ := e.store.LoadPartition(t.Context(), tp); len(st.Epochs) != 2 || st.Epochs[1] != (index.EpochStart{Epoch: 2, StartOffset: 10}) {
+		t.Fatalf("stored epochs %+v, want epoch 2 starting at 10", st.Epochs)
+	}
+}
+
+// TestWALFencesDeposedLeader: a leader that lost its claim can still append
+// to the WAL until the new leader appends; whatever it had acknowledged is
+// kept by the new leader, and its appends after that fail with ErrNotLeader.
+func TestWALFencesDeposedLeader(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{7}, Partition: 0}
+	old := e.newUnflushedLog(t, w, "a")
+	if _, err := appendWait(t, old, tp, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	leader := e.newUnflushedLog(t, w, "b")
+	if _, hw, err := leader.Offsets(t.Context(), tp); err != nil || hw != 1 {
+		t.Fatalf("new leader's high watermark %d (%v), want 1", hw, err)
+	}
+	// The deposed leader has not heard; its append still chains in the WAL
+	// and is acknowledged.
+	if off, err := appendWait(t, old, tp, testBatch(t, 1)); err != nil || off != 1 {
+		t.Fatalf("deposed leader's append: %d, %v", off, err)
+	}
+	// The new leader's first append finds the WAL moved: refused, reloaded.
+	if _, err := appendWait(t, leader, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("new leader's stale append: %v, want ErrNotLeader", err)
+	}
+	if off, err := appendWait(t, leader, tp, testBatch(t, 1)); err != nil || off != 2 {
+		t.Fatalf("new leader's append after reload: %d, %v; want 2", off, err)
+	}
+	if _, err := appendWait(t, old, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("deposed leader's append after the new leader's: %v, want ErrNotLeader", err)
+	}
+	if got, hw := readOffsets(t, leader.Read, tp); !equal(got, []int64{0, 0, 1, 1, 2, 2}) || hw != 3 {
+		t.Fatalf("log: %v hw %d; want offsets 0, 1, 2", got, hw)
+	}
+}
+
+// TestWALGroupCommit: concurrent appends to one partition share WAL messages.
+func TestWALGroupCommit(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	l := e.startLog(t, Config{WAL: w})
+	tp := index.TopicPartition{TopicID: [16]byte{8}, Partition: 0}
+	const n = 400
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := appendWait(t, l, tp, testBatch(t, 1))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := w.appends.Load(); got >= n {
+		t.Fatalf("%d WAL appends for %d concurrent batches: no group commit", got, n)
+	}
+	if _, hw, _ := l.Offsets(t.Context(), tp); hw != n {
+		t.Fatalf("high watermark %d, want %d", hw, n)
+	}
+	t.Logf("%d batches in %d WAL messages", n, w.appends.Load())
+}
+
+// TestWALBackpressureByAge: with object storage down, the tail grows until
+// its oldest batch is MaxTailAge old; then appends are refused, and once the
+// store returns and the backlog flushes they are accepted again.
+func TestWALBackpressureByAge(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	bucket := &blockingBucket{Bucket: e.bucket, down: true}
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w, MaxTailAge: 200 * time.Millisecond})
+	tp := index.TopicPartition{TopicID: [16]byte{9}, Partition: 0}
+	if _, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, func() error {
+		_, err := l.Append(t.Context(), tp, testBatch(t, 1))
+		if !errors.Is(err, ErrBackpressure) {
+			return errors.New("still accepted")
+		}
+		return nil
+	})
+	bucket.setDown(false)
+	checkFor(t, func() error {
+		_, err := appendWait(t, l, tp, testBatch(t, 1))
+		return err
+	})
+}
+
+// TestS3TierSkipsWAL: a topic on the s3 tier writes nothing to the WAL and
+// acknowledges after the index commit.
+func TestS3TierSkipsWAL(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	s3Topic := [16]byte{10}
+	l := e.startLog(t, Config{WAL: w, Durability: func(_ context.Context, tp index.TopicPartition) (Durability, error) {
+		if tp.TopicID == s3Topic {
+			return DurabilityS3, nil
+		}
+		return DurabilityWAL, nil
+	}})
+	tp := index.TopicPartition{TopicID: s3Topic, Partition: 0}
+	if _, err := appendWait(t, l, tp, testBatch(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.HighWatermark != 3 {
+		t.Fatalf("s3 tier acknowledged before the index commit: hw %d, %v", st.HighWatermark, err)
+	}
+	if w.appends.Load() != 0 {
+		t.Fatalf("%d WAL appends for an s3-tier topic", w.appends.Load())
+	}
+}
+
+// TestCorruptTailIsNotServed: a WAL tail that does not continue the index
+// (here: a gap) stops the partition from loading rather than losing records.
+func TestCorruptTailIsNotServed(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{11}, Partition: 0}
+	if _, err := w.Append(t.Context(), walPartition(tp), wal.Record{BaseOffset: 5, LastOffset: 5, Data: testBatch(t, 1)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	l := e.startLog(t, Config{WAL: w})
+	if _, err := l.Append(t.Context(), tp, testBatch(t, 1)); !errors.Is(err, ErrCorruptTail) {
+		t.Fatalf("append over a gapped tail: %v, want ErrCorruptTail", err)
+	}
+}
+
+func checkFor(t *testing.T, f func() error) {
+	t.Helper()
+	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, f)
+}
