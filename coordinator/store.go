@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,7 @@ type Store struct {
 	cfg         Config
 	log         *slog.Logger
 	recordLimit int
+	streams     []string // the buckets' streams
 
 	topics     jetstream.KeyValue
 	partitions jetstream.KeyValue
@@ -146,6 +148,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 			return nil, err
 		}
 		*b.kv = kv
+		s.streams = append(s.streams, "KV_"+cfg.Prefix+"_"+b.suffix)
 	}
 	s.gatewayLease = cfg.GatewayLease
 	if st, err := s.gateways.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() != cfg.GatewayLease {
@@ -154,6 +157,10 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	}
 	return s, nil
 }
+
+// StreamNames returns the JetStream streams behind the Store's buckets, for
+// durability checks.
+func (s *Store) StreamNames() []string { return slices.Clone(s.streams) }
 
 // RecordLimit is the largest value, in bytes, the Store writes; bigger ones
 // fail with ErrTooLarge.

@@ -31,6 +31,10 @@ var errorCodes = []struct {
 	{tiered.ErrBackpressure, kerr.KafkaStorageError},
 	{tiered.ErrNotDurable, kerr.KafkaStorageError},
 	{tiered.ErrClosed, kerr.NotLeaderForPartition},
+	{tiered.ErrBatchTooLarge, kerr.MessageTooLarge},
+	// A WAL tail that does not check out is not served: as a broker's
+	// failed log directory, retriable once an operator has looked.
+	{tiered.ErrCorruptTail, kerr.KafkaStorageError},
 	{index.ErrConflict, kerr.NotLeaderForPartition},
 	{index.ErrFenced, kerr.NotLeaderForPartition},
 	{batch.ErrCorrupt, kerr.CorruptMessage},

@@ -17,6 +17,7 @@ import (
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/objstore/fs"
+	"github.com/stratalog/strata/tiered/wal"
 )
 
 // testServer is a gateway over real parts: in-process NATS, the coordinator on
@@ -25,6 +26,7 @@ type testServer struct {
 	addr  string
 	store *coordinator.Store
 	log   *tiered.Log
+	wal   *wal.Log
 	logs  *recordingHandler
 }
 
@@ -50,6 +52,7 @@ func startServer(tb testing.TB, o serverOpts) *testServer {
 type backend struct {
 	store  *coordinator.Store
 	bucket objstore.Bucket
+	wal    *wal.Log
 	ctx    context.Context
 	wg     *sync.WaitGroup
 }
@@ -65,7 +68,12 @@ func newBackend(tb testing.TB, lease time.Duration) *backend {
 		cancel()
 		wg.Wait()
 	})
-	store, err := coordinator.Open(ctx, ns.JetStream(tb), coordinator.Config{GatewayLease: lease})
+	js := ns.JetStream(tb)
+	store, err := coordinator.Open(ctx, js, coordinator.Config{GatewayLease: lease})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tail, err := wal.Open(ctx, js, wal.Config{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,7 +87,7 @@ func newBackend(tb testing.TB, lease time.Duration) *backend {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &backend{store: store, bucket: bucket, ctx: ctx, wg: wg}
+	return &backend{store: store, bucket: bucket, wal: tail, ctx: ctx, wg: wg}
 }
 
 // gateway runs one gateway on the backend with its own tiered log; with
@@ -88,8 +96,11 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 	tb.Helper()
 	store := b.store
 	var srv *Server
-	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond,
+	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, WAL: b.wal, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond,
 		MayClaim: func(ctx context.Context, tp index.TopicPartition) error { return srv.MayClaim(ctx, tp) },
+		Durability: func(ctx context.Context, tp index.TopicPartition) (tiered.Durability, error) {
+			return srv.Durability(ctx, tp)
+		},
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
 			if err := store.PublishLeaderEpoch(ctx, tp, nodeID, epoch); err != nil && ctx.Err() == nil {
 				tb.Errorf("publish leader epoch: %v", err)
@@ -139,7 +150,7 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 		tb.Fatal(err)
 	}
 	b.wg.Go(func() { _ = srv.Run(b.ctx) })
-	return &testServer{addr: ln.Addr().String(), store: store, log: log, logs: rec}
+	return &testServer{addr: ln.Addr().String(), store: store, log: log, wal: b.wal, logs: rec}
 }
 
 func (s *testServer) client(tb testing.TB, opts ...kgo.Opt) *kgo.Client {

@@ -1,12 +1,17 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/index"
 )
 
 // topicConfig is one Kafka topic config: its name, type, default and the check
@@ -52,6 +57,10 @@ var topicConfigs = []topicConfig{
 	{name: "segment.index.bytes", typ: kmsg.ConfigTypeInt, def: "10485760", check: intAtLeast(4)},
 	{name: "segment.jitter.ms", typ: kmsg.ConfigTypeLong, def: "0", check: longAtLeast(0)},
 	{name: "segment.ms", typ: kmsg.ConfigTypeLong, def: "604800000", check: longAtLeast(1)},
+	// Strata's own: where a batch must be before it is acknowledged. "wal":
+	// in the replicated JetStream tail (milliseconds); "s3": in a segment in
+	// object storage, indexed (no NATS bytes, a flush interval plus a PUT).
+	{name: "strata.durability", typ: kmsg.ConfigTypeString, def: "wal", check: oneOf("wal", "s3"), enforced: true},
 	{name: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, def: "false", check: isBool},
 }
 
@@ -86,6 +95,25 @@ func topicConfigValue(configs map[string]string, c topicConfig) (string, bool) {
 		return v, true
 	}
 	return c.def, false
+}
+
+// durability is the topic's strata.durability as a tier.
+func durability(configs map[string]string) tiered.Durability {
+	c, _ := lookupTopicConfig("strata.durability")
+	if v, _ := topicConfigValue(configs, c); v == "s3" {
+		return tiered.DurabilityS3
+	}
+	return tiered.DurabilityWAL
+}
+
+// Durability returns tp's tier from its topic's strata.durability; tiered asks
+// when it loads a partition and on each append, to follow config changes.
+func (s *Server) Durability(_ context.Context, tp index.TopicPartition) (tiered.Durability, error) {
+	t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
+	if !ok {
+		return 0, coordinator.ErrUnknownTopic
+	}
+	return durability(t.Configs), nil
 }
 
 // maxMessageBytes is the topic's max.message.bytes.

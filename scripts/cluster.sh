@@ -24,6 +24,7 @@ base=${BASE_PORT:-19000}
 lease=${GATEWAY_LEASE:-10s}
 partitions=${NUM_PARTITIONS:-6}
 nats_urls="nats://127.0.0.1:$((base + 1)),nats://127.0.0.1:$((base + 2)),nats://127.0.0.1:$((base + 3))"
+monitor_urls="http://127.0.0.1:$((base + 41)),http://127.0.0.1:$((base + 42)),http://127.0.0.1:$((base + 43))"
 
 fail() {
 	echo "cluster: $*" >&2
@@ -49,6 +50,8 @@ start_nats() {
 server_name: n$i
 listen: 127.0.0.1:$((base + i))
 http: 127.0.0.1:$((base + 40 + i))
+# A WAL message carries whole Kafka batches (max.message.bytes is 1 MiB).
+max_payload: 8MB
 jetstream {
 	store_dir: "$dir/nats-$i"
 	# Every write fsynced before it is acknowledged (Jepsen, NATS 2.12.1).
@@ -68,7 +71,7 @@ start_gateway() {
 	local i=$1
 	: >"$dir/gateway-$i.log"
 	"$bin" serve --listen "127.0.0.1:$((base + 20 + i))" --http-listen "127.0.0.1:$((base + 30 + i))" \
-		--data-dir "$dir/shared" --nats-url "$nats_urls" --nats-replicas 3 --node-id "$i" \
+		--data-dir "$dir/shared" --nats-url "$nats_urls" --nats-monitor-url "$monitor_urls" --nats-replicas 3 --node-id "$i" \
 		--gateway-lease "$lease" --num-partitions "$partitions" --flush-interval 50ms >"$dir/gateway-$i.log" 2>&1 &
 	echo $! >"$dir/gateway-$i.pid"
 	wait_for grep -q 'msg="serving kafka"' "$dir/gateway-$i.log" ||

@@ -210,7 +210,9 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	if err != nil {
 		return nil, err
 	}
-
+	if p, err = l.retier(ctx, p); err != nil {
+		return nil, err
+	}
 	if l.cfg.WAL != nil && len(b) > l.cfg.WAL.MaxDataBytes() {
 		return nil, fmt.Errorf("%w: %d bytes, the wal takes at most %d", ErrBatchTooLarge, len(b), l.cfg.WAL.MaxDataBytes())
 	}
@@ -257,6 +259,23 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 // append assigns b its offsets and queues it: for the WAL sender on the wal
 // tier (startSender reports that none runs and the caller must start one),
 // for the next flush on the s3 tier.
+// retier reloads p when its topic's tier changed since p was loaded: the
+// switch happens at a reload, so batches of the two tiers never interleave in
+// one partition's queues. Batches still waiting fail with ErrNotLeader
+// (retriable); what the WAL acknowledged is replayed.
+func (l *Log) retier(ctx context.Context, p *partition) (*partition, error) {
+	if l.cfg.WAL == nil || l.cfg.Durability == nil {
+		return p, nil
+	}
+	d, err := l.cfg.Durability(ctx, p.tp)
+	if err != nil || d == p.durability { // durability is fixed once loaded
+		return p, nil
+	}
+	l.cfg.Logger.Info("topic tier changed; reloading the partition", "partition", p.tp.Partition, "durability", d)
+	l.drop(p, p.failQueued(ErrNotLeader))
+	return l.partition(ctx, p.tp)
+}
+
 func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, startSender bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -269,13 +269,14 @@ func TestWALBackpressureByAge(t *testing.T) {
 }
 
 // TestS3TierSkipsWAL: a topic on the s3 tier writes nothing to the WAL and
-// acknowledges after the index commit.
+// acknowledges after the index commit; moved to the wal tier, it uses it.
 func TestS3TierSkipsWAL(t *testing.T) {
 	e := newEnv(t)
 	w := e.openWAL(t)
 	s3Topic := [16]byte{10}
+	var walNow atomic.Bool
 	l := e.startLog(t, Config{WAL: w, Durability: func(_ context.Context, tp index.TopicPartition) (Durability, error) {
-		if tp.TopicID == s3Topic {
+		if tp.TopicID == s3Topic && !walNow.Load() {
 			return DurabilityS3, nil
 		}
 		return DurabilityWAL, nil
@@ -289,6 +290,15 @@ func TestS3TierSkipsWAL(t *testing.T) {
 	}
 	if w.appends.Load() != 0 {
 		t.Fatalf("%d WAL appends for an s3-tier topic", w.appends.Load())
+	}
+	// The topic moves to the wal tier: the partition reloads and its next
+	// batch goes through the WAL.
+	walNow.Store(true)
+	if off, err := appendWait(t, l, tp, testBatch(t, 2)); err != nil || off != 3 {
+		t.Fatalf("append after the tier change: %d, %v; want 3", off, err)
+	}
+	if w.appends.Load() != 1 {
+		t.Fatalf("%d WAL appends after the topic moved to the wal tier, want 1", w.appends.Load())
 	}
 }
 

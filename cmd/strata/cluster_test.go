@@ -56,7 +56,7 @@ func TestGatewayKills(t *testing.T) {
 	store := sharedObjectStore(t)
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
 	args := func(node int) []string {
-		return append([]string{"--nats-url", nats.URLs(), "--nats-replicas", "3", "--node-id", strconv.Itoa(node + 1),
+		return append([]string{"--nats-url", nats.URLs(), "--nats-monitor-url", nats.MonitorURLs(), "--nats-replicas", "3", "--node-id", strconv.Itoa(node + 1),
 			"--gateway-lease", lease.String(), "--flush-interval", "20ms"}, store...)
 	}
 	procs := make([]*process, len(addrs))
@@ -142,7 +142,7 @@ func TestZombieGateway(t *testing.T) {
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
 	procs := make([]*process, len(addrs))
 	for i, addr := range addrs {
-		procs[i] = startProcess(t, dir, addr, "--nats-url", ns.URL, "--node-id", strconv.Itoa(i+1), "--gateway-lease", lease.String(), "--flush-interval", "20ms")
+		procs[i] = startProcess(t, dir, addr, "--nats-url", ns.URL, "--nats-monitor-url", ns.MonitorURL, "--node-id", strconv.Itoa(i+1), "--gateway-lease", lease.String(), "--flush-interval", "20ms")
 	}
 	seeds := strings.Join(addrs, ",")
 	createTopic(t, seeds, topic, partitions)
@@ -188,7 +188,7 @@ func testGroupAcrossGatewayKills(t *testing.T, groupOpts ...kgo.Opt) {
 	dir := t.TempDir()
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
 	args := func(i int) []string {
-		return []string{"--nats-url", ns.URL, "--node-id", strconv.Itoa(i + 1), "--gateway-lease", lease.String(), "--flush-interval", "20ms",
+		return []string{"--nats-url", ns.URL, "--nats-monitor-url", ns.MonitorURL, "--node-id", strconv.Itoa(i + 1), "--gateway-lease", lease.String(), "--flush-interval", "20ms",
 			"--group-consumer-session-timeout", "6s", "--group-consumer-heartbeat-interval", "500ms"}
 	}
 	procs := make([]*process, len(addrs))

@@ -259,7 +259,7 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 	)
 	cluster := testenv.StartNATSCluster(t, 3)
 	dir, addr := t.TempDir(), freeLoopbackAddr(t)
-	startProcess(t, dir, addr, "--flush-interval", "20ms", "--nats-url", cluster.URLs(), "--nats-replicas", "3")
+	startProcess(t, dir, addr, "--flush-interval", "20ms", "--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(), "--nats-replicas", "3")
 	createTopic(t, addr, topic, partitions)
 
 	l := startLoad(t, addr, topic, n)

@@ -14,14 +14,20 @@ import (
 
 // serveConfig is everything `strata serve` is told, from flags and environment.
 type serveConfig struct {
-	Listen          string
-	Advertise       string
-	DataDir         string
-	HTTPListen      string
-	ObjectStore     string
-	S3              s3Flags
-	NATSURL         string
-	NATSReplicas    int
+	Listen       string
+	Advertise    string
+	DataDir      string
+	HTTPListen   string
+	ObjectStore  string
+	S3           s3Flags
+	NATSURL      string
+	NATSReplicas int
+	// NATSMonitorURLs and AllowUnsafeNATS: the durability contract check.
+	NATSMonitorURLs string
+	AllowUnsafeNATS bool
+	WALShards       int
+	MaxTailBytes    byteSize
+	MaxTailAge      time.Duration
 	GatewayLease    time.Duration
 	NodeID          int
 	Rack            string
@@ -65,6 +71,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
+	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, 256<<20, 5*time.Minute
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	return []struct {
@@ -83,6 +90,11 @@ func serveFlags(c *serveConfig) []struct {
 		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
 		{"nats-url", "external NATS servers (comma-separated); empty runs NATS embedded", (*stringValue)(&c.NATSURL)},
 		{"nats-replicas", "JetStream replicas of the coordinator's KV buckets: 3 on a NATS cluster, 1 embedded", (*intValue)(&c.NATSReplicas)},
+		{"nats-monitor-url", "the external NATS servers' monitoring URLs (comma-separated http://host:8222), to check at start that each fsyncs every write (sync_interval: always)", (*stringValue)(&c.NATSMonitorURLs)},
+		{"allow-unsafe-nats", "start even if the external NATS servers' durability cannot be verified or falls short (acknowledged records may be lost on power loss)", (*boolValue)(&c.AllowUnsafeNATS)},
+		{"wal-shards", "JetStream streams the write-ahead tail is spread over (fixed while it holds data)", (*intValue)(&c.WALShards)},
+		{"max-tail-bytes", "bytes that may wait for object storage (the WAL tail, held in memory) before produce gets KAFKA_STORAGE_ERROR", &c.MaxTailBytes},
+		{"max-tail-age", "how long the oldest batch may wait for object storage before produce gets KAFKA_STORAGE_ERROR", (*durationValue)(&c.MaxTailAge)},
 		{"node-id", "this gateway's broker id, unique in the cluster", (*intValue)(&c.NodeID)},
 		{"gateway-lease", "a gateway not heard from this long is out of the cluster and its partitions move (set when the cluster's NATS is first used)", (*durationValue)(&c.GatewayLease)},
 		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
@@ -138,6 +150,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--nats-replicas %d out of range 1..5", c.NATSReplicas)
 	case c.NATSURL == "" && c.NATSReplicas != 1:
 		return c, errors.New("--nats-replicas above 1 needs --nats-url: the embedded NATS is one node")
+	case c.WALShards < 1 || c.WALShards > 64:
+		return c, fmt.Errorf("--wal-shards %d out of range 1..64", c.WALShards)
+	case c.MaxTailAge <= 0 || c.MaxTailBytes <= 0:
+		return c, errors.New("--max-tail-age and --max-tail-bytes must be positive")
 	case c.NumPartitions <= 0:
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:

@@ -24,12 +24,14 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/gateway"
+	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/objstore/fs"
 	"github.com/stratalog/strata/tiered/objstore/s3"
+	"github.com/stratalog/strata/tiered/wal"
 )
 
 // serve wires the parts together and runs them until ctx ends. Shutdown order:
@@ -64,6 +66,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("open coordinator: %w", err)
 	}
+	tail, err := wal.Open(ctx, js, wal.Config{Shards: cfg.WALShards, Replicas: cfg.NATSReplicas})
+	if err != nil {
+		return fmt.Errorf("open wal: %w", err)
+	}
+	if err := checkNATS(ctx, cfg, js, append(store.StreamNames(), tail.StreamNames()...), logger); err != nil {
+		return err
+	}
+	if tail.MaxDataBytes() < 1<<20 {
+		logger.Warn("nats max_payload is small: batches larger than the wal takes are refused with MESSAGE_TOO_LARGE; set max_payload: 8MB on the servers",
+			"max_batch_bytes", tail.MaxDataBytes())
+	}
 	clusterID, err := store.ClusterID(ctx)
 	if err != nil {
 		return fmt.Errorf("cluster id: %w", err)
@@ -91,14 +104,20 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 				logger.Warn("publish leader epoch", "partition", tp.Partition, "epoch", epoch, "err", err)
 			}
 		},
-		Bucket:        bucket,
-		Index:         store,
-		NodeID:        strconv.Itoa(cfg.NodeID),
-		FlushInterval: cfg.FlushInterval,
-		FlushBytes:    int(cfg.FlushBytes),
-		CacheBytes:    int64(cfg.CacheBytes),
-		Logger:        logger.With("part", "tiered"),
-		Registerer:    reg,
+		Durability: func(ctx context.Context, tp index.TopicPartition) (tiered.Durability, error) {
+			return gw.Durability(ctx, tp)
+		},
+		Bucket:         bucket,
+		Index:          store,
+		WAL:            tail,
+		NodeID:         strconv.Itoa(cfg.NodeID),
+		FlushInterval:  cfg.FlushInterval,
+		FlushBytes:     int(cfg.FlushBytes),
+		MaxQueuedBytes: int(cfg.MaxTailBytes),
+		MaxTailAge:     cfg.MaxTailAge,
+		CacheBytes:     int64(cfg.CacheBytes),
+		Logger:         logger.With("part", "tiered"),
+		Registerer:     reg,
 	})
 	if err != nil {
 		return err
@@ -180,6 +199,29 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err
+}
+
+// checkNATS holds external NATS servers to the durability contract
+// (internal/natscheck): refused unless --allow-unsafe-nats, which is logged
+// loudly on every start. The embedded server is started with it.
+func checkNATS(ctx context.Context, cfg serveConfig, js jetstream.JetStream, streams []string, logger *slog.Logger) error {
+	if cfg.NATSURL == "" {
+		return nil
+	}
+	var urls []string
+	if cfg.NATSMonitorURLs != "" {
+		urls = strings.Split(splitURLs(cfg.NATSMonitorURLs), ",")
+	}
+	err := natscheck.Verify(ctx, js, natscheck.Config{MonitorURLs: urls, Streams: streams, Replicas: cfg.NATSReplicas})
+	switch {
+	case err == nil:
+		logger.Info("nats durability verified", "servers", len(urls), "streams", len(streams))
+		return nil
+	case cfg.AllowUnsafeNATS && errors.Is(err, natscheck.ErrUnsafe):
+		logger.Warn("UNSAFE NATS: running anyway because of --allow-unsafe-nats; acknowledged records can be lost", "err", err)
+		return nil
+	}
+	return fmt.Errorf("%w (pass --allow-unsafe-nats to run anyway)", err)
 }
 
 // connectNATS connects to --nats-url, or starts NATS embedded under the data

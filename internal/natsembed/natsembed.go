@@ -18,6 +18,10 @@ import (
 // store at start can take a while, so it is generous.
 const DefaultReadyTimeout = 30 * time.Second
 
+// MaxPayload is the embedded server's max_payload: the largest message, so
+// the largest batch the WAL takes. 8 MiB is the most NATS recommends.
+const MaxPayload = 8 << 20
+
 // ErrNotReady is returned by Start when the server did not become ready to
 // accept connections, or started without JetStream, within the timeout.
 var ErrNotReady = errors.New("natsembed: server not ready")
@@ -151,6 +155,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		// acknowledged ("sync_interval: always"). There is no option to
 		// turn this off.
 		SyncAlways: true,
+		// A WAL message carries whole Kafka batches, and Kafka's default
+		// max.message.bytes is just over NATS's default 1 MiB payload.
+		MaxPayload: MaxPayload,
 	}
 	switch {
 	case cfg.Port == 0:

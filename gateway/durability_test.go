@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/wal"
+)
+
+// TestDurabilityConfig: strata.durability picks the tier per topic. A wal
+// topic's records go through the WAL, an s3 topic's do not; the config is
+// described, validated, and a change takes effect on the next produce.
+func TestDurabilityConfig(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	adm, ctx := adminClient(t, s)
+	s3 := "s3"
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"strata.durability": &s3}, "cold"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "hot"); err != nil {
+		t.Fatal(err)
+	}
+	bad := "memory"
+	if resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"strata.durability": &bad}, "bad"); !errors.Is(errors.Join(err, resp.Err), kerr.InvalidConfig) {
+		t.Fatalf("strata.durability=memory: %v %v, want INVALID_CONFIG", err, resp.Err)
+	}
+	if v, src := configValue(t, adm, ctx, "hot", "strata.durability"); v != "wal" || src != kmsg.ConfigSourceDefaultConfig {
+		t.Fatalf("hot: strata.durability = %q (%v), want the default wal", v, src)
+	}
+
+	cl := s.client(t)
+	produced := map[string]int64{}
+	produce := func(topic string) {
+		t.Helper()
+		produced[topic] += 5
+		for range 5 {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatalf("produce to %s: %v", topic, err)
+			}
+		}
+	}
+	lastSeq := func(topic string) uint64 {
+		t.Helper()
+		seq, err := s.wal.LastSeq(ctx, wal.Partition{TopicID: s.topicID(t, topic), Partition: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	produce("hot")
+	produce("cold")
+	if lastSeq("hot") == 0 {
+		t.Fatal("the wal topic wrote nothing to the WAL")
+	}
+	if seq := lastSeq("cold"); seq != 0 {
+		t.Fatalf("the s3 topic wrote to the WAL (last sequence %d)", seq)
+	}
+
+	// cold moves to the wal tier.
+	walValue := "wal"
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "strata.durability", Value: &walValue}}, "cold")
+	if err != nil || resps[0].Err != nil {
+		t.Fatalf("alter: %v %v", err, resps)
+	}
+	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		produce("cold")
+		if lastSeq("cold") == 0 {
+			return errors.New("cold still skips the WAL")
+		}
+		return nil
+	})
+	// Every acknowledged record is there once.
+	for topic, n := range produced {
+		if end := listEnd(t, adm, ctx, topic); end != n {
+			t.Fatalf("%s ends at %d, want %d", topic, end, n)
+		}
+	}
+}
+
+func listEnd(t *testing.T, adm *kadm.Client, ctx context.Context, topic string) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := ends.Lookup(topic, 0)
+	if !ok || o.Err != nil {
+		t.Fatalf("end offset of %s: %+v", topic, o)
+	}
+	return o.Offset
+}
