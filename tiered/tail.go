@@ -71,9 +71,19 @@ func walPartition(tp index.TopicPartition) wal.Partition {
 }
 
 // startSender runs p's WAL sender; Append calls it when the partition had
-// none running. The Log owns the goroutine: shutdown waits for it.
+// none running. The Log owns the goroutine: shutdown waits for it, and once
+// shutdown has begun no sender starts (the batches fail with ErrClosed).
 func (l *Log) startSender(p *partition) {
-	l.senders.Add(1)
+	l.mu.Lock()
+	closed := l.closed
+	if !closed {
+		l.senders.Add(1)
+	}
+	l.mu.Unlock()
+	if closed {
+		l.drop(p, p.failWAL(ErrClosed))
+		return
+	}
 	go func() {
 		defer l.senders.Done()
 		l.send(p)
