@@ -59,6 +59,8 @@ type partition struct {
 	walQueued   []*pending
 	walInflight []*pending
 	walSending  bool
+	// purgedAt is when the flush last purged the partition's WAL messages.
+	purgedAt time.Time
 }
 
 // highWatermark is the end of what is durable: in the index or in the WAL.

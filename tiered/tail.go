@@ -81,7 +81,7 @@ func (l *Log) startSender(p *partition) {
 	}
 	l.mu.Unlock()
 	if closed {
-		l.drop(p, p.failWAL(ErrClosed))
+		l.failWAL(p, ErrClosed)
 		return
 	}
 	go func() {
@@ -110,7 +110,7 @@ func (l *Log) send(p *partition) {
 			} else {
 				err = fmt.Errorf("%w: %w", ErrNotDurable, err)
 			}
-			l.drop(p, p.failWAL(err))
+			l.failWAL(p, err)
 			return
 		}
 		l.metrics.walAppendSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
@@ -188,15 +188,23 @@ func (p *partition) appendedToWAL(seq uint64) (dropped int) {
 }
 
 // failWAL fails the batches of a WAL append that did not succeed, and every
-// batch queued behind them, breaks the partition and returns the bytes
-// dropped. Batches already durable in the WAL stay acknowledged.
-func (p *partition) failWAL(err error) int {
+// batch queued behind them, and drops the partition so that its next use
+// reloads it. Batches already durable in the WAL stay acknowledged. The
+// partition is gone from the Log before any producer hears, so a retry loads
+// it afresh.
+func (l *Log) failWAL(p *partition, err error) {
 	p.mu.Lock()
-	inflight := p.walInflight
-	p.walInflight = nil
+	failed := slices.Concat(p.walInflight, p.walQueued, p.queued)
+	p.walInflight, p.walQueued, p.queued = nil, nil, nil
 	p.walSending = false
+	p.broken = true
 	p.mu.Unlock()
-	return finishAll(inflight, err) + p.failQueued(err)
+	size := 0
+	for _, pb := range failed {
+		size += len(pb.data)
+	}
+	l.drop(p, size)
+	finishAll(failed, err)
 }
 
 // replay loads the WAL tail above the committed high watermark into p (see
@@ -285,9 +293,17 @@ func tailEpochs(epochs []index.EpochStart, hw int64, starts []index.EpochStart, 
 	return out
 }
 
+// walPurgeInterval is the least time between two purges of one partition's
+// WAL messages. A purge is a replicated JetStream operation; purging after
+// every flush would cost one per partition per flush interval, which at a
+// thousand partitions outweighs the appends. Flushed messages wait on disk
+// up to this long; replay skips them.
+const walPurgeInterval = time.Second
+
 // purgeWAL drops the partition's WAL messages that fp's commit made durable
-// in object storage, keeping the last as the chain's anchor. A failed purge
-// only leaves the tail longer: the next one covers it.
+// in object storage, keeping the last as the chain's anchor, at most once per
+// walPurgeInterval. A failed purge only leaves the tail longer: the next one
+// covers it.
 func (l *Log) purgeWAL(ctx context.Context, fp *flushPart) {
 	if l.cfg.WAL == nil {
 		return
@@ -296,10 +312,18 @@ func (l *Log) purgeWAL(ctx context.Context, fp *flushPart) {
 	for _, pb := range fp.batches {
 		seq = max(seq, pb.walSeq)
 	}
-	if seq == 0 {
+	now := l.cfg.Now()
+	p := fp.p
+	p.mu.Lock()
+	due := seq > 0 && now.Sub(p.purgedAt) >= walPurgeInterval
+	if due {
+		p.purgedAt = now
+	}
+	p.mu.Unlock()
+	if !due {
 		return
 	}
-	if err := l.cfg.WAL.Purge(ctx, walPartition(fp.p.tp), seq); err != nil {
-		l.cfg.Logger.Warn("wal purge failed", "partition", fp.p.tp.Partition, "err", err)
+	if err := l.cfg.WAL.Purge(ctx, walPartition(p.tp), seq); err != nil {
+		l.cfg.Logger.Warn("wal purge failed", "partition", p.tp.Partition, "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package tiered
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -120,18 +121,26 @@ func TestWALAcknowledgesBeforeFlush(t *testing.T) {
 		}
 		return nil
 	})
-	// Everything but the anchor message is purged.
-	var left int
-	if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if left != 1 {
-		t.Fatalf("%d WAL messages left after the flush, want 1 (the anchor)", left)
-	}
 	time.Sleep(2 * time.Millisecond)
 	if got, hw := readOffsets(t, other.ReadReplica, tp); !equal(got, want) || hw != 12 {
 		t.Fatalf("replica read after flush: %v hw %d, want %v hw 12", got, hw, want)
 	}
+	// Past the purge interval, the next flush purges everything but its
+	// last message, the chain's anchor.
+	time.Sleep(walPurgeInterval)
+	if _, err := appendWait(t, l, tp, testBatch(t, 4)); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, func() error {
+		var left int
+		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
+			return err
+		}
+		if left != 1 {
+			return fmt.Errorf("%d WAL messages left after the flush, want 1 (the anchor)", left)
+		}
+		return nil
+	})
 }
 
 // TestWALRecoveryAfterCrash: a leader dies after the WAL acknowledged its
