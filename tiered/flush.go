@@ -26,13 +26,25 @@ const commitParallelism = 32
 const (
 	retryInitial = 50 * time.Millisecond
 	retryMax     = 5 * time.Second
+	// putAttemptTimeout bounds one segment PUT: a full 8 MiB flush takes
+	// well under a second on S3.
+	putAttemptTimeout = 20 * time.Second
 )
 
 // flushPart is one partition's share of a flush.
 type flushPart struct {
 	p       *partition
 	batches []*pending
+	bytes   int
 	entries []segment.IndexEntry
+}
+
+// flushed ends fp's share of the running flush in the tail accounting; it is
+// called before fp's producers hear, so that they see the room it frees.
+func (l *Log) flushed(fp *flushPart) {
+	l.mu.Lock()
+	l.flushing -= fp.bytes
+	l.mu.Unlock()
 }
 
 // flush writes what every partition has queued as one segment and commits it.
@@ -56,6 +68,7 @@ func (l *Log) flush(ctx context.Context) error {
 	}
 	if err != nil {
 		for _, fp := range parts {
+			l.flushed(fp)
 			l.drop(fp.p, fp.p.failInflight(fmt.Errorf("%w: %w", ErrNotDurable, err)))
 		}
 		return err
@@ -83,6 +96,7 @@ func (l *Log) flush(ctx context.Context) error {
 		g.Go(func() error {
 			if err := l.commit(gctx, key, fp); err != nil {
 				l.cfg.Logger.Warn("index commit failed", "object", key, "partition", fp.p.tp.Partition, "err", err)
+				l.flushed(fp)
 				l.drop(fp.p, fp.p.failInflight(err))
 			}
 			return nil
@@ -108,13 +122,15 @@ func (l *Log) takeQueued() []*flushPart {
 			fp := &flushPart{p: p, batches: p.inflight}
 			parts = append(parts, fp)
 			for _, pb := range fp.batches {
-				taken += len(pb.data)
+				fp.bytes += len(pb.data)
 			}
+			taken += fp.bytes
 		}
 		p.mu.Unlock()
 	}
 	l.mu.Lock()
 	l.queued -= taken
+	l.flushing = taken
 	l.mu.Unlock()
 	// Sorting makes a segment's layout independent of map order, which keeps
 	// objects reproducible for tests and groups a topic's partitions together.
@@ -164,7 +180,12 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 // lost makes the retry fail with ErrExists, which means it is there.
 func (l *Log) putSegment(ctx context.Context, key string, body []byte) error {
 	return retry(ctx, func() error {
-		err := l.cfg.Bucket.Put(ctx, key, bytes.NewReader(body), int64(len(body)))
+		// A store that stops answering (a hung connection, not a refused
+		// one) must not hold the flush forever: the attempt ends, and the
+		// next one dials afresh.
+		actx, cancel := context.WithTimeout(ctx, putAttemptTimeout)
+		err := l.cfg.Bucket.Put(actx, key, bytes.NewReader(body), int64(len(body)))
+		cancel()
 		if err == nil {
 			l.metrics.putBytes.Add(float64(len(body)))
 		}
@@ -220,6 +241,7 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
+	l.flushed(fp)
 	finishAll(batches, nil)
 	l.purgeWAL(ctx, fp)
 	return nil

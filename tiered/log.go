@@ -184,6 +184,7 @@ type Log struct {
 	// replicas are partitions read as a follower (replica.go).
 	replicas map[index.TopicPartition]*replica
 	queued   int  // bytes queued in all partitions, not yet taken by a flush
+	flushing int  // bytes the running flush took, until it ends
 	closed   bool // set by Run on shutdown; Append then fails with ErrClosed
 	// durableBefore is when the last flush took its batches: everything
 	// appended before then is in object storage (or failed). The tail's
@@ -216,11 +217,11 @@ func New(cfg Config) (*Log, error) {
 func (l *Log) tailStats() (bytes int, age time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.queued, l.tailAgeLocked()
+	return l.queued + l.flushing, l.tailAgeLocked()
 }
 
 func (l *Log) tailAgeLocked() time.Duration {
-	if l.queued == 0 {
+	if l.queued+l.flushing == 0 {
 		return 0
 	}
 	return l.cfg.Now().Sub(l.durableBefore)

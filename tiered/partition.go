@@ -224,8 +224,8 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	case l.closed:
 		l.mu.Unlock()
 		return nil, ErrClosed
-	case l.queued+len(b) > l.cfg.MaxQueuedBytes:
-		queued := l.queued
+	case l.queued+l.flushing+len(b) > l.cfg.MaxQueuedBytes:
+		queued := l.queued + l.flushing
 		l.mu.Unlock()
 		l.metrics.backpressure.Inc()
 		return nil, fmt.Errorf("%w: %d bytes wait for object storage", ErrBackpressure, queued)

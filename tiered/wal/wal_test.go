@@ -198,3 +198,40 @@ func TestShardCountChange(t *testing.T) {
 		t.Fatal("open with other replicas than the streams' succeeded")
 	}
 }
+
+// TestReplayMany: a long tail (the bulk path through an ordered consumer)
+// replays every record once, in order, from the start and from the middle,
+// with other partitions' messages interleaved in the stream.
+func TestReplayMany(t *testing.T) {
+	ctx := context.Background()
+	w := open(t, testenv.NATS(t).JetStream(t), wal.Config{})
+	p, other := part(1), part(2)
+	var seqs []uint64
+	last := uint64(0)
+	otherLast := uint64(0)
+	for i := range 300 {
+		seq, err := w.Append(ctx, p, wal.Record{Epoch: 1, BaseOffset: int64(i), LastOffset: int64(i), Data: fmt.Appendf(nil, "%d", i)}, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs, last = append(seqs, seq), seq
+		if otherLast, err = w.Append(ctx, other, wal.Record{Epoch: 1, BaseOffset: int64(i), LastOffset: int64(i)}, otherLast); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, from := range []int{0, 100} {
+		after := uint64(0)
+		if from > 0 {
+			after = seqs[from-1]
+		}
+		got, end := replayAll(t, w, p, after)
+		if end != last || len(got) != 300-from {
+			t.Fatalf("replay after %d: %d records through %d, want %d through %d", after, len(got), end, 300-from, last)
+		}
+		for i, g := range got {
+			if want := from + i; g.seq != seqs[want] || g.r.BaseOffset != int64(want) || string(g.r.Data) != fmt.Sprint(want) {
+				t.Fatalf("replay after %d, record %d: seq %d offset %d %q", after, i, g.seq, g.r.BaseOffset, g.r.Data)
+			}
+		}
+	}
+}

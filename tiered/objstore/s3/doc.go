@@ -15,9 +15,9 @@
 //     objstore.Probe reports it at start-up.
 //   - Strong read-after-write and list-after-write consistency are the
 //     store's (AWS S3 since 2020-12, MinIO); this package adds no caching.
-//   - Retries are the SDK's standard retryer, bounded by Config.MaxAttempts
-//     and by the ctx of each call. Every request body is seekable, so every
-//     attempt resends the same bytes.
+//   - Retries are the SDK's standard retryer, bounded by Config.MaxAttempts,
+//     by a backoff of at most a second, and by the ctx of each call. Every
+//     request body is seekable, so every attempt resends the same bytes.
 //   - An object is written with one PutObject, so it is at most 5 GiB.
 //
 // # Provider quirks handled here

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -50,6 +52,11 @@ type Config struct {
 const (
 	defaultRegion      = "us-east-1"
 	defaultMaxAttempts = 5
+	// maxRetryBackoff caps the SDK's pause between attempts (20s by
+	// default). Callers retry a failed request themselves; the SDK's
+	// retries only smooth over blips, and a long backoff inside one call
+	// delays the first write after an outage ends by as much.
+	maxRetryBackoff = time.Second
 )
 
 // withDefaults validates c and fills in defaults.
@@ -96,7 +103,12 @@ func New(ctx context.Context, cfg Config) (*Bucket, error) {
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRegion(cfg.Region),
-		config.WithRetryMaxAttempts(cfg.MaxAttempts),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = cfg.MaxAttempts
+				o.MaxBackoff = maxRetryBackoff
+			})
+		}),
 	}
 	if cfg.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(
