@@ -247,10 +247,11 @@ func (l *load) finish(t *testing.T) []acked {
 	return l.acks
 }
 
-// TestNATSNodeLossUnderLoad runs strata against a three-node NATS cluster
-// (R3 buckets) and kills one NATS node under idempotent acks=all load, then
-// another after the first is back: writes carry on, and every acknowledged
-// record is in the log once, at its acknowledged offset.
+// TestNATSNodeLossUnderLoad runs three gateways on a three-node NATS cluster
+// (R3 buckets and WAL streams) and MinIO, and kills one NATS node under
+// idempotent acks=all load, then another after the first is back: writes,
+// acknowledged from the WAL, carry on, and every acknowledged record is in
+// the log once, at its acknowledged offset.
 func TestNATSNodeLossUnderLoad(t *testing.T) {
 	const (
 		topic      = "natsloss"
@@ -258,8 +259,16 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 		n          = 40_000
 	)
 	cluster := testenv.StartNATSCluster(t, 3)
-	dir, addr := t.TempDir(), freeLoopbackAddr(t)
-	startProcess(t, dir, addr, "--flush-interval", "20ms", "--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(), "--nats-replicas", "3")
+	dir := t.TempDir()
+	store := sharedObjectStore(t)
+	var addrs []string
+	for i := range 3 {
+		addr := freeLoopbackAddr(t)
+		addrs = append(addrs, addr)
+		startProcess(t, dir, addr, append([]string{"--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(),
+			"--nats-replicas", "3", "--node-id", strconv.Itoa(i + 1), "--gateway-lease", "2s"}, store...)...)
+	}
+	addr := strings.Join(addrs, ",")
 	createTopic(t, addr, topic, partitions)
 
 	l := startLoad(t, addr, topic, n)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,9 @@ type MinIOServer struct {
 	stopped atomic.Bool   // set when Stop starts; NewBucket's cleanups then have nothing to do
 	stop    sync.Once
 	stopErr error // set inside stop
+	// down is set by Kill and cleared by Restart, so that Stop does not
+	// report the killed process as having died on its own.
+	down bool
 }
 
 // MinIOBinary returns the path of the MinIO binary tests run: $STRATA_MINIO_BIN
@@ -261,6 +265,9 @@ func (s *MinIOServer) Stop() error {
 		s.stopped.Store(true)
 		select {
 		case <-s.exited:
+			if s.down {
+				break // Kill stopped it
+			}
 			s.stopErr = fmt.Errorf("testenv: minio exited unexpectedly: %v\nminio output:\n%s", s.waitErr, s.Logs())
 		default:
 			// Kill, not a graceful signal: the data is thrown away, and
@@ -281,6 +288,64 @@ func (s *MinIOServer) Stop() error {
 		}
 	})
 	return s.stopErr
+}
+
+// Pause freezes the server with SIGSTOP: the kernel still accepts its
+// connections, but every request hangs unanswered, as with a store that
+// stopped responding without closing anything. Resume thaws it. Pause, Resume,
+// Kill, Restart and Stop must not be called concurrently.
+func (s *MinIOServer) Pause() error {
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("testenv: pause minio: %w", err)
+	}
+	return nil
+}
+
+// Resume thaws a server frozen by Pause (SIGCONT).
+func (s *MinIOServer) Resume() error {
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("testenv: resume minio: %w", err)
+	}
+	return nil
+}
+
+// Kill stops the server at once (SIGKILL) and waits for it to exit, keeping
+// its address and data directory for Restart: clients meanwhile have their
+// connections reset and new ones refused.
+func (s *MinIOServer) Kill() error {
+	s.down = true
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("testenv: kill minio: %w", err)
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(minioStopTimeout):
+		return fmt.Errorf("testenv: minio pid %d not reaped after kill", s.cmd.Process.Pid)
+	}
+}
+
+// Restart starts a server stopped by Kill again, with the same command line
+// (address, data directory, credentials), and returns once it is healthy.
+// Its buckets and objects are those it had when killed.
+func (s *MinIOServer) Restart(ctx context.Context) error {
+	if !s.down {
+		return errors.New("testenv: restart minio: not killed")
+	}
+	<-s.exited // Kill waited for it
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, s.log, s.log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("testenv: restart minio: %w", err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited, s.waitErr, s.down = cmd, exited, nil, false
+	go func() { // owned by s: Stop waits for exited
+		err := cmd.Wait()
+		s.waitErr = err
+		close(exited)
+	}()
+	return s.waitHealthy(ctx)
 }
 
 // Logs returns the tail of the server's output, for failure messages.
