@@ -8,9 +8,16 @@ package gateway
 //     CORRUPT_MESSAGE, a batch over the topic's max.message.bytes is
 //     MESSAGE_TOO_LARGE, and control batches from clients are INVALID_RECORD.
 //   - Batches are appended in request order (idempotent sequences depend on it),
-//     then the response waits until every batch is durable in object storage
-//     and committed to the index: the same for acks=1 and acks=all, since the
-//     object store is the replication. acks=0 gets no response, as in Kafka.
+//     then the response waits until every batch is durable: in the JetStream
+//     write-ahead tail, stored by a quorum, for topics with
+//     strata.durability=wal (the default); in object storage and committed to
+//     the index for strata.durability=s3. The same for acks=1 and acks=all,
+//     since JetStream and the object store are the replication. acks=0 gets
+//     no response, as in Kafka.
+//   - A batch larger than a WAL message (the NATS servers' max_payload) is
+//     MESSAGE_TOO_LARGE; when too much, or too old, waits for object storage
+//     (--max-tail-bytes, --max-tail-age) the partition gets
+//     KAFKA_STORAGE_ERROR, which clients retry.
 //   - The wait is bounded by the request's timeout; past it the partition gets
 //     REQUEST_TIMED_OUT, and the batch may still land (as in Kafka, a retry by
 //     an idempotent producer is then recognised as a duplicate).

@@ -223,22 +223,52 @@ func (l *Log) Append(ctx context.Context, p Partition, r Record, expectLast uint
 		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), l.MaxDataBytes())
 	}
 	_, subject := l.shard(p)
-	msg := &nats.Msg{Subject: subject, Data: appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r)}
-	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expectLast))
-	if err != nil {
-		if isWrongLastSequence(err) {
+	data := appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r)
+	for attempt := 1; ; attempt++ {
+		msg := &nats.Msg{Subject: subject, Data: data}
+		ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expectLast))
+		switch code := apiErrorCode(err); {
+		case err == nil:
+			return ack.Sequence, nil
+		case code == jetstream.JSErrCodeStreamWrongLastSequence:
 			return 0, fmt.Errorf("%w: %s after sequence %d: %w", ErrFenced, subject, expectLast, err)
+		case code == jetstream.JSErrCodeStreamWrongLastSequenceConstant && attempt < undecidedAttempts:
+			// The server could not check: a message on the subject was
+			// still in process (nats-server acknowledges a publish
+			// before it clears that mark). Ask again once it is done.
+			if err := sleep(ctx, time.Duration(attempt)*time.Millisecond); err != nil {
+				return 0, fmt.Errorf("wal: append to %s: %w", subject, err)
+			}
+		case code == jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+			// Still undecided: another writer keeps the subject busy.
+			return 0, fmt.Errorf("%w: %s busy after %d attempts: %w", ErrFenced, subject, attempt, err)
+		default:
+			return 0, fmt.Errorf("wal: append to %s: %w", subject, err)
 		}
-		return 0, fmt.Errorf("wal: append to %s: %w", subject, err)
 	}
-	return ack.Sequence, nil
 }
 
-func isWrongLastSequence(err error) bool {
+// undecidedAttempts bounds the attempts of an append the server answers with
+// "wrong last sequence" without deciding (error 10164).
+const undecidedAttempts = 8
+
+func apiErrorCode(err error) jetstream.ErrorCode {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) &&
-		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // LastSeq returns the sequence of p's last message, 0 if it has none.
