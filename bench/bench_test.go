@@ -51,6 +51,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	printSummary(os.Stdout)
+	printWALSummary(os.Stdout)
 	os.Exit(code)
 }
 

@@ -17,8 +17,29 @@
 // table prints every figure with its ratio to kfake (and Strata-on-MinIO produce
 // as a share of raw PUT throughput): those ratios are the figures to quote.
 //
-// Strata acknowledges a produce only after the segment holding it is written to
-// object storage and indexed, so with the default 250 ms flush interval its ack
-// latency is dominated by that interval; the JetStream write-ahead tail (a later
-// issue) is what brings it to milliseconds.
+// BenchmarkProduceConsume runs each Strata target with its embedded NATS, so
+// its topics are on the default wal tier with a one-node write-ahead tail.
+//
+// BenchmarkWAL measures the tiers against each other, with one gateway on a
+// three-node NATS cluster started in the bench process (WAL and coordinator at
+// R3) and segments in MinIO, at the default 250 ms flush interval. It produces
+// 1 KiB incompressible records, uncompressed, with acks=all and linger 0:
+//
+//   - produce/10MBps/{wal,s3}: a fixed 10 MB/s load for 10 s on a 6-partition
+//     topic of each tier; produce/max/{wal,s3}: 64 MiB as fast as it goes;
+//   - baseline/...: on the same servers, raw JetStream R3 publishes
+//     (synchronous, at the WAL's mean message size; the WAL's group commit
+//     emulated at 10 MB/s; unbatched asynchronous at 10 MB/s; 1 MiB messages
+//     at full speed) and raw MinIO PUTs of 1 and 8 MiB, one at a time;
+//   - puts/partitions-{6,1000}: 256 MiB at 10 MB/s to a wal topic, counting
+//     segment PUTs on the gateway's /metrics, scaled to PUTs per GiB.
+//
+// For each run it reads the gateway's /metrics before and after (WAL append
+// and flush histograms, PUTs, errors) and times the client's produce requests,
+// so the summary shows where an acknowledgement's time goes; it also reports
+// the CPU used by the gateway, by the bench process (NATS and the client) and
+// by the whole host, since other work on a shared machine shows up in the
+// tails. The summary gives the acceptance ratios: wal p99 against raw
+// JetStream p99, s3 p50 against raw PUT p50, and PUTs per GiB at 1,000
+// partitions against 6.
 package bench
