@@ -64,7 +64,9 @@ func (l *Log) flush(ctx context.Context) error {
 	key := l.newObjectKey()
 	body, err := l.writeSegment(key, parts)
 	if err == nil {
+		putStart := l.cfg.Now()
 		err = l.putSegment(ctx, key, body)
+		l.metrics.putSeconds.Observe(l.cfg.Now().Sub(putStart).Seconds())
 	}
 	if err != nil {
 		for _, fp := range parts {
@@ -94,6 +96,8 @@ func (l *Log) flush(ctx context.Context) error {
 	g.SetLimit(commitParallelism)
 	for _, fp := range parts {
 		g.Go(func() error {
+			commitStart := l.cfg.Now()
+			defer func() { l.metrics.commitSeconds.Observe(l.cfg.Now().Sub(commitStart).Seconds()) }()
 			if err := l.commit(gctx, key, fp); err != nil {
 				l.cfg.Logger.Warn("index commit failed", "object", key, "partition", fp.p.tp.Partition, "err", err)
 				l.flushed(fp)

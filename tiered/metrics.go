@@ -12,6 +12,10 @@ type metrics struct {
 	putErrors    prometheus.Counter
 	putBytes     prometheus.Counter
 	flushSeconds prometheus.Histogram
+	// The flush's phases: the segment PUT (with its retries) and one
+	// partition's index commit.
+	putSeconds    prometheus.Histogram
+	commitSeconds prometheus.Histogram
 	backpressure prometheus.Counter
 	readBytes    prometheus.Counter
 	cacheMisses  prometheus.Counter
@@ -55,6 +59,16 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 			Name:    "strata_tiered_flush_duration_seconds",
 			Help:    "Time from taking queued batches to the last index commit of a flush.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		putSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "strata_tiered_segment_put_duration_seconds",
+			Help:    "Time to PUT a flush's segment, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+		commitSeconds: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "strata_tiered_index_commit_duration_seconds",
+			Help:    "Time to commit one partition's index state after a flush's PUT.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 		backpressure: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_backpressure_total",
