@@ -16,9 +16,9 @@ type metrics struct {
 	// partition's index commit.
 	putSeconds    prometheus.Histogram
 	commitSeconds prometheus.Histogram
-	backpressure prometheus.Counter
-	readBytes    prometheus.Counter
-	cacheMisses  prometheus.Counter
+	backpressure  prometheus.Counter
+	readBytes     prometheus.Counter
+	cacheMisses   prometheus.Counter
 
 	// Per topic (label topic_id, hex): segments holding its data and its
 	// bytes in them.
