@@ -219,6 +219,9 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	next.Entries = append(prev.Entries, fp.entries...)
 	next.HighWatermark = fp.batches[len(fp.batches)-1].h.LastOffset() + 1
 	next.Producers = l.nextProducers(prev.Producers, fp.batches)
+	for _, pb := range fp.batches {
+		next.WALSeq = max(next.WALSeq, pb.walSeq)
+	}
 
 	var stored index.Partition
 	var newRev uint64

@@ -81,6 +81,10 @@ func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartitio
 		// two refreshes past what this replica had read: read it afresh.
 		r.tail, r.walSeq = nil, 0
 	}
+	if r.walSeq < r.committed.WALSeq && last >= r.committed.WALSeq {
+		// Everything through the index's WAL sequence is in segments.
+		r.tail, r.walSeq = nil, r.committed.WALSeq
+	}
 	if last != r.walSeq {
 		hw := r.committed.HighWatermark
 		r.walSeq, err = w.Replay(ctx, walPartition(tp), r.walSeq, func(_ uint64, rec wal.Record) error {

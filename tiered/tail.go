@@ -208,8 +208,9 @@ func (l *Log) failWAL(p *partition, err error) {
 }
 
 // replay loads the WAL tail above the committed high watermark into p (see
-// the file comment). Records below it are already in object storage: the last
-// flushed message stays in the WAL as the chain's anchor.
+// the file comment). It reads after the last message the index covers
+// (index.Partition.WALSeq); messages purges have not yet removed below the
+// high watermark are skipped.
 func (l *Log) replay(ctx context.Context, p *partition) error {
 	if l.cfg.WAL == nil {
 		return nil
@@ -219,7 +220,7 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 	var batches []*pending
 	var starts []index.EpochStart // where each replayed epoch begins
 	nowMs := l.cfg.Now().UnixMilli()
-	last, err := l.cfg.WAL.Replay(ctx, walPartition(p.tp), 0, func(seq uint64, r wal.Record) error {
+	last, err := l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, func(seq uint64, r wal.Record) error {
 		if r.LastOffset < next {
 			return nil
 		}

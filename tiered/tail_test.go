@@ -330,3 +330,46 @@ func checkFor(t *testing.T, f func() error) {
 	t.Helper()
 	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, f)
 }
+
+// replayCountingWAL counts the messages replays hand over.
+type replayCountingWAL struct {
+	WAL
+	replayed atomic.Int64
+}
+
+func (w *replayCountingWAL) Replay(ctx context.Context, p wal.Partition, after uint64, fn func(uint64, wal.Record) error) (uint64, error) {
+	return w.WAL.Replay(ctx, p, after, func(seq uint64, r wal.Record) error {
+		w.replayed.Add(1)
+		return fn(seq, r)
+	})
+}
+
+// TestReplaySkipsFlushedMessages: a new leader's replay starts after the
+// last WAL message the index covers, not at the oldest message purges have
+// left, so taking over a partition whose tail is flushed reads nothing.
+func TestReplaySkipsFlushedMessages(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{12}, Partition: 0}
+	l := e.startLog(t, Config{WAL: w})
+	for range 50 {
+		if _, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkFor(t, func() error {
+		st, _, err := e.store.LoadPartition(t.Context(), tp)
+		if err != nil || st.HighWatermark != 50 || st.WALSeq == 0 {
+			return fmt.Errorf("not flushed yet: %+v, %v", st.HighWatermark, err)
+		}
+		return nil
+	})
+	counting := &replayCountingWAL{WAL: w}
+	next := e.startLog(t, Config{WAL: counting, NodeID: "b"})
+	if off, err := appendWait(t, next, tp, testBatch(t, 1)); err != nil || off != 50 {
+		t.Fatalf("append after takeover: %d, %v; want 50", off, err)
+	}
+	if n := counting.replayed.Load(); n != 0 {
+		t.Fatalf("the takeover replayed %d flushed messages", n)
+	}
+}

@@ -59,6 +59,10 @@ type Partition struct {
 	// and the offset its leader started at (Kafka's leader-epoch
 	// checkpoint), at most MaxEpochs, for OffsetForLeaderEpoch.
 	Epochs []EpochStart `json:"epochs,omitempty"`
+	// WALSeq is the sequence of the last write-ahead-tail message whose
+	// batches are below HighWatermark, or 0: a replay of the tail starts
+	// after it, whatever the purges have not yet removed.
+	WALSeq uint64 `json:"wal_seq,omitempty"`
 }
 
 // MaxEpochs is how many leader epochs a partition remembers. A consumer

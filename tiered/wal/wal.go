@@ -286,13 +286,20 @@ func (l *Log) LastSeq(ctx context.Context, p Partition) (uint64, error) {
 
 // Replay calls fn for each of p's messages after sequence after, in order, up
 // to the last one at the time of the call, and returns that last sequence (or
-// after, when there is nothing newer). A record that fails its checksum stops
-// the replay with ErrCorrupt: the tail holds acknowledged data, and skipping
-// it would lose some silently.
+// after, when there is nothing newer). When the subject's last sequence is
+// below after, the stream was recreated and Replay starts from its first
+// message. A record that fails its checksum stops the replay with ErrCorrupt:
+// the tail holds acknowledged data, and skipping it would lose some silently.
 func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq uint64, r Record) error) (uint64, error) {
 	last, err := l.LastSeq(ctx, p)
-	if err != nil || last <= after {
+	if err != nil {
 		return after, err
+	}
+	if last < after {
+		after = 0
+	}
+	if last == after {
+		return after, nil
 	}
 	s, subject := l.shard(p)
 	seq := after + 1
