@@ -178,15 +178,22 @@ type load struct {
 
 func startLoad(t *testing.T, addr, topic string, n int) *load {
 	t.Helper()
-	producer := newClient(t, addr,
+	return startLoadValues(t, addr, topic, n, func(i int) string { return fmt.Sprintf("value-%08d", i) })
+}
+
+// startLoadValues is startLoad with record i's value from value and opts
+// added to the producer's.
+func startLoadValues(t *testing.T, addr, topic string, n int, value func(i int) string, opts ...kgo.Opt) *load {
+	t.Helper()
+	producer := newClient(t, addr, append([]kgo.Opt{
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(time.Millisecond),
-		kgo.RecordDeliveryTimeout(2*time.Minute),
+		kgo.RecordDeliveryTimeout(2 * time.Minute),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		// Refresh metadata promptly after NOT_LEADER_OR_FOLLOWER, as the
 		// Java client does, rather than at most every 5s (kgo's default).
-		kgo.MetadataMinAge(250*time.Millisecond),
-	)
+		kgo.MetadataMinAge(250 * time.Millisecond),
+	}, opts...)...)
 	l := &load{n: n, produced: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+time.Duration(n/5000)*time.Second)
 	t.Cleanup(cancel)
@@ -202,7 +209,7 @@ func startLoad(t *testing.T, addr, topic string, n int) *load {
 					return
 				}
 			}
-			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(fmt.Sprintf("value-%08d", i))}
+			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(value(i))}
 			l.wg.Add(1)
 			producer.Produce(ctx, r, func(r *kgo.Record, err error) {
 				defer l.wg.Done()

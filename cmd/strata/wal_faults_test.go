@@ -387,48 +387,10 @@ func TestMinIOOutageUnderLoad(t *testing.T) {
 // record count.
 func startPaddedLoad(t *testing.T, addr, topic string, n, valueBytes int) *load {
 	t.Helper()
-	producer := newClient(t, addr,
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(time.Millisecond),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.RecordDeliveryTimeout(2*time.Minute),
-		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		kgo.MetadataMinAge(250*time.Millisecond),
-	)
-	l := &load{n: n, produced: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+time.Duration(n/5000)*time.Second)
-	t.Cleanup(cancel)
-	go func() {
-		defer close(l.produced)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for i := range n {
-			if i%50 == 0 {
-				select {
-				case <-tick.C:
-				case <-ctx.Done():
-					return
-				}
-			}
-			v := fmt.Sprintf("value-%08d-", i)
-			v += strings.Repeat("x", max(valueBytes-len(v), 0))
-			r := &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%500)), Value: []byte(v)}
-			l.wg.Add(1)
-			producer.Produce(ctx, r, func(r *kgo.Record, err error) {
-				defer l.wg.Done()
-				l.mu.Lock()
-				defer l.mu.Unlock()
-				if err != nil {
-					l.failures = append(l.failures, err)
-					return
-				}
-				l.acks = append(l.acks, acked{string(r.Key), string(r.Value), r.Partition, r.Offset})
-				l.ackTimes = append(l.ackTimes, time.Now())
-				l.ackCount.Add(1)
-			})
-		}
-	}()
-	return l
+	return startLoadValues(t, addr, topic, n, func(i int) string {
+		v := fmt.Sprintf("value-%08d-", i)
+		return v + strings.Repeat("x", max(valueBytes-len(v), 0))
+	}, kgo.ProducerBatchCompression(kgo.NoCompression()))
 }
 
 // rackOf is gateway i's rack: each gateway is alone in its rack, so a
