@@ -109,16 +109,27 @@ func newPartition(tp index.TopicPartition) *partition {
 func (l *Log) load(ctx context.Context, p *partition) {
 	defer close(p.loaded)
 	if err := l.claim(ctx, p); err != nil {
-		p.loadErr = fmt.Errorf("claim partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
+		p.loadErr = fmt.Errorf("claim partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, unavailable(err))
 		return
 	}
 	if err := l.replay(ctx, p); err != nil {
-		p.loadErr = fmt.Errorf("replay wal of partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, err)
+		p.loadErr = fmt.Errorf("replay wal of partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, unavailable(err))
 		return
 	}
 	if l.cfg.OnClaim != nil {
 		l.cfg.OnClaim(ctx, p.tp, p.committed.LeaderEpoch)
 	}
+}
+
+// unavailable marks a load error as ErrNotLeader (retriable: the client
+// refreshes metadata and tries again) unless it already says what it is: the
+// coordinator or the WAL not answering while NATS elects a leader must not
+// fail a producer for good.
+func unavailable(err error) error {
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrCorruptTail) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrNotLeader, err)
 }
 
 // claim commits the partition's state with the next leader epoch and makes it
