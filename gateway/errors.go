@@ -93,9 +93,10 @@ var errorCodes = []struct {
 }
 
 // errorCode returns the Kafka error code for err: 0 for nil, the mapped code
-// for a domain error, and UNKNOWN_SERVER_ERROR for anything else (for example a
-// coordinator that cannot reach NATS), which clients treat as retriable by
-// refreshing metadata.
+// for a domain error, and UNKNOWN_SERVER_ERROR for anything else. Clients do
+// not retry UNKNOWN_SERVER_ERROR (a producer fails the records), so a
+// transient failure must reach here as a domain error: tiered, for one, wraps
+// a partition it cannot load while NATS is unavailable in ErrNotLeader.
 func errorCode(err error) int16 {
 	if err == nil {
 		return 0
