@@ -251,7 +251,7 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	l.mu.Unlock()
 
 	a, startSender, err := p.append(b, h, l.cfg.Now().UnixMilli())
-	if err != nil || a.p == nil {
+	if err != nil || a.Duplicate { // a duplicate queues nothing of its own
 		l.mu.Lock()
 		l.queued -= len(b)
 		l.mu.Unlock()

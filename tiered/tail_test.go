@@ -373,3 +373,32 @@ func TestReplaySkipsFlushedMessages(t *testing.T) {
 		t.Fatalf("the takeover replayed %d flushed messages", n)
 	}
 }
+
+// TestDuplicateQueuesNothing: an idempotent producer's retry of a batch still
+// on its way is answered with the original's wait and adds nothing to what
+// waits for object storage; once flushed, the tail is empty.
+func TestDuplicateQueuesNothing(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	bucket := &blockingBucket{Bucket: e.bucket, down: true}
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w})
+	tp := index.TopicPartition{TopicID: [16]byte{13}, Partition: 0}
+	b := idempotentBatch(t, 9, 0, 3)
+	if _, err := appendWait(t, l, tp, append([]byte(nil), b...)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := l.Append(t.Context(), tp, append([]byte(nil), b...))
+	if err != nil || !a.Duplicate || a.BaseOffset != 0 {
+		t.Fatalf("retry: %+v, %v; want a duplicate at 0", a, err)
+	}
+	if n, _ := l.tailStats(); n != len(b) {
+		t.Fatalf("tail holds %d bytes, want the original's %d", n, len(b))
+	}
+	bucket.setDown(false)
+	checkFor(t, func() error {
+		if n, _ := l.tailStats(); n != 0 {
+			return fmt.Errorf("%d bytes still wait for object storage", n)
+		}
+		return nil
+	})
+}
