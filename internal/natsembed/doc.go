@@ -10,6 +10,10 @@
 // Invariants:
 //   - JetStream always runs with file storage under Config.StoreDir and with
 //     sync_interval "always" (Config has no way to turn it off); see Start.
+//   - Messages may be up to MaxPayload (8 MiB): a WAL message carries whole
+//     Kafka batches.
+//   - HTTP monitoring (/varz, for the durability check) is off unless
+//     Config.MonitorPort asks for it.
 //   - Start returns only once the server accepts connections, and Shutdown
 //     returns only once the server has stopped, so a store directory can be
 //     reused by the next Start.

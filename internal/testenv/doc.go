@@ -2,9 +2,11 @@
 // stopped by t.Cleanup.
 //
 //   - NATS: an in-process nats-server with JetStream (internal/natsembed) on a
-//     random loopback port with its store in t.TempDir(); three-node clusters
-//     come later (TODO(#4)).
-//   - MinIO: a MinIO server process on a loopback port.
+//     random loopback port with its store in t.TempDir() and a monitoring
+//     port; StartNATSCluster starts a three-node cluster whose nodes can be
+//     killed and restarted.
+//   - MinIO: a MinIO server process on a loopback port, which a test can
+//     pause (SIGSTOP), kill and restart on the same address and data.
 //   - Kafka clients: franz-go kgo and kadm clients pointed at a gateway.
 //   - CheckFor: bounded polling, the only way tests wait for something.
 //
