@@ -253,7 +253,9 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	p.mu.Unlock()
 	l.flushed(fp)
 	finishAll(batches, nil)
-	l.purgeWAL(ctx, fp)
+	if next.WALSeq > prev.WALSeq {
+		l.purgeWAL(ctx, p, next.WALSeq)
+	}
 	return nil
 }
 

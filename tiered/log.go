@@ -227,6 +227,22 @@ func (l *Log) tailAgeLocked() time.Duration {
 	return l.cfg.Now().Sub(l.durableBefore)
 }
 
+// flushIfFull starts a flush early once FlushBytes are queued. Append calls it
+// for a batch queued for the flush, the WAL sender once the WAL holds what it
+// sent: a batch still on its way to the WAL cannot be flushed yet.
+func (l *Log) flushIfFull() {
+	l.mu.Lock()
+	full := l.queued >= l.cfg.FlushBytes
+	l.mu.Unlock()
+	if !full {
+		return
+	}
+	select {
+	case l.flushNow <- struct{}{}:
+	default: // a flush is already signalled
+	}
+}
+
 // shutdownFlushTimeout bounds the last flush on shutdown: long enough for a slow
 // PUT, short enough that a dead store does not hang the process.
 const shutdownFlushTimeout = 30 * time.Second

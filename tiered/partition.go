@@ -247,7 +247,6 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 		return nil, fmt.Errorf("%w: the oldest batch has waited %s for object storage", ErrBackpressure, age.Round(time.Second))
 	}
 	l.queued += len(b)
-	full := l.queued >= l.cfg.FlushBytes
 	l.mu.Unlock()
 
 	a, startSender, err := p.append(b, h, l.cfg.Now().UnixMilli())
@@ -257,14 +256,11 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 		l.mu.Unlock()
 		return a, err
 	}
-	if startSender {
+	switch {
+	case startSender:
 		l.startSender(p)
-	}
-	if full {
-		select {
-		case l.flushNow <- struct{}{}:
-		default:
-		}
+	case p.durability == DurabilityS3: // queued for the flush right away
+		l.flushIfFull()
 	}
 	return a, nil
 }

@@ -119,15 +119,7 @@ func (l *Log) send(p *partition) {
 			l.drop(p, dropped)
 			return
 		}
-		l.mu.Lock()
-		full := l.queued >= l.cfg.FlushBytes
-		l.mu.Unlock()
-		if full {
-			select {
-			case l.flushNow <- struct{}{}:
-			default:
-			}
-		}
+		l.flushIfFull()
 	}
 }
 
@@ -301,22 +293,14 @@ func tailEpochs(epochs []index.EpochStart, hw int64, starts []index.EpochStart, 
 // up to this long; replay skips them.
 const walPurgeInterval = time.Second
 
-// purgeWAL drops the partition's WAL messages that fp's commit made durable
-// in object storage, keeping the last as the chain's anchor, at most once per
-// walPurgeInterval. A failed purge only leaves the tail longer: the next one
-// covers it.
-func (l *Log) purgeWAL(ctx context.Context, fp *flushPart) {
-	if l.cfg.WAL == nil {
-		return
-	}
-	var seq uint64
-	for _, pb := range fp.batches {
-		seq = max(seq, pb.walSeq)
-	}
+// purgeWAL drops p's WAL messages below seq, the last message a commit made
+// durable in object storage, which stays as the chain's anchor; at most once
+// per walPurgeInterval. A failed purge only leaves the tail longer: the next
+// one covers it.
+func (l *Log) purgeWAL(ctx context.Context, p *partition, seq uint64) {
 	now := l.cfg.Now()
-	p := fp.p
 	p.mu.Lock()
-	due := seq > 0 && now.Sub(p.purgedAt) >= walPurgeInterval
+	due := now.Sub(p.purgedAt) >= walPurgeInterval
 	if due {
 		p.purgedAt = now
 	}

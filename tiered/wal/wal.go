@@ -147,26 +147,24 @@ func (l *Log) openStream(ctx context.Context, n int) (jetstream.Stream, error) {
 // their tails would be lost from view.
 func (l *Log) checkShards(ctx context.Context) error {
 	prefix := l.cfg.Prefix + "_WAL_"
-	names := l.js.StreamNames(ctx)
+	// One listing carries every stream's state: no request per stream.
+	streams := l.js.ListStreams(ctx)
 	existing, nonEmpty := 0, false
 	var empty []string
-	for name := range names.Name() {
+	for info := range streams.Info() {
+		name := info.Config.Name
 		n, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
 		if !strings.HasPrefix(name, prefix) || err != nil {
 			continue
 		}
 		existing = max(existing, n+1)
-		s, err := l.js.Stream(ctx, name)
-		if err != nil {
-			return fmt.Errorf("wal: stream %s: %w", name, err)
-		}
-		if s.CachedInfo().State.Msgs > 0 {
+		if info.State.Msgs > 0 {
 			nonEmpty = true
 		} else if n >= l.cfg.Shards {
 			empty = append(empty, name)
 		}
 	}
-	if err := names.Err(); err != nil {
+	if err := streams.Err(); err != nil {
 		return fmt.Errorf("wal: list streams: %w", err)
 	}
 	if existing == 0 || existing == l.cfg.Shards {
