@@ -50,7 +50,7 @@
 // is consistent on its own.
 //
 // Backpressure: what waits for object storage is held in memory, bounded by
-// MaxQueuedBytes and MaxTailAge; past either, Append returns ErrBackpressure
+// MaxTailBytes and MaxTailAge; past either, Append returns ErrBackpressure
 // (retriable) rather than acknowledge what could not be flushed.
 //
 // Alternatives rejected: acknowledging before the index commit without a WAL

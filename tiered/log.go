@@ -39,9 +39,9 @@ const (
 	DefaultFlushInterval = 250 * time.Millisecond
 	DefaultFlushBytes    = 8 << 20
 	DefaultCacheBytes    = 256 << 20
-	// DefaultMaxQueuedBytes bounds what may wait for object storage before
+	// DefaultMaxTailBytes bounds what may wait for object storage before
 	// Append pushes back, so an unreachable store cannot exhaust memory.
-	DefaultMaxQueuedBytes = 64 << 20
+	DefaultMaxTailBytes = 256 << 20
 	// DefaultProducerExpiry is Kafka's producer.id.expiration.ms (1 day): an
 	// idempotent producer idle this long is forgotten.
 	DefaultProducerExpiry = 24 * time.Hour
@@ -65,10 +65,10 @@ type Config struct {
 	// FlushBytes starts a flush early once this many bytes are queued.
 	// Default 8 MiB.
 	FlushBytes int
-	// MaxQueuedBytes is how many bytes may wait for object storage (on the
+	// MaxTailBytes is how many bytes may wait for object storage (on the
 	// wal tier: the tail, held in memory until flushed) before Append
-	// returns ErrBackpressure. Default 64 MiB.
-	MaxQueuedBytes int
+	// returns ErrBackpressure. Default 256 MiB.
+	MaxTailBytes int
 	// CacheBytes is the block cache budget. Default 256 MiB.
 	CacheBytes int64
 	// BlockSize is the largest block a partition's run in a segment is cut
@@ -132,11 +132,11 @@ func (c *Config) ensureDefaults() error {
 	if c.FlushBytes <= 0 {
 		c.FlushBytes = DefaultFlushBytes
 	}
-	if c.MaxQueuedBytes <= 0 {
-		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	if c.MaxTailBytes <= 0 {
+		c.MaxTailBytes = DefaultMaxTailBytes
 	}
-	if c.MaxQueuedBytes < c.FlushBytes {
-		c.MaxQueuedBytes = c.FlushBytes
+	if c.MaxTailBytes < c.FlushBytes {
+		c.MaxTailBytes = c.FlushBytes
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = DefaultCacheBytes

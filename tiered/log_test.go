@@ -221,14 +221,14 @@ func (b *blockingBucket) Put(ctx context.Context, key string, r io.Reader, size 
 }
 
 // TestOutageBackpressureAndRecovery: while the store is down, appends wait (no
-// acknowledgement without durability) and, past MaxQueuedBytes, are refused with
+// acknowledgement without durability) and, past MaxTailBytes, are refused with
 // ErrBackpressure; when it returns, the waiting batches commit once each and the
 // queue budget is free again.
 func TestOutageBackpressureAndRecovery(t *testing.T) {
 	e := newEnv(t)
 	bucket := &blockingBucket{Bucket: e.bucket, down: true}
 	b := testBatch(t, 5)
-	l := e.startLog(t, Config{Bucket: bucket, FlushBytes: len(b), MaxQueuedBytes: 4 * len(b)})
+	l := e.startLog(t, Config{Bucket: bucket, FlushBytes: len(b), MaxTailBytes: 4 * len(b)})
 	tp := index.TopicPartition{TopicID: [16]byte{3}, Partition: 0}
 
 	var waiting []*Appended

@@ -235,7 +235,7 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	case l.closed:
 		l.mu.Unlock()
 		return nil, ErrClosed
-	case l.queued+l.flushing+len(b) > l.cfg.MaxQueuedBytes:
+	case l.queued+l.flushing+len(b) > l.cfg.MaxTailBytes:
 		queued := l.queued + l.flushing
 		l.mu.Unlock()
 		l.metrics.backpressure.Inc()

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratalog/strata/tiered"
 )
 
 // serveConfig is everything `strata serve` is told, from flags and environment.
@@ -71,7 +73,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
-	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, 256<<20, 5*time.Minute
+	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, tiered.DefaultMaxTailBytes, tiered.DefaultMaxTailAge
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	return []struct {

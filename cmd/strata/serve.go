@@ -107,17 +107,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Durability: func(ctx context.Context, tp index.TopicPartition) (tiered.Durability, error) {
 			return gw.Durability(ctx, tp)
 		},
-		Bucket:         bucket,
-		Index:          store,
-		WAL:            tail,
-		NodeID:         strconv.Itoa(cfg.NodeID),
-		FlushInterval:  cfg.FlushInterval,
-		FlushBytes:     int(cfg.FlushBytes),
-		MaxQueuedBytes: int(cfg.MaxTailBytes),
-		MaxTailAge:     cfg.MaxTailAge,
-		CacheBytes:     int64(cfg.CacheBytes),
-		Logger:         logger.With("part", "tiered"),
-		Registerer:     reg,
+		Bucket:        bucket,
+		Index:         store,
+		WAL:           tail,
+		NodeID:        strconv.Itoa(cfg.NodeID),
+		FlushInterval: cfg.FlushInterval,
+		FlushBytes:    int(cfg.FlushBytes),
+		MaxTailBytes:  int(cfg.MaxTailBytes),
+		MaxTailAge:    cfg.MaxTailAge,
+		CacheBytes:    int64(cfg.CacheBytes),
+		Logger:        logger.With("part", "tiered"),
+		Registerer:    reg,
 	})
 	if err != nil {
 		return err
