@@ -40,6 +40,7 @@ func TestReplicatedStoreSurvivesNodeLoss(t *testing.T) {
 		commit(i)
 	}
 	cluster.Nodes[0].Restart(t)
+	cluster.WaitReady(t)
 	cluster.Nodes[1].Kill()
 	for i := 40; i < 60; i++ {
 		commit(i)

@@ -292,6 +292,7 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 	kill(cluster.Nodes[0])
 	l.waitAcked(t, n/4)
 	cluster.Nodes[0].Restart(t)
+	cluster.WaitReady(t)
 	kill(cluster.Nodes[2])
 	acks := l.finish(t)
 	verifyLog(t, acks, consumeAll(t, addr, topic, partitions, n))

@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -38,11 +41,11 @@ type NATSCluster struct {
 }
 
 // natsClusterReady bounds how long the cluster takes to elect a JetStream
-// meta leader.
+// meta leader and hear from every peer.
 const natsClusterReady = 60 * time.Second
 
-// StartNATSCluster starts an n-node cluster and waits until JetStream answers;
-// t.Cleanup shuts it down. The routes are known up front (JetStream
+// StartNATSCluster starts an n-node cluster and waits until it is ready
+// (WaitReady); t.Cleanup shuts it down. The routes are known up front (JetStream
 // clustering wants every peer from the start), so the ports are picked first.
 func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	t.Helper()
@@ -85,7 +88,7 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 			t.Fatal(err)
 		}
 	}
-	c.waitJetStream(t)
+	c.WaitReady(t)
 	return c
 }
 
@@ -166,15 +169,86 @@ func (c *NATSCluster) JetStream(t testing.TB) jetstream.JetStream {
 	return js
 }
 
-// waitJetStream waits until the cluster has a JetStream meta leader, that
-// is until an account info request succeeds.
-func (c *NATSCluster) waitJetStream(t testing.TB) {
+// WaitReady waits until the cluster's JetStream meta group has a leader
+// that every node agrees on and that sees all its peers current, then until
+// JetStream answers. A meta leader alone is not enough: until the other
+// peers have reported in, it refuses to place an R3 stream ("no suitable
+// peers for placement"). Call it after Restart before taking another node
+// down, so that one node at a time is missing.
+func (c *NATSCluster) WaitReady(t testing.TB) {
 	t.Helper()
 	js := c.JetStream(t)
+	client := &http.Client{Timeout: 2 * time.Second}
 	CheckFor(t, natsClusterReady, 100*time.Millisecond, func() error {
+		if err := c.metaCurrent(client); err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_, err := js.AccountInfo(ctx)
 		return err
 	})
+}
+
+// metaCurrent reports, as an error, why the meta group is not yet whole.
+func (c *NATSCluster) metaCurrent(client *http.Client) error {
+	var leader string
+	var leaderView metaCluster
+	for _, node := range c.Nodes {
+		meta, err := jszMeta(client, node.MonitorURL)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", node.Name, err)
+		}
+		switch {
+		case meta.Leader == "":
+			return fmt.Errorf("node %s has no meta leader", node.Name)
+		case leader != "" && meta.Leader != leader:
+			return fmt.Errorf("nodes disagree on the meta leader: %s and %s", leader, meta.Leader)
+		}
+		leader = meta.Leader
+		if node.Name == leader {
+			leaderView = meta
+		}
+	}
+	if leaderView.Size != len(c.Nodes) || len(leaderView.Replicas) != len(c.Nodes)-1 {
+		return fmt.Errorf("meta leader %s sees %d peers of %d", leader, len(leaderView.Replicas)+1, len(c.Nodes))
+	}
+	for _, p := range leaderView.Replicas {
+		if !p.Current || p.Offline {
+			return fmt.Errorf("meta peer %s is not current", p.Name)
+		}
+	}
+	return nil
+}
+
+// metaCluster is the part of /jsz's meta_cluster that WaitReady reads.
+type metaCluster struct {
+	Leader   string `json:"leader"`
+	Size     int    `json:"cluster_size"`
+	Replicas []struct {
+		Name    string `json:"name"`
+		Current bool   `json:"current"`
+		Offline bool   `json:"offline"`
+	} `json:"replicas"`
+}
+
+func jszMeta(client *http.Client, monitorURL string) (metaCluster, error) {
+	resp, err := client.Get(monitorURL + "/jsz")
+	if err != nil {
+		return metaCluster{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return metaCluster{}, fmt.Errorf("GET /jsz: %s", resp.Status)
+	}
+	var jsz struct {
+		Meta *metaCluster `json:"meta_cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return metaCluster{}, fmt.Errorf("decode /jsz: %w", err)
+	}
+	if jsz.Meta == nil {
+		return metaCluster{}, errors.New("no meta cluster in /jsz")
+	}
+	return *jsz.Meta, nil
 }
