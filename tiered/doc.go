@@ -36,8 +36,9 @@
 // FlushBytes are queued, it takes the durable-in-WAL and s3-tier batches of
 // every partition, writes them as one segment (blocks of one partition each),
 // PUTs it under a never-reused key, then commits each partition's index state
-// by compare-and-swap on the revision it last read, in parallel, and purges
-// the WAL below what it committed. Only one flush is in flight at a time, so
+// by compare-and-swap on the revision it last read, in parallel. A purger
+// goroutine removes, every WALPurgeInterval, the WAL messages below what each
+// partition's index covers. Only one flush is in flight at a time, so
 // each partition's commits happen in offset order; while a flush is in flight
 // new batches queue for the next one, so the number of PUTs per second is set
 // by the flush interval, not by the number of partitions or producers.

@@ -246,6 +246,7 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 
 	p.mu.Lock()
 	p.committed, p.rev = next, newRev
+	p.purgeBelow = max(p.purgeBelow, next.WALSeq)
 	batches := p.inflight
 	p.inflight = nil
 	close(p.changed)
@@ -253,9 +254,6 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	p.mu.Unlock()
 	l.flushed(fp)
 	finishAll(batches, nil)
-	if next.WALSeq > prev.WALSeq {
-		l.purgeWAL(ctx, p, next.WALSeq)
-	}
 	return nil
 }
 

@@ -47,6 +47,14 @@ const (
 	DefaultProducerExpiry = 24 * time.Hour
 	// DefaultMaxTailAge is Config.MaxTailAge's default.
 	DefaultMaxTailAge = 5 * time.Minute
+	// DefaultWALPurgeInterval is Config.WALPurgeInterval's default. A purge
+	// is a replicated JetStream operation, and nats-server's file store
+	// scans every message between a subject's first and the purge point,
+	// so in a shard shared by many partitions purging costs in proportion
+	// to partitions × messages however often it runs; rarer purges cost
+	// fewer round trips. Flushed messages wait on disk up to this long;
+	// replay skips them.
+	DefaultWALPurgeInterval = 10 * time.Second
 )
 
 // Config configures a Log. The zero value of each field means its documented
@@ -114,6 +122,9 @@ type Config struct {
 	// store stops acknowledgements rather than growing the tail without
 	// end. Default 5m.
 	MaxTailAge time.Duration
+	// WALPurgeInterval is how often flushed messages are purged from the
+	// WAL. Default DefaultWALPurgeInterval.
+	WALPurgeInterval time.Duration
 }
 
 func (c *Config) ensureDefaults() error {
@@ -152,6 +163,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.MaxTailAge <= 0 {
 		c.MaxTailAge = DefaultMaxTailAge
+	}
+	if c.WALPurgeInterval <= 0 {
+		c.WALPurgeInterval = DefaultWALPurgeInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -252,6 +266,18 @@ const shutdownFlushTimeout = 30 * time.Second
 func (l *Log) Run(ctx context.Context) error {
 	ticker := time.NewTicker(l.cfg.FlushInterval)
 	defer ticker.Stop()
+	if l.cfg.WAL != nil {
+		pctx, stopPurges := context.WithCancel(ctx)
+		purges := make(chan struct{})
+		go func() {
+			defer close(purges)
+			l.purgeLoop(pctx)
+		}()
+		defer func() {
+			stopPurges()
+			<-purges
+		}()
+	}
 	for {
 		select {
 		case <-ctx.Done():

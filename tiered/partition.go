@@ -59,8 +59,10 @@ type partition struct {
 	walQueued   []*pending
 	walInflight []*pending
 	walSending  bool
-	// purgedAt is when the flush last purged the partition's WAL messages.
-	purgedAt time.Time
+	// purgeBelow is the last WAL sequence an index commit covered: the
+	// purger removes the messages below it (it stays as the chain's anchor).
+	// purged is what the purger last removed below.
+	purgeBelow, purged uint64
 }
 
 // highWatermark is the end of what is durable: in the index or in the WAL.
@@ -171,6 +173,9 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	claim.Chunks = stored.Chunks
 	p.committed = claim
 	p.rev = rev
+	// What an earlier leader flushed but did not purge goes with the next
+	// purge pass.
+	p.purgeBelow = claim.WALSeq
 	p.next = claim.HighWatermark
 	p.producers = maps.Clone(claim.Producers)
 	if p.producers == nil {

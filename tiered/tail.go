@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -286,29 +287,46 @@ func tailEpochs(epochs []index.EpochStart, hw int64, starts []index.EpochStart, 
 	return out
 }
 
-// walPurgeInterval is the least time between two purges of one partition's
-// WAL messages. A purge is a replicated JetStream operation; purging after
-// every flush would cost one per partition per flush interval, which at a
-// thousand partitions outweighs the appends. Flushed messages wait on disk
-// up to this long; replay skips them.
-const walPurgeInterval = time.Second
+// purgeLoop purges flushed WAL messages every WALPurgeInterval until ctx
+// is done. Purges run here rather than in the flush, so a flush's commits
+// do not wait for a thousand purge round trips.
+func (l *Log) purgeLoop(ctx context.Context) {
+	ticker := time.NewTicker(l.cfg.WALPurgeInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		l.purgeFlushed(ctx)
+	}
+}
 
-// purgeWAL drops p's WAL messages below seq, the last message a commit made
-// durable in object storage, which stays as the chain's anchor; at most once
-// per walPurgeInterval. A failed purge only leaves the tail longer: the next
-// one covers it.
-func (l *Log) purgeWAL(ctx context.Context, p *partition, seq uint64) {
-	now := l.cfg.Now()
-	p.mu.Lock()
-	due := now.Sub(p.purgedAt) >= walPurgeInterval
-	if due {
-		p.purgedAt = now
-	}
-	p.mu.Unlock()
-	if !due {
-		return
-	}
-	if err := l.cfg.WAL.Purge(ctx, walPartition(p.tp), seq); err != nil {
-		l.cfg.Logger.Warn("wal purge failed", "partition", p.tp.Partition, "err", err)
+// purgeFlushed drops, for every partition, the WAL messages below the last one
+// its index covers, one partition at a time so the purges do not crowd out
+// the appends. A failed purge only leaves the tail longer: the next pass
+// covers it.
+func (l *Log) purgeFlushed(ctx context.Context) {
+	l.mu.Lock()
+	parts := slices.Collect(maps.Values(l.parts))
+	l.mu.Unlock()
+	for _, p := range parts {
+		p.mu.Lock()
+		below, purged := p.purgeBelow, p.purged
+		p.mu.Unlock()
+		if below <= purged {
+			continue
+		}
+		if err := l.cfg.WAL.Purge(ctx, walPartition(p.tp), below); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			l.cfg.Logger.Warn("wal purge failed", "partition", p.tp.Partition, "err", err)
+			continue
+		}
+		p.mu.Lock()
+		p.purged = max(p.purged, below)
+		p.mu.Unlock()
 	}
 }

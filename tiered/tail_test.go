@@ -93,7 +93,7 @@ func TestWALAcknowledgesBeforeFlush(t *testing.T) {
 	e := newEnv(t)
 	w := e.openWAL(t)
 	bucket := &blockingBucket{Bucket: e.bucket, down: true}
-	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a"})
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALPurgeInterval: 50 * time.Millisecond})
 	tp := index.TopicPartition{TopicID: [16]byte{5}, Partition: 1}
 
 	for i := range 3 {
@@ -125,12 +125,8 @@ func TestWALAcknowledgesBeforeFlush(t *testing.T) {
 	if got, hw := readOffsets(t, other.ReadReplica, tp); !equal(got, want) || hw != 12 {
 		t.Fatalf("replica read after flush: %v hw %d, want %v hw 12", got, hw, want)
 	}
-	// Past the purge interval, the next flush purges everything but its
-	// last message, the chain's anchor.
-	time.Sleep(walPurgeInterval)
-	if _, err := appendWait(t, l, tp, testBatch(t, 4)); err != nil {
-		t.Fatal(err)
-	}
+	// The next purge pass removes everything but the last message, the
+	// chain's anchor.
 	checkFor(t, func() error {
 		var left int
 		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
@@ -346,12 +342,14 @@ func (w *replayCountingWAL) Replay(ctx context.Context, p wal.Partition, after u
 
 // TestReplaySkipsFlushedMessages: a new leader's replay starts after the
 // last WAL message the index covers, not at the oldest message purges have
-// left, so taking over a partition whose tail is flushed reads nothing.
+// left, so taking over a partition whose tail is flushed reads nothing; the
+// new leader then purges what the earlier one flushed and left.
 func TestReplaySkipsFlushedMessages(t *testing.T) {
 	e := newEnv(t)
 	w := e.openWAL(t)
 	tp := index.TopicPartition{TopicID: [16]byte{12}, Partition: 0}
-	l := e.startLog(t, Config{WAL: w})
+	// This leader flushes but never gets to purge.
+	l := e.startLog(t, Config{WAL: w, WALPurgeInterval: time.Hour})
 	for range 50 {
 		if _, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil {
 			t.Fatal(err)
@@ -365,13 +363,23 @@ func TestReplaySkipsFlushedMessages(t *testing.T) {
 		return nil
 	})
 	counting := &replayCountingWAL{WAL: w}
-	next := e.startLog(t, Config{WAL: counting, NodeID: "b"})
-	if off, err := appendWait(t, next, tp, testBatch(t, 1)); err != nil || off != 50 {
-		t.Fatalf("append after takeover: %d, %v; want 50", off, err)
+	next := e.startLog(t, Config{WAL: counting, NodeID: "b", WALPurgeInterval: 20 * time.Millisecond})
+	if _, hw := readOffsets(t, next.Read, tp); hw != 50 {
+		t.Fatalf("read after takeover: high watermark %d, want 50", hw)
 	}
 	if n := counting.replayed.Load(); n != 0 {
 		t.Fatalf("the takeover replayed %d flushed messages", n)
 	}
+	checkFor(t, func() error {
+		var left int
+		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
+			return err
+		}
+		if left != 1 {
+			return fmt.Errorf("%d WAL messages left, want 1 (the anchor)", left)
+		}
+		return nil
+	})
 }
 
 // TestDuplicateQueuesNothing: an idempotent producer's retry of a batch still
