@@ -149,49 +149,82 @@ func chunkMatches(tp index.TopicPartition, c index.Chunk, entries []segment.Inde
 // belongs to another partition; ErrTooLarge when the head would not fit in a
 // record (too many producers).
 func (s *Store) CommitPartition(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (index.Partition, uint64, error) {
+	h, err := s.prepareHead(ctx, tp, next, prevRevision)
+	if err != nil {
+		return index.Partition{}, 0, err
+	}
+	return s.writeHead(ctx, h)
+}
+
+// preparedHead is a head record ready for its compare-and-swap: its chunks
+// are written, and data is the record that references them.
+type preparedHead struct {
+	tp   index.TopicPartition
+	key  string
+	next index.Partition // with Chunks as stored
+	prev uint64
+	data []byte
+}
+
+// prepareHead does everything CommitPartition does before the head's
+// compare-and-swap: validation, the fencing and revision checks against the
+// head it last knew, and the chunk writes.
+func (s *Store) prepareHead(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (preparedHead, error) {
 	key := partitionKey(tp)
 	if err := validateEntries(tp, next.Entries); err != nil {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+		return preparedHead{}, fmt.Errorf("commit partition %s: %w", key, err)
 	}
 	head, rev, err := s.headAt(ctx, tp, prevRevision)
 	if err != nil {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+		return preparedHead{}, fmt.Errorf("commit partition %s: %w", key, err)
 	}
 	if rev != 0 && next.LeaderEpoch < head.LeaderEpoch {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", key, next.LeaderEpoch, head.LeaderEpoch, ErrFenced, index.ErrFenced)
+		return preparedHead{}, fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", key, next.LeaderEpoch, head.LeaderEpoch, ErrFenced, index.ErrFenced)
 	}
 	if rev != prevRevision {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s on revision %d, stored revision %d: %w: %w", key, prevRevision, rev, ErrConflict, index.ErrConflict)
+		return preparedHead{}, fmt.Errorf("commit partition %s on revision %d, stored revision %d: %w: %w", key, prevRevision, rev, ErrConflict, index.ErrConflict)
 	}
 	chunks, tail, err := s.writeChunks(ctx, tp, next.Entries, head.Chunks)
 	if err != nil {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s: %w", key, err)
+		return preparedHead{}, fmt.Errorf("commit partition %s: %w", key, err)
 	}
 	rec := partitionRecord{Version: partitionRecordVersion, Partition: next, Tail: tail}
 	rec.Chunks = chunks
 	data, err := s.encode(rec)
 	if err != nil {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s: encode head: %w", key, err)
-	}
-	if prevRevision == 0 {
-		rev, err = s.partitions.Create(ctx, key, data)
-	} else {
-		rev, err = s.partitions.Update(ctx, key, data, prevRevision)
-	}
-	if isCASMismatch(err) {
-		// The head moved on since prevRevision. Read it to tell a newer
-		// leader (fenced) from any other writer (conflict).
-		if cur, _, lerr := s.loadHead(ctx, tp); lerr == nil && next.LeaderEpoch < cur.LeaderEpoch {
-			return index.Partition{}, 0, fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", key, next.LeaderEpoch, cur.LeaderEpoch, ErrFenced, index.ErrFenced)
-		}
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s on revision %d: %w: %w", key, prevRevision, ErrConflict, index.ErrConflict)
-	}
-	if err != nil {
-		return index.Partition{}, 0, fmt.Errorf("commit partition %s: write head: %w", key, err)
+		return preparedHead{}, fmt.Errorf("commit partition %s: encode head: %w", key, err)
 	}
 	next.Chunks = chunks
-	s.heads.remember(tp, rev, headSummary{LeaderEpoch: next.LeaderEpoch, Chunks: chunks})
-	return next, rev, nil
+	return preparedHead{tp: tp, key: key, next: next, prev: prevRevision, data: data}, nil
+}
+
+// writeHead compare-and-swaps a prepared head into the partitions bucket.
+func (s *Store) writeHead(ctx context.Context, h preparedHead) (index.Partition, uint64, error) {
+	var rev uint64
+	var err error
+	if h.prev == 0 {
+		rev, err = s.partitions.Create(ctx, h.key, h.data)
+	} else {
+		rev, err = s.partitions.Update(ctx, h.key, h.data, h.prev)
+	}
+	if isCASMismatch(err) {
+		return index.Partition{}, 0, s.casLost(ctx, h)
+	}
+	if err != nil {
+		return index.Partition{}, 0, fmt.Errorf("commit partition %s: write head: %w", h.key, err)
+	}
+	s.heads.remember(h.tp, rev, headSummary{LeaderEpoch: h.next.LeaderEpoch, Chunks: h.next.Chunks})
+	return h.next, rev, nil
+}
+
+// casLost explains a lost compare-and-swap on h: the head moved on since
+// h.prev, so read it to tell a newer leader (fenced) from any other writer
+// (conflict).
+func (s *Store) casLost(ctx context.Context, h preparedHead) error {
+	if cur, _, err := s.loadHead(ctx, h.tp); err == nil && h.next.LeaderEpoch < cur.LeaderEpoch {
+		return fmt.Errorf("commit partition %s at epoch %d, stored epoch %d: %w: %w", h.key, h.next.LeaderEpoch, cur.LeaderEpoch, ErrFenced, index.ErrFenced)
+	}
+	return fmt.Errorf("commit partition %s on revision %d: %w: %w", h.key, h.prev, ErrConflict, index.ErrConflict)
 }
 
 // headAt returns what CommitPartition needs of the head record at

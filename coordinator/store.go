@@ -92,6 +92,11 @@ type Store struct {
 
 	// table is the topic cache; it has its own lock.
 	table topicTable
+	// partitionsSubject is the partitions bucket's key subject prefix, for
+	// CommitPartitions' batches; atomicHeads is set when the server takes
+	// atomic batches on that bucket.
+	partitionsSubject string
+	atomicHeads       bool
 	// heads remembers partition heads by revision; it has its own lock.
 	heads headCache
 	// leaderEpochs is the watched copy of the leaders bucket; its own lock.
@@ -102,7 +107,8 @@ type Store struct {
 // returns a Store using them. Buckets use file storage, history 1 and
 // cfg.Replicas; an existing bucket with other replicas or storage is refused
 // with ErrBucketConfig. Open also turns off direct gets on each bucket (see
-// openBucket). It is safe for several processes to Open the same buckets at
+// openBucket), and turns on atomic batch publish on the partitions bucket
+// where the server has it (see CommitPartitions). It is safe for several processes to Open the same buckets at
 // once.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
@@ -150,6 +156,12 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		*b.kv = kv
 		s.streams = append(s.streams, "KV_"+cfg.Prefix+"_"+b.suffix)
 	}
+	s.partitionsSubject = "$KV." + cfg.Prefix + "_partitions."
+	atomic, err := s.enableAtomicHeads(ctx, "KV_"+cfg.Prefix+"_partitions")
+	if err != nil {
+		return nil, err
+	}
+	s.atomicHeads = atomic
 	s.gatewayLease = cfg.GatewayLease
 	if st, err := s.gateways.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() != cfg.GatewayLease {
 		s.log.Warn("gateways bucket keeps its own lease length", "lease", st.TTL(), "configured", cfg.GatewayLease)

@@ -35,8 +35,10 @@
 // flush. One goroutine (Run) flushes: every FlushInterval, or sooner once
 // FlushBytes are queued, it takes the durable-in-WAL and s3-tier batches of
 // every partition, writes them as one segment (blocks of one partition each),
-// PUTs it under a never-reused key, then commits each partition's index state
-// by compare-and-swap on the revision it last read, in parallel. A purger
+// PUTs it under a never-reused key, then commits every partition's index state
+// in one multi-partition commit (Index.CommitPartitions), each by
+// compare-and-swap on the revision it last read; partitions that commit
+// fails are retried one at a time. A purger
 // goroutine removes, every WALPurgeInterval, the WAL messages below what each
 // partition's index covers. Only one flush is in flight at a time, so
 // each partition's commits happen in offset order; while a flush is in flight

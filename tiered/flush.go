@@ -18,11 +18,11 @@ import (
 	"github.com/stratalog/strata/tiered/segment"
 )
 
-// commitParallelism bounds concurrent index commits in one flush. Commits are
-// bound by JetStream's replication round trips, which it batches when many
-// are in flight: at 1,000 partitions on an R3 cluster (make bench), a flush
-// took 8 s at 32, 1.5 s at 256 and 0.9 s at 1,024. The bound keeps a flush of
-// tens of thousands of partitions from opening as many requests at once.
+// commitParallelism bounds the commits one flush retries one partition at a
+// time, after the flush's multi-partition commit failed them. They are bound
+// by JetStream's replication round trips, which it batches when many are in
+// flight; the bound keeps a flush of tens of thousands of partitions from
+// opening as many requests at once.
 const commitParallelism = 1024
 
 // Retry backoff for a flush's PUT and commits when the store or NATS fails.
@@ -95,13 +95,24 @@ func (l *Log) flush(ctx context.Context) error {
 		l.metrics.topicPuts.WithLabelValues(label).Inc()
 		l.metrics.topicBytes.WithLabelValues(label).Add(float64(n))
 	}
+	// One multi-partition commit, then the partitions it failed one at a
+	// time, with retries and the check for an answer lost after the write.
+	commits := make([]index.Commit, len(parts))
+	for i, fp := range parts {
+		commits[i] = l.nextCommit(fp)
+	}
+	commitStart := l.cfg.Now()
+	results := l.cfg.Index.CommitPartitions(ctx, commits)
+	l.metrics.commitSeconds.Observe(l.cfg.Now().Sub(commitStart).Seconds())
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(commitParallelism)
-	for _, fp := range parts {
+	for i, fp := range parts {
+		if results[i].Err == nil {
+			l.committed(fp, commits[i].Next, results[i].Stored, results[i].Revision)
+			continue
+		}
 		g.Go(func() error {
-			commitStart := l.cfg.Now()
-			defer func() { l.metrics.commitSeconds.Observe(l.cfg.Now().Sub(commitStart).Seconds()) }()
-			if err := l.commit(gctx, key, fp); err != nil {
+			if err := l.commit(gctx, key, fp, commits[i]); err != nil {
 				l.cfg.Logger.Warn("index commit failed", "object", key, "partition", fp.p.tp.Partition, "err", err)
 				l.flushed(fp)
 				l.drop(fp.p, fp.p.failInflight(err))
@@ -208,9 +219,9 @@ func (l *Log) putSegment(ctx context.Context, key string, body []byte) error {
 	}, func(error) bool { return true })
 }
 
-// commit makes fp's batches visible: it commits the partition's next state by
-// compare-and-swap, then finishes the batches.
-func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
+// nextCommit returns fp's partition's next state: the committed one with
+// fp's entries, high watermark, producers and WAL sequence.
+func (l *Log) nextCommit(fp *flushPart) index.Commit {
 	p := fp.p
 	p.mu.Lock()
 	prev, rev := p.committed, p.rev
@@ -218,34 +229,46 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 
 	next := prev
 	// Appending may write beyond len(prev.Entries) in the shared backing
-	// array; snapshots never look there, and only this goroutine appends.
+	// array; snapshots never look there, and only the flush appends.
 	next.Entries = append(prev.Entries, fp.entries...)
 	next.HighWatermark = fp.batches[len(fp.batches)-1].h.LastOffset() + 1
 	next.Producers = l.nextProducers(prev.Producers, fp.batches)
 	for _, pb := range fp.batches {
 		next.WALSeq = max(next.WALSeq, pb.walSeq)
 	}
+	return index.Commit{TP: p.tp, Next: next, PrevRevision: rev}
+}
 
+// commit commits c, fp's next state, on its own by compare-and-swap,
+// retrying while the coordinator does not answer, then finishes the
+// batches.
+func (l *Log) commit(ctx context.Context, key string, fp *flushPart, c index.Commit) error {
 	var stored index.Partition
 	var newRev uint64
 	err := retry(ctx, func() error {
 		var err error
-		stored, newRev, err = l.cfg.Index.CommitPartition(ctx, p.tp, next, rev)
+		stored, newRev, err = l.cfg.Index.CommitPartition(ctx, c.TP, c.Next, c.PrevRevision)
 		if errors.Is(err, index.ErrConflict) {
 			// An earlier attempt may have landed with its answer lost.
-			stored, newRev, err = l.landed(ctx, p.tp, next, key, err)
+			stored, newRev, err = l.landed(ctx, c.TP, c.Next, key, err)
 		}
 		return err
 	}, func(err error) bool {
 		return !errors.Is(err, index.ErrConflict) && !errors.Is(err, index.ErrFenced)
 	})
 	if err != nil {
-		return fmt.Errorf("%w: commit %x/%d: %w", ErrNotLeader, p.tp.TopicID, p.tp.Partition, err)
+		return fmt.Errorf("%w: commit %x/%d: %w", ErrNotLeader, c.TP.TopicID, c.TP.Partition, err)
 	}
-	next.Chunks = stored.Chunks
+	l.committed(fp, c.Next, stored, newRev)
+	return nil
+}
 
+// committed makes fp's batches visible once next is stored at rev.
+func (l *Log) committed(fp *flushPart, next, stored index.Partition, rev uint64) {
+	p := fp.p
+	next.Chunks = stored.Chunks
 	p.mu.Lock()
-	p.committed, p.rev = next, newRev
+	p.committed, p.rev = next, rev
 	p.purgeBelow = max(p.purgeBelow, next.WALSeq)
 	batches := p.inflight
 	p.inflight = nil
@@ -254,7 +277,6 @@ func (l *Log) commit(ctx context.Context, key string, fp *flushPart) error {
 	p.mu.Unlock()
 	l.flushed(fp)
 	finishAll(batches, nil)
-	return nil
 }
 
 // landed checks, after a conflict, whether the stored state is exactly the one

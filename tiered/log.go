@@ -29,6 +29,10 @@ type Index interface {
 	// index.ErrConflict when the revision moved, or index.ErrFenced when the
 	// stored leader epoch is newer than next's.
 	CommitPartition(ctx context.Context, tp index.TopicPartition, next index.Partition, prevRevision uint64) (index.Partition, uint64, error)
+	// CommitPartitions makes several independent commits, each as
+	// CommitPartition would, in fewer round trips; a flush commits every
+	// partition it wrote with one call.
+	CommitPartitions(ctx context.Context, commits []index.Commit) []index.CommitResult
 	// PartitionRevision returns the revision of the committed state (0:
 	// none), without reading the state.
 	PartitionRevision(ctx context.Context, tp index.TopicPartition) (uint64, error)

@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 		}),
 		commitSeconds: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "strata_tiered_index_commit_duration_seconds",
-			Help:    "Time to commit one partition's index state after a flush's PUT.",
+			Help:    "Time to commit a flush's index states together after its PUT (partitions the multi-partition commit failed are retried one at a time, not counted here).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 		backpressure: f.NewCounter(prometheus.CounterOpts{

@@ -130,3 +130,20 @@ type ProducerBatch struct {
 	BaseOffset    int64 `json:"base_offset"`
 	LastOffset    int64 `json:"last_offset"`
 }
+
+// Commit is one partition's part of a multi-partition commit: store Next if
+// the stored revision is still PrevRevision (0: nothing stored yet).
+type Commit struct {
+	TP           TopicPartition
+	Next         Partition
+	PrevRevision uint64
+}
+
+// CommitResult is one Commit's outcome: the state as stored (which may carry
+// updated Chunks) and its new revision, or the error a single-partition
+// commit would have returned.
+type CommitResult struct {
+	Stored   Partition
+	Revision uint64
+	Err      error
+}
