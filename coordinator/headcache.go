@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/segment"
 )
 
 // headSummary is what a commit needs of the head record it replaces: the epoch
@@ -12,6 +13,11 @@ import (
 type headSummary struct {
 	LeaderEpoch int32
 	Chunks      []index.Chunk
+	// Entries, when set, is the whole index at this revision as this Store
+	// loaded or wrote it: the Chunks are known to hold its leading entries.
+	// It is the caller's memory, never modified (see CommitPartition), so
+	// a commit whose entries extend the same array need not hash them again.
+	Entries []segment.IndexEntry
 }
 
 // headCache remembers, per partition, the head record at the last revision

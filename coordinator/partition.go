@@ -70,6 +70,7 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 		p.Entries = append(p.Entries, entries...)
 	}
 	p.Entries = append(p.Entries, head.Tail...)
+	s.heads.remember(tp, rev, headSummary{LeaderEpoch: p.LeaderEpoch, Chunks: p.Chunks, Entries: p.Entries})
 	return p, rev, nil
 }
 
@@ -137,6 +138,12 @@ func chunkMatches(tp index.TopicPartition, c index.Chunk, entries []segment.Inde
 // would remain in the head. The returned Partition is next with Chunks set to
 // what was stored.
 //
+// The Store keeps next.Entries (and LoadPartition's Entries) as the index at
+// the new revision: callers must not modify those entries afterwards, though
+// they may append beyond them. A later commit whose Entries extend the same
+// array then reuses the chunks without hashing their entries again, so a
+// flush's commit costs the same however long the history.
+//
 // Crash ordering: new chunks are written first (kv.Create, idempotent: a
 // chunk's key is derived from its content), then the head is CAS'd to
 // reference them. A crash between the two leaves chunks no head references:
@@ -184,7 +191,7 @@ func (s *Store) prepareHead(ctx context.Context, tp index.TopicPartition, next i
 	if rev != prevRevision {
 		return preparedHead{}, fmt.Errorf("commit partition %s on revision %d, stored revision %d: %w: %w", key, prevRevision, rev, ErrConflict, index.ErrConflict)
 	}
-	chunks, tail, err := s.writeChunks(ctx, tp, next.Entries, head.Chunks)
+	chunks, tail, err := s.writeChunks(ctx, tp, next.Entries, head.Chunks, sharedPrefix(next.Entries, head.Entries))
 	if err != nil {
 		return preparedHead{}, fmt.Errorf("commit partition %s: %w", key, err)
 	}
@@ -213,7 +220,7 @@ func (s *Store) writeHead(ctx context.Context, h preparedHead) (index.Partition,
 	if err != nil {
 		return index.Partition{}, 0, fmt.Errorf("commit partition %s: write head: %w", h.key, err)
 	}
-	s.heads.remember(h.tp, rev, headSummary{LeaderEpoch: h.next.LeaderEpoch, Chunks: h.next.Chunks})
+	s.heads.remember(h.tp, rev, headSummary{LeaderEpoch: h.next.LeaderEpoch, Chunks: h.next.Chunks, Entries: h.next.Entries})
 	return h.next, rev, nil
 }
 
@@ -264,16 +271,28 @@ func validateEntries(tp index.TopicPartition, entries []segment.IndexEntry) erro
 	return nil
 }
 
+// sharedPrefix returns how many leading entries of next are known to equal
+// verified's: all of verified when next extends the very same array (a flush
+// appends to the state it last committed), else none.
+func sharedPrefix(next, verified []segment.IndexEntry) int {
+	if len(verified) == 0 || len(next) < len(verified) || &next[0] != &verified[0] {
+		return 0
+	}
+	return len(verified)
+}
+
 // writeChunks splits entries into chunks and a tail. Stored chunks that
 // still match a run of entries starting where the previous chunk ended are
-// reused as they are; entries not covered by a reused chunk go into new
+// reused as they are (without hashing the entries again when they lie in the
+// first known entries, which equal what the stored chunks were checked
+// against); entries not covered by a reused chunk go into new
 // chunks of up to chunkEntries (cut short before an entry that starts a
 // stored chunk, so that the next stored chunk can still be reused) while more
 // than maxTailEntries would be left. It returns the chunk list and the tail.
 //
 // A retention trim of the front therefore rewrites at most the first chunk,
 // and a compaction rewrites only the chunks whose entries changed.
-func (s *Store) writeChunks(ctx context.Context, tp index.TopicPartition, entries []segment.IndexEntry, stored []index.Chunk) ([]index.Chunk, []segment.IndexEntry, error) {
+func (s *Store) writeChunks(ctx context.Context, tp index.TopicPartition, entries []segment.IndexEntry, stored []index.Chunk, known int) ([]index.Chunk, []segment.IndexEntry, error) {
 	byFirst := make(map[int64]index.Chunk, len(stored))
 	for _, c := range stored {
 		byFirst[c.FirstOffset] = c
@@ -282,7 +301,7 @@ func (s *Store) writeChunks(ctx context.Context, tp index.TopicPartition, entrie
 	pos := 0
 	for pos < len(entries) {
 		if c, ok := byFirst[entries[pos].BaseOffset]; ok && pos+c.Count <= len(entries) &&
-			chunkMatches(tp, c, entries[pos:pos+c.Count]) {
+			(pos+c.Count <= known || chunkMatches(tp, c, entries[pos:pos+c.Count])) {
 			chunks = append(chunks, c)
 			pos += c.Count
 			continue

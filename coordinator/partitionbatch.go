@@ -91,7 +91,7 @@ func (s *Store) CommitPartitions(ctx context.Context, commits []index.Commit) []
 		}
 		for j, i := range idx {
 			h := heads[i]
-			s.heads.remember(h.tp, revs[j], headSummary{LeaderEpoch: h.next.LeaderEpoch, Chunks: h.next.Chunks})
+			s.heads.remember(h.tp, revs[j], headSummary{LeaderEpoch: h.next.LeaderEpoch, Chunks: h.next.Chunks, Entries: h.next.Entries})
 			results[i] = index.CommitResult{Stored: h.next, Revision: revs[j]}
 		}
 	}

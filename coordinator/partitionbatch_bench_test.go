@@ -56,3 +56,33 @@ func BenchmarkCommitPartitions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCommitWithHistory is one partition's commit of one new entry, as
+// every flush makes, on top of a long history (20,000 entries, about 80
+// chunks): what a commit costs should not grow with the history.
+func BenchmarkCommitWithHistory(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, testenv.NATS(b).JetStream(b), Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := testTP([16]byte{12}, 0)
+	for _, history := range []int{0, 20_000} {
+		st, rev, err := s.CommitPartition(ctx, tp, testPartition(tp, history+1, 1), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("history-%d", history), func(b *testing.B) {
+			for range b.N {
+				next := st
+				base := next.HighWatermark
+				next.Entries = append(next.Entries, testEntries(tp, base, 1)...)
+				next.HighWatermark = base + 10
+				if st, rev, err = s.CommitPartition(ctx, tp, next, rev); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		tp.Partition++
+	}
+}
