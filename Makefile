@@ -21,7 +21,8 @@ FUZZ_TARGETS := \
 	./tiered/batch:FuzzVerify:20000x \
 	./tiered/batch:FuzzEachRecord:10000x \
 	./tiered/segment:FuzzReadIndex:50000x \
-	./tiered/wal:FuzzParseRecord:50000x
+	./tiered/wal:FuzzParseRecord:50000x \
+	./coordinator:FuzzDecodeEntries:50000x
 
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR

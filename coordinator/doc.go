@@ -58,16 +58,21 @@
 //
 // # Values
 //
-// All values are JSON. Each record carries a format version "v", currently 1;
-// a record with another version is reported as ErrCorrupt.
+// All values are JSON. Each record carries a format version "v"; a record
+// with a version this code does not know is reported as ErrCorrupt. Topic
+// records are at version 1. Head and chunk records are written at version 2,
+// which holds index entries in the compact binary encoding of entries.go
+// (base64 in the JSON, about 42 bytes an entry against 254 as JSON objects, for the keys tiered writes),
+// and version 1 records, which hold them as JSON objects in "tail" and
+// "entries", are still read.
 //
 //	topic record    {"v":1, "name":"orders", "id":"<32 hex>", "partitions":3,
 //	                 "configs":{"retention.ms":"3600000"}, "created_ms":1700000000000}
-//	head record     {"v":1, "leader_epoch":4, "log_start_offset":0, "high_watermark":900,
+//	head record     {"v":2, "leader_epoch":4, "log_start_offset":0, "high_watermark":900,
 //	                 "chunks":[{"key":..., "count":256, "first_offset":0, "last_offset":511}, ...],
 //	                 "producers":{"1000":{"epoch":0, "batches":[...], "last_timestamp":...}},
-//	                 "tail":[<segment.IndexEntry>, ...]}
-//	chunk record    {"v":1, "entries":[<segment.IndexEntry>, ...]}
+//	                 "tail_entries":"<base64 of the encoded entries>"}
+//	chunk record    {"v":2, "entry_data":"<base64 of the encoded entries>"}
 //	counter record  {"next":2000}
 //
 // # Partition state and chunks

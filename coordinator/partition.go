@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/segment"
@@ -13,30 +14,82 @@ import (
 const (
 	// maxTailEntries is the most index entries a head record keeps outside
 	// chunks. Commits rewrite the head, so this bounds what every flush
-	// writes; at a few hundred bytes per entry it also keeps the head far
-	// below maxRecordBytes.
+	// writes: about 42 bytes an entry (entries.go).
 	maxTailEntries = 256
 	// chunkEntries is how many entries a new chunk takes from the front of
 	// the tail.
 	chunkEntries = 256
 
-	partitionRecordVersion = 1
-	chunkRecordVersion     = 1
+	// Record versions: 1 stored entries as JSON objects, 2 in the compact
+	// encoding (entries.go). Both are read; 2 is written.
+	partitionRecordVersion = 2
+	chunkRecordVersion     = 2
 )
 
 // partitionRecord is a partition's head record: the partition state minus
 // the entries kept in chunks (index.Partition's Entries field is not
-// serialised; Tail holds the entries after the last chunk).
+// serialised). The entries after the last chunk are in TailEntries (version
+// 2) or Tail (version 1); decodeHead leaves them in Tail.
 type partitionRecord struct {
 	Version int `json:"v"`
 	index.Partition
-	Tail []segment.IndexEntry `json:"tail,omitempty"`
+	Tail        []segment.IndexEntry `json:"tail,omitempty"`
+	TailEntries []byte               `json:"tail_entries,omitempty"`
 }
 
-// chunkRecord is an immutable run of index entries.
+// chunkRecord is an immutable run of index entries: in EntryData (version
+// 2) or Entries (version 1); decodeChunk leaves them in Entries.
 type chunkRecord struct {
-	Version int                  `json:"v"`
-	Entries []segment.IndexEntry `json:"entries"`
+	Version   int                  `json:"v"`
+	Entries   []segment.IndexEntry `json:"entries,omitempty"`
+	EntryData []byte               `json:"entry_data,omitempty"`
+}
+
+// encodeHead returns tp's head record for state p with tail as its entries.
+func (s *Store) encodeHead(p index.Partition, tail []segment.IndexEntry) ([]byte, error) {
+	rec := partitionRecord{Version: partitionRecordVersion, Partition: p}
+	if len(tail) > 0 {
+		rec.TailEntries = appendEntries(nil, tail)
+	}
+	return s.encode(rec)
+}
+
+// decodeHead decodes a head record of either version.
+func decodeHead(tp index.TopicPartition, data []byte) (partitionRecord, error) {
+	var r partitionRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return partitionRecord{}, err
+	}
+	switch r.Version {
+	case 1:
+	case 2:
+		if len(r.TailEntries) > 0 {
+			tail, err := decodeEntries(tp, r.TailEntries)
+			if err != nil {
+				return partitionRecord{}, fmt.Errorf("tail: %w", err)
+			}
+			r.Tail, r.TailEntries = tail, nil
+		}
+	default:
+		return partitionRecord{}, fmt.Errorf("unsupported version %d", r.Version)
+	}
+	return r, nil
+}
+
+// decodeChunk decodes a chunk record of either version.
+func decodeChunk(tp index.TopicPartition, data []byte) ([]segment.IndexEntry, error) {
+	var r chunkRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, err
+	}
+	switch r.Version {
+	case 1:
+		return r.Entries, nil
+	case 2:
+		return decodeEntries(tp, r.EntryData)
+	default:
+		return nil, fmt.Errorf("unsupported version %d", r.Version)
+	}
 }
 
 // LoadPartition reads the committed state of tp with the head record's
@@ -87,12 +140,9 @@ func (s *Store) loadHead(ctx context.Context, tp index.TopicPartition) (partitio
 	if err != nil {
 		return partitionRecord{}, 0, fmt.Errorf("read partition %s: %w", key, err)
 	}
-	var r partitionRecord
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
+	r, err := decodeHead(tp, e.Value())
+	if err != nil {
 		return partitionRecord{}, 0, corruptf("partition record %s: %v", key, err)
-	}
-	if r.Version != partitionRecordVersion {
-		return partitionRecord{}, 0, corruptf("partition record %s: unsupported version %d", key, r.Version)
 	}
 	s.heads.remember(tp, e.Revision(), headSummary{LeaderEpoch: r.LeaderEpoch, Chunks: r.Chunks})
 	return r, e.Revision(), nil
@@ -107,17 +157,14 @@ func (s *Store) loadChunk(ctx context.Context, tp index.TopicPartition, c index.
 	if err != nil {
 		return nil, fmt.Errorf("read chunk %s: %w", c.Key, err)
 	}
-	var r chunkRecord
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
+	entries, err := decodeChunk(tp, e.Value())
+	if err != nil {
 		return nil, corruptf("chunk %s: %v", c.Key, err)
 	}
-	if r.Version != chunkRecordVersion {
-		return nil, corruptf("chunk %s: unsupported version %d", c.Key, r.Version)
-	}
-	if !chunkMatches(tp, c, r.Entries) {
+	if !chunkMatches(tp, c, entries) {
 		return nil, corruptf("chunk %s does not match its reference (count %d, offsets %d-%d)", c.Key, c.Count, c.FirstOffset, c.LastOffset)
 	}
-	return r.Entries, nil
+	return entries, nil
 }
 
 // chunkMatches reports whether entries are exactly what chunk c holds.
@@ -195,13 +242,11 @@ func (s *Store) prepareHead(ctx context.Context, tp index.TopicPartition, next i
 	if err != nil {
 		return preparedHead{}, fmt.Errorf("commit partition %s: %w", key, err)
 	}
-	rec := partitionRecord{Version: partitionRecordVersion, Partition: next, Tail: tail}
-	rec.Chunks = chunks
-	data, err := s.encode(rec)
+	next.Chunks = chunks
+	data, err := s.encodeHead(next, tail)
 	if err != nil {
 		return preparedHead{}, fmt.Errorf("commit partition %s: encode head: %w", key, err)
 	}
-	next.Chunks = chunks
 	return preparedHead{tp: tp, key: key, next: next, prev: prevRevision, data: data}, nil
 }
 
@@ -336,7 +381,7 @@ func (s *Store) writeChunk(ctx context.Context, tp index.TopicPartition, entries
 		FirstOffset: entries[0].BaseOffset,
 		LastOffset:  entries[len(entries)-1].LastOffset,
 	}
-	data, err := s.encode(chunkRecord{Version: chunkRecordVersion, Entries: entries})
+	data, err := s.encode(chunkRecord{Version: chunkRecordVersion, EntryData: appendEntries(nil, entries)})
 	if err != nil {
 		return index.Chunk{}, fmt.Errorf("encode chunk %s: %w", c.Key, err)
 	}
@@ -351,8 +396,12 @@ func (s *Store) writeChunk(ctx context.Context, tp index.TopicPartition, entries
 	if err != nil {
 		return index.Chunk{}, fmt.Errorf("read existing chunk %s: %w", c.Key, err)
 	}
+	// The same entries may have been written in another record version.
 	if !bytes.Equal(e.Value(), data) {
-		return index.Chunk{}, corruptf("chunk %s exists with different content", c.Key)
+		stored, err := decodeChunk(tp, e.Value())
+		if err != nil || !slices.Equal(stored, entries) {
+			return index.Chunk{}, corruptf("chunk %s exists with different content", c.Key)
+		}
 	}
 	return c, nil
 }
