@@ -62,8 +62,8 @@
 // with a version this code does not know is reported as ErrCorrupt. Topic
 // records are at version 1. Head and chunk records are written at version 2,
 // which holds index entries in the compact binary encoding of entries.go
-// (base64 in the JSON, about 42 bytes an entry against 254 as JSON objects, for the keys tiered writes),
-// and version 1 records, which hold them as JSON objects in "tail" and
+// (base64 in the JSON; about 42 bytes an entry, against 254 as JSON objects,
+// for the object keys tiered writes), and version 1 records, which hold them as JSON objects in "tail" and
 // "entries", are still read.
 //
 //	topic record    {"v":1, "name":"orders", "id":"<32 hex>", "partitions":3,
