@@ -62,11 +62,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	store, err := coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, GatewayLease: cfg.GatewayLease, Logger: logger})
+	store, err := whenJetStreamReady(ctx, logger, "coordinator", func(ctx context.Context) (*coordinator.Store, error) {
+		return coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, GatewayLease: cfg.GatewayLease, Logger: logger})
+	})
 	if err != nil {
 		return fmt.Errorf("open coordinator: %w", err)
 	}
-	tail, err := wal.Open(ctx, js, wal.Config{Shards: cfg.WALShards, Replicas: cfg.NATSReplicas})
+	tail, err := whenJetStreamReady(ctx, logger, "wal", func(ctx context.Context) (*wal.Log, error) {
+		return wal.Open(ctx, js, wal.Config{Shards: cfg.WALShards, Replicas: cfg.NATSReplicas})
+	})
 	if err != nil {
 		return fmt.Errorf("open wal: %w", err)
 	}

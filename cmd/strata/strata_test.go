@@ -203,11 +203,12 @@ func verifyLog(t *testing.T, acks []acked, recs []*kgo.Record) {
 	}
 }
 
-func testProduceConsume(t *testing.T, broker string) {
+// testProduceConsume produces n keyed records with an idempotent acks=all
+// producer and reads exactly those back at their offsets.
+func testProduceConsume(t *testing.T, broker string, n int) {
 	const (
 		topic      = "orders"
 		partitions = 6
-		n          = 100_000
 	)
 	createTopic(t, broker, topic, partitions)
 	producer := newClient(t, broker, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond))
@@ -223,7 +224,7 @@ func testProduceConsume(t *testing.T, broker string) {
 // records over 6 partitions of the embedded default; a consumer by direct
 // assignment reads back exactly those records at the acknowledged offsets.
 func TestProduceConsume(t *testing.T) {
-	testProduceConsume(t, startServe(t))
+	testProduceConsume(t, startServe(t), 100_000)
 }
 
 // TestProduceConsumeMinIO is TestProduceConsume with segments in MinIO.
@@ -233,5 +234,5 @@ func TestProduceConsumeMinIO(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s.SecretKey)
 	broker := startServe(t, "--object-store", "s3", "--s3-endpoint", s.Endpoint, "--s3-bucket", s.NewBucket(t),
 		"--s3-region", s.Region, "--s3-path-style")
-	testProduceConsume(t, broker)
+	testProduceConsume(t, broker, 100_000)
 }

@@ -45,9 +45,30 @@ type NATSCluster struct {
 const natsClusterReady = 60 * time.Second
 
 // StartNATSCluster starts an n-node cluster and waits until it is ready
-// (WaitReady); t.Cleanup shuts it down. The routes are known up front (JetStream
-// clustering wants every peer from the start), so the ports are picked first.
+// (WaitReady); t.Cleanup shuts it down.
 func StartNATSCluster(t testing.TB, n int) *NATSCluster {
+	t.Helper()
+	c := NewNATSCluster(t, n)
+	// A clustered server is ready for connections before its peers are up,
+	// but start them together anyway: each waits for its listeners only.
+	errs := make(chan error, n)
+	for _, node := range c.Nodes {
+		go func() { errs <- node.start() }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.WaitReady(t)
+	return c
+}
+
+// NewNATSCluster configures an n-node cluster without starting any node:
+// each starts with Start. The routes are known up front (JetStream
+// clustering wants every peer from the start), so the ports are picked
+// first. t.Cleanup shuts down whatever was started.
+func NewNATSCluster(t testing.TB, n int) *NATSCluster {
 	t.Helper()
 	// ports[0:n] are client ports, ports[n:2n] cluster ports and
 	// ports[2n:3n] monitoring ports.
@@ -77,18 +98,6 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 			node.Kill()
 		}
 	})
-	// A clustered server is ready for connections before its peers are up,
-	// but start them together anyway: each waits for its listeners only.
-	errs := make(chan error, n)
-	for _, node := range c.Nodes {
-		go func() { errs <- node.start() }()
-	}
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.WaitReady(t)
 	return c
 }
 
@@ -125,13 +134,20 @@ func (node *NATSClusterNode) Kill() {
 	}
 }
 
+// Start starts a node that is not running (never started, or killed) on its
+// ports and store.
+func (node *NATSClusterNode) Start(t testing.TB) {
+	t.Helper()
+	if err := node.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Restart starts a killed node again on its ports and store.
 func (node *NATSClusterNode) Restart(t testing.TB) {
 	t.Helper()
 	node.Kill()
-	if err := node.start(); err != nil {
-		t.Fatal(err)
-	}
+	node.Start(t)
 }
 
 // URLs is every node's client URL, comma-separated, as --nats-url takes them.
