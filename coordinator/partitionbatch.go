@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +30,12 @@ const (
 // maxHeadsPerBatch is how many head records one atomic batch carries;
 // nats-server's default limit is 1,000 messages per batch.
 const maxHeadsPerBatch = 500
+
+// batchCommitTimeout bounds the wait for a batch's answer, as the JetStream
+// client's default API timeout bounds the KV calls: a commit that reaches a
+// server no longer leading the stream is never answered, and without a bound
+// the flush waited forever.
+const batchCommitTimeout = 5 * time.Second
 
 // commitParallelism bounds the chunk writes, head reads and single commits
 // CommitPartitions runs at once. The single commits are R3 round trips that
@@ -141,8 +148,11 @@ func (s *Store) publishHeads(ctx context.Context, heads []preparedHead) ([]uint6
 			continue
 		}
 		m.Header.Set(batchCommitHeader, "1")
+		rctx, cancel := context.WithTimeout(ctx, batchCommitTimeout)
 		var err error
-		if reply, err = nc.RequestMsgWithContext(ctx, m); err != nil {
+		reply, err = nc.RequestMsgWithContext(rctx, m)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("commit batch of %d heads: %w", len(heads), err)
 		}
 	}

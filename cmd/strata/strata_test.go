@@ -175,9 +175,12 @@ func consumeAll(t *testing.T, broker, topic string, partitions int32, want int) 
 // per-key order preserved.
 func verifyLog(t *testing.T, acks []acked, recs []*kgo.Record) {
 	t.Helper()
-	if len(recs) != len(acks) {
-		t.Fatalf("consumed %d records, acknowledged %d", len(recs), len(acks))
-	}
+	// Checked last, so that a record too many is named by the checks below.
+	defer func() {
+		if len(recs) != len(acks) && !t.Failed() {
+			t.Fatalf("consumed %d records, acknowledged %d", len(recs), len(acks))
+		}
+	}()
 	byPos := make(map[[2]int64]acked, len(acks))
 	for _, a := range acks {
 		byPos[[2]int64{int64(a.partition), a.offset}] = a
