@@ -1,8 +1,10 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered/index"
@@ -104,4 +106,49 @@ func TestCommitPartitions(t *testing.T) {
 		t.Fatalf("head behind a newer leader: %v, want fenced", err)
 	}
 	check(commits, results, stale, fenced)
+}
+
+// TestCommitPartitionsUnansweredBatch: a batch commit that is never answered
+// (as when it reaches a server that no longer leads the stream) gives up
+// after batchCommitTimeout, and every head is then committed on its own.
+// Fault injection: the batch goes to a subject a plain subscriber swallows,
+// which a live JetStream stream does not do on demand.
+func TestCommitPartitionsUnansweredBatch(t *testing.T) {
+	js := testenv.NATS(t).JetStream(t)
+	s := openStore(t, js, "strata")
+	sink, err := js.Conn().SubscribeSync("swallowed.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Unsubscribe()
+	s.partitionsSubject = "swallowed."
+
+	ctx := t.Context()
+	commits := make([]index.Commit, 3)
+	for i := range commits {
+		tp := testTP([16]byte{30}, int32(i))
+		st, rev, err := s.CommitPartition(ctx, tp, testPartition(tp, 2, 1), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := st
+		next.Entries = append(next.Entries[:len(next.Entries):len(next.Entries)], testEntries(tp, next.HighWatermark, 1)...)
+		next.HighWatermark += 10
+		commits[i] = index.Commit{TP: tp, Next: next, PrevRevision: rev}
+	}
+	// Without its own bound the batch would wait out this deadline, and the
+	// single commits after it would fail with it.
+	cctx, cancel := context.WithTimeout(ctx, batchCommitTimeout+30*time.Second)
+	defer cancel()
+	results := s.CommitPartitions(cctx, commits)
+	for i, r := range results {
+		if r.Err != nil {
+			t.Fatalf("commit %d: %v", i, r.Err)
+		}
+		got, rev, err := s.LoadPartition(ctx, commits[i].TP)
+		if err != nil || rev != r.Revision || got.HighWatermark != commits[i].Next.HighWatermark {
+			t.Fatalf("partition %d: hw %d at revision %d (%v); result revision %d, want hw %d",
+				i, got.HighWatermark, rev, err, r.Revision, commits[i].Next.HighWatermark)
+		}
+	}
 }
