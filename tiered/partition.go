@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
 )
 
 // partition is one loaded partition. mu guards every field below it; the flusher
@@ -259,6 +260,9 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 		l.mu.Lock()
 		l.queued -= len(b)
 		l.mu.Unlock()
+		if errors.Is(err, ErrOutOfOrderSequence) {
+			err = l.confirmOutOfOrder(ctx, p, err)
+		}
 		return a, err
 	}
 	switch {
@@ -268,6 +272,50 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 		l.flushIfFull()
 	}
 	return a, nil
+}
+
+// errForeignAppend stops confirmOutOfOrder's WAL scan at another leader's
+// message.
+var errForeignAppend = errors.New("another leader appended")
+
+// confirmOutOfOrder returns outOfOrder only once it is sure p's producer state
+// is current. A sequence gap may be batches a deposed leader appended to the
+// WAL after this gateway replayed it (it can, until this gateway's next append
+// fences it). Kafka clients take OUT_OF_ORDER_SEQUENCE_NUMBER as data loss:
+// franz-go, for one, renumbers and resends what it had not seen acknowledged,
+// which would duplicate those batches. So when the WAL holds a message after
+// the last one p knows that another leader wrote, p is reloaded (replaying
+// it) and the producer told to retry (ErrNotLeader); when the WAL cannot be
+// read, it is told to retry too.
+func (l *Log) confirmOutOfOrder(ctx context.Context, p *partition, outOfOrder error) error {
+	if l.cfg.WAL == nil || p.durability != DurabilityWAL {
+		return outOfOrder // only the WAL has writers a claim does not fence at once
+	}
+	p.mu.Lock()
+	after, epoch := p.walLast, p.committed.LeaderEpoch
+	p.mu.Unlock()
+	last, err := l.cfg.WAL.LastSeq(ctx, walPartition(p.tp))
+	if err == nil && last == after {
+		return outOfOrder
+	}
+	if err == nil {
+		// Messages after the last one p knows are this gateway's own
+		// appends in flight, or another leader's.
+		_, err = l.cfg.WAL.Replay(ctx, walPartition(p.tp), after, func(_ uint64, r wal.Record) error {
+			if r.Epoch != epoch {
+				return errForeignAppend
+			}
+			return nil
+		})
+		if err == nil {
+			return outOfOrder
+		}
+	}
+	if errors.Is(err, errForeignAppend) {
+		l.reloadStale(p, "wal", after, last)
+	}
+	// Not wrapping outOfOrder: the producer must see the retriable error.
+	return fmt.Errorf("%w: sequence gap not confirmed against the wal (%v): %w", ErrNotLeader, outOfOrder, err)
 }
 
 // append assigns b its offsets and queues it: for the WAL sender on the wal

@@ -410,3 +410,48 @@ func TestDuplicateQueuesNothing(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSequenceGapFromDeposedLeader: a deposed leader that does not know it
+// yet appends an idempotent producer's batch to the WAL after the new leader
+// replayed it. The producer's next batch, sent to the new leader, shows a
+// sequence gap; the new leader must not answer OUT_OF_ORDER_SEQUENCE_NUMBER
+// (clients take it as data loss, renumber and resend, duplicating what was
+// acknowledged), but reload, replay the deposed leader's batch and tell the
+// producer to retry, after which the batch lands right after it.
+func TestSequenceGapFromDeposedLeader(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{14}, Partition: 0}
+	old := e.startLog(t, Config{WAL: w, NodeID: "a"})
+	if off, err := appendWait(t, old, tp, idempotentBatch(t, 5, 0, 3)); err != nil || off != 0 {
+		t.Fatalf("first batch: %d, %v", off, err)
+	}
+	// The new leader claims the partition and replays the WAL: offsets 0-2.
+	next := e.startLog(t, Config{WAL: w, NodeID: "b"})
+	if _, hw := readOffsets(t, next.Read, tp); hw != 3 {
+		t.Fatalf("new leader's high watermark %d, want 3", hw)
+	}
+	// The deposed leader, unaware, appends sequences 3-5 at offsets 3-5.
+	if off, err := appendWait(t, old, tp, idempotentBatch(t, 5, 3, 3)); err != nil || off != 3 {
+		t.Fatalf("deposed leader's append: %d, %v; want 3 (nothing fenced it yet)", off, err)
+	}
+
+	_, err := next.Append(t.Context(), tp, idempotentBatch(t, 5, 6, 3))
+	if errors.Is(err, ErrOutOfOrderSequence) || !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("sequences 6-8 on the new leader: %v; want a retriable ErrNotLeader, not a sequence gap", err)
+	}
+	if off, err := appendWait(t, next, tp, idempotentBatch(t, 5, 6, 3)); err != nil || off != 6 {
+		t.Fatalf("retry of sequences 6-8: %d, %v; want offset 6", off, err)
+	}
+	a, err := next.Append(t.Context(), tp, idempotentBatch(t, 5, 3, 3))
+	if err != nil || !a.Duplicate || a.BaseOffset != 3 {
+		t.Fatalf("resend of sequences 3-5: %+v, %v; want a duplicate at 3", a, err)
+	}
+	// A real gap is still reported as one.
+	if _, err := next.Append(t.Context(), tp, idempotentBatch(t, 5, 20, 1)); !errors.Is(err, ErrOutOfOrderSequence) {
+		t.Fatalf("sequence 20 after 8: %v; want ErrOutOfOrderSequence", err)
+	}
+	if got, hw := readOffsets(t, next.Read, tp); hw != 9 || !equal(got, []int64{0, 2, 3, 5, 6, 8}) {
+		t.Fatalf("log %v hw %d; want batches at 0, 3 and 6, hw 9", got, hw)
+	}
+}
