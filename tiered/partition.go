@@ -274,45 +274,54 @@ func (l *Log) Append(ctx context.Context, tp index.TopicPartition, b []byte) (*A
 	return a, nil
 }
 
-// errForeignAppend stops confirmOutOfOrder's WAL scan at another leader's
-// message.
+// errForeignAppend stops walSuperseded's scan at another leader's message.
 var errForeignAppend = errors.New("another leader appended")
 
-// confirmOutOfOrder returns outOfOrder only once it is sure p's producer state
-// is current. A sequence gap may be batches a deposed leader appended to the
-// WAL after this gateway replayed it (it can, until this gateway's next append
-// fences it). Kafka clients take OUT_OF_ORDER_SEQUENCE_NUMBER as data loss:
-// franz-go, for one, renumbers and resends what it had not seen acknowledged,
-// which would duplicate those batches. So when the WAL holds a message after
-// the last one p knows that another leader wrote, p is reloaded (replaying
-// it) and the producer told to retry (ErrNotLeader); when the WAL cannot be
-// read, it is told to retry too.
-func (l *Log) confirmOutOfOrder(ctx context.Context, p *partition, outOfOrder error) error {
+// walSuperseded reports whether the WAL holds a message of p's, after the
+// last one p knows, that another leader wrote; p is then reloaded. A deposed
+// leader that does not know it yet can append after this gateway replayed
+// the WAL, until this gateway's next append fences it, so an answer that a
+// client acts on as final (a sequence gap, an offset past the end) is checked
+// here first. Messages of p's own epoch are this gateway's appends in flight.
+func (l *Log) walSuperseded(ctx context.Context, p *partition) (bool, error) {
 	if l.cfg.WAL == nil || p.durability != DurabilityWAL {
-		return outOfOrder // only the WAL has writers a claim does not fence at once
+		return false, nil // only the WAL has writers a claim does not fence at once
 	}
 	p.mu.Lock()
 	after, epoch := p.walLast, p.committed.LeaderEpoch
 	p.mu.Unlock()
 	last, err := l.cfg.WAL.LastSeq(ctx, walPartition(p.tp))
-	if err == nil && last == after {
+	if err != nil || last == after {
+		return false, err
+	}
+	_, err = l.cfg.WAL.Replay(ctx, walPartition(p.tp), after, func(_ uint64, r wal.Record) error {
+		if r.Epoch != epoch {
+			return errForeignAppend
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errForeignAppend):
+		l.reloadStale(p, "wal", after, last)
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return false, nil
+}
+
+// confirmOutOfOrder returns outOfOrder only once walSuperseded confirms p's
+// producer state is current. Kafka clients take OUT_OF_ORDER_SEQUENCE_NUMBER
+// as data loss: franz-go, for one, renumbers and resends what it had not seen
+// acknowledged, which would duplicate those batches. Otherwise the producer
+// is told to retry (ErrNotLeader), by which time p has been reloaded.
+func (l *Log) confirmOutOfOrder(ctx context.Context, p *partition, outOfOrder error) error {
+	stale, err := l.walSuperseded(ctx, p)
+	if err == nil && !stale {
 		return outOfOrder
 	}
 	if err == nil {
-		// Messages after the last one p knows are this gateway's own
-		// appends in flight, or another leader's.
-		_, err = l.cfg.WAL.Replay(ctx, walPartition(p.tp), after, func(_ uint64, r wal.Record) error {
-			if r.Epoch != epoch {
-				return errForeignAppend
-			}
-			return nil
-		})
-		if err == nil {
-			return outOfOrder
-		}
-	}
-	if errors.Is(err, errForeignAppend) {
-		l.reloadStale(p, "wal", after, last)
+		err = errForeignAppend
 	}
 	// Not wrapping outOfOrder: the producer must see the retriable error.
 	return fmt.Errorf("%w: sequence gap not confirmed against the wal (%v): %w", ErrNotLeader, outOfOrder, err)

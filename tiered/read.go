@@ -48,7 +48,18 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 		return ReadResult{}, err
 	}
 	s := p.snapshot()
-	if offset >= s.highWatermark && l.verifyClaim(ctx, p) {
+	reload := false
+	switch {
+	case offset > s.highWatermark:
+		// Consumers reset their position on OFFSET_OUT_OF_RANGE; make sure
+		// the offset is not one another leader appended since the load.
+		if reload, err = l.walSuperseded(ctx, p); err != nil {
+			return ReadResult{}, fmt.Errorf("%w: offset %d past the end not confirmed against the wal: %w", ErrNotLeader, offset, err)
+		}
+	case offset == s.highWatermark:
+		reload = l.verifyClaim(ctx, p)
+	}
+	if reload {
 		if p, err = l.partition(ctx, tp); err != nil {
 			return ReadResult{}, err
 		}

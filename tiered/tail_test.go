@@ -455,3 +455,32 @@ func TestSequenceGapFromDeposedLeader(t *testing.T) {
 		t.Fatalf("log %v hw %d; want batches at 0, 3 and 6, hw 9", got, hw)
 	}
 }
+
+// TestReadPastEndFromDeposedLeader: a fetch on the new leader at an offset
+// only a deposed leader's late append holds is not answered with
+// OFFSET_OUT_OF_RANGE (on which consumers reset their position): the new
+// leader reloads and serves it.
+func TestReadPastEndFromDeposedLeader(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{15}, Partition: 0}
+	old := e.startLog(t, Config{WAL: w, NodeID: "a"})
+	if _, err := appendWait(t, old, tp, testBatch(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	next := e.startLog(t, Config{WAL: w, NodeID: "b"})
+	if _, hw := readOffsets(t, next.Read, tp); hw != 3 {
+		t.Fatalf("new leader's high watermark %d, want 3", hw)
+	}
+	if off, err := appendWait(t, old, tp, testBatch(t, 3)); err != nil || off != 3 {
+		t.Fatalf("deposed leader's append: %d, %v; want 3", off, err)
+	}
+	res, err := next.Read(t.Context(), tp, 4, 1<<20)
+	if err != nil || res.HighWatermark != 6 || len(res.Records) == 0 {
+		t.Fatalf("read at 4 on the new leader: hw %d, %d bytes, %v; want the batch at 3-5, hw 6", res.HighWatermark, len(res.Records), err)
+	}
+	// Past the real end it is still out of range.
+	if _, err := next.Read(t.Context(), tp, 7, 1<<20); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read at 7: %v; want ErrOffsetOutOfRange", err)
+	}
+}
