@@ -175,8 +175,10 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	p.committed = claim
 	p.rev = rev
 	// What an earlier leader flushed but did not purge goes with the next
-	// purge pass.
+	// purge pass. The purger sees partitions while they load, so under mu.
+	p.mu.Lock()
 	p.purgeBelow = claim.WALSeq
+	p.mu.Unlock()
 	p.next = claim.HighWatermark
 	p.producers = maps.Clone(claim.Producers)
 	if p.producers == nil {
