@@ -2,9 +2,11 @@ package coordinator
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/testenv"
 )
 
@@ -15,7 +17,12 @@ func TestReplicatedStoreSurvivesNodeLoss(t *testing.T) {
 	cluster := testenv.StartNATSCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Open(ctx, cluster.JetStream(t), Config{Replicas: 3})
+	// As strata serve does: the meta leader may still be settling, and a
+	// request it drops goes unanswered.
+	js := cluster.JetStream(t)
+	s, err := jsready.Open(ctx, slog.New(slog.DiscardHandler), "coordinator", func(ctx context.Context) (*Store, error) {
+		return Open(ctx, js, Config{Replicas: 3})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

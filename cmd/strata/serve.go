@@ -24,6 +24,7 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/gateway"
+	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
 	"github.com/stratalog/strata/tiered"
@@ -62,13 +63,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	store, err := whenJetStreamReady(ctx, logger, "coordinator", func(ctx context.Context) (*coordinator.Store, error) {
+	store, err := jsready.Open(ctx, logger, "coordinator", func(ctx context.Context) (*coordinator.Store, error) {
 		return coordinator.Open(ctx, js, coordinator.Config{Replicas: cfg.NATSReplicas, GatewayLease: cfg.GatewayLease, Logger: logger})
 	})
 	if err != nil {
 		return fmt.Errorf("open coordinator: %w", err)
 	}
-	tail, err := whenJetStreamReady(ctx, logger, "wal", func(ctx context.Context) (*wal.Log, error) {
+	tail, err := jsready.Open(ctx, logger, "wal", func(ctx context.Context) (*wal.Log, error) {
 		return wal.Open(ctx, js, wal.Config{Shards: cfg.WALShards, Replicas: cfg.NATSReplicas})
 	})
 	if err != nil {
