@@ -291,8 +291,10 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 	l.waitAcked(t, n/8)
 	kill(cluster.Nodes[0])
 	l.waitAcked(t, n/4)
+	// n2 goes down right after n0 is back, while n0 may still be catching
+	// up: the load must ride out a moment with one current node, and
+	// waiting for n0 could outlast the load.
 	cluster.Nodes[0].Restart(t)
-	cluster.WaitReady(t)
 	kill(cluster.Nodes[2])
 	acks := l.finish(t)
 	verifyLog(t, acks, consumeAll(t, addr, topic, partitions, n))
