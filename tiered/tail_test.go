@@ -127,16 +127,7 @@ func TestWALAcknowledgesBeforeFlush(t *testing.T) {
 	}
 	// The next purge pass removes everything but the last message, the
 	// chain's anchor.
-	checkFor(t, func() error {
-		var left int
-		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
-			return err
-		}
-		if left != 1 {
-			return fmt.Errorf("%d WAL messages left after the flush, want 1 (the anchor)", left)
-		}
-		return nil
-	})
+	waitAnchorOnly(t, w, tp)
 }
 
 // TestWALRecoveryAfterCrash: a leader dies after the WAL acknowledged its
@@ -327,6 +318,22 @@ func checkFor(t *testing.T, f func() error) {
 	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, f)
 }
 
+// waitAnchorOnly waits until purges have left tp's WAL subject only its last
+// message, the anchor of the expected-sequence chain.
+func waitAnchorOnly(t *testing.T, w WAL, tp index.TopicPartition) {
+	t.Helper()
+	checkFor(t, func() error {
+		var left int
+		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
+			return err
+		}
+		if left != 1 {
+			return fmt.Errorf("%d WAL messages left, want 1 (the anchor)", left)
+		}
+		return nil
+	})
+}
+
 // replayCountingWAL counts the messages replays hand over.
 type replayCountingWAL struct {
 	WAL
@@ -370,16 +377,7 @@ func TestReplaySkipsFlushedMessages(t *testing.T) {
 	if n := counting.replayed.Load(); n != 0 {
 		t.Fatalf("the takeover replayed %d flushed messages", n)
 	}
-	checkFor(t, func() error {
-		var left int
-		if _, err := w.Replay(t.Context(), walPartition(tp), 0, func(uint64, wal.Record) error { left++; return nil }); err != nil {
-			return err
-		}
-		if left != 1 {
-			return fmt.Errorf("%d WAL messages left, want 1 (the anchor)", left)
-		}
-		return nil
-	})
+	waitAnchorOnly(t, w, tp)
 }
 
 // TestDuplicateQueuesNothing: an idempotent producer's retry of a batch still

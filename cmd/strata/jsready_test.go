@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,35 +18,24 @@ func TestStartsWhileNATSClusterForms(t *testing.T) {
 	cluster := testenv.NewNATSCluster(t, 3)
 	cluster.Nodes[0].Start(t)
 
-	cfg, err := parseServeFlags([]string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+	s := serveInProcess(t, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--data-dir", t.TempDir(), "--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(),
-		"--nats-replicas", "3"}, os.LookupEnv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serving := make(chan string, 1)
-	cfg.onServing = func(kafka, _ net.Addr) { serving <- kafka.String() }
-	var log syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, &log) }()
+		"--nats-replicas", "3")
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := s.stop(); err != nil {
 			t.Errorf("serve stopped with %v", err)
 		}
 	})
 
 	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("serve exited while the cluster formed: %v\n%s", err, log.String())
-		case <-serving:
+		case <-s.exited:
+			t.Fatalf("serve exited while the cluster formed: %v\n%s", s.err, s.log.String())
+		case <-s.serving:
 			t.Fatal("serve started with two of three NATS nodes down")
 		default:
 		}
-		if !strings.Contains(log.String(), "waiting for the JetStream cluster to form") {
+		if !strings.Contains(s.log.String(), "waiting for the JetStream cluster to form") {
 			return errors.New("no wait logged yet")
 		}
 		return nil
@@ -61,12 +46,11 @@ func TestStartsWhileNATSClusterForms(t *testing.T) {
 
 	var broker string
 	select {
-	case broker = <-serving:
-	case err := <-done:
-		done <- err
-		t.Fatalf("serve exited: %v\n%s", err, log.String())
+	case broker = <-s.serving:
+	case <-s.exited:
+		t.Fatalf("serve exited: %v\n%s", s.err, s.log.String())
 	case <-time.After(90 * time.Second):
-		t.Fatalf("serve did not start within 90s of the cluster forming\n%s", log.String())
+		t.Fatalf("serve did not start within 90s of the cluster forming\n%s", s.log.String())
 	}
 	// The buckets it created are R3.
 	info, err := cluster.JetStream(t).Stream(t.Context(), "KV_strata_partitions")

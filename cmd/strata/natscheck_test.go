@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,30 +19,19 @@ func TestNATSDurabilityCheckAtStart(t *testing.T) {
 	// serves (stopping it then), or its error if it exits first.
 	serveUntilReady := func(args ...string) (string, error) {
 		t.Helper()
-		base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--nats-url", ns.URL}
-		cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		serving := make(chan struct{})
-		cfg.onServing = func(net.Addr, net.Addr) { close(serving) }
-		var log syncBuffer
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- serve(ctx, cfg, &log) }()
+		s := serveInProcess(t, append([]string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+			"--data-dir", t.TempDir(), "--nats-url", ns.URL}, args...)...)
 		select {
-		case err := <-done:
-			return log.String(), err
-		case <-serving:
+		case <-s.exited:
+			return s.log.String(), s.err
+		case <-s.serving:
 		case <-time.After(60 * time.Second):
 			t.Fatal("serve neither started nor failed within 60s")
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := s.stop(); err != nil {
 			t.Fatalf("serve stopped with %v", err)
 		}
-		return log.String(), nil
+		return s.log.String(), nil
 	}
 
 	_, err := serveUntilReady()

@@ -239,3 +239,40 @@ func TestProduceConsumeMinIO(t *testing.T) {
 		"--s3-region", s.Region, "--s3-path-style")
 	testProduceConsume(t, broker, 100_000)
 }
+
+// inProcess is serve running in a goroutine of the test, for tests that watch
+// it start (or refuse to).
+type inProcess struct {
+	log     syncBuffer
+	serving chan string   // the Kafka address, once it serves
+	exited  chan struct{} // closed when serve returns; err is then its result
+	err     error
+	cancel  context.CancelFunc
+}
+
+// serveInProcess parses args as strata serve's flags and runs serve with
+// them; the test's end stops it.
+func serveInProcess(t *testing.T, args ...string) *inProcess {
+	t.Helper()
+	cfg, err := parseServeFlags(args, os.LookupEnv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &inProcess{serving: make(chan string, 1), exited: make(chan struct{})}
+	cfg.onServing = func(kafka, _ net.Addr) { s.serving <- kafka.String() }
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() {
+		defer close(s.exited)
+		s.err = serve(ctx, cfg, &s.log)
+	}()
+	t.Cleanup(func() { _ = s.stop() })
+	return s
+}
+
+// stop cancels serve and returns its result; it may be called again.
+func (s *inProcess) stop() error {
+	s.cancel()
+	<-s.exited
+	return s.err
+}
