@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -96,4 +97,45 @@ func listEnd(t *testing.T, adm *kadm.Client, ctx context.Context, topic string) 
 		t.Fatalf("end offset of %s: %+v", topic, o)
 	}
 	return o.Offset
+}
+
+// TestAcksZero: an acks=0 producer is answered with nothing, as Kafka does,
+// and what it sent is still written through the WAL, in order, once each.
+func TestAcksZero(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	adm, ctx := adminClient(t, s)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "fire"); err != nil {
+		t.Fatal(err)
+	}
+	producer := s.client(t, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(), kgo.DefaultProduceTopic("fire"))
+	const n = 100
+	for i := range n {
+		if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	consumer := s.client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"fire": {0: kgo.NewOffset().AtStart()}}))
+	var got []*kgo.Record
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for len(got) < n && pctx.Err() == nil {
+		fs := consumer.PollFetches(pctx)
+		fs.EachError(func(_ string, _ int32, err error) {
+			if pctx.Err() == nil {
+				t.Fatalf("fetch: %v", err)
+			}
+		})
+		got = append(got, fs.Records()...)
+	}
+	if len(got) != n {
+		t.Fatalf("read %d records, want %d", len(got), n)
+	}
+	for i, r := range got {
+		if r.Offset != int64(i) || string(r.Value) != strconv.Itoa(i) {
+			t.Fatalf("record %d: offset %d value %q", i, r.Offset, r.Value)
+		}
+	}
+	if seq, err := s.wal.LastSeq(ctx, wal.Partition{TopicID: s.topicID(t, "fire"), Partition: 0}); err != nil || seq == 0 {
+		t.Fatalf("WAL last sequence %d, %v: the records did not go through the WAL", seq, err)
+	}
 }
