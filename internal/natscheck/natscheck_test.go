@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -43,17 +45,17 @@ func wantUnsafe(t *testing.T, err error, wants ...string) {
 	}
 }
 
-// createStream creates a stream on subjects "<name>.>", retrying while a
-// fresh cluster cannot place it yet, then waits until it is placed.
+// createStream creates a stream on subjects "<name>.>", waiting as strata
+// serve does while a fresh cluster cannot place it yet (jsready), then waits
+// until it is placed.
 func createStream(t *testing.T, js jetstream.JetStream, cfg jetstream.StreamConfig) {
 	t.Helper()
 	cfg.Subjects = []string{cfg.Name + ".>"}
-	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		defer cancel()
-		_, err := js.CreateOrUpdateStream(ctx, cfg)
-		return err
-	})
+	if _, err := jsready.Open(t.Context(), slog.New(slog.DiscardHandler), cfg.Name, func(ctx context.Context) (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, cfg)
+	}); err != nil {
+		t.Fatalf("create stream %s: %v", cfg.Name, err)
+	}
 	waitPlaced(t, js, cfg.Name, cfg.Replicas)
 }
 
@@ -102,15 +104,11 @@ func TestCluster(t *testing.T) {
 	createStream(t, js, jetstream.StreamConfig{Name: "r3", Replicas: 3, Storage: jetstream.FileStorage})
 	createStream(t, js, jetstream.StreamConfig{Name: "r1", Replicas: 1, Storage: jetstream.FileStorage})
 	createStream(t, js, jetstream.StreamConfig{Name: "mem3", Replicas: 3, Storage: jetstream.MemoryStorage})
-	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		defer cancel()
-		_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "meta", Replicas: 3, Storage: jetstream.FileStorage})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			return nil
-		}
-		return err
-	})
+	if _, err := jsready.Open(t.Context(), slog.New(slog.DiscardHandler), "meta", func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "meta", Replicas: 3, Storage: jetstream.FileStorage})
+	}); err != nil {
+		t.Fatalf("create bucket meta: %v", err)
+	}
 	waitPlaced(t, js, "KV_meta", 3)
 
 	t.Run("R3 streams pass", func(t *testing.T) {
