@@ -62,13 +62,15 @@ type backend struct {
 func newBackend(tb testing.TB, lease time.Duration) *backend {
 	tb.Helper()
 	ns := testenv.NATS(tb)
+	js := ns.JetStream(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := &sync.WaitGroup{}
+	// Registered after the connection's cleanup, so it runs first: the
+	// logs' last flush on shutdown still has NATS.
 	tb.Cleanup(func() {
 		cancel()
 		wg.Wait()
 	})
-	js := ns.JetStream(tb)
 	store, err := coordinator.Open(ctx, js, coordinator.Config{GatewayLease: lease})
 	if err != nil {
 		tb.Fatal(err)

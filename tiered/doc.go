@@ -33,12 +33,14 @@
 // the partition's sender goroutine appends it to the WAL, grouped with every
 // batch queued meanwhile, and acknowledges it; on the s3 tier it waits for the
 // flush. One goroutine (Run) flushes: every FlushInterval, or sooner once
-// FlushBytes are queued, it takes the durable-in-WAL and s3-tier batches of
-// every partition, writes them as one segment (blocks of one partition each),
-// PUTs it under a never-reused key, then commits every partition's index state
-// in one multi-partition commit (Index.CommitPartitions), each by
-// compare-and-swap on the revision it last read; partitions that commit
-// fails are retried one at a time. A purger
+// FlushBytes have been queued since the last flush, it takes the
+// durable-in-WAL and s3-tier batches of every partition that is due (a
+// wal-tier partition with little queued waits up to PartitionFlushAge, so
+// that a trickle does not cost an index commit per flush), writes them as one
+// segment (blocks of one partition each), PUTs it under a never-reused key,
+// then commits every partition's index state in one multi-partition commit
+// (Index.CommitPartitions), each by compare-and-swap on the revision it last
+// read; partitions that commit fails are retried one at a time. A purger
 // goroutine removes, every WALPurgeInterval, the WAL messages below what each
 // partition's index covers. Only one flush is in flight at a time, so
 // each partition's commits happen in offset order; while a flush is in flight

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"time"
@@ -50,15 +52,21 @@ func (l *Log) flushed(fp *flushPart) {
 	l.mu.Unlock()
 }
 
-// flush writes what every partition has queued as one segment and commits it.
-func (l *Log) flush(ctx context.Context) error {
+// flush writes what the partitions have queued as one segment and commits
+// it: every partition's batches with all set (on shutdown), else those of
+// the partitions that are due (takeQueued).
+func (l *Log) flush(ctx context.Context, all bool) error {
 	start := l.cfg.Now()
-	parts := l.takeQueued()
-	// Whatever happens to this flush, what was appended before it started
-	// is no longer waiting: it is in object storage or it failed.
+	parts, oldestLeft := l.takeQueued(start, all)
+	// Whatever happens to this flush, what was queued before it started is
+	// no longer waiting, except what it left for a later flush: it is in
+	// object storage or it failed.
 	defer func() {
 		l.mu.Lock()
 		l.durableBefore = start
+		if !oldestLeft.IsZero() && oldestLeft.Before(start) {
+			l.durableBefore = oldestLeft
+		}
 		l.mu.Unlock()
 	}()
 	if len(parts) == 0 {
@@ -125,30 +133,67 @@ func (l *Log) flush(ctx context.Context) error {
 	return nil
 }
 
-// takeQueued moves every partition's queued batches to in flight.
-func (l *Log) takeQueued() []*flushPart {
+// takeQueued moves the queued batches of the partitions due at now to in
+// flight, or of all of them with all set, and returns when the oldest batch
+// it left waiting was queued (zero if none).
+//
+// A partition is due when it is on the s3 tier, has PartitionFlushBytes
+// queued, or has waited its flushAge. What the others may hold is bounded by
+// maxDeferred: past it, the longest waiting go too.
+func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLeft time.Time) {
 	l.mu.Lock()
-	all := slices.Collect(maps.Values(l.parts))
+	ps := slices.Collect(maps.Values(l.parts))
 	l.mu.Unlock()
 
-	var parts []*flushPart
+	type waiting struct {
+		p     *partition
+		since time.Time
+	}
+	var left []waiting
 	taken := 0
-	for _, p := range all {
+	take := func(p *partition) { // the caller holds p.mu
+		p.inflight, p.queued = p.queued, nil
+		fp := &flushPart{p: p, batches: p.inflight, bytes: pendingBytes(p.inflight)}
+		parts = append(parts, fp)
+		taken += fp.bytes
+	}
+	for _, p := range ps {
 		p.mu.Lock()
 		if len(p.queued) > 0 && len(p.inflight) == 0 {
-			p.inflight, p.queued = p.queued, nil
-			fp := &flushPart{p: p, batches: p.inflight}
-			parts = append(parts, fp)
-			for _, pb := range fp.batches {
-				fp.bytes += len(pb.data)
+			if all || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= l.flushAge(p.tp) {
+				take(p)
+			} else {
+				left = append(left, waiting{p, p.queuedSince})
 			}
-			taken += fp.bytes
 		}
 		p.mu.Unlock()
 	}
 	l.mu.Lock()
+	staying := l.queued - taken
+	l.mu.Unlock()
+	if limit := l.maxDeferred(); staying > limit {
+		slices.SortFunc(left, func(a, b waiting) int { return a.since.Compare(b.since) })
+		for len(left) > 0 && staying > limit {
+			w := left[0]
+			left = left[1:]
+			w.p.mu.Lock()
+			if len(w.p.queued) > 0 && len(w.p.inflight) == 0 {
+				before := taken
+				take(w.p)
+				staying -= taken - before
+			}
+			w.p.mu.Unlock()
+		}
+	}
+	for _, w := range left {
+		if oldestLeft.IsZero() || w.since.Before(oldestLeft) {
+			oldestLeft = w.since
+		}
+	}
+	l.mu.Lock()
 	l.queued -= taken
 	l.flushing = taken
+	l.deferred = l.queued
 	l.mu.Unlock()
 	// Sorting makes a segment's layout independent of map order, which keeps
 	// objects reproducible for tests and groups a topic's partitions together.
@@ -158,7 +203,32 @@ func (l *Log) takeQueued() []*flushPart {
 		}
 		return cmp.Compare(a.p.tp.Partition, b.p.tp.Partition)
 	})
-	return parts
+	return parts, oldestLeft
+}
+
+// flushAge is how long tp's batches may wait for a flush: PartitionFlushAge,
+// spread over [½, 1½) of it by the partition's hash. Partitions that start
+// together would otherwise come due together, and one flush in every
+// PartitionFlushAge would commit them all.
+func (l *Log) flushAge(tp index.TopicPartition) time.Duration {
+	h := fnv.New32a()
+	h.Write(tp.TopicID[:])
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(tp.Partition)))
+	spread := float64(h.Sum32()) / (1 << 32)
+	return time.Duration(float64(l.cfg.PartitionFlushAge) * (0.5 + spread))
+}
+
+// maxDeferred bounds the bytes partitions that are not due may keep queued
+// past a flush: a quarter of MaxTailBytes, so deferring alone never brings
+// the tail near backpressure.
+func (l *Log) maxDeferred() int { return l.cfg.MaxTailBytes / 4 }
+
+func pendingBytes(batches []*pending) int {
+	n := 0
+	for _, pb := range batches {
+		n += len(pb.data)
+	}
+	return n
 }
 
 // writeSegment encodes parts as one segment and records each part's entries.

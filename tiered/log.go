@@ -42,7 +42,11 @@ type Index interface {
 const (
 	DefaultFlushInterval = 250 * time.Millisecond
 	DefaultFlushBytes    = 8 << 20
-	DefaultCacheBytes    = 256 << 20
+	// DefaultPartitionFlushBytes is Config.PartitionFlushBytes's default: a
+	// partition taking 256 KiB/s or more at the default flush interval goes
+	// into every flush.
+	DefaultPartitionFlushBytes = 64 << 10
+	DefaultCacheBytes          = 256 << 20
 	// DefaultMaxTailBytes bounds what may wait for object storage before
 	// Append pushes back, so an unreachable store cannot exhaust memory.
 	DefaultMaxTailBytes = 256 << 20
@@ -71,12 +75,25 @@ type Config struct {
 	// NodeID names this gateway in object keys, so keys from different
 	// gateways never collide. Default "0".
 	NodeID string
-	// FlushInterval is the longest a queued batch waits before a flush.
-	// Default 250ms.
+	// FlushInterval is how often a flush runs. Default 250ms.
 	FlushInterval time.Duration
 	// FlushBytes starts a flush early once this many bytes are queued.
 	// Default 8 MiB.
 	FlushBytes int
+	// PartitionFlushBytes and PartitionFlushAge let a wal-tier partition
+	// that trickles skip flushes. Every flush commits each partition it
+	// carries to the index, one replicated write per partition, so a
+	// thousand partitions at a few KB/s each would cost a thousand commits
+	// per FlushInterval while the segments stay small. A partition's
+	// batches go into a flush once it has PartitionFlushBytes queued or its
+	// oldest queued batch has waited PartitionFlushAge (spread over ½ to 1½
+	// of it by the partition's hash, so partitions come due at different
+	// flushes); until then they wait
+	// durable in the WAL, served from memory. s3-tier batches, whose
+	// producers wait for the flush, go into every flush. Defaults
+	// DefaultPartitionFlushBytes and 8 × FlushInterval.
+	PartitionFlushBytes int
+	PartitionFlushAge   time.Duration
 	// MaxTailBytes is how many bytes may wait for object storage (on the
 	// wal tier: the tail, held in memory until flushed) before Append
 	// returns ErrBackpressure. Default 256 MiB.
@@ -147,6 +164,12 @@ func (c *Config) ensureDefaults() error {
 	if c.FlushBytes <= 0 {
 		c.FlushBytes = DefaultFlushBytes
 	}
+	if c.PartitionFlushBytes <= 0 {
+		c.PartitionFlushBytes = DefaultPartitionFlushBytes
+	}
+	if c.PartitionFlushAge <= 0 {
+		c.PartitionFlushAge = 8 * c.FlushInterval
+	}
 	if c.MaxTailBytes <= 0 {
 		c.MaxTailBytes = DefaultMaxTailBytes
 	}
@@ -201,12 +224,16 @@ type Log struct {
 	parts map[index.TopicPartition]*partition
 	// replicas are partitions read as a follower (replica.go).
 	replicas map[index.TopicPartition]*replica
-	queued   int  // bytes queued in all partitions, not yet taken by a flush
+	queued   int // bytes queued in all partitions, not yet taken by a flush
+	// deferred is what the last flush left queued (Config.PartitionFlushAge):
+	// flushIfFull counts only what was queued since.
+	deferred int
 	flushing int  // bytes the running flush took, until it ends
 	closed   bool // set by Run on shutdown; Append then fails with ErrClosed
-	// durableBefore is when the last flush took its batches: everything
-	// appended before then is in object storage (or failed). The tail's
-	// age is measured from it.
+	// durableBefore is when the last flush took its batches, or when the
+	// oldest batch it left waiting was queued: everything queued before
+	// then is in object storage (or failed). The tail's age is measured
+	// from it.
 	durableBefore time.Time
 }
 
@@ -245,12 +272,13 @@ func (l *Log) tailAgeLocked() time.Duration {
 	return l.cfg.Now().Sub(l.durableBefore)
 }
 
-// flushIfFull starts a flush early once FlushBytes are queued. Append calls it
-// for a batch queued for the flush, the WAL sender once the WAL holds what it
-// sent: a batch still on its way to the WAL cannot be flushed yet.
+// flushIfFull starts a flush early once FlushBytes have been queued since the
+// last flush. Append calls it for a batch queued for the flush, the WAL sender
+// once the WAL holds what it sent: a batch still on its way to the WAL cannot
+// be flushed yet.
 func (l *Log) flushIfFull() {
 	l.mu.Lock()
-	full := l.queued >= l.cfg.FlushBytes
+	full := l.queued-l.deferred >= l.cfg.FlushBytes
 	l.mu.Unlock()
 	if !full {
 		return
@@ -289,7 +317,7 @@ func (l *Log) Run(ctx context.Context) error {
 		case <-ticker.C:
 		case <-l.flushNow:
 		}
-		if err := l.flush(ctx); err != nil && ctx.Err() == nil {
+		if err := l.flush(ctx, false); err != nil && ctx.Err() == nil {
 			l.cfg.Logger.Warn("flush failed", "err", err)
 		}
 	}
@@ -307,7 +335,7 @@ func (l *Log) shutdown(ctx context.Context) error {
 
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()
-	err := l.flush(fctx)
+	err := l.flush(fctx, true)
 
 	l.mu.Lock()
 	parts := make([]*partition, 0, len(l.parts))

@@ -36,6 +36,9 @@ type partition struct {
 	// Both are in offset order, inflight before queued.
 	inflight []*pending
 	queued   []*pending
+	// queuedSince is when queued last became non-empty: its oldest batch's
+	// wait for a flush (Config.PartitionFlushAge).
+	queuedSince time.Time
 	// producers is the idempotent-producer state including inflight and
 	// queued batches: what the next batch is checked against.
 	producers map[int64]index.Producer
@@ -377,9 +380,20 @@ func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, 
 		startSender = !p.walSending
 		p.walSending = true
 	} else {
-		p.queued = append(p.queued, pb)
+		p.enqueue(time.UnixMilli(nowMs), pb)
 	}
 	return &Appended{BaseOffset: base, p: pb}, startSender, nil
+}
+
+// enqueue queues batches for the flush. The caller holds mu.
+func (p *partition) enqueue(now time.Time, batches ...*pending) {
+	if len(batches) == 0 {
+		return
+	}
+	if len(p.queued) == 0 {
+		p.queuedSince = now
+	}
+	p.queued = append(p.queued, batches...)
 }
 
 // checkSequence applies Kafka's idempotent-producer rules (the Java broker's

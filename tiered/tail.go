@@ -116,7 +116,7 @@ func (l *Log) send(p *partition) {
 		}
 		l.metrics.walAppendSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
 		l.metrics.walBytes.Add(float64(len(rec.Data)))
-		if dropped := p.appendedToWAL(seq); dropped > 0 {
+		if dropped := p.appendedToWAL(seq, l.cfg.Now()); dropped > 0 {
 			l.drop(p, dropped)
 			return
 		}
@@ -158,7 +158,7 @@ func (p *partition) takeForWAL(maxData int) (rec wal.Record, expectLast uint64, 
 // visible and queued for the flush. On a partition that broke meanwhile the
 // batches are still acknowledged (the next leader replays them) but not
 // queued, and their bytes are returned for the caller to release.
-func (p *partition) appendedToWAL(seq uint64) (dropped int) {
+func (p *partition) appendedToWAL(seq uint64, now time.Time) (dropped int) {
 	p.mu.Lock()
 	batches := p.walInflight
 	p.walInflight = nil
@@ -172,7 +172,7 @@ func (p *partition) appendedToWAL(seq uint64) (dropped int) {
 		return finishAll(batches, nil)
 	}
 	p.walEnd = batches[len(batches)-1].h.LastOffset() + 1
-	p.queued = append(p.queued, batches...)
+	p.enqueue(now, batches...)
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
@@ -256,7 +256,8 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 	p.walLast = last
 	p.walEnd = next
 	p.next = next
-	p.queued = batches
+	p.queued = nil
+	p.enqueue(l.cfg.Now(), batches...)
 	p.committed.Epochs = tailEpochs(p.committed.Epochs, hw, starts, next)
 	p.mu.Unlock()
 	if len(batches) > 0 {

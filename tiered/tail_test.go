@@ -499,3 +499,92 @@ func TestReadPastEndFromDeposedLeader(t *testing.T) {
 		t.Fatalf("read at 7: %v; want ErrOffsetOutOfRange", err)
 	}
 }
+
+// TestSparsePartitionsSkipFlushes: a wal-tier partition with less than
+// PartitionFlushBytes queued waits for PartitionFlushAge while a busy one goes
+// into every flush, so a trickle does not cost an index commit per flush. Its
+// batches are acknowledged and read back meanwhile, and the tail's age counts
+// their wait. Past the age, or past a quarter of MaxTailBytes deferred, or on
+// shutdown, they are flushed and indexed.
+func TestSparsePartitionsSkipFlushes(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	topic := [16]byte{9}
+	sparse := index.TopicPartition{TopicID: topic, Partition: 1}
+	busy := index.TopicPartition{TopicID: topic, Partition: 2}
+	indexed := func(t *testing.T, tp index.TopicPartition) int64 {
+		t.Helper()
+		st, _, err := e.store.LoadPartition(t.Context(), tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.HighWatermark
+	}
+	waitIndexed := func(t *testing.T, tp index.TopicPartition, hw int64) {
+		t.Helper()
+		checkFor(t, func() error {
+			if got := indexed(t, tp); got != hw {
+				return fmt.Errorf("partition %d indexed to %d, want %d", tp.Partition, got, hw)
+			}
+			return nil
+		})
+	}
+
+	t.Run("waits for its age", func(t *testing.T) {
+		l := e.startLog(t, Config{WAL: w, NodeID: "a", PartitionFlushBytes: 4 << 10, PartitionFlushAge: time.Hour})
+		if _, err := appendWait(t, l, sparse, testBatch(t, 2)); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := appendWait(t, l, busy, testBatch(t, 64)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitIndexed(t, busy, 3*64)
+		// Flushes have run since the sparse batch was acknowledged (the
+		// busy partition's three), and none took it.
+		if got := indexed(t, sparse); got != 0 {
+			t.Fatalf("sparse partition indexed to %d within its age, want 0", got)
+		}
+		if got, hw := readOffsets(t, l.Read, sparse); !equal(got, []int64{0, 1}) || hw != 2 {
+			t.Fatalf("sparse partition reads %v hw %d, want [0 1] hw 2", got, hw)
+		}
+		bytes, age := l.tailStats()
+		if bytes == 0 || age <= 0 {
+			t.Fatalf("tail %d bytes, age %v with a batch deferred; want both above zero", bytes, age)
+		}
+	})
+	// The first log's shutdown flush took the sparse batch.
+	waitIndexed(t, sparse, 2)
+
+	t.Run("flushed at its age", func(t *testing.T) {
+		l := e.startLog(t, Config{WAL: w, NodeID: "b", PartitionFlushBytes: 4 << 10, PartitionFlushAge: 50 * time.Millisecond})
+		if _, err := appendWait(t, l, sparse, testBatch(t, 2)); err != nil {
+			t.Fatal(err)
+		}
+		waitIndexed(t, sparse, 4)
+	})
+
+	t.Run("flushed past the deferred bound", func(t *testing.T) {
+		// A quarter of 16 KiB may stay deferred: the oldest partitions go
+		// into a flush once more waits.
+		l := e.startLog(t, Config{WAL: w, NodeID: "c", PartitionFlushBytes: 1 << 20, PartitionFlushAge: time.Hour, FlushBytes: 16 << 10, MaxTailBytes: 16 << 10})
+		first := index.TopicPartition{TopicID: topic, Partition: 10}
+		if _, err := appendWait(t, l, first, testBatch(t, 8)); err != nil {
+			t.Fatal(err)
+		}
+		for p := range int32(5) {
+			tp := index.TopicPartition{TopicID: topic, Partition: 11 + p}
+			if _, err := appendWait(t, l, tp, testBatch(t, 8)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitIndexed(t, first, 8)
+		checkFor(t, func() error {
+			if bytes, _ := l.tailStats(); bytes > 4<<10 {
+				return fmt.Errorf("%d bytes wait for object storage, want at most a quarter of MaxTailBytes (%d)", bytes, 4<<10)
+			}
+			return nil
+		})
+	})
+}

@@ -100,7 +100,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"node-id", "this gateway's broker id, unique in the cluster", (*intValue)(&c.NodeID)},
 		{"gateway-lease", "a gateway not heard from this long is out of the cluster and its partitions move (set when the cluster's NATS is first used)", (*durationValue)(&c.GatewayLease)},
 		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
-		{"flush-interval", "longest a produced batch waits before its segment is written", (*durationValue)(&c.FlushInterval)},
+		{"flush-interval", "how often queued batches are written as one segment (a wal-tier partition with under 64 KiB queued skips up to 12 of them)", (*durationValue)(&c.FlushInterval)},
 		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
 		{"cache-bytes", "block cache size (e.g. 256MiB)", &c.CacheBytes},
 		{"max-request-bytes", "largest request frame accepted (socket.request.max.bytes)", &c.MaxRequestBytes},
