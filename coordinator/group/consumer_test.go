@@ -522,7 +522,10 @@ func TestConsumerRandomSchedule(t *testing.T) {
 // gets GROUP_MAX_SIZE_REACHED.
 func TestConsumerThousandsOfMembers(t *testing.T) {
 	const members = 2000
-	c, ts := newConsumerCoordinator(t, Config{MaxMembers: members})
+	// Sessions outlast the test: under -race on a loaded machine, joining
+	// 2,000 members one by one can take longer than the default 45 s, and
+	// the first would expire before the last joined.
+	c, ts := newConsumerCoordinator(t, Config{MaxMembers: members, ConsumerSessionTimeout: time.Hour})
 	ids := []TopicID{ts.add("a", 1000), ts.add("b", 2000)}
 	clients := make([]*client, members)
 	for i := range clients {
