@@ -33,7 +33,7 @@
 //     run's partition count; unbatched asynchronous at 10 MB/s; 1 MiB
 //     messages at full speed) and raw MinIO PUTs of 1 and 8 MiB, one at a
 //     time;
-//   - p99-rounds: two more 10 MB/s wal runs, each followed by the 6-subject
+//   - p99-rounds: four more 10 MB/s wal runs, each followed by the 6-subject
 //     group-commit baseline, since one disk stall moves a 10 s run's p99 by a
 //     factor of several here; the summary gives every round's p99 ratio and
 //     judges their median;

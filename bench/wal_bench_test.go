@@ -61,7 +61,7 @@ const (
 	// extraRounds is how many more times the 10 MB/s wal run and its raw
 	// group-commit baseline are measured, one after the other, for the p99
 	// ratio.
-	extraRounds = 2
+	extraRounds = 4
 	// phaseTimeout bounds one measured run.
 	phaseTimeout = 5 * time.Minute
 )
