@@ -88,10 +88,9 @@ type Config struct {
 	// batches go into a flush once it has PartitionFlushBytes queued or its
 	// oldest queued batch has waited PartitionFlushAge (spread over ½ to 1½
 	// of it by the partition's hash, so partitions come due at different
-	// flushes); until then they wait
-	// durable in the WAL, served from memory. s3-tier batches, whose
-	// producers wait for the flush, go into every flush. Defaults
-	// DefaultPartitionFlushBytes and 8 × FlushInterval.
+	// flushes); until then they wait durable in the WAL, served from
+	// memory. s3-tier batches, whose producers wait for the flush, go into
+	// every flush. Defaults DefaultPartitionFlushBytes and 8 × FlushInterval.
 	PartitionFlushBytes int
 	PartitionFlushAge   time.Duration
 	// MaxTailBytes is how many bytes may wait for object storage (on the
