@@ -46,7 +46,7 @@ for _ in $(seq 1 100); do
 	[ "$(kcat -L -b "$brokers" 2>/dev/null | grep -c '^  broker ')" = 3 ] && break
 	sleep 0.1
 done
-[ "$(kcat -L -b "$brokers" 2>/dev/null | grep -c '^  broker ')" = 3 ] || fail "metadata does not list three brokers"
+[ "$(kcat -L -b "$brokers" 2>/dev/null | grep -c "^  broker ")" = 3 ] || fail "metadata does not list three brokers: $(kcat -L -b "$brokers" 2>&1 | head -20)"
 
 produce() { # from to
 	seq "$1" "$2" | awk '{ printf "key-%d:value-%06d\n", $1 % 100, $1 }' >"$work/batch.txt"
