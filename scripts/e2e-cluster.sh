@@ -42,11 +42,19 @@ for _ in 1 2 3; do
 done
 [ -n "$brokers" ] || fail "cluster did not start: $why"
 echo "$name: three NATS nodes and three gateways serving on $brokers"
+# Each gateway sees the others join within its membership refresh (up to a
+# second), so ask every one of them, not whichever kcat picks.
+all_list_three() {
+	local b
+	for b in ${brokers//,/ }; do
+		[ "$(kcat -L -b "$b" 2>/dev/null | grep -c '^  broker ')" = 3 ] || return 1
+	done
+}
 for _ in $(seq 1 100); do
-	[ "$(kcat -L -b "$brokers" 2>/dev/null | grep -c '^  broker ')" = 3 ] && break
+	all_list_three && break
 	sleep 0.1
 done
-[ "$(kcat -L -b "$brokers" 2>/dev/null | grep -c "^  broker ")" = 3 ] || fail "metadata does not list three brokers: $(kcat -L -b "$brokers" 2>&1 | head -20)"
+all_list_three || fail "metadata does not list three brokers: $(for b in ${brokers//,/ }; do kcat -L -b "$b" 2>&1 | head -5; done)"
 
 produce() { # from to
 	seq "$1" "$2" | awk '{ printf "key-%d:value-%06d\n", $1 % 100, $1 }' >"$work/batch.txt"
