@@ -151,16 +151,17 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 	}
 	var left []waiting
 	taken := 0
-	take := func(p *partition) { // the caller holds p.mu
+	take := func(p *partition) int { // the caller holds p.mu
 		p.inflight, p.queued = p.queued, nil
 		fp := &flushPart{p: p, batches: p.inflight, bytes: pendingBytes(p.inflight)}
 		parts = append(parts, fp)
 		taken += fp.bytes
+		return fp.bytes
 	}
 	for _, p := range ps {
 		p.mu.Lock()
 		if len(p.queued) > 0 && len(p.inflight) == 0 {
-			if all || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= l.flushAge(p.tp) {
+			if all || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= p.flushAge {
 				take(p)
 			} else {
 				left = append(left, waiting{p, p.queuedSince})
@@ -178,9 +179,7 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 			left = left[1:]
 			w.p.mu.Lock()
 			if len(w.p.queued) > 0 && len(w.p.inflight) == 0 {
-				before := taken
-				take(w.p)
-				staying -= taken - before
+				staying -= take(w.p)
 			}
 			w.p.mu.Unlock()
 		}
@@ -206,7 +205,7 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 	return parts, oldestLeft
 }
 
-// flushAge is how long tp's batches may wait for a flush: PartitionFlushAge,
+// flushAge is how long tp's wal-tier batches may wait for a flush: PartitionFlushAge,
 // spread over [½, 1½) of it by the partition's hash. Partitions that start
 // together would otherwise come due together, and one flush in every
 // PartitionFlushAge would commit them all.

@@ -358,7 +358,7 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 	l.mu.Lock()
 	p, ok := l.parts[tp]
 	if !ok {
-		p = newPartition(tp)
+		p = newPartition(tp, l.flushAge(tp))
 		l.parts[tp] = p
 		l.mu.Unlock()
 		l.load(ctx, p)

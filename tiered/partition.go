@@ -19,6 +19,8 @@ import (
 // and appenders take it briefly and never across I/O.
 type partition struct {
 	tp index.TopicPartition
+	// flushAge is how long a wal-tier batch may wait for a flush (Log.flushAge).
+	flushAge time.Duration
 
 	// loaded is closed once load has finished; loadErr is its result. Both
 	// are written only before loaded closes.
@@ -104,8 +106,8 @@ func (p *pending) finish(err error) {
 	close(p.done)
 }
 
-func newPartition(tp index.TopicPartition) *partition {
-	return &partition{tp: tp, loaded: make(chan struct{}), changed: make(chan struct{})}
+func newPartition(tp index.TopicPartition, flushAge time.Duration) *partition {
+	return &partition{tp: tp, flushAge: flushAge, loaded: make(chan struct{}), changed: make(chan struct{})}
 }
 
 // load reads the committed state and claims the partition with the next leader
@@ -387,9 +389,6 @@ func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, 
 
 // enqueue queues batches for the flush. The caller holds mu.
 func (p *partition) enqueue(now time.Time, batches ...*pending) {
-	if len(batches) == 0 {
-		return
-	}
 	if len(p.queued) == 0 {
 		p.queuedSince = now
 	}

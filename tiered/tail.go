@@ -256,8 +256,7 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 	p.walLast = last
 	p.walEnd = next
 	p.next = next
-	p.queued = nil
-	p.enqueue(l.cfg.Now(), batches...)
+	p.enqueue(l.cfg.Now(), batches...) // nothing is queued while it loads
 	p.committed.Epochs = tailEpochs(p.committed.Epochs, hw, starts, next)
 	p.mu.Unlock()
 	if len(batches) > 0 {

@@ -114,13 +114,7 @@ func TestWALAcknowledgesBeforeFlush(t *testing.T) {
 	}
 
 	bucket.setDown(false)
-	checkFor(t, func() error {
-		st, _, err := e.store.LoadPartition(t.Context(), tp)
-		if err != nil || st.HighWatermark != 12 {
-			return errors.New("not flushed yet")
-		}
-		return nil
-	})
+	e.waitIndexed(t, tp, 12)
 	time.Sleep(2 * time.Millisecond)
 	if got, hw := readOffsets(t, other.ReadReplica, tp); !equal(got, want) || hw != 12 {
 		t.Fatalf("replica read after flush: %v hw %d, want %v hw 12", got, hw, want)
@@ -160,13 +154,7 @@ func TestWALRecoveryAfterCrash(t *testing.T) {
 	if epoch, end, err := next.EndOffsetFor(t.Context(), tp, 1); err != nil || epoch != 1 || end != 10 {
 		t.Fatalf("EndOffsetFor(1) = %d, %d, %v; want epoch 1 ending at 10 (the tail it wrote)", epoch, end, err)
 	}
-	checkFor(t, func() error {
-		st, _, err := e.store.LoadPartition(t.Context(), tp)
-		if err != nil || st.HighWatermark != 12 {
-			return errors.New("not flushed yet")
-		}
-		return nil
-	})
+	e.waitIndexed(t, tp, 12)
 	if st, _, _ := e.store.LoadPartition(t.Context(), tp); len(st.Epochs) != 2 || st.Epochs[1] != (index.EpochStart{Epoch: 2, StartOffset: 10}) {
 		t.Fatalf("stored epochs %+v, want epoch 2 starting at 10", st.Epochs)
 	}
@@ -316,6 +304,21 @@ func TestCorruptTailIsNotServed(t *testing.T) {
 func checkFor(t *testing.T, f func() error) {
 	t.Helper()
 	testenv.CheckFor(t, 10*time.Second, 10*time.Millisecond, f)
+}
+
+// waitIndexed waits until the index holds tp up to high watermark hw.
+func (e env) waitIndexed(t *testing.T, tp index.TopicPartition, hw int64) {
+	t.Helper()
+	checkFor(t, func() error {
+		st, _, err := e.store.LoadPartition(t.Context(), tp)
+		if err != nil {
+			return err
+		}
+		if st.HighWatermark != hw {
+			return fmt.Errorf("partition %d indexed to %d, want %d", tp.Partition, st.HighWatermark, hw)
+		}
+		return nil
+	})
 }
 
 // waitAnchorOnly waits until purges have left tp's WAL subject only its last
@@ -512,23 +515,6 @@ func TestSparsePartitionsSkipFlushes(t *testing.T) {
 	topic := [16]byte{9}
 	sparse := index.TopicPartition{TopicID: topic, Partition: 1}
 	busy := index.TopicPartition{TopicID: topic, Partition: 2}
-	indexed := func(t *testing.T, tp index.TopicPartition) int64 {
-		t.Helper()
-		st, _, err := e.store.LoadPartition(t.Context(), tp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.HighWatermark
-	}
-	waitIndexed := func(t *testing.T, tp index.TopicPartition, hw int64) {
-		t.Helper()
-		checkFor(t, func() error {
-			if got := indexed(t, tp); got != hw {
-				return fmt.Errorf("partition %d indexed to %d, want %d", tp.Partition, got, hw)
-			}
-			return nil
-		})
-	}
 
 	t.Run("waits for its age", func(t *testing.T) {
 		l := e.startLog(t, Config{WAL: w, NodeID: "a", PartitionFlushBytes: 4 << 10, PartitionFlushAge: time.Hour})
@@ -540,11 +526,11 @@ func TestSparsePartitionsSkipFlushes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitIndexed(t, busy, 3*64)
+		e.waitIndexed(t, busy, 3*64)
 		// Flushes have run since the sparse batch was acknowledged (the
 		// busy partition's three), and none took it.
-		if got := indexed(t, sparse); got != 0 {
-			t.Fatalf("sparse partition indexed to %d within its age, want 0", got)
+		if st, _, err := e.store.LoadPartition(t.Context(), sparse); err != nil || st.HighWatermark != 0 {
+			t.Fatalf("sparse partition indexed to %d (%v) within its age, want 0", st.HighWatermark, err)
 		}
 		if got, hw := readOffsets(t, l.Read, sparse); !equal(got, []int64{0, 1}) || hw != 2 {
 			t.Fatalf("sparse partition reads %v hw %d, want [0 1] hw 2", got, hw)
@@ -555,14 +541,14 @@ func TestSparsePartitionsSkipFlushes(t *testing.T) {
 		}
 	})
 	// The first log's shutdown flush took the sparse batch.
-	waitIndexed(t, sparse, 2)
+	e.waitIndexed(t, sparse, 2)
 
 	t.Run("flushed at its age", func(t *testing.T) {
 		l := e.startLog(t, Config{WAL: w, NodeID: "b", PartitionFlushBytes: 4 << 10, PartitionFlushAge: 50 * time.Millisecond})
 		if _, err := appendWait(t, l, sparse, testBatch(t, 2)); err != nil {
 			t.Fatal(err)
 		}
-		waitIndexed(t, sparse, 4)
+		e.waitIndexed(t, sparse, 4)
 	})
 
 	t.Run("flushed past the deferred bound", func(t *testing.T) {
@@ -579,7 +565,7 @@ func TestSparsePartitionsSkipFlushes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitIndexed(t, first, 8)
+		e.waitIndexed(t, first, 8)
 		checkFor(t, func() error {
 			if bytes, _ := l.tailStats(); bytes > 4<<10 {
 				return fmt.Errorf("%d bytes wait for object storage, want at most a quarter of MaxTailBytes (%d)", bytes, 4<<10)
