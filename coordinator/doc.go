@@ -60,19 +60,20 @@
 //
 // All values are JSON. Each record carries a format version "v"; a record
 // with a version this code does not know is reported as ErrCorrupt. Topic
-// records are at version 1. Head and chunk records are written at version 2,
+// records are at version 1. Head and chunk records are written at version 3,
 // which holds index entries in the compact binary encoding of entries.go
 // (base64 in the JSON; about 42 bytes an entry, against 254 as JSON objects,
-// for the object keys tiered writes), and version 1 records, which hold them as JSON objects in "tail" and
-// "entries", are still read.
+// for the object keys tiered writes) with each entry's flags; version 2
+// records (the same without flags) and version 1 records, which hold entries
+// as JSON objects in "tail" and "entries", are still read.
 //
 //	topic record    {"v":1, "name":"orders", "id":"<32 hex>", "partitions":3,
 //	                 "configs":{"retention.ms":"3600000"}, "created_ms":1700000000000}
-//	head record     {"v":2, "leader_epoch":4, "log_start_offset":0, "high_watermark":900,
+//	head record     {"v":3, "leader_epoch":4, "log_start_offset":0, "high_watermark":900,
 //	                 "chunks":[{"key":..., "count":256, "first_offset":0, "last_offset":511}, ...],
 //	                 "producers":{"1000":{"epoch":0, "batches":[...], "last_timestamp":...}},
 //	                 "tail_entries":"<base64 of the encoded entries>"}
-//	chunk record    {"v":2, "entry_data":"<base64 of the encoded entries>"}
+//	chunk record    {"v":3, "entry_data":"<base64 of the encoded entries>"}
 //	counter record  {"next":2000}
 //
 // # Partition state and chunks
@@ -88,10 +89,11 @@
 //
 // CommitPartition writes new chunks first, then CASes the head. A crash
 // between the two leaves unreferenced chunks, which are garbage; a head never
-// references a chunk that is not written. Garbage collection of unreferenced
-// chunks and of deleted topics' partitions is TODO(#2); it must only remove a
-// chunk that no head references and that is older than a grace period, since
-// a commit in flight may have written it and not yet CAS'd its head.
+// references a chunk that is not written. Garbage collection (tiered/gc,
+// through garbage.go) removes a chunk only once no head has referenced it
+// for a grace period and it was written longer ago than that, since a commit
+// in flight may have written it and not yet CAS'd its head; and only at the
+// revision it saw, which a commit reusing the chunk moves on.
 //
 // Fencing: CommitPartition refuses a state whose LeaderEpoch is below the
 // stored one with ErrFenced, before comparing revisions, so a deposed leader

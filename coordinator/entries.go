@@ -25,12 +25,19 @@ import (
 //	  timestamp  varint: the first entry's max timestamp; then the change
 //	             from the previous entry's
 //	  position, length, records   varint each
+//	  flags      uvarint (from version 3): bit 0 set when the entry covers
+//	             a whole per-partition segment (segment.IndexEntry.Whole)
 //
-// Topic id and partition are not stored: they are the record's own.
+// Topic id and partition are not stored: they are the record's own. Version
+// 2 records lack the flags.
 
 // minEncodedEntry is the fewest bytes an entry takes: two lengths and six
-// varints of one byte each. It bounds the count a decoder believes.
+// varints of one byte each (and the flags from version 3). It bounds the
+// count a decoder believes.
 const minEncodedEntry = 8
+
+// entryWhole is the flag bit for segment.IndexEntry.Whole.
+const entryWhole = 1
 
 var errEntriesTruncated = errors.New("entries truncated")
 
@@ -59,6 +66,11 @@ func appendEntries(dst []byte, entries []segment.IndexEntry) []byte {
 		dst = binary.AppendVarint(dst, e.Position)
 		dst = binary.AppendVarint(dst, e.Length)
 		dst = binary.AppendVarint(dst, e.Records)
+		var flags uint64
+		if e.Whole {
+			flags |= entryWhole
+		}
+		dst = binary.AppendUvarint(dst, flags)
 		prev = *e
 	}
 	return dst
@@ -68,6 +80,12 @@ func appendEntries(dst []byte, entries []segment.IndexEntry) []byte {
 // topic id and partition. It never trusts a length it has not seen the bytes
 // for.
 func decodeEntries(tp index.TopicPartition, b []byte) ([]segment.IndexEntry, error) {
+	return decodeEntriesVersion(tp, b, 3)
+}
+
+// decodeEntriesVersion decodes entries as a record of version wrote them: 2
+// without flags, 3 with.
+func decodeEntriesVersion(tp index.TopicPartition, b []byte, version int) ([]segment.IndexEntry, error) {
 	d := entryDecoder{b: b}
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b))/minEncodedEntry {
@@ -98,6 +116,13 @@ func decodeEntries(tp index.TopicPartition, b []byte) ([]segment.IndexEntry, err
 		}
 		e.LastOffset = e.BaseOffset + span
 		e.Position, e.Length, e.Records = d.varint(), d.varint(), d.varint()
+		if version >= 3 {
+			flags := d.uvarint()
+			if flags&^entryWhole != 0 {
+				return nil, fmt.Errorf("entry %d: unknown flags %#x: %w", i, flags, errEntriesTruncated)
+			}
+			e.Whole = flags&entryWhole != 0
+		}
 		if d.err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, d.err)
 		}

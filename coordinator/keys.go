@@ -117,6 +117,9 @@ func entriesHash(entries []segment.IndexEntry) [sha256.Size]byte {
 		for _, v := range [...]int64{e.BaseOffset, e.LastOffset, e.MaxTimestamp, e.Position, e.Length, e.Records} {
 			buf = binary.BigEndian.AppendUint64(buf, uint64(v))
 		}
+		if e.Whole { // appended only when set, so older chunks keep their keys
+			buf = append(buf, 1)
+		}
 		h.Write(buf)
 	}
 	var sum [sha256.Size]byte

@@ -21,9 +21,10 @@ const (
 	chunkEntries = 256
 
 	// Record versions: 1 stored entries as JSON objects, 2 in the compact
-	// encoding (entries.go). Both are read; 2 is written.
-	partitionRecordVersion = 2
-	chunkRecordVersion     = 2
+	// encoding (entries.go), 3 adds each entry's flags. All are read; 3 is
+	// written.
+	partitionRecordVersion = 3
+	chunkRecordVersion     = 3
 )
 
 // partitionRecord is a partition's head record: the partition state minus
@@ -62,9 +63,9 @@ func decodeHead(tp index.TopicPartition, data []byte) (partitionRecord, error) {
 	}
 	switch r.Version {
 	case 1:
-	case 2:
+	case 2, 3:
 		if len(r.TailEntries) > 0 {
-			tail, err := decodeEntries(tp, r.TailEntries)
+			tail, err := decodeEntriesVersion(tp, r.TailEntries, r.Version)
 			if err != nil {
 				return partitionRecord{}, fmt.Errorf("tail: %w", err)
 			}
@@ -85,8 +86,8 @@ func decodeChunk(tp index.TopicPartition, data []byte) ([]segment.IndexEntry, er
 	switch r.Version {
 	case 1:
 		return r.Entries, nil
-	case 2:
-		return decodeEntries(tp, r.EntryData)
+	case 2, 3:
+		return decodeEntriesVersion(tp, r.EntryData, r.Version)
 	default:
 		return nil, fmt.Errorf("unsupported version %d", r.Version)
 	}
@@ -195,7 +196,7 @@ func chunkMatches(tp index.TopicPartition, c index.Chunk, entries []segment.Inde
 // chunk's key is derived from its content), then the head is CAS'd to
 // reference them. A crash between the two leaves chunks no head references:
 // garbage, never a head pointing at a missing chunk. Chunks are never
-// rewritten or deleted while a head references them.
+// deleted while a head references them.
 //
 // Errors: ErrFenced when the stored state's LeaderEpoch is above
 // next.LeaderEpoch; ErrConflict when the head is not at prevRevision;
@@ -402,6 +403,13 @@ func (s *Store) writeChunk(ctx context.Context, tp index.TopicPartition, entries
 		if err != nil || !slices.Equal(stored, entries) {
 			return index.Chunk{}, corruptf("chunk %s exists with different content", c.Key)
 		}
+	}
+	// Rewrite it at a new revision: garbage collection deletes a chunk only
+	// at the revision it found unreferenced (DeleteChunk), so one reused
+	// from now on is kept. If it was deleted meanwhile the commit fails and
+	// its retry creates the chunk afresh.
+	if _, err := s.chunks.Update(ctx, c.Key, e.Value(), e.Revision()); err != nil {
+		return index.Chunk{}, fmt.Errorf("touch existing chunk %s: %w", c.Key, err)
 	}
 	return c, nil
 }

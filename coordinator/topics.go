@@ -204,8 +204,8 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (Topic, error) {
 	if err != nil {
 		return Topic{}, fmt.Errorf("delete topic %q: %w", name, err)
 	}
-	// TODO(#2): the partition heads and chunks of deleted.ID stay behind;
-	// a garbage collector removes them (and their segment objects) later.
+	// The partition heads and chunks of deleted.ID stay behind until
+	// garbage collection (tiered/gc) removes them and their objects.
 	return deleted, nil
 }
 

@@ -63,7 +63,9 @@
 // partition count); pipelining several flushes (needs ordered commits across
 // flushes for little gain at a 250 ms interval).
 //
-// Lock order: Log.mu before partition.mu. Neither is held across I/O.
+// Lock order: Log.commitMu, then Log.mu, then partition.mu. commitMu
+// serialises index commits (flushes and lifecycle edits) and is held across
+// their I/O; the other two never are.
 //
 // Usage:
 //

@@ -105,6 +105,12 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 	}
 	// One multi-partition commit, then the partitions it failed one at a
 	// time, with retries and the check for an answer lost after the write.
+	// They must land within ObjectGrace of the segment's creation, after
+	// which garbage collection may take it for an orphan.
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.ObjectGrace-l.cfg.Now().Sub(start))
+	defer cancel()
 	commits := make([]index.Commit, len(parts))
 	for i, fp := range parts {
 		commits[i] = l.nextCommit(fp)

@@ -145,7 +145,19 @@ type Config struct {
 	// WALPurgeInterval is how often flushed messages are purged from the
 	// WAL. Default DefaultWALPurgeInterval.
 	WALPurgeInterval time.Duration
+	// ObjectGrace is the garbage collector's grace period (tiered/gc): an
+	// object unreferenced and older than it may be deleted. A commit that
+	// would reference an object created ObjectGrace ago or more is
+	// abandoned instead (the flush's batches are failed, or replayed from
+	// the WAL by the next load), so a slow commit never points the index
+	// at a deleted object. Default DefaultObjectGrace.
+	ObjectGrace time.Duration
 }
+
+// DefaultObjectGrace is Config.ObjectGrace's default: long enough for any
+// flush's commit and any reader's fetch, short enough that garbage does not
+// pile up (Kafka's file.delete.delay.ms is one minute).
+const DefaultObjectGrace = 5 * time.Minute
 
 func (c *Config) ensureDefaults() error {
 	if c.Bucket == nil {
@@ -193,6 +205,9 @@ func (c *Config) ensureDefaults() error {
 	if c.WALPurgeInterval <= 0 {
 		c.WALPurgeInterval = DefaultWALPurgeInterval
 	}
+	if c.ObjectGrace <= 0 {
+		c.ObjectGrace = DefaultObjectGrace
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -208,6 +223,11 @@ type Log struct {
 	cfg     Config
 	cache   *cache.Cache
 	metrics *metrics
+
+	// commitMu serialises the flush's index commits with lifecycle edits
+	// (lifecycle.go), so that each builds on what the other committed. It
+	// is held across the commits' I/O, and taken before any partition's mu.
+	commitMu sync.Mutex
 
 	// flushNow has room for one signal: Append sends when FlushBytes are
 	// queued, and a send that finds it full is dropped (a flush is coming).

@@ -18,6 +18,9 @@ type metrics struct {
 	commitSeconds prometheus.Histogram
 	backpressure  prometheus.Counter
 	readBytes     prometheus.Counter
+	// logStartMoves counts commits that moved a log start offset
+	// (retention, DeleteRecords).
+	logStartMoves prometheus.Counter
 	cacheMisses   prometheus.Counter
 
 	// Per topic (label topic_id, hex): segments holding its data and its
@@ -73,6 +76,10 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 		backpressure: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_backpressure_total",
 			Help: "Appends refused because too much, or too old, was waiting for object storage.",
+		}),
+		logStartMoves: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_log_start_moves_total",
+			Help: "Index commits that moved a partition's log start offset (retention, DeleteRecords).",
 		}),
 		readBytes: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_read_bytes_total",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/segment"
 )
 
@@ -65,7 +66,14 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 		}
 		s = p.snapshot()
 	}
-	return l.readState(ctx, s, offset, maxBytes)
+	res, err := l.readState(ctx, s, offset, maxBytes)
+	if errors.Is(err, objstore.ErrNotExist) {
+		// The snapshot's object was merged or expired away and collected
+		// while this read held it (it outlived the garbage collector's
+		// grace): the current state names where the records are now.
+		res, err = l.readState(ctx, p.snapshot(), offset, maxBytes)
+	}
+	return res, err
 }
 
 // readState reads from a snapshot (see Read): segment blocks up to the
@@ -105,33 +113,88 @@ func (l *Log) readEntries(ctx context.Context, st index.Partition, offset int64,
 	}
 	entries := st.Entries
 	i := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= offset })
-	for n := 0; i < len(entries); i, n = i+1, n+1 {
-		if n == maxBlocksPerRead {
-			return true, nil
-		}
-		block, err := l.block(ctx, entries[i])
+	n := 0
+	for ; i < len(entries); i++ {
+		blocks, err := l.blocksOf(ctx, entries[i])
 		if err != nil {
 			return false, err
 		}
-		err = batch.Each(block, func(b []byte, h batch.Header) error {
-			if h.LastOffset() < offset {
-				return nil
+		for _, e := range blocks {
+			if e.LastOffset < offset {
+				continue
 			}
-			if len(res.Records) > 0 && len(res.Records)+len(b) > maxBytes {
-				full = true
-				return errStopIteration
+			if n == maxBlocksPerRead {
+				return true, nil
 			}
-			res.Records = append(res.Records, b...)
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStopIteration) {
-			return false, fmt.Errorf("read block of %s at %d: %w", entries[i].Object, entries[i].Position, err)
-		}
-		if full || len(res.Records) >= maxBytes {
-			return true, nil
+			n++
+			if full, err = l.readBlock(ctx, e, offset, maxBytes, res); err != nil || full {
+				return full, err
+			}
 		}
 	}
 	return false, nil
+}
+
+// readBlock appends to res the batches of block e from offset on; full
+// reports that maxBytes was reached.
+func (l *Log) readBlock(ctx context.Context, e segment.IndexEntry, offset int64, maxBytes int, res *ReadResult) (full bool, err error) {
+	block, err := l.block(ctx, e)
+	if err != nil {
+		return false, err
+	}
+	err = batch.Each(block, func(b []byte, h batch.Header) error {
+		if h.LastOffset() < offset {
+			return nil
+		}
+		if len(res.Records) > 0 && len(res.Records)+len(b) > maxBytes {
+			full = true
+			return errStopIteration
+		}
+		res.Records = append(res.Records, b...)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopIteration) {
+		return false, fmt.Errorf("read block of %s at %d: %w", e.Object, e.Position, err)
+	}
+	return full || len(res.Records) >= maxBytes, nil
+}
+
+// blocksOf returns the blocks an index entry stands for: the entry itself,
+// or for a whole per-partition segment (IndexEntry.Whole) the blocks its
+// footer lists, read through the cache with one ranged GET of the object's
+// suffix on a miss.
+func (l *Log) blocksOf(ctx context.Context, e segment.IndexEntry) ([]segment.IndexEntry, error) {
+	if !e.Whole {
+		return []segment.IndexEntry{e}, nil
+	}
+	end := e.Position + e.Length // where the blocks end and the footer starts
+	suffix, err := l.cache.Get(ctx, e.Object+"#footer", func(ctx context.Context) ([]byte, error) {
+		l.metrics.cacheMisses.Inc()
+		return l.getRange(ctx, e.Object, end, -1)
+	})
+	if err != nil {
+		return nil, err
+	}
+	t, err := segment.DecodeTrailer(suffix)
+	if err != nil {
+		return nil, fmt.Errorf("footer of %s: %w", e.Object, err)
+	}
+	footerStart := int64(len(suffix)) - t.IndexSize()
+	if footerStart < 0 {
+		return nil, fmt.Errorf("footer of %s: %d bytes after the blocks, index of %d: %w", e.Object, len(suffix), t.IndexSize(), segment.ErrCorrupt)
+	}
+	all, err := segment.DecodeFooter(suffix[footerStart:footerStart+int64(t.FooterLength)], t, end+int64(len(suffix)))
+	if err != nil {
+		return nil, fmt.Errorf("footer of %s: %w", e.Object, err)
+	}
+	blocks := make([]segment.IndexEntry, 0, len(all))
+	for _, b := range all {
+		if b.TopicID == e.TopicID && b.Partition == e.Partition && b.LastOffset >= e.BaseOffset && b.BaseOffset <= e.LastOffset {
+			b.Object = e.Object
+			blocks = append(blocks, b)
+		}
+	}
+	return blocks, nil
 }
 
 var errStopIteration = errors.New("stop iteration")
@@ -191,21 +254,35 @@ func (l *Log) reloadStale(p *partition, store string, have, stored uint64) bool 
 func (l *Log) block(ctx context.Context, e segment.IndexEntry) ([]byte, error) {
 	return l.cache.Get(ctx, blockKey(e), func(ctx context.Context) ([]byte, error) {
 		l.metrics.cacheMisses.Inc()
-		rc, err := l.cfg.Bucket.GetRange(ctx, e.Object, e.Position, e.Length)
-		if err != nil {
-			return nil, fmt.Errorf("get %s [%d, +%d): %w", e.Object, e.Position, e.Length, err)
-		}
-		b := make([]byte, e.Length)
-		_, err = io.ReadFull(rc, b)
-		if cerr := rc.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s [%d, +%d): %w", e.Object, e.Position, e.Length, err)
-		}
-		return b, nil
+		return l.getRange(ctx, e.Object, e.Position, e.Length)
 	})
 }
+
+// getRange reads length bytes of key from off (length < 0: to the end).
+func (l *Log) getRange(ctx context.Context, key string, off, length int64) ([]byte, error) {
+	rc, err := l.cfg.Bucket.GetRange(ctx, key, off, length)
+	if err != nil {
+		return nil, fmt.Errorf("get %s [%d, +%d): %w", key, off, length, err)
+	}
+	var b []byte
+	if length >= 0 {
+		b = make([]byte, length)
+		_, err = io.ReadFull(rc, b)
+	} else {
+		b, err = io.ReadAll(io.LimitReader(rc, maxFooterRead))
+	}
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s [%d, +%d): %w", key, off, length, err)
+	}
+	return b, nil
+}
+
+// maxFooterRead bounds the suffix read for a footer: the largest footer the
+// format allows plus its trailer.
+const maxFooterRead = segment.MaxFooterLength + segment.TrailerSize
 
 // Offsets returns the partition's log start offset and high watermark.
 func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error) {
@@ -294,15 +371,27 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, t
 // scanBlockForTimestamp finds the first record in e's block at or after
 // startOffset with a timestamp at or after ts.
 func (l *Log) scanBlockForTimestamp(ctx context.Context, e segment.IndexEntry, ts, startOffset int64) (offset, timestamp int64, found bool, err error) {
-	block, err := l.block(ctx, e)
+	blocks, err := l.blocksOf(ctx, e)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	offset, timestamp, found, err = scanForTimestamp(block, ts, startOffset)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("scan block of %s at %d: %w", e.Object, e.Position, err)
+	for _, e := range blocks {
+		if e.MaxTimestamp < ts || e.LastOffset < startOffset {
+			continue
+		}
+		block, err := l.block(ctx, e)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		offset, timestamp, found, err = scanForTimestamp(block, ts, startOffset)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("scan block of %s at %d: %w", e.Object, e.Position, err)
+		}
+		if found {
+			return offset, timestamp, true, nil
+		}
 	}
-	return offset, timestamp, found, nil
+	return 0, 0, false, nil
 }
 
 // scanForTimestamp finds the first record in batches at or after startOffset

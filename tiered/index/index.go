@@ -10,6 +10,7 @@ package index
 
 import (
 	"errors"
+	"time"
 
 	"github.com/stratalog/strata/tiered/segment"
 )
@@ -146,4 +147,14 @@ type CommitResult struct {
 	Stored   Partition
 	Revision uint64
 	Err      error
+}
+
+// StoredChunk is one chunk record of a partition's index as the store holds
+// it, for garbage collection: a chunk no head references is garbage.
+type StoredChunk struct {
+	TP       TopicPartition
+	Key      string
+	Revision uint64
+	// Written is when this revision was written.
+	Written time.Time
 }

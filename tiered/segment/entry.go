@@ -29,4 +29,11 @@ type IndexEntry struct {
 	// the footer). After compaction it can be less than the number of
 	// offsets the block covers.
 	Records int64 `json:"records"`
+	// Whole is set, in a partition's index only (never in a footer), on an
+	// entry that stands for every block of a per-partition segment written
+	// by merging or compaction: Position and Length span the blocks, and a
+	// reader finds each block through the object's own footer. A
+	// partition's index thus holds one entry per merged object, not one
+	// per block.
+	Whole bool `json:"whole,omitempty"`
 }
