@@ -136,7 +136,7 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // Stats is what one pass did.
 type Stats struct {
-	Partitions, Chunks, Objects int // kept: referenced, or not yet past the grace
+	Partitions, Chunks, Objects                      int // kept: referenced, or not yet past the grace
 	PartitionsDeleted, ChunksDeleted, ObjectsDeleted int
 }
 
