@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -40,6 +41,7 @@ func TestEntriesRoundTrip(t *testing.T) {
 	gapped[4].BaseOffset, gapped[4].LastOffset = 400, 450
 	gapped[1].MaxTimestamp = -1 // a batch without timestamps
 	gapped[3].Object = gapped[2].Object
+	gapped[4].Whole = true // a merged per-partition segment
 	for name, entries := range map[string][]segment.IndexEntry{
 		"none":   nil,
 		"one":    testEntries(tp, 0, 1),
@@ -54,6 +56,17 @@ func TestEntriesRoundTrip(t *testing.T) {
 			}
 			if !slices.Equal(got, entries) {
 				t.Fatalf("decoded %+v, want %+v", got, entries)
+			}
+		})
+		t.Run(name+"-v2", func(t *testing.T) {
+			// Version 2 records had no flags: the same entries, each
+			// without its trailing flags byte.
+			if len(entries) > 0 && !slices.ContainsFunc(entries, func(e segment.IndexEntry) bool { return e.Whole }) {
+				v2 := appendEntriesV2(entries)
+				got, err := decodeEntriesVersion(tp, v2, 2)
+				if err != nil || !slices.Equal(got, entries) {
+					t.Fatalf("decoded %+v (%v), want %+v", got, err, entries)
+				}
 			}
 		})
 	}
@@ -155,4 +168,24 @@ func FuzzDecodeEntries(f *testing.F) {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", entries, again, err)
 		}
 	})
+}
+
+// appendEntriesV2 writes entries as version 2 records held them: the
+// version 3 encoding without each entry's trailing flags (one byte, 0).
+func appendEntriesV2(entries []segment.IndexEntry) []byte {
+	full := appendEntries(nil, entries)
+	d := entryDecoder{b: full}
+	out := binary.AppendUvarint(nil, d.uvarint())
+	for range entries {
+		start := len(full) - len(d.b)
+		d.uvarint() // shared prefix
+		d.b = d.b[d.uvarint():]
+		for range 6 {
+			d.varint()
+		}
+		end := len(full) - len(d.b)
+		out = append(out, full[start:end]...)
+		d.uvarint() // the flags
+	}
+	return out
 }
