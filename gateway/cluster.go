@@ -2,31 +2,24 @@ package gateway
 
 // Gateways form a cluster through the coordinator: each holds a lease on its
 // node id (coordinator.RegisterGateway), renewed every third of its length,
-// and reads the live set every refresh. Every gateway derives, from the same
-// live set, the same answers to "who leads partition p" and "who coordinates
-// group g":
-//   - Partition leaders: per topic, partitions go in order to the gateway
-//     ranking highest for that partition (rendezvous hashing on topic id,
-//     partition and node id) among those still under the topic's fair share
-//     (ceil(partitions/gateways)). Shares are even, and a gateway joining or
-//     leaving moves about its share of partitions, not a storm.
-//   - Group coordinators: the gateway ranking highest for the group id.
-// Views may differ for a moment while membership changes; nothing then
-// depends on them agreeing, because writes are fenced in the coordinator
-// store: a partition's new leader claims it with the next leader epoch and a
-// group's new coordinator writes its state by compare-and-swap, so the old
-// one's next write fails and it lets go.
+// and reads the live set every refresh. This file keeps that view; who leads
+// a partition and who coordinates a group or transaction is cluster policy,
+// derived from the live set by coordinator/placement (rack-aware partition
+// leaders, rendezvous-ranked coordinators), so that every gateway with the
+// same view gets the same answers. Views may differ for a moment while
+// membership changes; nothing then depends on them agreeing, because writes
+// are fenced in the coordinator store: a partition's new leader claims it
+// with the next leader epoch (after placement.Claims confirms, against the
+// stored membership, that it leads), and a group's new coordinator writes its
+// state by compare-and-swap, so the old one's next write fails and it lets
+// go.
 //
 // A gateway that cannot renew its lease leads nothing and coordinates
 // nothing until it holds a new one.
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"hash/fnv"
 	"net"
 	"slices"
 	"strconv"
@@ -34,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/placement"
 	"github.com/stratalog/strata/tiered/index"
 )
 
@@ -62,10 +56,9 @@ type clusterView struct {
 	onChange func()
 }
 
+// newClusterView returns the view of self, which carries this run's
+// incarnation.
 func newClusterView(self coordinator.Gateway, members Members, onChange func()) *clusterView {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
-	self.Incarnation = hex.EncodeToString(b[:])
 	v := &clusterView{self: self, members: members, leaders: map[[16]byte][]int32{}, onChange: onChange}
 	if members == nil {
 		v.live = []coordinator.Gateway{self}
@@ -219,7 +212,7 @@ func (v *clusterView) leader(t coordinator.Topic, partition int32) int32 {
 	live := v.live
 	v.mu.RUnlock()
 	if !ok || int32(len(leaders)) != t.Partitions {
-		leaders = assignLeaders(t.ID, t.Partitions, live)
+		leaders = placement.Leaders(t.ID, t.Partitions, live)
 		v.mu.Lock()
 		if slices.Equal(live, v.live) {
 			v.leaders[t.ID] = leaders
@@ -240,73 +233,7 @@ func (v *clusterView) leads(t coordinator.Topic, tp index.TopicPartition) bool {
 // coordinatorFor returns the node id coordinating a group (or transaction)
 // key, -1 when no gateway is live.
 func (v *clusterView) coordinatorFor(key string) int32 {
-	best, bestRank := int32(-1), uint64(0)
-	for _, g := range v.gateways() {
-		h := fnv.New64a()
-		h.Write([]byte(key))
-		if r := rank(h.Sum64(), g.NodeID); best < 0 || r > bestRank {
-			best, bestRank = g.NodeID, r
-		}
-	}
-	return best
-}
-
-// assignLeaders gives each partition of a topic a leader among gws: the
-// highest-ranking gateway not yet at the topic's fair share.
-func assignLeaders(topicID [16]byte, partitions int32, gws []coordinator.Gateway) []int32 {
-	leaders := make([]int32, partitions)
-	if len(gws) == 0 {
-		for i := range leaders {
-			leaders[i] = -1
-		}
-		return leaders
-	}
-	share := (int(partitions) + len(gws) - 1) / len(gws)
-	load := make([]int, len(gws))
-	order := make([]int, len(gws))
-	ranks := make([]uint64, len(gws))
-	for p := range partitions {
-		base := partitionHash(topicID, p)
-		for i, g := range gws {
-			order[i], ranks[i] = i, rank(base, g.NodeID)
-		}
-		slices.SortFunc(order, func(a, b int) int {
-			switch {
-			case ranks[a] > ranks[b]:
-				return -1
-			case ranks[a] < ranks[b]:
-				return 1
-			}
-			return 0
-		})
-		for _, i := range order {
-			if load[i] < share {
-				load[i]++
-				leaders[p] = gws[i].NodeID
-				break
-			}
-		}
-	}
-	return leaders
-}
-
-// partitionHash is a partition's key for rank.
-func partitionHash(topicID [16]byte, partition int32) uint64 {
-	h := fnv.New64a()
-	h.Write(topicID[:])
-	var pb [4]byte
-	binary.BigEndian.PutUint32(pb[:], uint32(partition))
-	h.Write(pb[:])
-	return h.Sum64()
-}
-
-// rank mixes a key's hash with a node id (SplitMix64's finalizer), so that
-// every gateway computes the same ranking.
-func rank(base uint64, nodeID int32) uint64 {
-	z := base ^ (uint64(uint32(nodeID)) * 0x9E3779B97F4A7C15)
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-	return z ^ (z >> 31)
+	return placement.Coordinator(key, v.gateways())
 }
 
 // broker is a gateway as Metadata lists it.
@@ -349,34 +276,6 @@ func (s *Server) membershipChanged() {
 // coordinates reports whether this gateway coordinates a group.
 func (s *Server) coordinates(group string) bool {
 	return s.view.coordinatorFor(group) == s.cfg.NodeID
-}
-
-// errNotLeading is MayClaim's refusal.
-var errNotLeading = errors.New("gateway: another gateway leads the partition by the current membership")
-
-// MayClaim is tiered.Config.MayClaim: the log may claim tp only if, by the
-// membership in the store right now (not this gateway's view, which may lag),
-// this gateway leads it.
-func (s *Server) MayClaim(ctx context.Context, tp index.TopicPartition) error {
-	if s.cfg.Members == nil {
-		return nil
-	}
-	t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
-	if !ok {
-		return coordinator.ErrUnknownTopic
-	}
-	gws, err := s.cfg.Members.Gateways(ctx)
-	if err != nil {
-		return err
-	}
-	self := s.view.self
-	if !slices.ContainsFunc(gws, func(g coordinator.Gateway) bool { return g.NodeID == self.NodeID && g.Incarnation == self.Incarnation }) {
-		return errNotLeading
-	}
-	if assignLeaders(t.ID, t.Partitions, gws)[tp.Partition] != self.NodeID {
-		return errNotLeading
-	}
-	return nil
 }
 
 // member reports whether this gateway holds its lease (or runs alone).

@@ -39,6 +39,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/placement"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
 )
@@ -211,22 +212,13 @@ func (r replicaSource) Watch(ctx context.Context, tp index.TopicPartition) (<-ch
 
 // preferredReadReplica is the gateway a consumer in rack should read tp
 // from (KIP-392's rack-aware selector): -1 when that is this leader (in the
-// rack, or no live gateway is), else one of the rack's gateways, chosen per
-// partition so the reads spread.
+// rack, or no live gateway is), else one of the rack's gateways
+// (placement.ReadReplica), chosen per partition so the reads spread.
 func (s *Server) preferredReadReplica(tp index.TopicPartition, rack string) int32 {
 	if rack == "" || rack == s.cfg.Rack {
 		return -1
 	}
-	best, bestRank := int32(-1), uint64(0)
-	for _, g := range s.view.gateways() {
-		if g.Rack != rack {
-			continue
-		}
-		if r := rank(partitionHash(tp.TopicID, tp.Partition), g.NodeID); best < 0 || r > bestRank {
-			best, bestRank = g.NodeID, r
-		}
-	}
-	return best
+	return placement.ReadReplica(tp.TopicID, tp.Partition, rack, s.view.gateways())
 }
 
 // waitAny blocks until one of watches closes (true), the deadline fires, or ctx

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/coordinator/group"
+	"github.com/stratalog/strata/coordinator/placement"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
 )
@@ -95,6 +96,11 @@ type Config struct {
 	NodeID int32
 	// Rack is this gateway's rack (broker.rack), if any.
 	Rack string
+	// Incarnation tells this run of NodeID apart from earlier ones in the
+	// cluster membership (coordinator.Gateway.Incarnation). Give the same
+	// value to the log's claim check (placement.Claims). Default: a random
+	// one (placement.NewIncarnation).
+	Incarnation string
 	// ClusterID is returned in metadata. Required.
 	ClusterID string
 
@@ -165,6 +171,9 @@ func (c *Config) ensureDefaults() error {
 	if c.Advertise == "" {
 		c.Advertise = c.Listener.Addr().String()
 	}
+	if c.Incarnation == "" {
+		c.Incarnation = placement.NewIncarnation()
+	}
 	if c.NumPartitions <= 0 {
 		c.NumPartitions = DefaultNumPartitions
 	}
@@ -230,7 +239,8 @@ func New(cfg Config) (*Server, error) {
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
 	}
-	s.view = newClusterView(coordinator.Gateway{NodeID: cfg.NodeID, Addr: cfg.Advertise, Rack: cfg.Rack}, cfg.Members, s.membershipChanged)
+	self := coordinator.Gateway{NodeID: cfg.NodeID, Addr: cfg.Advertise, Rack: cfg.Rack, Incarnation: cfg.Incarnation}
+	s.view = newClusterView(self, cfg.Members, s.membershipChanged)
 	s.groups = group.New(group.Config{
 		ConsumerSessionTimeout:    cfg.GroupConsumerSessionTimeout,
 		ConsumerHeartbeatInterval: cfg.GroupConsumerHeartbeatInterval,

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/placement"
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
@@ -97,9 +98,16 @@ func newBackend(tb testing.TB, lease time.Duration) *backend {
 func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string, member bool) *testServer {
 	tb.Helper()
 	store := b.store
+	// As strata serve does: one incarnation for the gateway and its claims.
+	incarnation := placement.NewIncarnation()
+	claims := &placement.Claims{Topics: store, NodeID: nodeID, Incarnation: incarnation}
+	var members Members
+	if member {
+		members, claims.Members = store, store
+	}
 	var srv *Server
 	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, WAL: b.wal, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond,
-		MayClaim: func(ctx context.Context, tp index.TopicPartition) error { return srv.MayClaim(ctx, tp) },
+		MayClaim: claims.MayClaim,
 		Durability: func(ctx context.Context, tp index.TopicPartition) (tiered.Durability, error) {
 			return srv.Durability(ctx, tp)
 		},
@@ -121,15 +129,12 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 	if o.wrapLogs != nil {
 		logs = o.wrapLogs(log)
 	}
-	var members Members
-	if member {
-		members = store
-	}
 	rec := &recordingHandler{}
 	srv, err = New(Config{
 		Listener:                       ln,
 		NodeID:                         nodeID,
 		Rack:                           rack,
+		Incarnation:                    incarnation,
 		ClusterID:                      "test-cluster",
 		Topics:                         store,
 		TopicAdmin:                     store,

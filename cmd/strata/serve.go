@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/coordinator/placement"
 	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
@@ -97,11 +98,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	logger.Info("object store probed", "store", cfg.ObjectStore, "report", report.String())
 
-	// The log asks the gateway, which is built on the log, before claiming
-	// a partition.
+	// The gateway and the log's claim check are one run of this node id.
+	incarnation := placement.NewIncarnation()
+	claims := &placement.Claims{Members: store, Topics: store, NodeID: int32(cfg.NodeID), Incarnation: incarnation}
+	// The log asks the gateway, which is built on the log, for a
+	// partition's durability.
 	var gw *gateway.Server
 	log, err := tiered.New(tiered.Config{
-		MayClaim: func(ctx context.Context, tp index.TopicPartition) error { return gw.MayClaim(ctx, tp) },
+		MayClaim: claims.MayClaim,
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
 			if err := store.PublishLeaderEpoch(ctx, tp, int32(cfg.NodeID), epoch); err != nil {
 				// Metadata shows an older epoch meanwhile; a client sending
@@ -151,6 +155,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Advertise:                      advertise,
 		NodeID:                         int32(cfg.NodeID),
 		Rack:                           cfg.Rack,
+		Incarnation:                    incarnation,
 		ClusterID:                      clusterID,
 		Topics:                         store,
 		TopicAdmin:                     store,

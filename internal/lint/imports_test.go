@@ -23,6 +23,9 @@ var allowed = []struct {
 	{"bench", []string{"..."}},
 	// The gateway names segment and objstore sentinels in its error table.
 	{"gateway", []string{"coordinator", "coordinator/...", "tiered", "tiered/batch", "tiered/index", "tiered/segment", "tiered/objstore"}},
+	// Cluster policy: pure functions of the live gateways, and the claim
+	// check against the stored membership.
+	{"coordinator/placement", []string{"coordinator", "tiered/index"}},
 	{"coordinator/...", []string{"coordinator", "tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"coordinator", []string{"tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"tiered", []string{"tiered/..."}},
