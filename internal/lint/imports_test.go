@@ -29,6 +29,9 @@ var allowed = []struct {
 	{"coordinator/...", []string{"coordinator", "tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"coordinator", []string{"tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"tiered", []string{"tiered/..."}},
+	// Lifecycle work on objects: merging and key compaction, and deleting
+	// what no index references.
+	{"tiered/compact", []string{"tiered/segment", "tiered/batch", "tiered/objstore"}},
 	{"tiered/segment", []string{"tiered/batch"}},
 	{"tiered/index", []string{"tiered/segment"}},
 	{"tiered/objstore/...", []string{"tiered/objstore"}},
