@@ -35,6 +35,9 @@ var errorCodes = []struct {
 	// A WAL tail that does not check out is not served: as a broker's
 	// failed log directory, retriable once an operator has looked.
 	{tiered.ErrCorruptTail, kerr.KafkaStorageError},
+	// A lifecycle edit that lost a race with another: the state moved on,
+	// so the request can be retried against it.
+	{tiered.ErrStaleEdit, kerr.NotLeaderForPartition},
 	{index.ErrConflict, kerr.NotLeaderForPartition},
 	{index.ErrFenced, kerr.NotLeaderForPartition},
 	{batch.ErrCorrupt, kerr.CorruptMessage},

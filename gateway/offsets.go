@@ -56,6 +56,8 @@ type GroupOffsets interface {
 	DeleteGroupOffsets(ctx context.Context, group string) error
 	DeleteOffsets(ctx context.Context, group, topic string, partitions []int32) error
 	ExpireOffsets(ctx context.Context, group, topic string, beforeMs int64) (int, error)
+	// DeleteTopicOffsets removes every group's offsets for a deleted topic.
+	DeleteTopicOffsets(ctx context.Context, topic string) error
 }
 
 func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {

@@ -21,6 +21,9 @@ package gateway
 //   - The wait is bounded by the request's timeout; past it the partition gets
 //     REQUEST_TIMED_OUT, and the batch may still land (as in Kafka, a retry by
 //     an idempotent producer is then recognised as a duplicate).
+//   - A record without a key in a topic whose cleanup.policy includes compact
+//     is INVALID_RECORD and nothing of its batch is appended (Kafka's
+//     LogValidator).
 //   - Idempotent producers: duplicates of any of the last five batches return
 //     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
 //     epoch returns INVALID_PRODUCER_EPOCH.
@@ -31,6 +34,8 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -129,5 +134,36 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 	case h.Size() > maxMessageBytes(t.Configs):
 		return nil, kerr.MessageTooLarge
 	}
+	if compacted(t.Configs) {
+		if err := requireKeys(records, maxMessageBytes(t.Configs)); err != nil {
+			return nil, err
+		}
+	}
 	return s.cfg.Logs.Append(ctx, tp, records)
 }
+
+// errKeyless stops requireKeys at the first record without a key.
+var errKeyless = errors.New("keyless record")
+
+// requireKeys refuses a batch holding a record without a key, which a
+// compacted topic cannot keep (Kafka's LogValidator: "Compacted topic cannot
+// accept message without key", INVALID_RECORD). The records are decoded,
+// decompressing at most maxBytes (the topic's max.message.bytes, with room
+// for compression ratios).
+func requireKeys(records []byte, maxBytes int) error {
+	err := batch.EachRecord(records, maxDecompressedFactor*maxBytes, func(r batch.Record) error {
+		if r.Key == nil {
+			return errKeyless
+		}
+		return nil
+	})
+	if errors.Is(err, errKeyless) {
+		return fmt.Errorf("%w: compacted topic cannot accept a record without a key", kerr.InvalidRecord)
+	}
+	return err
+}
+
+// maxDecompressedFactor bounds what requireKeys decompresses, as a multiple
+// of the batch limit: more than any real codec's ratio on real records, and
+// still a bound a hostile batch cannot exceed.
+const maxDecompressedFactor = 64

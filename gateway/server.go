@@ -77,6 +77,9 @@ type Logs interface {
 	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
 	WatchReplica(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error)
+	// DeleteRecords moves a partition's log start offset up (-1: to the
+	// high watermark) and returns it.
+	DeleteRecords(ctx context.Context, tp index.TopicPartition, offset int64) (int64, error)
 }
 
 // LeaderEpochs tells Metadata each partition's latest leader epoch (-1 when
@@ -324,4 +327,16 @@ func (s *Server) release() {
 func isTemporary(err error) bool {
 	var ne interface{ Temporary() bool }
 	return errors.As(err, &ne) && ne.Temporary()
+}
+
+// Leads reports whether this gateway leads a topic's partition by its current
+// view of the cluster: the lifecycle scheduler runs jobs for those.
+func (s *Server) Leads(t coordinator.Topic, partition int32) bool {
+	return s.view.leads(t, index.TopicPartition{TopicID: t.ID, Partition: partition})
+}
+
+// RunsJob reports whether this gateway runs the cluster-wide job named key
+// (garbage collection) by its current view of the cluster.
+func (s *Server) RunsJob(key string) bool {
+	return s.view.member() && placement.JobOwner(key, s.view.gateways()) == s.cfg.NodeID
 }

@@ -97,6 +97,29 @@ func topicConfigValue(configs map[string]string, c topicConfig) (string, bool) {
 	return c.def, false
 }
 
+// EffectiveTopicConfigs returns every topic config in the table with its
+// effective value: the topic's own where set, else Kafka's default. The
+// lifecycle scheduler reads its policy from it.
+func EffectiveTopicConfigs(t coordinator.Topic) map[string]string {
+	out := make(map[string]string, len(topicConfigs))
+	for _, c := range topicConfigs {
+		out[c.name], _ = topicConfigValue(t.Configs, c)
+	}
+	return out
+}
+
+// compacted reports whether the topic's cleanup.policy includes compact.
+func compacted(configs map[string]string) bool {
+	c, _ := lookupTopicConfig("cleanup.policy")
+	v, _ := topicConfigValue(configs, c)
+	for _, p := range strings.Split(v, ",") {
+		if strings.TrimSpace(p) == "compact" {
+			return true
+		}
+	}
+	return false
+}
+
 // durability is the topic's strata.durability as a tier.
 func durability(configs map[string]string) tiered.Durability {
 	c, _ := lookupTopicConfig("strata.durability")

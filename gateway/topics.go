@@ -14,10 +14,13 @@ package gateway
 //   - CreatePartitions only grows a topic (INVALID_PARTITIONS otherwise);
 //     ValidateOnly is honoured.
 //
+// Deleting a topic also deletes every group's committed offsets for it, as
+// Kafka does. Its partition state (keyed by topic id, so a topic created again
+// under the name starts empty) and its segment objects are removed by garbage
+// collection (tiered/gc) after the grace period.
+//
 // Deviations: manual replica assignments are refused with INVALID_REQUEST, since
-// replicas are not placed on brokers; the partition state of a deleted topic is
-// left in the coordinator for a garbage collector (a later issue) — it is keyed
-// by topic id, so a topic re-created under the same name starts empty.
+// replicas are not placed on brokers.
 
 import (
 	"context"
@@ -144,6 +147,12 @@ func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 		} else {
 			st.TopicID = t.ID
 			s.cfg.Logger.Info("topic deleted", "topic", name)
+			// Kafka drops a deleted topic's committed offsets, so that a
+			// topic created again under the name starts without them. A
+			// failure leaves them for the next delete of the name.
+			if err := s.cfg.Offsets.DeleteTopicOffsets(ctx, name); err != nil {
+				s.cfg.Logger.Warn("deleted topic's committed offsets not removed", "topic", name, "err", err)
+			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -49,6 +49,7 @@ func init() {
 		{key: 18, min: 0, max: 3, handle: (*Server).handleApiVersions},
 		{key: 19, min: 0, max: 7, handle: (*Server).handleCreateTopics},
 		{key: 20, min: 0, max: 6, handle: (*Server).handleDeleteTopics},
+		{key: 21, min: 0, max: 2, handle: (*Server).handleDeleteRecords},
 		{key: 22, min: 0, max: 4, handle: (*Server).handleInitProducerID},
 		{key: 23, min: 0, max: 4, handle: (*Server).handleOffsetForLeaderEpoch},
 		{key: 32, min: 0, max: 4, handle: (*Server).handleDescribeConfigs},

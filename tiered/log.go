@@ -152,6 +152,11 @@ type Config struct {
 	// the WAL by the next load), so a slow commit never points the index
 	// at a deleted object. Default DefaultObjectGrace.
 	ObjectGrace time.Duration
+	// CleanerMemory bounds the key map of one key compaction (Kafka's
+	// log.cleaner.dedupe.buffer.size): a cleaning whose dirty part has more
+	// keys stops where the map filled and goes on at the next. Default
+	// DefaultCleanerMemory.
+	CleanerMemory int64
 }
 
 // DefaultObjectGrace is Config.ObjectGrace's default: long enough for any
@@ -207,6 +212,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.ObjectGrace <= 0 {
 		c.ObjectGrace = DefaultObjectGrace
+	}
+	if c.CleanerMemory <= 0 {
+		c.CleanerMemory = DefaultCleanerMemory
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

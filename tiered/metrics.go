@@ -21,7 +21,10 @@ type metrics struct {
 	// logStartMoves counts commits that moved a log start offset
 	// (retention, DeleteRecords).
 	logStartMoves prometheus.Counter
-	cacheMisses   prometheus.Counter
+	// What merges and key compaction read and wrote.
+	rewriteBytesRead, rewriteBytesWritten prometheus.Counter
+	rewriteGets, rewritePuts              prometheus.Counter
+	cacheMisses                           prometheus.Counter
 
 	// Per topic (label topic_id, hex): segments holding its data and its
 	// bytes in them.
@@ -76,6 +79,22 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 		backpressure: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_backpressure_total",
 			Help: "Appends refused because too much, or too old, was waiting for object storage.",
+		}),
+		rewriteBytesRead: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_rewrite_read_bytes_total",
+			Help: "Bytes segment merging and key compaction read from object storage.",
+		}),
+		rewriteBytesWritten: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_rewrite_written_bytes_total",
+			Help: "Bytes segment merging and key compaction wrote to object storage.",
+		}),
+		rewriteGets: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_rewrite_gets_total",
+			Help: "Ranged GETs made by segment merging and key compaction (flush PUTs are strata_tiered_segment_puts_total, garbage collection's DELETEs strata_gc_deleted_total).",
+		}),
+		rewritePuts: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_rewrite_puts_total",
+			Help: "Segment PUTs made by segment merging and key compaction.",
 		}),
 		logStartMoves: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_log_start_moves_total",

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratalog/strata/coordinator/schedule"
 	"github.com/stratalog/strata/tiered"
 )
 
@@ -46,6 +47,10 @@ type serveConfig struct {
 	ConsumerSessionTimeout    time.Duration
 	ConsumerHeartbeatInterval time.Duration
 	OffsetsRetention          time.Duration
+	// CompactionInterval is how often the lifecycle scheduler looks for
+	// work; GCGrace is the garbage collector's grace period.
+	CompactionInterval time.Duration
+	GCGrace            time.Duration
 
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
@@ -76,6 +81,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, tiered.DefaultMaxTailBytes, tiered.DefaultMaxTailAge
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
+	c.CompactionInterval, c.GCGrace = schedule.DefaultInterval, tiered.DefaultObjectGrace
 	return []struct {
 		name, usage string
 		value       flag.Value
@@ -110,6 +116,8 @@ func serveFlags(c *serveConfig) []struct {
 		{"group-consumer-session-timeout", "consumer-protocol group members not heard from this long are removed (group.consumer.session.timeout.ms)", (*durationValue)(&c.ConsumerSessionTimeout)},
 		{"group-consumer-heartbeat-interval", "how often consumer-protocol group members heartbeat (group.consumer.heartbeat.interval.ms)", (*durationValue)(&c.ConsumerHeartbeatInterval)},
 		{"offsets-retention", "committed offsets outlive their group's activity this long (offsets.retention.minutes)", (*durationValue)(&c.OffsetsRetention)},
+		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
+		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}
 }
@@ -160,6 +168,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:
 		return c, errors.New("--max-request-bytes must be under 2GiB")
+	case c.CompactionInterval <= 0:
+		return c, errors.New("--compaction-interval must be positive")
+	case c.GCGrace < time.Second:
+		return c, errors.New("--gc-grace must be at least 1s")
 	case c.OffsetsRetention <= 0:
 		return c, errors.New("--offsets-retention must be positive")
 	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:

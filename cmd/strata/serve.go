@@ -24,11 +24,13 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/coordinator/placement"
+	"github.com/stratalog/strata/coordinator/schedule"
 	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
 	"github.com/stratalog/strata/tiered"
+	"github.com/stratalog/strata/tiered/gc"
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/objstore/fs"
@@ -125,6 +127,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		MaxTailBytes:  int(cfg.MaxTailBytes),
 		MaxTailAge:    cfg.MaxTailAge,
 		CacheBytes:    int64(cfg.CacheBytes),
+		ObjectGrace:   cfg.GCGrace,
 		Logger:        logger.With("part", "tiered"),
 		Registerer:    reg,
 	})
@@ -188,6 +191,38 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		httpLn.Close()
 		return err
 	}
+	scheduler, err := schedule.New(schedule.Config{
+		Topics:     store,
+		Logs:       log,
+		Leads:      gw.Leads,
+		Configs:    gateway.EffectiveTopicConfigs,
+		Interval:   cfg.CompactionInterval,
+		Logger:     logger.With("part", "schedule"),
+		Registerer: reg,
+	})
+	if err != nil {
+		ln.Close()
+		httpLn.Close()
+		return err
+	}
+	collector, err := gc.New(gc.Config{
+		Bucket: bucket,
+		Index:  store,
+		Live: func(id [16]byte) bool {
+			_, ok := store.TopicByID(id)
+			return ok
+		},
+		Owner:      func() bool { return gw.RunsJob("gc") },
+		Grace:      cfg.GCGrace,
+		Interval:   max(cfg.CompactionInterval, cfg.GCGrace/2),
+		Logger:     logger.With("part", "gc"),
+		Registerer: reg,
+	})
+	if err != nil {
+		ln.Close()
+		httpLn.Close()
+		return err
+	}
 	g, front := errgroup.WithContext(ctx)
 	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBack()
@@ -206,6 +241,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	g.Go(func() error { return serveHTTP(front, httpLn, reg, &ready) })
 	g.Go(func() error { return store.Run(back) })
 	g.Go(func() error { return log.Run(back) })
+	// The lifecycle jobs stop with the gateway, before the log's last flush.
+	g.Go(func() error { return scheduler.Run(front) })
+	g.Go(func() error { return collector.Run(front) })
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/segment"
 )
 
 // Policy is what a topic's configs say about its log's lifetime, with
@@ -132,4 +133,129 @@ func Measure(st index.Partition) Usage {
 		}
 	}
 	return u
+}
+
+// Merging: a flush adds an entry (a block of a multi-partition object) to
+// each partition it carries, so a partition's index grows with every flush.
+// Merging rewrites runs of small entries into per-partition segments, one
+// index entry each. A run is merged when it holds at least
+// MergeConfig.FanIn consecutive entries of similar size (the largest at most
+// sizeSpread times the smallest) that together fit the target: the result
+// is then at least twice (typically FanIn times) its largest input, so each
+// byte is rewritten a few times on its way to a full segment (about
+// log_FanIn(target / flush size) when flushes are even), and a partition
+// keeps a bounded number of small entries. Entries of a whole segment of
+// half the target or more are never merged again.
+
+// sizeSpread is how far apart in size the entries of one merge may be.
+const sizeSpread = 4
+
+// MergeConfig tunes PlanMerge.
+type MergeConfig struct {
+	// TargetBytes caps a merged segment; a topic's segment.bytes lowers it.
+	TargetBytes int64
+	// FanIn is the fewest entries merged at once.
+	FanIn int
+}
+
+// Defaults for MergeConfig's zero values.
+const (
+	DefaultMergeTargetBytes = 128 << 20
+	DefaultMergeFanIn       = 8
+)
+
+func (c *MergeConfig) ensureDefaults() {
+	if c.TargetBytes <= 0 {
+		c.TargetBytes = DefaultMergeTargetBytes
+	}
+	if c.FanIn < 2 {
+		c.FanIn = DefaultMergeFanIn
+	}
+}
+
+// Target is the size merged segments of a topic with p are cut at.
+func (c MergeConfig) Target(p Policy) int64 {
+	c.ensureDefaults()
+	if p.SegmentBytes > 0 {
+		return min(c.TargetBytes, p.SegmentBytes)
+	}
+	return c.TargetBytes
+}
+
+// PlanMerge returns the oldest run of st's entries due for merging, or nil.
+func PlanMerge(st index.Partition, p Policy, c MergeConfig) []segment.IndexEntry {
+	c.ensureDefaults()
+	target := c.Target(p)
+	sealed := func(e segment.IndexEntry) bool { return e.Whole && e.Length >= target/2 }
+	entries := st.Entries
+	i := 0
+	for i < len(entries) && entries[i].LastOffset < st.LogStartOffset {
+		i++
+	}
+	for ; i < len(entries); i++ {
+		if sealed(entries[i]) {
+			continue
+		}
+		j, bytes := i, int64(0)
+		lo, hi := entries[i].Length, entries[i].Length
+		for j < len(entries) {
+			e := entries[j]
+			nlo, nhi := min(lo, e.Length), max(hi, e.Length)
+			if sealed(e) || bytes+e.Length > target || nhi > sizeSpread*max(nlo, 1) {
+				break
+			}
+			lo, hi, bytes = nlo, nhi, bytes+e.Length
+			j++
+		}
+		if j-i >= c.FanIn {
+			return entries[i:j]
+		}
+	}
+	return nil
+}
+
+// PlanClean decides whether a compacted partition is due for cleaning
+// (Kafka's LogCleanerManager: the dirty ratio against
+// min.cleanable.dirty.ratio, max.compaction.lag.ms, and tombstones whose
+// delete horizon passed, KIP-534). It returns the range: the offset map is
+// built from from, and the log is cleaned up to upTo, the end of the last
+// block older than min.compaction.lag.ms. Recent data (the uncleanable head)
+// is never touched.
+func PlanClean(st index.Partition, p Policy, nowMs int64) (from, upTo int64, due bool) {
+	if !p.Compact {
+		return 0, 0, false
+	}
+	dirtyStart := max(st.CleanedOffset, st.LogStartOffset)
+	var total, dirty int64
+	firstDirtyTs := int64(-1)
+	upTo = dirtyStart
+	for _, e := range st.Entries {
+		if e.LastOffset < st.LogStartOffset {
+			continue
+		}
+		if p.MinCompactionLagMs > 0 && e.MaxTimestamp > nowMs-p.MinCompactionLagMs {
+			break // the uncleanable head starts here
+		}
+		total += e.Length
+		if e.LastOffset >= dirtyStart {
+			dirty += e.Length
+			if firstDirtyTs < 0 {
+				firstDirtyTs = e.MaxTimestamp
+			}
+		}
+		upTo = e.LastOffset + 1
+	}
+	switch {
+	case total == 0:
+		return 0, 0, false
+	case dirty > 0 && float64(dirty)/float64(total) >= p.MinCleanableDirtyRatio:
+		return dirtyStart, upTo, true
+	case dirty > 0 && p.MaxCompactionLagMs > 0 && firstDirtyTs >= 0 && firstDirtyTs < nowMs-p.MaxCompactionLagMs:
+		return dirtyStart, upTo, true
+	case st.DeleteHorizonMs > 0 && nowMs >= st.DeleteHorizonMs:
+		// Only tombstones to drop: the map must cover the whole range
+		// for the cleaner to know they are each key's latest.
+		return st.LogStartOffset, upTo, true
+	}
+	return 0, 0, false
 }

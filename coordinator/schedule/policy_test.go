@@ -71,3 +71,97 @@ func TestParsePolicy(t *testing.T) {
 		t.Fatal("a bad value parsed")
 	}
 }
+
+// sized returns entries of the given lengths, one offset each, in the order
+// given; whole marks merged segments.
+func sized(whole bool, lengths ...int64) []segment.IndexEntry {
+	var out []segment.IndexEntry
+	for i, n := range lengths {
+		out = append(out, segment.IndexEntry{Object: "o", BaseOffset: int64(i), LastOffset: int64(i), Length: n, Whole: whole})
+	}
+	return out
+}
+
+func renumber(entries []segment.IndexEntry) index.Partition {
+	for i := range entries {
+		entries[i].BaseOffset, entries[i].LastOffset = int64(i), int64(i)
+	}
+	return index.Partition{Entries: entries, HighWatermark: int64(len(entries))}
+}
+
+func TestPlanMerge(t *testing.T) {
+	cfg := MergeConfig{TargetBytes: 1 << 20, FanIn: 4}
+	kb := int64(1 << 10)
+	for _, c := range []struct {
+		name      string
+		st        index.Partition
+		from, len int // the run expected: entries[from:from+len], or len 0 for none
+	}{
+		{"too few", renumber(sized(false, kb, kb, kb)), 0, 0},
+		{"enough small ones", renumber(sized(false, kb, kb, kb, kb, kb)), 0, 5},
+		{"similar sizes merge", renumber(sized(false, kb, 2*kb, 3*kb, 4*kb)), 0, 4},
+		{"a much larger one breaks the run", renumber(sized(false, 40*kb, kb, kb, kb, kb)), 1, 4},
+		{"sealed segments are skipped", renumber(append(sized(true, 600*kb, 600*kb), sized(false, kb, kb, kb, kb)...)), 2, 4},
+		{"cut at the target", renumber(sized(false, 300*kb, 300*kb, 300*kb, 300*kb, 300*kb)), 0, 0},
+		{"merged small segments merge again", renumber(append(sized(true, 40*kb, 40*kb, 40*kb, 40*kb), sized(false, kb)...)), 0, 4},
+		{"below the log start is ignored", func() index.Partition {
+			st := renumber(sized(false, kb, kb, kb, kb, kb, kb))
+			st.LogStartOffset = 3
+			return st
+		}(), 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := PlanMerge(c.st, Policy{SegmentBytes: 1 << 30}, cfg)
+			if c.len == 0 {
+				if got != nil {
+					t.Fatalf("planned %d entries from %d, want none", len(got), got[0].BaseOffset)
+				}
+				return
+			}
+			if len(got) != c.len || got[0].BaseOffset != int64(c.from) {
+				t.Fatalf("planned %d entries from %v, want %d from %d", len(got), got, c.len, c.from)
+			}
+		})
+	}
+	// segment.bytes lowers the target.
+	if got := cfg.Target(Policy{SegmentBytes: 1000}); got != 1000 {
+		t.Fatalf("target %d with segment.bytes 1000", got)
+	}
+}
+
+func TestPlanClean(t *testing.T) {
+	compact := Policy{Compact: true, MinCleanableDirtyRatio: 0.5, MaxCompactionLagMs: 1 << 62}
+	for _, c := range []struct {
+		name     string
+		st       index.Partition
+		pol      Policy
+		now      int64
+		from, to int64
+		due      bool
+	}{
+		{"not compacted", blocks(4), Policy{Delete: true}, 10_000, 0, 0, false},
+		{"all dirty", blocks(4), compact, 10_000, 0, 40, true},
+		{"dirty ratio below the minimum", func() index.Partition { st := blocks(4); st.CleanedOffset = 30; return st }(), compact, 10_000, 0, 0, false},
+		{"dirty ratio at the minimum", func() index.Partition { st := blocks(4); st.CleanedOffset = 20; return st }(), compact, 10_000, 20, 40, true},
+		{"min.compaction.lag keeps the head", blocks(4), Policy{Compact: true, MinCompactionLagMs: 2500, MaxCompactionLagMs: 1 << 62}, 5000, 0, 20, true},
+		{"max.compaction.lag forces a clean", func() index.Partition { st := blocks(4); st.CleanedOffset = 30; return st }(),
+			Policy{Compact: true, MinCleanableDirtyRatio: 0.9, MaxCompactionLagMs: 1000}, 10_000, 30, 40, true},
+		{"a tombstone horizon passed", func() index.Partition {
+			st := blocks(4)
+			st.CleanedOffset, st.DeleteHorizonMs = 40, 9000
+			return st
+		}(), compact, 10_000, 0, 40, true},
+		{"a tombstone horizon ahead", func() index.Partition {
+			st := blocks(4)
+			st.CleanedOffset, st.DeleteHorizonMs = 40, 11_000
+			return st
+		}(), compact, 10_000, 0, 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			from, to, due := PlanClean(c.st, c.pol, c.now)
+			if due != c.due || (due && (from != c.from || to != c.to)) {
+				t.Fatalf("planned [%d, %d) due %v, want [%d, %d) due %v", from, to, due, c.from, c.to, c.due)
+			}
+		})
+	}
+}

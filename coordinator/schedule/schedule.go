@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/segment"
 )
 
 // Logs is what the scheduler needs of the partitions this gateway leads;
@@ -23,6 +24,13 @@ type Logs interface {
 	// DeleteRecords moves a partition's log start offset up and drops the
 	// index entries below it; it returns the new log start offset.
 	DeleteRecords(ctx context.Context, tp index.TopicPartition, offset int64) (int64, error)
+	// Merge rewrites a run of the partition's index entries into
+	// per-partition segments of about target bytes, each spanning at most
+	// maxSpan of record time (0: any), and commits them in its place.
+	Merge(ctx context.Context, tp index.TopicPartition, run []segment.IndexEntry, target int64, maxSpan time.Duration) (index.RewriteStats, error)
+	// Clean key-compacts the partition below upTo with the keys of the
+	// batches from from on, keeping tombstones for deleteRetention.
+	Clean(ctx context.Context, tp index.TopicPartition, from, upTo int64, deleteRetention time.Duration, target int64, maxSpan time.Duration) (index.RewriteStats, error)
 }
 
 // Topics is the coordinator's topic table.
@@ -34,6 +42,10 @@ type Topics interface {
 // 30 seconds (Kafka checks retention every 5 minutes,
 // log.retention.check.interval.ms, and its cleaner backs off 15 seconds).
 const DefaultInterval = 30 * time.Second
+
+// DefaultMaxBytesPerSecond is Config.MaxBytesPerSecond's default: a small
+// share of what one gateway moves to and from object storage.
+const DefaultMaxBytesPerSecond = 64 << 20
 
 // Config configures a Scheduler. Topics, Logs, Leads and Configs are
 // required.
@@ -47,6 +59,13 @@ type Config struct {
 	// Interval is how often the scheduler looks for work. Default
 	// DefaultInterval.
 	Interval time.Duration
+	// Merge tunes segment merging.
+	Merge MergeConfig
+	// MaxBytesPerSecond bounds what merging and cleaning read from object
+	// storage, averaged over jobs, so that they never crowd out produce and
+	// fetch: after a job the scheduler waits until its bytes fit the rate.
+	// Default DefaultMaxBytesPerSecond.
+	MaxBytesPerSecond int64
 	// Now returns the current time. Default time.Now.
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -71,6 +90,10 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxBytesPerSecond <= 0 {
+		cfg.MaxBytesPerSecond = DefaultMaxBytesPerSecond
+	}
+	cfg.Merge.ensureDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,10 +140,11 @@ func (s *Scheduler) Pass(ctx context.Context) {
 			st, err := s.partition(ctx, tp, pol)
 			if err != nil {
 				if ctx.Err() == nil {
-					s.metrics.failures.WithLabelValues("expire").Inc()
-					s.cfg.Logger.Warn("partition lifecycle failed", "topic", t.Name, "partition", p, "err", err)
+					s.cfg.Logger.Warn("partition lifecycle job failed", "topic", t.Name, "partition", p, "err", err)
 				}
-				continue
+				if st.HighWatermark == 0 && len(st.Entries) == 0 {
+					continue
+				}
 			}
 			u := Measure(st)
 			usage.Bytes += u.Bytes
@@ -139,23 +163,74 @@ func (s *Scheduler) Pass(ctx context.Context) {
 	s.metrics.passSeconds.Observe(s.cfg.Now().Sub(start).Seconds())
 }
 
-// partition runs the jobs tp needs and returns its state after them.
+// partition runs the jobs tp needs, one of each kind at most, and returns
+// its state after them: expiry, then key compaction, then merging.
 func (s *Scheduler) partition(ctx context.Context, tp index.TopicPartition, pol Policy) (index.Partition, error) {
 	st, err := s.cfg.Logs.State(ctx, tp)
 	if err != nil {
 		return index.Partition{}, fmt.Errorf("state: %w", err)
 	}
-	if start := RetentionStart(st, pol, s.cfg.Now().UnixMilli()); start > st.LogStartOffset || NeedsTrim(st) {
-		jobStart := s.cfg.Now()
-		if _, err := s.cfg.Logs.DeleteRecords(ctx, tp, start); err != nil {
+	nowMs := s.cfg.Now().UnixMilli()
+	if start := RetentionStart(st, pol, nowMs); start > st.LogStartOffset || NeedsTrim(st) {
+		err := s.job(ctx, "expire", func() (int64, error) {
+			_, err := s.cfg.Logs.DeleteRecords(ctx, tp, start)
+			return 0, err
+		})
+		if err != nil {
 			return index.Partition{}, fmt.Errorf("expire below %d: %w", start, err)
 		}
-		s.metrics.jobSeconds.WithLabelValues("expire").Observe(s.cfg.Now().Sub(jobStart).Seconds())
+		if st, err = s.cfg.Logs.State(ctx, tp); err != nil {
+			return index.Partition{}, fmt.Errorf("state: %w", err)
+		}
+	}
+	target, span := s.cfg.Merge.Target(pol), time.Duration(pol.SegmentMs)*time.Millisecond
+	if from, upTo, due := PlanClean(st, pol, nowMs); due {
+		err := s.job(ctx, "clean", func() (int64, error) {
+			r, err := s.cfg.Logs.Clean(ctx, tp, from, upTo, time.Duration(pol.DeleteRetentionMs)*time.Millisecond, target, span)
+			return r.BytesRead, err
+		})
+		if err != nil {
+			return st, fmt.Errorf("clean [%d, %d): %w", from, upTo, err)
+		}
+		if st, err = s.cfg.Logs.State(ctx, tp); err != nil {
+			return index.Partition{}, fmt.Errorf("state: %w", err)
+		}
+	}
+	if run := PlanMerge(st, pol, s.cfg.Merge); run != nil {
+		err := s.job(ctx, "merge", func() (int64, error) {
+			r, err := s.cfg.Logs.Merge(ctx, tp, run, target, span)
+			return r.BytesRead, err
+		})
+		if err != nil {
+			return st, fmt.Errorf("merge %d entries from %d: %w", len(run), run[0].BaseOffset, err)
+		}
 		if st, err = s.cfg.Logs.State(ctx, tp); err != nil {
 			return index.Partition{}, fmt.Errorf("state: %w", err)
 		}
 	}
 	return st, nil
+}
+
+// job runs one job of kind, times it, and then waits as long as the bytes it
+// read take at MaxBytesPerSecond.
+func (s *Scheduler) job(ctx context.Context, kind string, run func() (read int64, err error)) error {
+	start := s.cfg.Now()
+	read, err := run()
+	took := s.cfg.Now().Sub(start)
+	s.metrics.jobSeconds.WithLabelValues(kind).Observe(took.Seconds())
+	if err != nil {
+		s.metrics.failures.WithLabelValues(kind).Inc()
+		return err
+	}
+	if pause := time.Duration(float64(read)/float64(s.cfg.MaxBytesPerSecond)*float64(time.Second)) - took; pause > 0 {
+		t := time.NewTimer(pause)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 type metrics struct {

@@ -32,6 +32,7 @@ var allowed = []struct {
 	// Lifecycle work on objects: merging and key compaction, and deleting
 	// what no index references.
 	{"tiered/compact", []string{"tiered/segment", "tiered/batch", "tiered/objstore"}},
+	{"tiered/gc", []string{"tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"tiered/segment", []string{"tiered/batch"}},
 	{"tiered/index", []string{"tiered/segment"}},
 	{"tiered/objstore/...", []string{"tiered/objstore"}},

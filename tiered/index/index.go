@@ -60,6 +60,13 @@ type Partition struct {
 	// and the offset its leader started at (Kafka's leader-epoch
 	// checkpoint), at most MaxEpochs, for OffsetForLeaderEpoch.
 	Epochs []EpochStart `json:"epochs,omitempty"`
+	// CleanedOffset is where the last key compaction stopped (Kafka's
+	// cleaner checkpoint): offsets below it are clean, the rest is dirty.
+	CleanedOffset int64 `json:"cleaned_offset,omitempty"`
+	// DeleteHorizonMs is the earliest delete horizon (Unix ms, KIP-534) of
+	// the tombstones the last key compaction kept, or 0: once it passes,
+	// cleaning again removes them.
+	DeleteHorizonMs int64 `json:"delete_horizon_ms,omitempty"`
 	// WALSeq is the sequence of the last write-ahead-tail message whose
 	// batches are below HighWatermark, or 0: a replay of the tail starts
 	// after it, whatever the purges have not yet removed.
@@ -157,4 +164,14 @@ type StoredChunk struct {
 	Revision uint64
 	// Written is when this revision was written.
 	Written time.Time
+}
+
+// RewriteStats is what one segment merge or key compaction of a partition
+// did (tiered.Log.Merge and Clean), for the scheduler's accounting.
+type RewriteStats struct {
+	BytesRead, BytesWritten int64
+	Gets, Puts              int
+	// EntriesBefore and EntriesAfter count the index entries replaced and
+	// their replacement.
+	EntriesBefore, EntriesAfter int
 }
