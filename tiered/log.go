@@ -157,6 +157,13 @@ type Config struct {
 	// keys stops where the map filled and goes on at the next. Default
 	// DefaultCleanerMemory.
 	CleanerMemory int64
+	// StepHook, if set, is called at each step of a merge or key compaction
+	// with the step's name: "merge:written" and "clean:written" once its
+	// new objects are PUT and before the index commit, "merge:committed"
+	// and "clean:committed" once the commit landed. Crash tests stop the
+	// process there (a fault a real crash produces only by chance); nil in
+	// production.
+	StepHook func(step string)
 }
 
 // DefaultObjectGrace is Config.ObjectGrace's default: long enough for any
@@ -215,6 +222,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.CleanerMemory <= 0 {
 		c.CleanerMemory = DefaultCleanerMemory
+	}
+	if c.StepHook == nil {
+		c.StepHook = func(string) {}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -37,7 +37,7 @@ const DefaultCleanerMemory = 64 << 20
 // when the run is no longer in the index by the time it commits, and
 // ErrNotLeader when the partition was lost.
 func (l *Log) Merge(ctx context.Context, tp index.TopicPartition, run []segment.IndexEntry, target int64, maxSpan time.Duration) (index.RewriteStats, error) {
-	return l.rewrite(ctx, tp, run, compact.Config{TargetBytes: target, MaxSpan: maxSpan}, nil)
+	return l.rewrite(ctx, "merge", tp, run, compact.Config{TargetBytes: target, MaxSpan: maxSpan}, nil)
 }
 
 // Clean key-compacts tp's log (Kafka's LogCleaner, see tiered/compact) from
@@ -92,7 +92,7 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 		},
 	}
 	defer cleaner.Close()
-	res, err := l.rewrite(ctx, tp, run, compact.Config{TargetBytes: target, MaxSpan: maxSpan, Clean: cleaner.Clean}, func(next *index.Partition) {
+	res, err := l.rewrite(ctx, "clean", tp, run, compact.Config{TargetBytes: target, MaxSpan: maxSpan, Clean: cleaner.Clean}, func(next *index.Partition) {
 		next.CleanedOffset = max(next.CleanedOffset, cleanedTo)
 		next.DeleteHorizonMs = max(cleaner.Stats().NextHorizon, 0)
 	})
@@ -147,7 +147,7 @@ func (l *Log) buildOffsetMap(ctx context.Context, m *compact.OffsetMap, run []se
 
 // rewrite runs compact.Rewrite over run's blocks and commits the result in
 // place of run, with update applied to the state in the same commit.
-func (l *Log) rewrite(ctx context.Context, tp index.TopicPartition, run []segment.IndexEntry, cfg compact.Config, update func(*index.Partition)) (index.RewriteStats, error) {
+func (l *Log) rewrite(ctx context.Context, kind string, tp index.TopicPartition, run []segment.IndexEntry, cfg compact.Config, update func(*index.Partition)) (index.RewriteStats, error) {
 	var blocks []segment.IndexEntry
 	for _, e := range run {
 		bs, err := l.blocksOf(ctx, e)
@@ -171,8 +171,12 @@ func (l *Log) rewrite(ctx context.Context, tp index.TopicPartition, run []segmen
 	}
 	whole := wholeEntries(res.Entries)
 	out.EntriesAfter = len(whole)
-	err = l.ReplaceEntries(ctx, tp, Replacement{Old: run, New: whole, Written: written, Update: update})
-	return out, err
+	l.cfg.StepHook(kind + ":written")
+	if err = l.ReplaceEntries(ctx, tp, Replacement{Old: run, New: whole, Written: written, Update: update}); err != nil {
+		return out, err
+	}
+	l.cfg.StepHook(kind + ":committed")
+	return out, nil
 }
 
 // wholeEntries turns the block entries of per-partition segments into one

@@ -52,6 +52,11 @@ type serveConfig struct {
 	CompactionInterval time.Duration
 	GCGrace            time.Duration
 
+	// crashAt names a lifecycle step (tiered.Config.StepHook, gc.Config.StepHook)
+	// at which the process kills itself with SIGKILL: fault injection for the
+	// crash tests, from STRATA_TEST_CRASH_AT. Not a flag: never for production.
+	crashAt string
+
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
 	onServing func(kafka, http net.Addr)
@@ -142,6 +147,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	c.crashAt, _ = lookupEnv("STRATA_TEST_CRASH_AT")
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -103,6 +104,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	// The gateway and the log's claim check are one run of this node id.
 	incarnation := placement.NewIncarnation()
 	claims := &placement.Claims{Members: store, Topics: store, NodeID: int32(cfg.NodeID), Incarnation: incarnation}
+	crash := func(step string) {
+		if step == cfg.crashAt {
+			logger.Warn("crashing for a test", "step", step)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
 	// The log asks the gateway, which is built on the log, for a
 	// partition's durability.
 	var gw *gateway.Server
@@ -128,6 +135,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		MaxTailAge:    cfg.MaxTailAge,
 		CacheBytes:    int64(cfg.CacheBytes),
 		ObjectGrace:   cfg.GCGrace,
+		StepHook:      crash,
 		Logger:        logger.With("part", "tiered"),
 		Registerer:    reg,
 	})
@@ -214,6 +222,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		},
 		Owner:      func() bool { return gw.RunsJob("gc") },
 		Grace:      cfg.GCGrace,
+		StepHook:   crash,
 		Interval:   max(cfg.CompactionInterval, cfg.GCGrace/2),
 		Logger:     logger.With("part", "gc"),
 		Registerer: reg,

@@ -52,6 +52,11 @@ type Config struct {
 	Interval time.Duration
 	// Prefix is the key prefix of segment objects. Default DefaultPrefix.
 	Prefix string
+	// StepHook, if set, is called at each step of a pass: "gc:marked" once
+	// marking is complete and before anything is deleted, "gc:deleted"
+	// after the first object deleted. Crash tests stop the process there;
+	// nil in production.
+	StepHook func(step string)
 	// Now returns the current time. Default time.Now.
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -73,6 +78,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.StepHook == nil {
+		c.StepHook = func(string) {}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -152,6 +160,7 @@ func (c *Collector) Pass(ctx context.Context) (Stats, error) {
 		c.metrics.failures.Inc()
 		return st, err
 	}
+	c.cfg.StepHook("gc:marked")
 	if err := c.sweepChunks(ctx, start, chunks, &st); err != nil {
 		c.metrics.failures.Inc()
 		return st, err
@@ -300,6 +309,9 @@ func (c *Collector) sweepObjects(ctx context.Context, now time.Time, referenced 
 		}
 		delete(c.objects, key)
 		st.ObjectsDeleted++
+		if st.ObjectsDeleted == 1 {
+			c.cfg.StepHook("gc:deleted")
+		}
 		c.metrics.deleted.WithLabelValues("object").Inc()
 	}
 	return nil

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/objstore/fs"
+)
+
+// TestLifecycleCrashes kills strata (SIGKILL, from inside, at a chosen step:
+// see STRATA_TEST_CRASH_AT) while it merges segments, cleans a compacted
+// topic and collects garbage: after writing the new objects, after the index
+// commit, after marking and after the first delete. After a restart every
+// acknowledged record of the plain topic is readable at its offset, the
+// compacted topic converges to the latest acknowledged value of each key with
+// nothing removed reappearing, and once the grace period has passed the
+// bucket holds exactly the objects the index references.
+func TestLifecycleCrashes(t *testing.T) {
+	for _, step := range []string{"merge:written", "merge:committed", "clean:written", "clean:committed", "gc:marked", "gc:deleted"} {
+		t.Run(strings.ReplaceAll(step, ":", "-"), func(t *testing.T) { testLifecycleCrash(t, step) })
+	}
+}
+
+func testLifecycleCrash(t *testing.T, step string) {
+	nats := testenv.NATS(t)
+	dir, addr := t.TempDir(), freeLoopbackAddr(t)
+	args := append([]string{"--nats-url", nats.URL, "--nats-monitor-url", nats.MonitorURL}, lifecycleArgs...)
+	t.Setenv("STRATA_TEST_CRASH_AT", step)
+	p := startProcess(t, dir, addr, args...)
+	exited := make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		close(exited)
+	}()
+
+	adm := kadm.NewClient(newClient(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for topic, configs := range map[string]map[string]*string{
+		"plain": nil,
+		"table": {"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01")},
+	} {
+		if r, err := adm.CreateTopic(ctx, 1, 1, configs, topic); err != nil || r.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, r.Err)
+		}
+	}
+
+	// Produce in small rounds, so that flushes make many small blocks to
+	// merge and the table keeps getting dirty, until the crash.
+	producer := newClient(t, addr, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(3), kgo.RecordDeliveryTimeout(5*time.Second))
+	plain := map[int64]string{} // acknowledged offset -> value
+	latest := map[string]int{}  // key -> sequence of its latest acknowledged value
+	const keys = 40
+	seq := 0
+	deadline := time.Now().Add(90 * time.Second)
+produce:
+	for round := 0; ; round++ {
+		select {
+		case <-exited:
+			break produce
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata did not reach step %s within 90s", step)
+		}
+		var recs []*kgo.Record
+		for range 100 {
+			seq++
+			recs = append(recs,
+				&kgo.Record{Topic: "plain", Value: []byte("p-" + strconv.Itoa(seq))},
+				&kgo.Record{Topic: "table", Key: []byte("k-" + strconv.Itoa(seq%keys)), Value: []byte(strconv.Itoa(seq))})
+		}
+		for _, r := range producer.ProduceSync(ctx, recs...) {
+			if r.Err != nil {
+				continue // the crash: not acknowledged
+			}
+			if r.Record.Topic == "plain" {
+				plain[r.Record.Offset] = string(r.Record.Value)
+			} else {
+				n, _ := strconv.Atoi(string(r.Record.Value))
+				latest[string(r.Record.Key)] = max(latest[string(r.Record.Key)], n)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // pace the load over many flushes
+	}
+	if !strings.Contains(p.out.String(), "crashing for a test") {
+		t.Fatalf("strata exited, not at step %s:\n%s", step, p.out.String())
+	}
+	t.Logf("crashed at %s after %d acknowledged records", step, len(plain))
+
+	t.Setenv("STRATA_TEST_CRASH_AT", "")
+	startProcess(t, dir, addr, args...)
+
+	// The plain topic: every acknowledged record at its offset, offsets
+	// contiguous, nothing twice.
+	recs, end := readCompacted(t, addr, "plain")
+	if int64(len(recs)) != end {
+		t.Fatalf("plain: %d records below the high watermark %d", len(recs), end)
+	}
+	seen := map[string]bool{}
+	for i, r := range recs {
+		if r.Offset != int64(i) {
+			t.Fatalf("plain: offset %d at position %d", r.Offset, i)
+		}
+		if v, ok := plain[r.Offset]; ok && v != string(r.Value) {
+			t.Fatalf("plain: offset %d holds %q, acknowledged %q", r.Offset, r.Value, v)
+		}
+		if seen[string(r.Value)] {
+			t.Fatalf("plain: %q twice", r.Value)
+		}
+		seen[string(r.Value)] = true
+	}
+	for off := range plain {
+		if off >= end {
+			t.Fatalf("plain: acknowledged offset %d beyond the high watermark %d", off, end)
+		}
+	}
+
+	// The table: once cleaned again, each key once, at its latest
+	// acknowledged value or a later one that was durable but not
+	// acknowledged; never an older one.
+	testenv.CheckFor(t, time.Minute, 250*time.Millisecond, func() error {
+		recs, _ := readCompacted(t, addr, "table")
+		got := map[string]int{}
+		for _, r := range recs {
+			n, _ := strconv.Atoi(string(r.Value))
+			if _, dup := got[string(r.Key)]; dup {
+				return fmt.Errorf("key %s twice: not cleaned yet", r.Key)
+			}
+			got[string(r.Key)] = n
+		}
+		for k, n := range latest {
+			switch v, ok := got[k]; {
+			case !ok:
+				t.Fatalf("table: key %s lost (latest acknowledged %d)", k, n)
+			case v < n:
+				t.Fatalf("table: key %s reads %d, older than its acknowledged %d", k, v, n)
+			}
+		}
+		return nil
+	})
+
+	// Garbage: after the grace period, exactly the referenced objects.
+	js := nats.JetStream(t)
+	store, err := coordinator.Open(ctx, js, coordinator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket, err := fs.New(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, time.Minute, 250*time.Millisecond, func() error {
+		var have []string
+		if err := bucket.List(ctx, "segments/", func(k string) error { have = append(have, k); return nil }); err != nil {
+			return err
+		}
+		want, err := referencedObjects(ctx, store)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(have, want) {
+			return fmt.Errorf("the bucket holds %d objects, the index references %d", len(have), len(want))
+		}
+		return nil
+	})
+}
+
+// referencedObjects lists, sorted, the objects every partition's committed
+// index references.
+func referencedObjects(ctx context.Context, store *coordinator.Store) ([]string, error) {
+	tps, err := store.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, tp := range tps {
+		st, _, err := store.LoadPartition(ctx, tp)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range st.Entries {
+			keys = append(keys, e.Object)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys), nil
+}
+
+
