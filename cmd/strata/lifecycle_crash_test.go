@@ -197,5 +197,3 @@ func referencedObjects(ctx context.Context, store *coordinator.Store) ([]string,
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
 }
-
-
