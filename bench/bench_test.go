@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	printSummary(os.Stdout)
 	printWALSummary(os.Stdout)
+	printLifecycleSummary(os.Stdout)
 	os.Exit(code)
 }
 

@@ -49,4 +49,36 @@
 // JetStream p99, s3 p50 against raw PUT p50, PUTs per GiB at 1,000
 // partitions against 6, and the 1,000-partition acknowledgements against raw
 // JetStream's group commit over 1,000 subjects.
+//
+// BenchmarkLifecycle measures what segment merging does for cold reads, and
+// the merge worker's throughput, with one `strata serve` on its embedded
+// NATS and segments in MinIO, restarted on the same data between phases:
+//
+//  1. with --flush-interval 50ms and --compaction-interval 1h (no scheduler
+//     pass), it produces 256 MiB of 1 KiB incompressible records at
+//     16 MB/s to a 6-partition wal topic, so that nearly every flush adds
+//     a block of 136 KiB or more (16 MB/s over 6 partitions for 50 ms) to
+//     each partition, and waits until the tail is flushed;
+//  2. it restarts (empty block cache) and reads everything from the start
+//     with one consumer: cold MB/s, and GETs from the block cache misses
+//     counter (ranged GETs of blocks and footers), scaled to GETs per GiB;
+//  3. it restarts with --compaction-interval 200ms and --gc-grace 2s. The
+//     topic was created with segment.bytes at Kafka's minimum, 14, which no
+//     run of blocks fits, so the scheduler publishes the topic's index
+//     entries (strata_topic_index_entries) without merging; then it sets
+//     segment.bytes to 128 MiB, the merge cap, and polls /metrics until the
+//     index entries and the merge job count stay unchanged for 4 s
+//     (bounded at 3 minutes). The merge throughput is the bytes merging
+//     wrote (strata_tiered_rewrite_written_bytes_total) over the summed
+//     merge job time (strata_schedule_job_duration_seconds{kind="merge"}),
+//     which leaves out the scheduler's rate-limit pauses;
+//  4. it restarts with the scheduler idle again and repeats the cold read.
+//
+// Each cold read checks that every partition's offsets run from 0 without
+// a gap. The baselines, on the same MinIO: 32 raw 8 MiB PUTs one at a time,
+// the same objects read back with 8 MiB ranged GETs one at a time and four
+// at a time, and ranged GETs of each cold read's mean GET size (stored bytes
+// over GETs) one at a time, which is how a fetch reads its partitions. The
+// summary gives the cold reads and the merge throughput as ratios to these,
+// and the index entries per partition before and after merging.
 package bench

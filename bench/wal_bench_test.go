@@ -511,15 +511,22 @@ func produceLoad(ctx context.Context, b *testing.B, cl *kgo.Client, partitions i
 }
 
 // waitFlushed waits until the gateway holds nothing for object storage and
-// no flush is in progress: every successful PUT's flush has finished its
-// commits (the tail gauge drops when a flush takes its batches, before its
-// PUT, and the flush histogram counts a flush after its last commit), and
-// nothing moved for a poll interval.
+// no flush is in progress (see waitTailFlushed).
 func (e *walEnv) waitFlushed(b *testing.B) {
 	b.Helper()
+	waitTailFlushed(b, e.metrics, 3*defaultFlushInterval)
+}
+
+// waitTailFlushed waits until the gateway whose /metrics is at url holds
+// nothing for object storage and no flush is in progress: every successful
+// PUT's flush has finished its commits (the tail gauge drops when a flush
+// takes its batches, before its PUT, and the flush histogram counts a flush
+// after its last commit), and nothing moved for a poll interval.
+func waitTailFlushed(b *testing.B, url string, poll time.Duration) {
+	b.Helper()
 	var last metricSet
-	testenv.CheckFor(b, 2*time.Minute, 3*defaultFlushInterval, func() error {
-		m := e.scrape(b)
+	testenv.CheckFor(b, 2*time.Minute, poll, func() error {
+		m := mustScrape(b, url)
 		prev := last
 		last = m
 		if tail := m.get("strata_tiered_tail_bytes"); tail != 0 {

@@ -21,9 +21,15 @@ func (m metricSet) get(series string) float64 { return m[series] }
 
 func (e *walEnv) scrape(b *testing.B) metricSet {
 	b.Helper()
+	return mustScrape(b, e.metrics)
+}
+
+// mustScrape scrapes url, ending b if it cannot.
+func mustScrape(b *testing.B, url string) metricSet {
+	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, err := scrapeMetrics(ctx, e.metrics)
+	m, err := scrapeMetrics(ctx, url)
 	if err != nil {
 		b.Fatal(err)
 	}
