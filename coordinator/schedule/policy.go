@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,7 +146,11 @@ func Measure(st index.Partition) Usage {
 // byte is rewritten a few times on its way to a full segment (about
 // log_FanIn(target / flush size) when flushes are even), and a partition
 // keeps a bounded number of small entries. Entries of a whole segment of
-// half the target or more are never merged again.
+// half the target or more are never merged again. segment.ms rolls segments
+// by record time as Kafka's does: a run never spans more of it (a merge
+// cuts its output there, and a run that did would be planned again at every
+// pass), and a run that reaches it is merged even when shorter than FanIn,
+// since it is as large as it will get.
 
 // sizeSpread is how far apart in size the entries of one merge may be.
 const sizeSpread = 4
@@ -198,16 +203,33 @@ func PlanMerge(st index.Partition, p Policy, c MergeConfig) []segment.IndexEntry
 		}
 		j, bytes := i, int64(0)
 		lo, hi := entries[i].Length, entries[i].Length
+		// Where the run's records start, about: the previous entry's
+		// newest record.
+		start := entries[i].MaxTimestamp
+		if i > 0 {
+			start = min(start, entries[i-1].MaxTimestamp)
+		}
+		rolled := false // the run reaches the next entry's segment.ms
 		for j < len(entries) {
 			e := entries[j]
 			nlo, nhi := min(lo, e.Length), max(hi, e.Length)
+			if p.SegmentMs > 0 && e.MaxTimestamp-start > p.SegmentMs {
+				rolled = true
+				break
+			}
 			if sealed(e) || bytes+e.Length > target || nhi > sizeSpread*max(nlo, 1) {
 				break
 			}
 			lo, hi, bytes = nlo, nhi, bytes+e.Length
 			j++
 		}
-		if j-i >= c.FanIn {
+		// A run segment.ms rolls is complete: merged, it is as large as
+		// it will get, so it needs fewer than FanIn entries. Only with a
+		// flush block in it: merged segments alone are as merged as
+		// segment.ms lets them be (where a segment's records start is
+		// only estimated, and a wrong estimate would have the merge cut
+		// them into as many segments again, at every pass).
+		if j-i >= c.FanIn || (rolled && j-i >= 2 && slices.ContainsFunc(entries[i:j], func(e segment.IndexEntry) bool { return !e.Whole })) {
 			return entries[i:j]
 		}
 	}

@@ -123,6 +123,29 @@ func TestPlanMerge(t *testing.T) {
 			}
 		})
 	}
+	// segment.ms rolls a run: never more of it (the merge would cut it
+	// into as many segments again), and a rolled run merges even when
+	// shorter than FanIn; a run not yet rolled waits for FanIn entries.
+	spanned := renumber(sized(false, kb, kb, kb, kb, kb, kb))
+	for i := range spanned.Entries {
+		spanned.Entries[i].MaxTimestamp = int64(1000 * i)
+	}
+	if got := PlanMerge(spanned, Policy{SegmentMs: 2500}, cfg); len(got) != 3 || got[0].BaseOffset != 0 {
+		t.Fatalf("planned %v with segment.ms 2500, want the first 3 entries", got)
+	}
+	if got := PlanMerge(spanned, Policy{SegmentMs: 10_000}, cfg); len(got) != 6 {
+		t.Fatalf("planned %d entries within segment.ms, want 6", len(got))
+	}
+	wholes := renumber(sized(true, kb, kb, kb))
+	for i := range wholes.Entries {
+		wholes.Entries[i].MaxTimestamp = int64(2000 * i)
+	}
+	if got := PlanMerge(wholes, Policy{SegmentMs: 2500}, cfg); got != nil {
+		t.Fatalf("planned %d merged segments rolled by segment.ms, want none", len(got))
+	}
+	if got := PlanMerge(renumber(sized(false, kb, kb, kb)), Policy{SegmentMs: 10_000}, cfg); got != nil {
+		t.Fatalf("planned %d entries of a run segment.ms has not rolled", len(got))
+	}
 	// segment.bytes lowers the target.
 	if got := cfg.Target(Policy{SegmentBytes: 1000}); got != 1000 {
 		t.Fatalf("target %d with segment.bytes 1000", got)
