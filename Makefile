@@ -22,7 +22,8 @@ FUZZ_TARGETS := \
 	./tiered/batch:FuzzEachRecord:10000x \
 	./tiered/segment:FuzzReadIndex:50000x \
 	./tiered/wal:FuzzParseRecord:50000x \
-	./coordinator:FuzzDecodeEntries:50000x
+	./coordinator:FuzzDecodeEntries:50000x \
+	./tiered/compact:FuzzClean:20000x
 
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
@@ -58,6 +59,7 @@ fuzz-smoke:
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
 	scripts/e2e-kafkajs.sh bin/strata
+	scripts/e2e-compact.sh bin/strata
 	scripts/e2e-cluster.sh bin/strata
 
 # chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three

@@ -84,6 +84,7 @@ func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes 
 	if offset < st.LogStartOffset || offset > s.highWatermark {
 		return res, ErrOffsetOutOfRange
 	}
+	defer func() { l.metrics.readBytes.Add(float64(len(res.Records))) }()
 	full, err := l.readEntries(ctx, st, offset, maxBytes, &res)
 	if err != nil || full {
 		return res, err
@@ -100,7 +101,6 @@ func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes 
 			break
 		}
 	}
-	l.metrics.readBytes.Add(float64(len(res.Records)))
 	return res, nil
 }
 

@@ -49,7 +49,7 @@ func testLifecycleCrash(t *testing.T, step string) {
 	defer cancel()
 	for topic, configs := range map[string]map[string]*string{
 		"plain": nil,
-		"table": {"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01")},
+		"table": {"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01"), "segment.ms": kadm.StringPtr("500")},
 	} {
 		if r, err := adm.CreateTopic(ctx, 1, 1, configs, topic); err != nil || r.Err != nil {
 			t.Fatalf("create %s: %v %v", topic, err, r.Err)

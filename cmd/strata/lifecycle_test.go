@@ -53,6 +53,8 @@ func testCompactedTopic(t *testing.T, broker string) {
 		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
 		"delete.retention.ms":       kadm.StringPtr("2000"),
 		"segment.bytes":             kadm.StringPtr(strconv.Itoa(1 << 20)),
+		// The newest block is not cleaned until segment.ms rolls it.
+		"segment.ms": kadm.StringPtr("1000"),
 	}, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic: %v %v", err, resp.Err)

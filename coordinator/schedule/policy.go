@@ -241,8 +241,9 @@ func PlanMerge(st index.Partition, p Policy, c MergeConfig) []segment.IndexEntry
 // min.cleanable.dirty.ratio, max.compaction.lag.ms, and tombstones whose
 // delete horizon passed, KIP-534). It returns the range: the offset map is
 // built from from, and the log is cleaned up to upTo, the end of the last
-// block older than min.compaction.lag.ms. Recent data (the uncleanable head)
-// is never touched.
+// block older than min.compaction.lag.ms, and never into the newest block
+// until segment.ms has passed over it (Kafka's active segment). Recent data
+// (the uncleanable head) is never touched.
 func PlanClean(st index.Partition, p Policy, nowMs int64) (from, upTo int64, due bool) {
 	if !p.Compact {
 		return 0, 0, false
@@ -251,12 +252,19 @@ func PlanClean(st index.Partition, p Policy, nowMs int64) (from, upTo int64, due
 	var total, dirty int64
 	firstDirtyTs := int64(-1)
 	upTo = dirtyStart
-	for _, e := range st.Entries {
+	for i, e := range st.Entries {
 		if e.LastOffset < st.LogStartOffset {
 			continue
 		}
 		if p.MinCompactionLagMs > 0 && e.MaxTimestamp > nowMs-p.MinCompactionLagMs {
 			break // the uncleanable head starts here
+		}
+		if i == len(st.Entries)-1 && (p.SegmentMs <= 0 || e.MaxTimestamp >= nowMs-p.SegmentMs) {
+			// The newest block is Kafka's active segment, which is never
+			// cleaned until segment.ms rolls it: the log then never ends in
+			// a batch cleaning emptied, which some clients (kafkajs) cannot
+			// fetch past.
+			break
 		}
 		total += e.Length
 		if e.LastOffset >= dirtyStart {

@@ -153,7 +153,9 @@ func TestPlanMerge(t *testing.T) {
 }
 
 func TestPlanClean(t *testing.T) {
-	compact := Policy{Compact: true, MinCleanableDirtyRatio: 0.5, MaxCompactionLagMs: 1 << 62}
+	// blocks(4)'s newest block ends at 4000: segment.ms 1000 has rolled it
+	// by 10,000.
+	compact := Policy{Compact: true, MinCleanableDirtyRatio: 0.5, MaxCompactionLagMs: 1 << 62, SegmentMs: 1000}
 	for _, c := range []struct {
 		name     string
 		st       index.Partition
@@ -167,8 +169,9 @@ func TestPlanClean(t *testing.T) {
 		{"dirty ratio below the minimum", func() index.Partition { st := blocks(4); st.CleanedOffset = 30; return st }(), compact, 10_000, 0, 0, false},
 		{"dirty ratio at the minimum", func() index.Partition { st := blocks(4); st.CleanedOffset = 20; return st }(), compact, 10_000, 20, 40, true},
 		{"min.compaction.lag keeps the head", blocks(4), Policy{Compact: true, MinCompactionLagMs: 2500, MaxCompactionLagMs: 1 << 62}, 5000, 0, 20, true},
+		{"the newest block is active until segment.ms", blocks(4), Policy{Compact: true, SegmentMs: 7000, MaxCompactionLagMs: 1 << 62}, 10_000, 0, 30, true},
 		{"max.compaction.lag forces a clean", func() index.Partition { st := blocks(4); st.CleanedOffset = 30; return st }(),
-			Policy{Compact: true, MinCleanableDirtyRatio: 0.9, MaxCompactionLagMs: 1000}, 10_000, 30, 40, true},
+			Policy{Compact: true, MinCleanableDirtyRatio: 0.9, MaxCompactionLagMs: 1000, SegmentMs: 1000}, 10_000, 30, 40, true},
 		{"a tombstone horizon passed", func() index.Partition {
 			st := blocks(4)
 			st.CleanedOffset, st.DeleteHorizonMs = 40, 9000
