@@ -197,3 +197,85 @@ func referencedObjects(ctx context.Context, store *coordinator.Store) ([]string,
 	slices.Sort(keys)
 	return slices.Compact(keys), nil
 }
+
+// TestLifecycleAcrossGatewayKills runs three gateways with the lifecycle on
+// (merges every 200ms, garbage collected after 2s) under idempotent acks=all
+// load, and SIGKILLs a gateway twice mid-load: merge jobs run on more than
+// one gateway (each merged segment's key names its writer), every
+// acknowledged record is read back once at its offset, and after the grace
+// the bucket holds exactly the objects the indexes reference.
+func TestLifecycleAcrossGatewayKills(t *testing.T) {
+	const (
+		topic      = "merged"
+		partitions = 6
+		n          = 60_000 // at startLoad's 5,000 a second
+		lease      = 2 * time.Second
+	)
+	nats := testenv.NATS(t)
+	dir := t.TempDir()
+	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	args := func(node int) []string {
+		return append([]string{"--nats-url", nats.URL, "--nats-monitor-url", nats.MonitorURL, "--node-id", strconv.Itoa(node + 1),
+			"--gateway-lease", lease.String()}, lifecycleArgs...)
+	}
+	procs := make([]*process, len(addrs))
+	for i, addr := range addrs {
+		procs[i] = startProcess(t, dir, addr, args(i)...)
+	}
+	seeds := strings.Join(addrs, ",")
+	createTopic(t, seeds, topic, partitions)
+	l := startLoad(t, seeds, topic, n)
+	for k, i := range []int{1, 2} {
+		l.waitAcked(t, int64(n*(k+1)/3))
+		procs[i].kill(t)
+		t.Logf("SIGKILL to gateway %d after %d acknowledgements", i+1, l.ackCount.Load())
+		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
+	}
+	acks := l.finish(t)
+	verifyLog(t, acks, consumeAll(t, seeds, topic, partitions, n))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	store, err := coordinator.Open(ctx, nats.JetStream(t), coordinator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tps, err := store.Partitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writers := map[string]int{}
+	for _, tp := range tps {
+		st, _, err := store.LoadPartition(ctx, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range st.Entries {
+			if e.Whole {
+				writers[strings.Split(e.Object, "/")[1]]++
+			}
+		}
+	}
+	t.Logf("merged segments by writing gateway: %v", writers)
+	if len(writers) < 2 {
+		t.Fatalf("merges ran on %d gateway(s), want them spread", len(writers))
+	}
+	bucket, err := fs.New(filepath.Join(dir, "objects"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, time.Minute, 250*time.Millisecond, func() error {
+		var have []string
+		if err := bucket.List(ctx, "segments/", func(k string) error { have = append(have, k); return nil }); err != nil {
+			return err
+		}
+		want, err := referencedObjects(ctx, store)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(have, want) {
+			return fmt.Errorf("the bucket holds %d objects, the indexes reference %d", len(have), len(want))
+		}
+		return nil
+	})
+}
