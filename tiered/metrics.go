@@ -21,9 +21,10 @@ type metrics struct {
 	// logStartMoves counts commits that moved a log start offset
 	// (retention, DeleteRecords).
 	logStartMoves prometheus.Counter
-	// What merges and key compaction read and wrote.
-	rewriteBytesRead, rewriteBytesWritten prometheus.Counter
-	rewriteGets, rewritePuts              prometheus.Counter
+	// What merges and key compaction read and wrote, by kind (merge,
+	// clean).
+	rewriteBytesRead, rewriteBytesWritten *prometheus.CounterVec
+	rewriteGets, rewritePuts              *prometheus.CounterVec
 	cacheMisses                           prometheus.Counter
 
 	// Per topic (label topic_id, hex): segments holding its data and its
@@ -48,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 		Name: "strata_tiered_tail_age_seconds",
 		Help: "Age of the oldest batch not yet in object storage (0 when none waits).",
 	}, func() float64 { _, age := tail(); return age.Seconds() })
-	return &metrics{
+	m := &metrics{
 		puts: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_segment_puts_total",
 			Help: "Segment PUT attempts.",
@@ -80,22 +81,22 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 			Name: "strata_tiered_backpressure_total",
 			Help: "Appends refused because too much, or too old, was waiting for object storage.",
 		}),
-		rewriteBytesRead: f.NewCounter(prometheus.CounterOpts{
+		rewriteBytesRead: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_tiered_rewrite_read_bytes_total",
-			Help: "Bytes segment merging and key compaction read from object storage.",
-		}),
-		rewriteBytesWritten: f.NewCounter(prometheus.CounterOpts{
+			Help: "Bytes segment merging and key compaction read from object storage, by kind (merge, clean).",
+		}, []string{"kind"}),
+		rewriteBytesWritten: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_tiered_rewrite_written_bytes_total",
-			Help: "Bytes segment merging and key compaction wrote to object storage.",
-		}),
-		rewriteGets: f.NewCounter(prometheus.CounterOpts{
+			Help: "Bytes segment merging and key compaction wrote to object storage, by kind (merge, clean).",
+		}, []string{"kind"}),
+		rewriteGets: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_tiered_rewrite_gets_total",
-			Help: "Ranged GETs made by segment merging and key compaction (flush PUTs are strata_tiered_segment_puts_total, garbage collection's DELETEs strata_gc_deleted_total).",
-		}),
-		rewritePuts: f.NewCounter(prometheus.CounterOpts{
+			Help: "Ranged GETs made by segment merging and key compaction, by kind (merge, clean); reads for consumers count in strata_tiered_cache_misses_total, flush PUTs in strata_tiered_segment_puts_total, garbage collection's DELETEs in strata_gc_deleted_total.",
+		}, []string{"kind"}),
+		rewritePuts: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_tiered_rewrite_puts_total",
-			Help: "Segment PUTs made by segment merging and key compaction.",
-		}),
+			Help: "Segment PUTs made by segment merging and key compaction, by kind (merge, clean).",
+		}, []string{"kind"}),
 		logStartMoves: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_log_start_moves_total",
 			Help: "Index commits that moved a partition's log start offset (retention, DeleteRecords).",
@@ -130,4 +131,10 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 			Help: "WAL appends that failed (fenced, or outcome unknown); the partition reloads.",
 		}),
 	}
+	for _, kind := range []string{"merge", "clean"} {
+		for _, c := range []*prometheus.CounterVec{m.rewriteBytesRead, m.rewriteBytesWritten, m.rewriteGets, m.rewritePuts} {
+			c.WithLabelValues(kind)
+		}
+	}
+	return m
 }

@@ -98,6 +98,8 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 	})
 	res.BytesRead += read.BytesRead
 	res.Gets += read.Gets
+	l.metrics.rewriteBytesRead.WithLabelValues("clean").Add(float64(read.BytesRead))
+	l.metrics.rewriteGets.WithLabelValues("clean").Add(float64(read.Gets))
 	if err == nil {
 		s := cleaner.Stats()
 		l.cfg.Logger.Debug("partition cleaned", "partition", tp.Partition, "offset", cleanedTo,
@@ -162,10 +164,10 @@ func (l *Log) rewrite(ctx context.Context, kind string, tp index.TopicPartition,
 	cfg.BlockSize = l.cfg.BlockSize
 	res, err := compact.Rewrite(ctx, cfg, blocks)
 	out := index.RewriteStats{BytesRead: res.BytesRead, BytesWritten: res.BytesWritten, Gets: res.Gets, Puts: res.Puts, EntriesBefore: len(run)}
-	l.metrics.rewriteBytesRead.Add(float64(res.BytesRead))
-	l.metrics.rewriteBytesWritten.Add(float64(res.BytesWritten))
-	l.metrics.rewritePuts.Add(float64(res.Puts))
-	l.metrics.rewriteGets.Add(float64(res.Gets))
+	l.metrics.rewriteBytesRead.WithLabelValues(kind).Add(float64(res.BytesRead))
+	l.metrics.rewriteBytesWritten.WithLabelValues(kind).Add(float64(res.BytesWritten))
+	l.metrics.rewritePuts.WithLabelValues(kind).Add(float64(res.Puts))
+	l.metrics.rewriteGets.WithLabelValues(kind).Add(float64(res.Gets))
 	if err != nil {
 		return out, err
 	}

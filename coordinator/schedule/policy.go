@@ -115,6 +115,9 @@ func NeedsTrim(st index.Partition) bool {
 type Usage struct {
 	// Bytes is the size of the blocks from the log start offset on.
 	Bytes int64
+	// DirtyBytes is the size of those at or above the cleaner checkpoint
+	// (CleanedOffset): what the next key compaction has not seen yet.
+	DirtyBytes int64
 	// Entries is the number of index entries; Objects the distinct
 	// objects they are in.
 	Entries, Objects int
@@ -127,6 +130,9 @@ func Measure(st index.Partition) Usage {
 	for _, e := range st.Entries {
 		if e.LastOffset >= st.LogStartOffset {
 			u.Bytes += e.Length
+			if e.LastOffset >= st.CleanedOffset {
+				u.DirtyBytes += e.Length
+			}
 		}
 		if e.Object != prev {
 			u.Objects++

@@ -148,6 +148,7 @@ func (s *Scheduler) Pass(ctx context.Context) {
 			}
 			u := Measure(st)
 			usage.Bytes += u.Bytes
+			usage.DirtyBytes += u.DirtyBytes
 			usage.Entries += u.Entries
 			usage.Objects += u.Objects
 			logStarts += st.LogStartOffset
@@ -156,7 +157,7 @@ func (s *Scheduler) Pass(ctx context.Context) {
 		if led > 0 {
 			id := hex.EncodeToString(t.ID[:])
 			seen[id] = true
-			s.metrics.publish(id, usage, logStarts)
+			s.metrics.publish(id, usage, logStarts, pol.Compact)
 		}
 	}
 	s.metrics.forgetExcept(seen)
@@ -239,7 +240,7 @@ type metrics struct {
 	failures    *prometheus.CounterVec
 	// Per topic (label topic_id, hex), over the partitions this gateway
 	// leads: sum them over gateways.
-	bytes, entries, objects, logStart *prometheus.GaugeVec
+	bytes, entries, objects, logStart, dirty *prometheus.GaugeVec
 	// published is the topics the gauges hold values for.
 	published map[string]bool
 }
@@ -276,6 +277,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strata_topic_objects",
 			Help: "Segment objects a topic's index references (an object shared by partitions counts once per partition), over the partitions this gateway leads.",
 		}, []string{"topic_id"}),
+		dirty: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_topic_dirty_ratio",
+			Help: "For a compacted topic, the share of its retained bytes that key compaction has not cleaned yet (Kafka's dirty ratio, compared with min.cleanable.dirty.ratio), over the partitions this gateway leads.",
+		}, []string{"topic_id"}),
 		logStart: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "strata_topic_log_start_offset_sum",
 			Help: "Sum of a topic's partitions' log start offsets, over the partitions this gateway leads.",
@@ -288,8 +293,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) publish(topicID string, u Usage, logStarts int64) {
+func (m *metrics) publish(topicID string, u Usage, logStarts int64, compacted bool) {
 	m.published[topicID] = true
+	if compacted && u.Bytes > 0 {
+		m.dirty.WithLabelValues(topicID).Set(float64(u.DirtyBytes) / float64(u.Bytes))
+	} else {
+		m.dirty.DeleteLabelValues(topicID)
+	}
 	m.bytes.WithLabelValues(topicID).Set(float64(u.Bytes))
 	m.entries.WithLabelValues(topicID).Set(float64(u.Entries))
 	m.objects.WithLabelValues(topicID).Set(float64(u.Objects))
@@ -303,7 +313,7 @@ func (m *metrics) forgetExcept(live map[string]bool) {
 		if live[id] {
 			continue
 		}
-		for _, g := range []*prometheus.GaugeVec{m.bytes, m.entries, m.objects, m.logStart} {
+		for _, g := range []*prometheus.GaugeVec{m.bytes, m.entries, m.objects, m.logStart, m.dirty} {
 			g.DeleteLabelValues(id)
 		}
 		delete(m.published, id)
