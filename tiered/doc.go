@@ -54,6 +54,21 @@
 // partitions committed and others not, which is fine because every partition
 // is consistent on its own.
 //
+// Lifecycle (lifecycle.go, rewrite.go): the partition's leader also moves
+// its log start offset (retention and DeleteRecords, planned by
+// coordinator/schedule) and replaces runs of index entries with merged or
+// key-compacted per-partition segments (written by tiered/compact), each
+// index entry of such a segment standing for all its blocks
+// (segment.IndexEntry.Whole; readers find the blocks through the object's
+// footer, cached like blocks). These edits commit by compare-and-swap with
+// the leader epoch, serialised with the flush's commits by Log.commitMu, and
+// never change an offset. Objects a commit would reference must be younger
+// than Config.ObjectGrace, the garbage collector's grace (tiered/gc): a
+// flush or rewrite that takes longer is abandoned rather than point the
+// index at an object the collector may already count as an orphan. A read
+// that finds an object gone (collected after the grace while the read held
+// an old state) reads again from the current state.
+//
 // Backpressure: what waits for object storage is held in memory, bounded by
 // MaxTailBytes and MaxTailAge; past either, Append returns ErrBackpressure
 // (retriable) rather than acknowledge what could not be flushed.
