@@ -51,6 +51,8 @@ type serveConfig struct {
 	// work; GCGrace is the garbage collector's grace period.
 	CompactionInterval time.Duration
 	GCGrace            time.Duration
+	// CompactionRate bounds what lifecycle jobs read, in bytes per second.
+	CompactionRate byteSize
 
 	// crashAt names a lifecycle step (tiered.Config.StepHook, gc.Config.StepHook)
 	// at which the process kills itself with SIGKILL: fault injection for the
@@ -87,6 +89,7 @@ func serveFlags(c *serveConfig) []struct {
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	c.CompactionInterval, c.GCGrace = schedule.DefaultInterval, tiered.DefaultObjectGrace
+	c.CompactionRate = schedule.DefaultMaxBytesPerSecond
 	return []struct {
 		name, usage string
 		value       flag.Value
@@ -122,6 +125,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"group-consumer-heartbeat-interval", "how often consumer-protocol group members heartbeat (group.consumer.heartbeat.interval.ms)", (*durationValue)(&c.ConsumerHeartbeatInterval)},
 		{"offsets-retention", "committed offsets outlive their group's activity this long (offsets.retention.minutes)", (*durationValue)(&c.OffsetsRetention)},
 		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
+		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}
@@ -176,6 +180,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--max-request-bytes must be under 2GiB")
 	case c.CompactionInterval <= 0:
 		return c, errors.New("--compaction-interval must be positive")
+	case c.CompactionRate <= 0:
+		return c, errors.New("--compaction-rate must be positive")
 	case c.GCGrace < time.Second:
 		return c, errors.New("--gc-grace must be at least 1s")
 	case c.OffsetsRetention <= 0:

@@ -200,13 +200,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	}
 	scheduler, err := schedule.New(schedule.Config{
-		Topics:     store,
-		Logs:       log,
-		Leads:      gw.Leads,
-		Configs:    gateway.EffectiveTopicConfigs,
-		Interval:   cfg.CompactionInterval,
-		Logger:     logger.With("part", "schedule"),
-		Registerer: reg,
+		Topics:            store,
+		Logs:              log,
+		Leads:             gw.Leads,
+		Configs:           gateway.EffectiveTopicConfigs,
+		Interval:          cfg.CompactionInterval,
+		MaxBytesPerSecond: int64(cfg.CompactionRate),
+		Logger:            logger.With("part", "schedule"),
+		Registerer:        reg,
 	})
 	if err != nil {
 		ln.Close()
