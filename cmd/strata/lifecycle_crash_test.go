@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +59,20 @@ func testLifecycleCrash(t *testing.T, step string) {
 
 	// Produce in small rounds, so that flushes make many small blocks to
 	// merge and the table keeps getting dirty, until the crash.
-	producer := newClient(t, addr, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(3), kgo.RecordDeliveryTimeout(5*time.Second))
+	producer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(3), kgo.RecordDeliveryTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closeOnce sync.Once
+	closeProducer := func() { closeOnce.Do(producer.Close) }
+	t.Cleanup(closeProducer)
+	// An idempotent producer does not give up on a request in flight to a
+	// broker that died (the batch may have been written); closing the
+	// client fails what it holds, which ends the round.
+	go func() {
+		<-exited
+		closeProducer()
+	}()
 	plain := map[int64]string{} // acknowledged offset -> value
 	latest := map[string]int{}  // key -> sequence of its latest acknowledged value
 	const keys = 40
