@@ -201,7 +201,9 @@ func histogram(t *testing.T, addr, name string) (count, sum float64) {
 	return count, sum
 }
 
-// startServeAddrs is startServe returning the HTTP address too.
+// startServeAddrs runs `strata serve` in-process with args added to loopback
+// defaults, and returns the Kafka and HTTP addresses. Cleanup stops it and
+// requires a clean exit.
 func startServeAddrs(t *testing.T, args ...string) (kafka, httpAddr string) {
 	t.Helper()
 	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}

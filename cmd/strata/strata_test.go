@@ -42,36 +42,8 @@ func TestMain(m *testing.M) {
 // exit.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
-	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
-	cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs := make(chan net.Addr, 1)
-	cfg.onServing = func(kafka, _ net.Addr) { addrs <- kafka }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, testWriter{t}) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Error("serve did not stop within 60s")
-		}
-	})
-	select {
-	case a := <-addrs:
-		return a.String()
-	case err := <-done:
-		t.Fatalf("serve exited during start: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start within 60s")
-	}
-	return ""
+	kafka, _ := startServeAddrs(t, args...)
+	return kafka
 }
 
 // testWriter sends serve's log to the test log.
