@@ -67,6 +67,9 @@ async function create() {
 		{ name: 'min.cleanable.dirty.ratio', value: '0.01' },
 		{ name: 'delete.retention.ms', value: '2000' },
 		{ name: 'segment.bytes', value: '1048576' },
+		// The newest block is Kafka's active segment, cleaned only once
+		// segment.ms has rolled it.
+		{ name: 'segment.ms', value: '1000' },
 	];
 	await withAdmin(async (admin) => {
 		const created = await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries }] });
