@@ -23,7 +23,9 @@ FUZZ_TARGETS := \
 	./tiered/segment:FuzzReadIndex:50000x \
 	./tiered/wal:FuzzParseRecord:50000x \
 	./coordinator:FuzzDecodeEntries:50000x \
-	./tiered/compact:FuzzClean:20000x
+	./tiered/compact:FuzzClean:20000x \
+	./schemaregistry:FuzzHandlers:2000x \
+	./schemaregistry/compat:FuzzJSONCheck:5000x
 
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR

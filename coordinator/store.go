@@ -82,6 +82,7 @@ type Store struct {
 	groups     jetstream.KeyValue
 	gateways   jetstream.KeyValue
 	leaders    jetstream.KeyValue
+	schemas    jetstream.KeyValue
 
 	// gatewayLease is the gateways bucket's TTL.
 	gatewayLease time.Duration
@@ -148,6 +149,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.groups, "groups", "Strata consumer group membership", 0},
 		{&s.gateways, "gateways", "Strata live gateways (leases)", cfg.GatewayLease},
 		{&s.leaders, "leaders", "Strata partitions' latest leader epochs", 0},
+		{&s.schemas, "schemas", "Strata schema registry: schemas, subjects, configs and modes", 0},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {

@@ -24,6 +24,9 @@ package gateway
 //   - A record without a key in a topic whose cleanup.policy includes compact
 //     is INVALID_RECORD and nothing of its batch is appended (Kafka's
 //     LogValidator).
+//   - A topic with confluent.value.schema.validation (or .key.) takes only
+//     records carrying a schema id registered under its subject
+//     (schema_validation.go); otherwise the batch is INVALID_RECORD.
 //   - Idempotent producers: duplicates of any of the last five batches return
 //     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
 //     epoch returns INVALID_PRODUCER_EPOCH.
@@ -138,6 +141,9 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 		if err := requireKeys(records, maxMessageBytes(t.Configs)); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.validateSchemas(t, records, maxMessageBytes(t.Configs)); err != nil {
+		return nil, err
 	}
 	return s.cfg.Logs.Append(ctx, tp, records)
 }

@@ -118,6 +118,10 @@ type Config struct {
 	// Members makes this gateway one of a cluster (see cluster.go); nil
 	// runs it alone, leading every partition and coordinating every group.
 	Members Members
+	// Schemas, if set, is the schema registry that topics with schema
+	// validation check record ids against; nil refuses every record of such
+	// topics.
+	Schemas Schemas
 	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs;
 	// nil reports -1 (unknown), so clients do not validate epochs.
 	LeaderEpochs LeaderEpochs

@@ -70,7 +70,7 @@ CONF
 start_gateway() {
 	local i=$1
 	: >"$dir/gateway-$i.log"
-	"$bin" serve --listen "127.0.0.1:$((base + 20 + i))" --http-listen "127.0.0.1:$((base + 30 + i))" \
+	"$bin" serve --listen "127.0.0.1:$((base + 20 + i))" --http-listen "127.0.0.1:$((base + 30 + i))" --schema-registry-listen "127.0.0.1:$((base + 50 + i))" \
 		--data-dir "$dir/shared" --nats-url "$nats_urls" --nats-monitor-url "$monitor_urls" --nats-replicas 3 --node-id "$i" \
 		--gateway-lease "$lease" --num-partitions "$partitions" --flush-interval 50ms >"$dir/gateway-$i.log" 2>&1 &
 	echo $! >"$dir/gateway-$i.pid"

@@ -53,7 +53,7 @@ func (b *syncBuffer) String() string {
 // it serves Kafka.
 func startProcess(t *testing.T, dir, addr string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = append(os.Environ(), runAsStrata+"=1")
 	p := &process{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

@@ -17,14 +17,16 @@ import (
 
 // serveConfig is everything `strata serve` is told, from flags and environment.
 type serveConfig struct {
-	Listen       string
-	Advertise    string
-	DataDir      string
-	HTTPListen   string
-	ObjectStore  string
-	S3           s3Flags
-	NATSURL      string
-	NATSReplicas int
+	Listen     string
+	Advertise  string
+	DataDir    string
+	HTTPListen string
+	// SchemaRegistryListen is the schema registry's address; empty: off.
+	SchemaRegistryListen string
+	ObjectStore          string
+	S3                   s3Flags
+	NATSURL              string
+	NATSReplicas         int
 	// NATSMonitorURLs and AllowUnsafeNATS: the durability contract check.
 	NATSMonitorURLs string
 	AllowUnsafeNATS bool
@@ -62,6 +64,9 @@ type serveConfig struct {
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
 	onServing func(kafka, http net.Addr)
+	// onRegistry, if set, is called with the schema registry's bound
+	// address once it serves.
+	onRegistry func(net.Addr)
 }
 
 type s3Flags struct {
@@ -80,6 +85,7 @@ func serveFlags(c *serveConfig) []struct {
 	value       flag.Value
 } {
 	c.Listen, c.DataDir, c.HTTPListen, c.ObjectStore = "127.0.0.1:9092", "./strata-data", "127.0.0.1:9644", "file"
+	c.SchemaRegistryListen = "127.0.0.1:8081"
 	c.S3.Region = "us-east-1"
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -98,6 +104,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
 		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
+		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
 		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},
 		{"s3-endpoint", "S3 endpoint URL (empty: AWS); credentials come from the AWS default chain", (*stringValue)(&c.S3.Endpoint)},
 		{"s3-bucket", "S3 bucket", (*stringValue)(&c.S3.Bucket)},

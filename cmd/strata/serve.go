@@ -30,6 +30,7 @@ import (
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
+	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/gc"
 	"github.com/stratalog/strata/tiered/index"
@@ -160,6 +161,20 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("http listener: %w", err)
 	}
+	var registry *schemaregistry.Registry
+	var registryLn net.Listener
+	var schemas gateway.Schemas // nil unless the registry runs: a nil *Registry is not nil here
+	if cfg.SchemaRegistryListen != "" {
+		if registry, err = schemaregistry.New(schemaregistry.Config{KV: store.Schemas(), Logger: logger.With("part", "schemaregistry")}); err == nil {
+			registryLn, err = net.Listen("tcp", cfg.SchemaRegistryListen)
+		}
+		if err != nil {
+			ln.Close()
+			httpLn.Close()
+			return fmt.Errorf("schema registry: %w", err)
+		}
+		schemas = registry
+	}
 	var ready atomic.Bool
 	gw, err = gateway.New(gateway.Config{
 		Listener:                       ln,
@@ -183,6 +198,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		OffsetsRetention:               cfg.OffsetsRetention,
 		Members:                        store,
 		LeaderEpochs:                   store,
+		Schemas:                        schemas,
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
 		OnServing: func() {
@@ -249,6 +265,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	})
 	g.Go(func() error { return serveHTTP(front, httpLn, reg, &ready) })
+	if registry != nil {
+		g.Go(func() error { return registry.Run(back) })
+		g.Go(func() error { return serveRegistry(front, registryLn, registry, cfg.onRegistry, logger) })
+	}
 	g.Go(func() error { return store.Run(back) })
 	g.Go(func() error { return log.Run(back) })
 	// The lifecycle jobs stop with the gateway, before the log's last flush.
@@ -327,6 +347,25 @@ func openBucket(ctx context.Context, cfg serveConfig) (objstore.Bucket, error) {
 		return nil, fmt.Errorf("s3 object store: %w", err)
 	}
 	return b, nil
+}
+
+// serveRegistry serves the schema registry on ln until ctx ends.
+func serveRegistry(ctx context.Context, ln net.Listener, reg *schemaregistry.Registry, onServing func(net.Addr), logger *slog.Logger) error {
+	srv := &http.Server{Handler: reg, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	defer stop()
+	logger.Info("serving schema registry", "listen", ln.Addr().String())
+	if onServing != nil {
+		onServing(ln.Addr())
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("schema registry: %w", err)
+	}
+	return nil
 }
 
 // serveHTTP serves /healthz (200 only while the Kafka listener serves) and

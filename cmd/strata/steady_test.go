@@ -206,7 +206,7 @@ func histogram(t *testing.T, addr, name string) (count, sum float64) {
 // requires a clean exit.
 func startServeAddrs(t *testing.T, args ...string) (kafka, httpAddr string) {
 	t.Helper()
-	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
+	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
 	cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,11 @@ type format interface {
 }
 
 // formats is the table of schema types.
-var formats = map[Type]format{}
+var formats = map[Type]format{
+	Avro:     avroFormat{},
+	Protobuf: protobufFormat{},
+	JSON:     jsonFormat{},
+}
 
 func formatOf(t Type) (format, error) {
 	if t == "" {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+// TestSchemaRegistryAcrossGateways: two gateways serve the schema registry
+// from one coordinator. A schema registered on A is read on B; with A killed
+// B keeps serving and registering; after a restart of both on the same data
+// every schema keeps its id.
+func TestSchemaRegistryAcrossGateways(t *testing.T) {
+	nats := testenv.NATS(t)
+	dir := t.TempDir()
+	kafka := []string{freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	registry := []string{freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	args := func(i int) []string {
+		return []string{"--nats-url", nats.URL, "--nats-monitor-url", nats.MonitorURL, "--node-id", []string{"1", "2"}[i],
+			"--schema-registry-listen", registry[i]}
+	}
+	procs := []*process{startProcess(t, dir, kafka[0], args(0)...), startProcess(t, dir, kafka[1], args(1)...)}
+	client := func(i int) *sr.Client {
+		cl, err := sr.NewClient(sr.URLs("http://" + registry[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	a, b := client(0), client(1)
+	ctx := t.Context()
+	s1, err := a.CreateSchema(ctx, "orders-value", sr.Schema{Schema: `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		_, err := b.SchemaByID(ctx, s1.ID)
+		return err
+	})
+
+	procs[0].kill(t)
+	s2, err := b.CreateSchema(ctx, "payments-value", sr.Schema{Schema: `{"type":"record","name":"Payment","fields":[{"name":"amount","type":"double"}]}`})
+	if err != nil {
+		t.Fatalf("register on B with A down: %v", err)
+	}
+	procs[1].stop(t)
+
+	procs[0] = startProcess(t, dir, kafka[0], args(0)...)
+	procs[1] = startProcess(t, dir, kafka[1], args(1)...)
+	for _, want := range []sr.SubjectSchema{s1, s2} {
+		for i, cl := range []*sr.Client{a, b} {
+			got, err := cl.SchemaByVersion(ctx, want.Subject, want.Version)
+			if err != nil || got.ID != want.ID {
+				t.Fatalf("gateway %d after restart: %s v%d is id %d (%v), want %d", i+1, want.Subject, want.Version, got.ID, err, want.ID)
+			}
+		}
+	}
+}
+
+// TestSchemaValidation: a topic with confluent.value.schema.validation takes
+// only records whose value carries the wire format's magic byte and the id
+// of a schema registered under "<topic>-value"; anything else fails the
+// whole batch with INVALID_RECORD and appends nothing.
+func TestSchemaValidation(t *testing.T) {
+	registry := freeLoopbackAddr(t)
+	broker := startServe(t, "--schema-registry-listen", registry)
+	srcl, err := sr.NewClient(sr.URLs("http://" + registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s, err := srcl.CreateSchema(ctx, "checked-value", sr.Schema{Schema: `"string"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := srcl.CreateSchema(ctx, "elsewhere-value", sr.Schema{Schema: `"long"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(newClient(t, broker))
+	if r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"confluent.value.schema.validation": kadm.StringPtr("true")}, "checked"); err != nil || r.Err != nil {
+		t.Fatalf("create topic: %v %v", err, r.Err)
+	}
+	wire := func(id int, payload string) []byte {
+		return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, payload...)
+	}
+	producer := newClient(t, broker, kgo.DefaultProduceTopic("checked"), kgo.RecordRetries(0))
+	for _, c := range []struct {
+		name  string
+		value []byte
+		ok    bool
+	}{
+		{"registered id", wire(s.ID, "\x06abc"), true},
+		{"no magic byte", []byte("plain text"), false},
+		{"unknown id", wire(424242, "x"), false},
+		{"id of another subject", wire(other.ID, "x"), false},
+		{"too short", []byte{0, 0}, false},
+	} {
+		err := producer.ProduceSync(ctx, &kgo.Record{Value: c.value}).FirstErr()
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok && !errors.Is(err, kerr.InvalidRecord) {
+			t.Errorf("%s: %v, want INVALID_RECORD", c.name, err)
+		}
+	}
+	// A batch with one bad record among good ones is refused whole.
+	err = producer.ProduceSync(ctx, &kgo.Record{Value: wire(s.ID, "a")}, &kgo.Record{Value: []byte("bad")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("mixed batch: %v, want INVALID_RECORD", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "checked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end, _ := ends.Lookup("checked", 0); end.Offset != 1 {
+		t.Fatalf("high watermark %d, want 1: only the valid record", end.Offset)
+	}
+}

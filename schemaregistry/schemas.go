@@ -1,0 +1,121 @@
+package schemaregistry
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// schemaByID answers the {id} path value's schema, or 40403.
+func (r *Registry) schemaByID(req *http.Request) (schemaRecord, error) {
+	id, err := strconv.Atoi(req.PathValue("id"))
+	if err != nil {
+		return schemaRecord{}, errorf(codeSchemaNotFound, "Schema %s not found", req.PathValue("id"))
+	}
+	s, ok := r.cache.schema(id)
+	if !ok {
+		return schemaRecord{}, errorf(codeSchemaNotFound, "Schema %d not found", id)
+	}
+	return s, nil
+}
+
+// getSchema is GET /schemas/ids/{id}.
+func (r *Registry) getSchema(w http.ResponseWriter, req *http.Request) error {
+	s, err := r.schemaByID(req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, struct {
+		SchemaType string      `json:"schemaType,omitempty"`
+		Schema     string      `json:"schema"`
+		References []reference `json:"references,omitempty"`
+	}{typeField(s.Type), s.Schema, s.References})
+	return nil
+}
+
+// getSchemaText is GET /schemas/ids/{id}/schema: the text alone.
+func (r *Registry) getSchemaText(w http.ResponseWriter, req *http.Request) error {
+	s, err := r.schemaByID(req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", contentType)
+	_, err = w.Write([]byte(s.Schema))
+	return err
+}
+
+// usesOf returns the subject versions holding schema id, by subject.
+func (r *Registry) usesOf(id int, deleted bool) []versionResponse {
+	var out []versionResponse
+	names := r.cache.subjectNames()
+	slices.Sort(names)
+	for _, name := range names {
+		rec, _ := r.cache.subject(name)
+		for _, v := range rec.live(deleted) {
+			if v.ID == id {
+				out = append(out, versionResponse{Subject: name, Version: v.Version})
+			}
+		}
+	}
+	return out
+}
+
+// schemaSubjects is GET /schemas/ids/{id}/subjects.
+func (r *Registry) schemaSubjects(w http.ResponseWriter, req *http.Request) error {
+	s, err := r.schemaByID(req)
+	if err != nil {
+		return err
+	}
+	out := []string{}
+	for _, u := range r.usesOf(s.ID, flag(req, "deleted")) {
+		if !slices.Contains(out, u.Subject) {
+			out = append(out, u.Subject)
+		}
+	}
+	writeJSON(w, out)
+	return nil
+}
+
+// schemaVersions is GET /schemas/ids/{id}/versions.
+func (r *Registry) schemaVersions(w http.ResponseWriter, req *http.Request) error {
+	s, err := r.schemaByID(req)
+	if err != nil {
+		return err
+	}
+	type subjectVersion struct {
+		Subject string `json:"subject"`
+		Version int    `json:"version"`
+	}
+	out := []subjectVersion{}
+	for _, u := range r.usesOf(s.ID, flag(req, "deleted")) {
+		out = append(out, subjectVersion{u.Subject, u.Version})
+	}
+	writeJSON(w, out)
+	return nil
+}
+
+// listSchemas is GET /schemas: every subject's versions (subjectPrefix,
+// deleted and latestOnly filter them).
+func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) error {
+	q := req.URL.Query()
+	prefix, latestOnly, deleted := q.Get("subjectPrefix"), flag(req, "latestOnly"), flag(req, "deleted")
+	out := []versionResponse{}
+	names := r.cache.subjectNames()
+	slices.Sort(names)
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		rec, _ := r.cache.subject(name)
+		live := rec.live(deleted)
+		if latestOnly && len(live) > 0 {
+			live = live[len(live)-1:]
+		}
+		for _, v := range live {
+			out = append(out, r.versionResponse(name, v))
+		}
+	}
+	writeJSON(w, out)
+	return nil
+}

@@ -1,0 +1,158 @@
+package schemaregistry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// DefaultMaxBodyBytes is Config.MaxBodyBytes's default: far above any real
+// schema, small enough that a request cannot take the gateway's memory.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Config configures a Registry. KV is required.
+type Config struct {
+	// KV stores the registry's records (coordinator.Store.Schemas()).
+	KV KV
+	// MaxBodyBytes caps a request body; larger ones get 413. Default
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives the registry's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Registry serves Confluent's Schema Registry REST API from the records in
+// its KV, cached in memory and kept current by a watch (Run).
+type Registry struct {
+	cfg   Config
+	cache *cache
+	mux   *http.ServeMux
+}
+
+// New returns a Registry; Run must run for it to serve reads.
+func New(cfg Config) (*Registry, error) {
+	if cfg.KV == nil {
+		return nil, errors.New("schemaregistry: Config.KV is required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{cfg: cfg, cache: newCache(), mux: http.NewServeMux()}
+	r.routes()
+	return r, nil
+}
+
+// Run keeps the cache in step with the KV until ctx ends.
+func (r *Registry) Run(ctx context.Context) error {
+	return r.cfg.KV.Watch(ctx, func(key string, value []byte, rev uint64) {
+		if key == "" {
+			r.cache.once.Do(func() { close(r.cache.synced) })
+			return
+		}
+		if err := r.cache.apply(key, value, rev); err != nil {
+			r.cfg.Logger.Error("skip schema registry record", "key", key, "err", err)
+		}
+	})
+}
+
+// Synced is closed once the cache holds every stored record.
+func (r *Registry) Synced() <-chan struct{} { return r.cache.synced }
+
+// ServeHTTP serves the REST API. Until the cache has synced it answers 503.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	select {
+	case <-r.cache.synced:
+	default:
+		writeError(w, errorf(codeStoreError, "the schema registry is starting"))
+		return
+	}
+	req.Body = http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes)
+	r.mux.ServeHTTP(w, req)
+}
+
+// handlerFunc is a handler that returns its error for writeError.
+type handlerFunc func(w http.ResponseWriter, req *http.Request) error
+
+func (r *Registry) handle(pattern string, h handlerFunc) {
+	r.mux.HandleFunc(pattern, func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
+		defer cancel()
+		if err := h(w, req.WithContext(ctx)); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+func (r *Registry) routes() {
+	r.handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) error { writeJSON(w, struct{}{}); return nil })
+	r.handle("GET /subjects", r.listSubjects)
+	r.handle("GET /subjects/{subject}/versions", r.listVersions)
+	r.handle("POST /subjects/{subject}/versions", r.register)
+	r.handle("GET /subjects/{subject}/versions/{version}", r.getVersion)
+	r.handle("GET /subjects/{subject}/versions/{version}/schema", r.getVersionSchema)
+	r.handle("GET /subjects/{subject}/versions/{version}/referencedby", r.referencedBy)
+	r.handle("DELETE /subjects/{subject}/versions/{version}", r.deleteVersion)
+	r.handle("POST /subjects/{subject}", r.lookup)
+	r.handle("DELETE /subjects/{subject}", r.deleteSubject)
+	r.handle("GET /schemas", r.listSchemas)
+	r.handle("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) error {
+		writeJSON(w, []string{"JSON", "PROTOBUF", "AVRO"})
+		return nil
+	})
+	r.handle("GET /schemas/ids/{id}", r.getSchema)
+	r.handle("GET /schemas/ids/{id}/schema", r.getSchemaText)
+	r.handle("GET /schemas/ids/{id}/subjects", r.schemaSubjects)
+	r.handle("GET /schemas/ids/{id}/versions", r.schemaVersions)
+	r.handle("GET /config", r.getConfig)
+	r.handle("PUT /config", r.putConfig)
+	r.handle("DELETE /config", r.deleteConfig)
+	r.handle("GET /config/{subject}", r.getConfig)
+	r.handle("PUT /config/{subject}", r.putConfig)
+	r.handle("DELETE /config/{subject}", r.deleteConfig)
+	r.handle("GET /mode", r.getMode)
+	r.handle("PUT /mode", r.putMode)
+	r.handle("DELETE /mode", r.deleteMode)
+	r.handle("GET /mode/{subject}", r.getMode)
+	r.handle("PUT /mode/{subject}", r.putMode)
+	r.handle("DELETE /mode/{subject}", r.deleteMode)
+	r.handle("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
+	r.handle("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
+	r.handle("GET /contexts", func(w http.ResponseWriter, _ *http.Request) error { writeJSON(w, []string{"."}); return nil })
+}
+
+// decode reads a JSON request body into v: malformed JSON is 400 (Confluent
+// answers Jackson's parse errors so), a body over the cap 413.
+func decode(req *http.Request, v any) error {
+	body, err := io.ReadAll(req.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return errorf(codeTooLarge, "request body over %d bytes", tooLarge.Limit)
+	}
+	if err != nil {
+		return errorf(codeBadRequest, "read request body: %v", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errorf(codeBadRequest, "malformed JSON: %v", err)
+	}
+	return nil
+}
+
+// flag reads a boolean query parameter.
+func flag(req *http.Request, name string) bool {
+	return req.URL.Query().Get(name) == "true"
+}
+
+func subjectOf(req *http.Request) (string, error) {
+	s := req.PathValue("subject")
+	if s == "" || len(s) > maxSubjectLength {
+		return "", errorf(codeInvalidSubject, "invalid subject %q", s)
+	}
+	return s, nil
+}
