@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -122,5 +125,108 @@ func TestSchemaValidation(t *testing.T) {
 	}
 	if end, _ := ends.Lookup("checked", 0); end.Offset != 1 {
 		t.Fatalf("high watermark %d, want 1: only the valid record", end.Offset)
+	}
+}
+
+// serdeOrder is the record the serde test produces, as Avro and as JSON.
+type serdeOrder struct {
+	ID     int64  `avro:"id" json:"id"`
+	Item   string `avro:"item" json:"item"`
+	Amount int32  `avro:"amount" json:"amount"`
+}
+
+// TestSerdesThroughStrata: franz-go's sr.Serde encodes records with schemas
+// registered in Strata's registry (Avro through hamba/avro, JSON Schema
+// through encoding/json), produces them to topics that validate the schema
+// id at the broker, and a consumer decodes every one with the schema it
+// fetches by id. A record encoded with an id of another subject is refused.
+func TestSerdesThroughStrata(t *testing.T) {
+	registry := freeLoopbackAddr(t)
+	broker := startServe(t, "--schema-registry-listen", registry)
+	srcl, err := sr.NewClient(sr.URLs("http://" + registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	avroText := `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"},{"name":"item","type":"string"},{"name":"amount","type":"int"}]}`
+	jsonText := `{"type":"object","properties":{"id":{"type":"integer"},"item":{"type":"string"},"amount":{"type":"integer"}},"required":["id","item"]}`
+	avroSchema, err := avro.Parse(avroText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(newClient(t, broker))
+	for _, c := range []struct {
+		topic string
+		s     sr.Schema
+		enc   func(any) ([]byte, error)
+		dec   func([]byte, any) error
+	}{
+		{"orders-avro", sr.Schema{Schema: avroText}, func(v any) ([]byte, error) { return avro.Marshal(avroSchema, v) }, func(b []byte, v any) error { return avro.Unmarshal(avroSchema, b, v) }},
+		{"orders-json", sr.Schema{Schema: jsonText, Type: sr.TypeJSON}, json.Marshal, json.Unmarshal},
+	} {
+		t.Run(c.topic, func(t *testing.T) {
+			ss, err := srcl.CreateSchema(ctx, c.topic+"-value", c.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"confluent.value.schema.validation": kadm.StringPtr("true")}, c.topic); err != nil || r.Err != nil {
+				t.Fatalf("create topic: %v %v", err, r.Err)
+			}
+			var serde sr.Serde
+			serde.Register(ss.ID, serdeOrder{}, sr.EncodeFn(c.enc), sr.DecodeFn(c.dec))
+			producer := newClient(t, broker, kgo.DefaultProduceTopic(c.topic), kgo.RecordRetries(0))
+			const n = 100
+			for i := range n {
+				v, err := serde.Encode(serdeOrder{ID: int64(i), Item: "widget", Amount: int32(i * 3)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := producer.ProduceSync(ctx, &kgo.Record{Key: []byte(strconv.Itoa(i)), Value: v}).FirstErr(); err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+			}
+			// A consumer that knows no schema: it fetches each by id.
+			consumer := newClient(t, broker, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.topic: {0: kgo.NewOffset().AtStart()}}))
+			var got []serdeOrder
+			for len(got) < n {
+				fs := consumer.PollFetches(ctx)
+				fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+				for _, r := range fs.Records() {
+					id, payload, err := (&sr.Serde{}).DecodeID(r.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					schema, err := srcl.SchemaByID(ctx, id)
+					if err != nil || schema.Schema != c.s.Schema {
+						t.Fatalf("schema %d: %q, %v", id, schema.Schema, err)
+					}
+					var o serdeOrder
+					if err := c.dec(payload, &o); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, o)
+				}
+			}
+			for i, o := range got {
+				if o.ID != int64(i) || o.Item != "widget" || o.Amount != int32(3*i) {
+					t.Fatalf("record %d decoded as %+v", i, o)
+				}
+			}
+		})
+	}
+	// The Avro topic refuses a record framed with the JSON subject's id.
+	jsonID, err := srcl.LookupSchema(ctx, "orders-json-value", sr.Schema{Schema: jsonText, Type: sr.TypeJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serde sr.Serde
+	serde.Register(jsonID.ID, serdeOrder{}, sr.EncodeFn(json.Marshal))
+	v, err := serde.Encode(serdeOrder{ID: 1, Item: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	producer := newClient(t, broker, kgo.DefaultProduceTopic("orders-avro"), kgo.RecordRetries(0))
+	if err := producer.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("a record with another subject's schema id: %v, want INVALID_RECORD", err)
 	}
 }
