@@ -281,6 +281,11 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	if resp, err := http.Get(url + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// Nothing was registered by any of it.
 	subjects, err := gws[0].sr.Subjects(t.Context())
 	if err != nil || len(subjects) != 0 {

@@ -65,11 +65,25 @@ func (r *Registry) Run(ctx context.Context) error {
 // Synced is closed once the cache holds every stored record.
 func (r *Registry) Synced() <-chan struct{} { return r.cache.synced }
 
-// ServeHTTP serves the REST API. Until the cache has synced it answers 503.
+// ServeHTTP serves the REST API, and /healthz for load balancers: 200 once
+// the cache holds every stored record, 503 before. Until then the API
+// answers 50001.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	synced := false
 	select {
 	case <-r.cache.synced:
+		synced = true
 	default:
+	}
+	if req.URL.Path == "/healthz" {
+		if !synced {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+		return
+	}
+	if !synced {
 		writeError(w, errorf(codeStoreError, "the schema registry is starting"))
 		return
 	}
