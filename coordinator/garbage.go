@@ -112,18 +112,3 @@ func (s *Store) DeleteChunk(ctx context.Context, r index.StoredChunk) error {
 	}
 	return nil
 }
-
-// DeleteTopicOffsets removes every group's committed offsets for the named
-// topic, as Kafka does when a topic is deleted.
-func (s *Store) DeleteTopicOffsets(ctx context.Context, topic string) error {
-	keys, err := s.offsetKeys(ctx, "*."+topicKey(topic))
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := s.offsets.Delete(ctx, k); err != nil && !isNotFound(err) {
-			return fmt.Errorf("delete offsets %s: %w", k, err)
-		}
-	}
-	return nil
-}

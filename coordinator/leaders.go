@@ -2,11 +2,8 @@ package coordinator
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,15 +91,11 @@ func (s *Store) applyLeaderEntry(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		return
 	}
-	hexID, part, ok := strings.Cut(e.Key(), ".")
-	id, err := hex.DecodeString(hexID)
-	p, perr := strconv.ParseInt(part, 10, 32)
+	tp, ok := parsePartitionKey(e.Key())
 	var r leaderRecord
-	if !ok || err != nil || len(id) != 16 || perr != nil || json.Unmarshal(e.Value(), &r) != nil {
+	if !ok || json.Unmarshal(e.Value(), &r) != nil {
 		s.log.Error("skip leader record", "key", e.Key())
 		return
 	}
-	tp := index.TopicPartition{Partition: int32(p)}
-	copy(tp.TopicID[:], id)
 	s.leaderEpochs.raise(tp, r.Epoch)
 }

@@ -158,7 +158,18 @@ func (s *Store) OffsetGroups(ctx context.Context) ([]string, error) {
 
 // DeleteGroupOffsets removes every committed offset of the group.
 func (s *Store) DeleteGroupOffsets(ctx context.Context, group string) error {
-	keys, err := s.offsetKeys(ctx, topicKey(group)+".*")
+	return s.deleteOffsets(ctx, topicKey(group)+".*")
+}
+
+// DeleteTopicOffsets removes every group's committed offsets for the named
+// topic, as Kafka does when a topic is deleted.
+func (s *Store) DeleteTopicOffsets(ctx context.Context, topic string) error {
+	return s.deleteOffsets(ctx, "*."+topicKey(topic))
+}
+
+// deleteOffsets removes the offsets records whose keys match filter.
+func (s *Store) deleteOffsets(ctx context.Context, filter string) error {
+	keys, err := s.offsetKeys(ctx, filter)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ package gateway
 //     LogValidator).
 //   - A topic with confluent.value.schema.validation (or .key.) takes only
 //     records carrying a schema id registered under its subject
-//     (schema_validation.go); otherwise the batch is INVALID_RECORD.
+//     (produce_records.go); otherwise the batch is INVALID_RECORD.
 //   - Idempotent producers: duplicates of any of the last five batches return
 //     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
 //     epoch returns INVALID_PRODUCER_EPOCH.
@@ -37,8 +37,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -137,39 +135,13 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 	case h.Size() > maxMessageBytes(t.Configs):
 		return nil, kerr.MessageTooLarge
 	}
-	if compacted(t.Configs) {
-		if err := requireKeys(records, maxMessageBytes(t.Configs)); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.validateSchemas(t, records, maxMessageBytes(t.Configs)); err != nil {
+	if err := s.checkRecords(t, records); err != nil {
 		return nil, err
 	}
 	return s.cfg.Logs.Append(ctx, tp, records)
 }
 
-// errKeyless stops requireKeys at the first record without a key.
-var errKeyless = errors.New("keyless record")
-
-// requireKeys refuses a batch holding a record without a key, which a
-// compacted topic cannot keep (Kafka's LogValidator: "Compacted topic cannot
-// accept message without key", INVALID_RECORD). The records are decoded,
-// decompressing at most maxBytes (the topic's max.message.bytes, with room
-// for compression ratios).
-func requireKeys(records []byte, maxBytes int) error {
-	err := batch.EachRecord(records, maxDecompressedFactor*maxBytes, func(r batch.Record) error {
-		if r.Key == nil {
-			return errKeyless
-		}
-		return nil
-	})
-	if errors.Is(err, errKeyless) {
-		return fmt.Errorf("%w: compacted topic cannot accept a record without a key", kerr.InvalidRecord)
-	}
-	return err
-}
-
-// maxDecompressedFactor bounds what requireKeys decompresses, as a multiple
+// maxDecompressedFactor bounds what checkRecords decompresses, as a multiple
 // of the batch limit: more than any real codec's ratio on real records, and
 // still a bound a hostile batch cannot exceed.
 const maxDecompressedFactor = 64

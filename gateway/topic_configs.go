@@ -34,7 +34,7 @@ const maxLong = "9223372036854775807"
 var topicConfigs = []topicConfig{
 	{name: "cleanup.policy", typ: kmsg.ConfigTypeList, def: "delete", check: oneOfList("delete", "compact"), enforced: true},
 	{name: "compression.type", typ: kmsg.ConfigTypeString, def: "producer", check: oneOf("producer"), enforced: true},
-	// Confluent Server's broker-side schema validation (schema_validation.go).
+	// Confluent Server's broker-side schema validation (produce_records.go).
 	{name: "confluent.key.schema.validation", typ: kmsg.ConfigTypeBoolean, def: "false", check: isBool, enforced: true},
 	{name: "confluent.key.subject.name.strategy", typ: kmsg.ConfigTypeString, def: topicNameStrategy, check: oneOf(topicNameStrategy), enforced: true},
 	{name: "confluent.value.schema.validation", typ: kmsg.ConfigTypeBoolean, def: "false", check: isBool, enforced: true},
@@ -113,11 +113,19 @@ func EffectiveTopicConfigs(t coordinator.Topic) map[string]string {
 	return out
 }
 
+// effectiveConfig is a topic's value of the named config in the table, or
+// its default.
+func effectiveConfig(configs map[string]string, name string) string {
+	if v, ok := configs[name]; ok {
+		return v
+	}
+	c, _ := lookupTopicConfig(name)
+	return c.def
+}
+
 // compacted reports whether the topic's cleanup.policy includes compact.
 func compacted(configs map[string]string) bool {
-	c, _ := lookupTopicConfig("cleanup.policy")
-	v, _ := topicConfigValue(configs, c)
-	for _, p := range strings.Split(v, ",") {
+	for _, p := range strings.Split(effectiveConfig(configs, "cleanup.policy"), ",") {
 		if strings.TrimSpace(p) == "compact" {
 			return true
 		}
@@ -127,8 +135,7 @@ func compacted(configs map[string]string) bool {
 
 // durability is the topic's strata.durability as a tier.
 func durability(configs map[string]string) tiered.Durability {
-	c, _ := lookupTopicConfig("strata.durability")
-	if v, _ := topicConfigValue(configs, c); v == "s3" {
+	if effectiveConfig(configs, "strata.durability") == "s3" {
 		return tiered.DurabilityS3
 	}
 	return tiered.DurabilityWAL
@@ -146,9 +153,7 @@ func (s *Server) Durability(_ context.Context, tp index.TopicPartition) (tiered.
 
 // maxMessageBytes is the topic's max.message.bytes.
 func maxMessageBytes(configs map[string]string) int {
-	c, _ := lookupTopicConfig("max.message.bytes")
-	v, _ := topicConfigValue(configs, c)
-	n, err := strconv.Atoi(v)
+	n, err := strconv.Atoi(effectiveConfig(configs, "max.message.bytes"))
 	if err != nil {
 		return 0 // unreachable: values are checked before they are stored
 	}

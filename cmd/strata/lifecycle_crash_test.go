@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/coordinator"
@@ -45,17 +44,10 @@ func testLifecycleCrash(t *testing.T, step string) {
 		close(exited)
 	}()
 
-	adm := kadm.NewClient(newClient(t, addr))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for topic, configs := range map[string]map[string]*string{
-		"plain": nil,
-		"table": {"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01"), "segment.ms": kadm.StringPtr("500")},
-	} {
-		if r, err := adm.CreateTopic(ctx, 1, 1, configs, topic); err != nil || r.Err != nil {
-			t.Fatalf("create %s: %v %v", topic, err, r.Err)
-		}
-	}
+	createTopic(t, addr, "plain", 1)
+	createTopicWith(t, addr, "table", 1, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01", "segment.ms": "500"})
 
 	// Produce in small rounds, so that flushes make many small blocks to
 	// merge and the table keeps getting dirty, until the crash.

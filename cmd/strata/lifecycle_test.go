@@ -45,20 +45,16 @@ func testCompactedTopic(t *testing.T, broker string) {
 		n     = 200_000
 		keys  = 2_000
 	)
-	adm := kadm.NewClient(newClient(t, broker))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy":            kadm.StringPtr("compact"),
-		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
-		"delete.retention.ms":       kadm.StringPtr("2000"),
-		"segment.bytes":             kadm.StringPtr(strconv.Itoa(1 << 20)),
+	createTopicWith(t, broker, topic, 1, map[string]string{
+		"cleanup.policy":            "compact",
+		"min.cleanable.dirty.ratio": "0.01",
+		"delete.retention.ms":       "2000",
+		"segment.bytes":             strconv.Itoa(1 << 20),
 		// The newest block is not cleaned until segment.ms rolls it.
-		"segment.ms": kadm.StringPtr("1000"),
-	}, topic)
-	if err != nil || resp.Err != nil {
-		t.Fatalf("create topic: %v %v", err, resp.Err)
-	}
+		"segment.ms": "1000",
+	})
 
 	// Every key's last write, in the order the producer sends (one
 	// partition, so offsets follow it); nil is a tombstone.

@@ -87,10 +87,7 @@ func TestSchemaValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(newClient(t, broker))
-	if r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"confluent.value.schema.validation": kadm.StringPtr("true")}, "checked"); err != nil || r.Err != nil {
-		t.Fatalf("create topic: %v %v", err, r.Err)
-	}
+	createTopicWith(t, broker, "checked", 1, map[string]string{"confluent.value.schema.validation": "true"})
 	wire := func(id int, payload string) []byte {
 		return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, payload...)
 	}
@@ -119,7 +116,7 @@ func TestSchemaValidation(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidRecord) {
 		t.Fatalf("mixed batch: %v, want INVALID_RECORD", err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, "checked")
+	ends, err := kadm.NewClient(newClient(t, broker)).ListEndOffsets(ctx, "checked")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +151,6 @@ func TestSerdesThroughStrata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(newClient(t, broker))
 	for _, c := range []struct {
 		topic string
 		s     sr.Schema
@@ -169,9 +165,7 @@ func TestSerdesThroughStrata(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"confluent.value.schema.validation": kadm.StringPtr("true")}, c.topic); err != nil || r.Err != nil {
-				t.Fatalf("create topic: %v %v", err, r.Err)
-			}
+			createTopicWith(t, broker, c.topic, 1, map[string]string{"confluent.value.schema.validation": "true"})
 			var serde sr.Serde
 			serde.Register(ss.ID, serdeOrder{}, sr.EncodeFn(c.enc), sr.DecodeFn(c.dec))
 			producer := newClient(t, broker, kgo.DefaultProduceTopic(c.topic), kgo.RecordRetries(0))

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/coordinator"
@@ -40,15 +39,11 @@ func TestLifecycleSteadyState(t *testing.T) {
 	dir := t.TempDir()
 	kafka, httpAddr := startServeAddrs(t, "--data-dir", dir, "--nats-url", nats.URL, "--nats-monitor-url", nats.MonitorURL,
 		"--compaction-interval", "200ms", "--gc-grace", "1s", "--flush-interval", "50ms")
-	adm := kadm.NewClient(newClient(t, kafka))
 	ctx, cancel := context.WithTimeout(context.Background(), run+2*time.Minute)
 	defer cancel()
 	// segment.ms bounds the time a merged segment spans, and so how much
 	// expires at once, as it does for Kafka's segments.
-	configs := map[string]*string{"retention.ms": kadm.StringPtr(strconv.Itoa(int(retention.Milliseconds()))), "segment.ms": kadm.StringPtr("3000")}
-	if r, err := adm.CreateTopic(ctx, partitions, 1, configs, topic); err != nil || r.Err != nil {
-		t.Fatalf("create topic: %v %v", err, r.Err)
-	}
+	createTopicWith(t, kafka, topic, partitions, map[string]string{"retention.ms": strconv.Itoa(int(retention.Milliseconds())), "segment.ms": "3000"})
 	store, err := coordinator.Open(ctx, nats.JetStream(t), coordinator.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -68,10 +68,20 @@ func newClient(t *testing.T, broker string, opts ...kgo.Opt) *kgo.Client {
 
 func createTopic(t *testing.T, broker, topic string, partitions int32) {
 	t.Helper()
+	createTopicWith(t, broker, topic, partitions, nil)
+}
+
+// createTopicWith creates a topic with configs.
+func createTopicWith(t *testing.T, broker, topic string, partitions int32, configs map[string]string) {
+	t.Helper()
 	adm := kadm.NewClient(newClient(t, broker))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
+	ptrs := make(map[string]*string, len(configs))
+	for k, v := range configs {
+		ptrs[k] = &v
+	}
+	resp, err := adm.CreateTopic(ctx, partitions, 1, ptrs, topic)
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create topic %s: %v %v", topic, err, resp.Err)
 	}
