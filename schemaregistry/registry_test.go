@@ -135,10 +135,14 @@ func TestRegisterAndEvolve(t *testing.T) {
 	if err != nil || s3.Version != 3 {
 		t.Fatalf("with NONE: %+v, %v", s3, err)
 	}
-	versions, err := b.SubjectVersions(ctx, "users-value")
-	if err != nil || !slices.Equal(versions, []int{1, 2, 3}) {
-		t.Fatalf("versions %v, %v", versions, err)
-	}
+	// B sees A's registration once its watch delivers it.
+	testenv.CheckFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		versions, err := b.SubjectVersions(ctx, "users-value")
+		if err != nil || !slices.Equal(versions, []int{1, 2, 3}) {
+			return fmt.Errorf("versions %v, %v", versions, err)
+		}
+		return nil
+	})
 	subjects, err := b.Subjects(ctx)
 	if err != nil || !slices.Equal(subjects, []string{"archive-value", "users-value"}) {
 		t.Fatalf("subjects %v, %v", subjects, err)

@@ -2,7 +2,6 @@ package schemaregistry
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -130,22 +129,18 @@ func (r *Registry) hasSchemas(subject string) bool {
 
 // setSetting writes (or with nil deletes) a config or mode record.
 func (r *Registry) setSetting(ctx context.Context, key string, v any) error {
-	for range maxCASAttempts {
+	return retryConflicts("update", func() error {
 		ok, rev, err := r.get(ctx, key, nil)
-		if err != nil {
-			return err
-		}
 		switch {
-		case v != nil:
-			err = r.put(ctx, key, v, rev)
-		case ok:
-			err = r.remove(ctx, key, rev)
-		}
-		if !errors.Is(err, errConflict) {
+		case err != nil:
 			return err
+		case v != nil:
+			return r.put(ctx, key, v, rev)
+		case ok:
+			return r.remove(ctx, key, rev)
 		}
-	}
-	return errorf(codeStoreError, "Error in the backend data store: update kept conflicting")
+		return nil
+	})
 }
 
 // checkCompatibility is POST /compatibility/subjects/{subject}/versions[/{version}]:
@@ -176,7 +171,7 @@ func (r *Registry) checkCompatibility(w http.ResponseWriter, req *http.Request) 
 	}
 	var prev []compat.Schema
 	for _, v := range against {
-		s, err := r.compatSchema(v.ID)
+		s, err := r.compatSchema(req.Context(), v.ID)
 		if err != nil {
 			return err
 		}

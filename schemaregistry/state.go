@@ -85,8 +85,8 @@ type cache struct {
 	revs     map[string]uint64
 	schemas  map[int]schemaRecord
 	fps      map[string]int
-	subjects map[string]subjectRecord
-	settings map[string]string // config and mode keys to their value
+	subjects map[string]subjectRecord // by record key (subjectKey)
+	settings map[string]string        // config and mode keys to their value
 	synced   chan struct{}
 	once     sync.Once
 }
@@ -129,19 +129,15 @@ func (c *cache) apply(key string, value []byte, rev uint64) error {
 		}
 		c.fps[strings.TrimPrefix(key, "fp.")] = r.ID
 	case "subject":
-		var r subjectRecord
 		if value == nil {
-			for name := range c.subjects {
-				if "subject."+escape(name) == key {
-					delete(c.subjects, name)
-				}
-			}
+			delete(c.subjects, key)
 			return nil
 		}
+		var r subjectRecord
 		if err := json.Unmarshal(value, &r); err != nil {
 			return fmt.Errorf("record %s: %w", key, err)
 		}
-		c.subjects[r.Subject] = r
+		c.subjects[key] = r
 	case "config", "mode":
 		if value == nil {
 			delete(c.settings, key)
@@ -154,7 +150,10 @@ func (c *cache) apply(key string, value []byte, rev uint64) error {
 		if err := json.Unmarshal(value, &r); err != nil {
 			return fmt.Errorf("record %s: %w", key, err)
 		}
-		c.settings[key] = r.Level + r.Mode
+		c.settings[key] = r.Mode
+		if kind == "config" {
+			c.settings[key] = r.Level
+		}
 	}
 	return nil
 }
@@ -169,7 +168,7 @@ func (c *cache) schema(id int) (schemaRecord, bool) {
 func (c *cache) subject(name string) (subjectRecord, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s, ok := c.subjects[name]
+	s, ok := c.subjects[subjectKey(name)]
 	return s, ok
 }
 
@@ -191,18 +190,8 @@ func (c *cache) subjectNames() []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make([]string, 0, len(c.subjects))
-	for name := range c.subjects {
-		out = append(out, name)
-	}
-	return out
-}
-
-func (c *cache) allSchemas() []schemaRecord {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]schemaRecord, 0, len(c.schemas))
-	for _, s := range c.schemas {
-		out = append(out, s)
+	for _, r := range c.subjects {
+		out = append(out, r.Subject)
 	}
 	return out
 }

@@ -16,6 +16,30 @@ import (
 // maxCASAttempts bounds a read-modify-CAS loop that keeps losing races.
 const maxCASAttempts = 16
 
+// retryConflicts runs attempt, a read-decide-write on the store, again while
+// its compare-and-swap loses a race (errConflict), at most maxCASAttempts
+// times; what kept conflicting names the operation for the 50001 answer.
+func retryConflicts(what string, attempt func() error) error {
+	for range maxCASAttempts {
+		if err := attempt(); !errors.Is(err, errConflict) {
+			return err
+		}
+	}
+	return errorf(codeStoreError, "Error in the backend data store: %s kept conflicting", what)
+}
+
+// writable returns the request's subject unless it is read-only.
+func (r *Registry) writable(req *http.Request) (string, error) {
+	subject, err := subjectOf(req)
+	if err != nil {
+		return "", err
+	}
+	if m := r.mode(subject); m == "READONLY" || m == "READONLY_OVERRIDE" {
+		return "", errorf(codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
+	}
+	return subject, nil
+}
+
 // schemaRequest is the body of a registration, a lookup and a compatibility
 // check.
 type schemaRequest struct {
@@ -108,9 +132,31 @@ func (r *Registry) resolve(refs []reference, out map[string]string, depth int) e
 	return nil
 }
 
-// compatSchema returns a stored schema with its references resolved.
-func (r *Registry) compatSchema(id int) (compat.Schema, error) {
+// storedSchema returns schema id from the cache or, when the watch has not
+// brought it yet (another gateway registered it a moment ago), from the
+// store: a registration decides on the subject's current versions, which it
+// reads from the store, so it must find their schemas too.
+func (r *Registry) storedSchema(ctx context.Context, id int) (schemaRecord, bool, error) {
+	if s, ok := r.cache.schema(id); ok {
+		return s, true, nil
+	}
+	data, rev, err := r.cfg.KV.Get(ctx, schemaKey(id))
+	if err != nil || rev == 0 {
+		return schemaRecord{}, false, err
+	}
+	if err := r.cache.apply(schemaKey(id), data, rev); err != nil {
+		return schemaRecord{}, false, err
+	}
 	s, ok := r.cache.schema(id)
+	return s, ok, nil
+}
+
+// compatSchema returns a stored schema with its references resolved.
+func (r *Registry) compatSchema(ctx context.Context, id int) (compat.Schema, error) {
+	s, ok, err := r.storedSchema(ctx, id)
+	if err != nil {
+		return compat.Schema{}, err
+	}
 	if !ok {
 		return compat.Schema{}, errorf(codeSchemaNotFound, "Schema %d not found", id)
 	}
@@ -171,7 +217,7 @@ func (r *Registry) mode(subject string) string {
 
 // register is POST /subjects/{subject}/versions.
 func (r *Registry) register(w http.ResponseWriter, req *http.Request) error {
-	subject, err := subjectOf(req)
+	subject, err := r.writable(req)
 	if err != nil {
 		return err
 	}
@@ -180,28 +226,23 @@ func (r *Registry) register(w http.ResponseWriter, req *http.Request) error {
 		return err
 	}
 	mode := r.mode(subject)
-	switch {
-	case mode == "READONLY" || mode == "READONLY_OVERRIDE":
-		return errorf(codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
-	case (body.ID != 0 || body.Version != 0) && mode != "IMPORT":
+	if (body.ID != 0 || body.Version != 0) && mode != "IMPORT" {
 		return errorf(codeOperationNotPermitted, "Overwrite new schema with id or version is only permitted in IMPORT mode")
 	}
 	p, err := r.prepare(body, flag(req, "normalize"))
 	if err != nil {
 		return err
 	}
-	for range maxCASAttempts {
-		id, err := r.tryRegister(req.Context(), subject, p, body, mode == "IMPORT")
-		if errors.Is(err, errConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, map[string]int{"id": id})
-		return nil
+	var id int
+	err = retryConflicts("registration", func() (err error) {
+		id, err = r.tryRegister(req.Context(), subject, p, body, mode == "IMPORT")
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	return errorf(codeStoreError, "Error in the backend data store: registration kept conflicting")
+	writeJSON(w, map[string]int{"id": id})
+	return nil
 }
 
 // tryRegister is one attempt at a registration; errConflict means try again.
@@ -212,14 +253,18 @@ func (r *Registry) tryRegister(ctx context.Context, subject string, p prepared, 
 	}
 	live := rec.live(false)
 	for _, v := range live {
-		if s, ok := r.cache.schema(v.ID); ok && s.Fingerprint == p.fingerprint && (body.ID == 0 || body.ID == v.ID) {
+		s, _, err := r.storedSchema(ctx, v.ID)
+		if err != nil {
+			return 0, err
+		}
+		if s.Fingerprint == p.fingerprint && (body.ID == 0 || body.ID == v.ID) {
 			return v.ID, nil // registered already: its id, nothing new
 		}
 	}
 	if !importing {
 		var prev []compat.Schema
 		for _, v := range live {
-			s, err := r.compatSchema(v.ID)
+			s, err := r.compatSchema(ctx, v.ID)
 			if err != nil {
 				return 0, err
 			}
@@ -396,13 +441,20 @@ func (r *Registry) listVersions(w http.ResponseWriter, req *http.Request) error 
 	return nil
 }
 
-// getVersion is GET /subjects/{subject}/versions/{version}.
-func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
+// requestedVersion returns the version the request's {subject} and
+// {version} name (soft-deleted ones with deleted=true).
+func (r *Registry) requestedVersion(req *http.Request, deleted bool) (string, subjectSchema, error) {
 	subject, err := subjectOf(req)
 	if err != nil {
-		return err
+		return "", subjectSchema{}, err
 	}
-	v, err := r.version(subject, req.PathValue("version"), flag(req, "deleted"))
+	v, err := r.version(subject, req.PathValue("version"), deleted)
+	return subject, v, err
+}
+
+// getVersion is GET /subjects/{subject}/versions/{version}.
+func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
+	subject, v, err := r.requestedVersion(req, flag(req, "deleted"))
 	if err != nil {
 		return err
 	}
@@ -413,11 +465,7 @@ func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
 // getVersionSchema is GET /subjects/{subject}/versions/{version}/schema: the
 // schema text alone.
 func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) error {
-	subject, err := subjectOf(req)
-	if err != nil {
-		return err
-	}
-	v, err := r.version(subject, req.PathValue("version"), flag(req, "deleted"))
+	_, v, err := r.requestedVersion(req, flag(req, "deleted"))
 	if err != nil {
 		return err
 	}
@@ -430,11 +478,7 @@ func (r *Registry) getVersionSchema(w http.ResponseWriter, req *http.Request) er
 // referencedBy is GET /subjects/{subject}/versions/{version}/referencedby:
 // the ids of the live schemas that reference it.
 func (r *Registry) referencedBy(w http.ResponseWriter, req *http.Request) error {
-	subject, err := subjectOf(req)
-	if err != nil {
-		return err
-	}
-	v, err := r.version(subject, req.PathValue("version"), true)
+	subject, v, err := r.requestedVersion(req, true)
 	if err != nil {
 		return err
 	}
@@ -463,15 +507,13 @@ func (r *Registry) referrers(subject string, version int) []int {
 // deleteVersion is DELETE /subjects/{subject}/versions/{version}: a soft
 // delete, or with permanent=true the removal of a soft-deleted version.
 func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) error {
-	subject, err := subjectOf(req)
+	subject, err := r.writable(req)
 	if err != nil {
 		return err
 	}
-	if m := r.mode(subject); m == "READONLY" || m == "READONLY_OVERRIDE" {
-		return errorf(codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
-	}
 	permanent := flag(req, "permanent")
-	for range maxCASAttempts {
+	var deleted int
+	err = retryConflicts("delete", func() error {
 		v, err := r.version(subject, req.PathValue("version"), true)
 		if err != nil {
 			return err
@@ -498,31 +540,26 @@ func (r *Registry) deleteVersion(w http.ResponseWriter, req *http.Request) error
 		} else {
 			rec.Versions[i].Deleted = true
 		}
-		err = r.saveSubject(req.Context(), subject, rec, rev)
-		if errors.Is(err, errConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, v.Version)
-		return nil
+		deleted = v.Version
+		return r.saveSubject(req.Context(), subject, rec, rev)
+	})
+	if err != nil {
+		return err
 	}
-	return errorf(codeStoreError, "Error in the backend data store: delete kept conflicting")
+	writeJSON(w, deleted)
+	return nil
 }
 
 // deleteSubject is DELETE /subjects/{subject}: every version soft-deleted,
 // or with permanent=true the removal of a soft-deleted subject.
 func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) error {
-	subject, err := subjectOf(req)
+	subject, err := r.writable(req)
 	if err != nil {
 		return err
 	}
-	if m := r.mode(subject); m == "READONLY" || m == "READONLY_OVERRIDE" {
-		return errorf(codeOperationNotPermitted, "Subject %s is in read-only mode", subject)
-	}
 	permanent := flag(req, "permanent")
-	for range maxCASAttempts {
+	var versions []int
+	err = retryConflicts("delete", func() error {
 		rec, rev, err := r.loadSubject(req.Context(), subject)
 		if err != nil {
 			return err
@@ -536,7 +573,7 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) error
 		case permanent && len(live) > 0:
 			return errorf(codeSubjectNotSoftDeleted, "Subject '%s' was not deleted first before being permanently deleted", subject)
 		}
-		var versions []int
+		versions = versions[:0]
 		for _, v := range rec.Versions {
 			if !permanent && len(r.referrers(subject, v.Version)) > 0 {
 				return errorf(codeReferenceExists, "One or more references exist to the schema {subject=%s,version=%d}", subject, v.Version)
@@ -544,24 +581,19 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) error
 			versions = append(versions, v.Version)
 		}
 		if permanent {
-			err = r.remove(req.Context(), subjectKey(subject), rev)
-		} else {
-			rec.Versions = slices.Clone(rec.Versions)
-			for i := range rec.Versions {
-				rec.Versions[i].Deleted = true
-			}
-			err = r.saveSubject(req.Context(), subject, rec, rev)
+			return r.remove(req.Context(), subjectKey(subject), rev)
 		}
-		if errors.Is(err, errConflict) {
-			continue
+		rec.Versions = slices.Clone(rec.Versions)
+		for i := range rec.Versions {
+			rec.Versions[i].Deleted = true
 		}
-		if err != nil {
-			return err
-		}
-		writeJSON(w, versions)
-		return nil
+		return r.saveSubject(req.Context(), subject, rec, rev)
+	})
+	if err != nil {
+		return err
 	}
-	return errorf(codeStoreError, "Error in the backend data store: delete kept conflicting")
+	writeJSON(w, versions)
+	return nil
 }
 
 // loadSubject reads subject's record from the store (not the cache: a
