@@ -26,7 +26,8 @@ package gateway
 //     LogValidator).
 //   - A topic with confluent.value.schema.validation (or .key.) takes only
 //     records carrying a schema id registered under its subject
-//     (produce_records.go); otherwise the batch is INVALID_RECORD.
+//     (produce_records.go); otherwise the batch is INVALID_RECORD, with the
+//     first bad record named in record_errors (v8+).
 //   - Idempotent producers: duplicates of any of the last five batches return
 //     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
 //     epoch returns INVALID_PRODUCER_EPOCH.
@@ -37,6 +38,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -84,6 +86,14 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 				if err != nil {
 					sp.ErrorCode = errorCode(err)
 					sp.ErrorMessage = errorMessage(err)
+					var re *recordError
+					if errors.As(err, &re) {
+						e := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+						e.RelativeOffset = re.index
+						msg := re.reason.Error()
+						e.ErrorMessage = &msg
+						sp.ErrorRecords = append(sp.ErrorRecords, e)
+					}
 					s.cfg.Logger.Debug("produce refused", "remote", c.remote, "topic", t.Name, "partition", rp.Partition, "err", err)
 				} else {
 					produced = append(produced, producedPartition{topic: len(resp.Topics), partition: len(st.Partitions), tp: tp, appended: a})

@@ -9,16 +9,16 @@ package gateway
 //     with confluent.value.schema.validation=true (or .key.) takes only
 //     records whose value (key) is in the Confluent wire format (magic byte
 //     0, then a 4-byte big-endian schema id) with an id registered under
-//     the record's subject. Ids are checked against the registry's
-//     in-memory cache; nothing is parsed.
+//     the record's subject, which confluent.value.subject.name.strategy (or
+//     .key.) names: TopicNameStrategy "<topic>-value" (the default),
+//     RecordNameStrategy "<record name>", TopicRecordNameStrategy
+//     "<topic>-<record name>", the record name being the schema's (see
+//     Schemas.RecordName). Ids are checked against the registry's in-memory
+//     cache; record contents are not parsed.
 //
 // One record that fails makes the whole batch INVALID_RECORD, and nothing of
-// it is appended.
-//
-// Deviations: only TopicNameStrategy (subject "<topic>-key" or
-// "<topic>-value") is offered as the subject name strategy; the other two
-// need each schema's record name, which the registry does not keep yet
-// (INVALID_CONFIG names the values accepted).
+// it is appended; the response names the record (Produce v8's
+// record_errors), as Kafka's LogValidator does.
 
 import (
 	"encoding/binary"
@@ -31,13 +31,25 @@ import (
 	"github.com/stratalog/strata/tiered/batch"
 )
 
-// topicNameStrategy is Confluent's default subject name strategy.
-const topicNameStrategy = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+// The subject name strategies, by the class names Confluent's configs use.
+const (
+	topicNameStrategy       = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+	recordNameStrategy      = "io.confluent.kafka.serializers.subject.RecordNameStrategy"
+	topicRecordNameStrategy = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"
+)
+
+var subjectNameStrategies = []string{topicNameStrategy, recordNameStrategy, topicRecordNameStrategy}
 
 // Schemas is what schema validation needs of the registry; schemaregistry.Registry
-// implements it.
+// implements it. Both are called for every record of a validated topic and
+// must answer from memory.
 type Schemas interface {
+	// Registered reports whether schema id is a live version of subject.
 	Registered(subject string, id int) bool
+	// RecordName returns the record name of data written with schema id;
+	// data is what follows the id (a Protobuf schema's message indexes
+	// pick its message). False when the id is unknown or names none.
+	RecordName(id int, data []byte) (string, bool)
 }
 
 // recordRules is what a topic's configs ask of each record of a batch.
@@ -46,63 +58,97 @@ type recordRules struct {
 	// without a key (Kafka's LogValidator, "Compacted topic cannot accept
 	// message without key").
 	keyed bool
-	// keySchema and valueSchema: confluent.key.schema.validation and
-	// confluent.value.schema.validation.
-	keySchema, valueSchema bool
+	// keyStrategy and valueStrategy: the subject name strategy when
+	// confluent.key.schema.validation (or .value.) is on, else empty.
+	keyStrategy, valueStrategy string
 }
 
 func rulesOf(configs map[string]string) recordRules {
-	return recordRules{
-		keyed:       compacted(configs),
-		keySchema:   effectiveConfig(configs, "confluent.key.schema.validation") == "true",
-		valueSchema: effectiveConfig(configs, "confluent.value.schema.validation") == "true",
+	rules := recordRules{keyed: compacted(configs)}
+	if effectiveConfig(configs, "confluent.key.schema.validation") == "true" {
+		rules.keyStrategy = effectiveConfig(configs, "confluent.key.subject.name.strategy")
 	}
+	if effectiveConfig(configs, "confluent.value.schema.validation") == "true" {
+		rules.valueStrategy = effectiveConfig(configs, "confluent.value.subject.name.strategy")
+	}
+	return rules
 }
 
 // errRecordRefused stops the record walk at the first record that fails.
 var errRecordRefused = errors.New("record refused")
 
+// recordError is a batch refused for one of its records: INVALID_RECORD,
+// with the record's index in the batch for Produce's record_errors.
+type recordError struct {
+	index  int32
+	reason error
+}
+
+func (e *recordError) Error() string {
+	return fmt.Sprintf("%v: record %d: %v", kerr.InvalidRecord, e.index, e.reason)
+}
+
+func (e *recordError) Unwrap() error { return kerr.InvalidRecord }
+
 // checkRecords applies the topic's record rules to every record of the
 // batch in one walk (decompressing at most maxDecompressedFactor times the
-// topic's max.message.bytes), and refuses the whole batch with
-// INVALID_RECORD at the first record that breaks one. Topics without rules
+// topic's max.message.bytes), and refuses the whole batch with a
+// recordError at the first record that breaks one. Topics without rules
 // (the common case) decode nothing.
 func (s *Server) checkRecords(t coordinator.Topic, records []byte) error {
 	rules := rulesOf(t.Configs)
 	if rules == (recordRules{}) {
 		return nil
 	}
-	var reason error
+	var (
+		reason error
+		index  int32
+	)
 	err := batch.EachRecord(records, maxDecompressedFactor*maxMessageBytes(t.Configs), func(r batch.Record) error {
 		switch {
 		case rules.keyed && r.Key == nil:
 			reason = errors.New("compacted topic cannot accept a record without a key")
-		case rules.keySchema:
-			reason = s.checkSchemaID(t.Name+"-key", r.Key)
+		case rules.keyStrategy != "":
+			reason = s.checkSchemaID(rules.keyStrategy, t.Name, "key", r.Key)
 		}
-		if reason == nil && rules.valueSchema {
-			reason = s.checkSchemaID(t.Name+"-value", r.Value)
+		if reason == nil && rules.valueStrategy != "" {
+			reason = s.checkSchemaID(rules.valueStrategy, t.Name, "value", r.Value)
 		}
 		if reason != nil {
 			return errRecordRefused
 		}
+		index++
 		return nil
 	})
 	if errors.Is(err, errRecordRefused) {
-		return fmt.Errorf("%w: %w", kerr.InvalidRecord, reason)
+		return &recordError{index: index, reason: reason}
 	}
 	return err
 }
 
-// checkSchemaID checks one key or value: magic byte 0 and a schema id
-// registered under subject.
-func (s *Server) checkSchemaID(subject string, b []byte) error {
+// checkSchemaID checks one key or value (part): magic byte 0 and a schema
+// id registered under the subject strategy names for it.
+func (s *Server) checkSchemaID(strategy, topic, part string, b []byte) error {
 	if len(b) < 5 || b[0] != 0 {
-		return fmt.Errorf("not in the schema registry's wire format (magic byte 0 and a schema id) for subject %s", subject)
+		return fmt.Errorf("%s is not in the schema registry's wire format (magic byte 0 and a schema id)", part)
 	}
 	id := int(binary.BigEndian.Uint32(b[1:5]))
-	if s.cfg.Schemas == nil || !s.cfg.Schemas.Registered(subject, id) {
-		return fmt.Errorf("schema id %d is not registered under subject %s", id, subject)
+	if s.cfg.Schemas == nil {
+		return fmt.Errorf("%s schema id %d: no schema registry", part, id)
+	}
+	subject := topic + "-" + part
+	if strategy != topicNameStrategy {
+		name, ok := s.cfg.Schemas.RecordName(id, b[5:])
+		if !ok {
+			return fmt.Errorf("%s schema id %d is unknown or names no record", part, id)
+		}
+		subject = name
+		if strategy == topicRecordNameStrategy {
+			subject = topic + "-" + name
+		}
+	}
+	if !s.cfg.Schemas.Registered(subject, id) {
+		return fmt.Errorf("%s schema id %d is not registered under subject %s", part, id, subject)
 	}
 	return nil
 }

@@ -36,9 +36,9 @@ var topicConfigs = []topicConfig{
 	{name: "compression.type", typ: kmsg.ConfigTypeString, def: "producer", check: oneOf("producer"), enforced: true},
 	// Confluent Server's broker-side schema validation (produce_records.go).
 	{name: "confluent.key.schema.validation", typ: kmsg.ConfigTypeBoolean, def: "false", check: isBool, enforced: true},
-	{name: "confluent.key.subject.name.strategy", typ: kmsg.ConfigTypeString, def: topicNameStrategy, check: oneOf(topicNameStrategy), enforced: true},
+	{name: "confluent.key.subject.name.strategy", typ: kmsg.ConfigTypeString, def: topicNameStrategy, check: oneOf(subjectNameStrategies...), enforced: true},
 	{name: "confluent.value.schema.validation", typ: kmsg.ConfigTypeBoolean, def: "false", check: isBool, enforced: true},
-	{name: "confluent.value.subject.name.strategy", typ: kmsg.ConfigTypeString, def: topicNameStrategy, check: oneOf(topicNameStrategy), enforced: true},
+	{name: "confluent.value.subject.name.strategy", typ: kmsg.ConfigTypeString, def: topicNameStrategy, check: oneOf(subjectNameStrategies...), enforced: true},
 	{name: "delete.retention.ms", typ: kmsg.ConfigTypeLong, def: "86400000", check: longAtLeast(0), enforced: true},
 	{name: "file.delete.delay.ms", typ: kmsg.ConfigTypeLong, def: "60000", check: longAtLeast(0)},
 	{name: "flush.messages", typ: kmsg.ConfigTypeLong, def: maxLong, check: longAtLeast(1)},

@@ -31,6 +31,8 @@ type Registry struct {
 	cfg   Config
 	cache *cache
 	mux   *http.ServeMux
+	// names memoises record names for broker validation (RecordName).
+	names recordNames
 }
 
 // New returns a Registry; Run must run for it to serve reads.

@@ -658,19 +658,3 @@ func (r *Registry) remove(ctx context.Context, key string, prev uint64) error {
 	// The delete marker is the next revision of the key.
 	return r.cache.apply(key, nil, prev+1)
 }
-
-// Registered reports whether schema id is a live version of subject: the
-// broker's schema validation asks it for every record, so it reads only the
-// in-memory cache.
-func (r *Registry) Registered(subject string, id int) bool {
-	rec, ok := r.cache.subject(subject)
-	if !ok {
-		return false
-	}
-	for _, v := range rec.Versions {
-		if v.ID == id && !v.Deleted {
-			return true
-		}
-	}
-	return false
-}

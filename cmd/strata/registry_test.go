@@ -3,17 +3,25 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
 	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/batch"
 )
 
 // TestSchemaRegistryAcrossGateways: two gateways serve the schema registry
@@ -134,7 +142,8 @@ type serdeOrder struct {
 
 // TestSerdesThroughStrata: franz-go's sr.Serde encodes records with schemas
 // registered in Strata's registry (Avro through hamba/avro, JSON Schema
-// through encoding/json), produces them to topics that validate the schema
+// through encoding/json, Protobuf through dynamicpb with the message index
+// Confluent's format adds), produces them to topics that validate the schema
 // id at the broker, and a consumer decodes every one with the schema it
 // fetches by id. A record encoded with an id of another subject is refused.
 func TestSerdesThroughStrata(t *testing.T) {
@@ -151,14 +160,46 @@ func TestSerdesThroughStrata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The Protobuf file holds two messages; records are the second, so
+	// the serde writes message index [1] after the id.
+	protoText := `syntax = "proto3";
+package shop;
+message Header { string source = 1; }
+message Order { int64 id = 1; string item = 2; int32 amount = 3; }
+`
+	order := compileMessage(t, protoText, "shop.Order")
+	protoEnc := func(v any) ([]byte, error) {
+		o := v.(serdeOrder)
+		m := dynamicpb.NewMessage(order)
+		fields := order.Fields()
+		m.Set(fields.ByName("id"), protoreflect.ValueOfInt64(o.ID))
+		m.Set(fields.ByName("item"), protoreflect.ValueOfString(o.Item))
+		m.Set(fields.ByName("amount"), protoreflect.ValueOfInt32(o.Amount))
+		return proto.Marshal(m)
+	}
+	protoDec := func(b []byte, v any) error {
+		m := dynamicpb.NewMessage(order)
+		if err := proto.Unmarshal(b, m); err != nil {
+			return err
+		}
+		fields := order.Fields()
+		*v.(*serdeOrder) = serdeOrder{
+			ID:     m.Get(fields.ByName("id")).Int(),
+			Item:   m.Get(fields.ByName("item")).String(),
+			Amount: int32(m.Get(fields.ByName("amount")).Int()),
+		}
+		return nil
+	}
 	for _, c := range []struct {
 		topic string
 		s     sr.Schema
 		enc   func(any) ([]byte, error)
 		dec   func([]byte, any) error
+		index []int // Protobuf's message indexes
 	}{
-		{"orders-avro", sr.Schema{Schema: avroText}, func(v any) ([]byte, error) { return avro.Marshal(avroSchema, v) }, func(b []byte, v any) error { return avro.Unmarshal(avroSchema, b, v) }},
-		{"orders-json", sr.Schema{Schema: jsonText, Type: sr.TypeJSON}, json.Marshal, json.Unmarshal},
+		{"orders-avro", sr.Schema{Schema: avroText}, func(v any) ([]byte, error) { return avro.Marshal(avroSchema, v) }, func(b []byte, v any) error { return avro.Unmarshal(avroSchema, b, v) }, nil},
+		{"orders-json", sr.Schema{Schema: jsonText, Type: sr.TypeJSON}, json.Marshal, json.Unmarshal, nil},
+		{"orders-protobuf", sr.Schema{Schema: protoText, Type: sr.TypeProtobuf}, protoEnc, protoDec, []int{1}},
 	} {
 		t.Run(c.topic, func(t *testing.T) {
 			ss, err := srcl.CreateSchema(ctx, c.topic+"-value", c.s)
@@ -167,7 +208,11 @@ func TestSerdesThroughStrata(t *testing.T) {
 			}
 			createTopicWith(t, broker, c.topic, 1, map[string]string{"confluent.value.schema.validation": "true"})
 			var serde sr.Serde
-			serde.Register(ss.ID, serdeOrder{}, sr.EncodeFn(c.enc), sr.DecodeFn(c.dec))
+			opts := []sr.EncodingOpt{sr.EncodeFn(c.enc), sr.DecodeFn(c.dec)}
+			if c.index != nil {
+				opts = append(opts, sr.Index(c.index...))
+			}
+			serde.Register(ss.ID, serdeOrder{}, opts...)
 			producer := newClient(t, broker, kgo.DefaultProduceTopic(c.topic), kgo.RecordRetries(0))
 			const n = 100
 			for i := range n {
@@ -193,6 +238,12 @@ func TestSerdesThroughStrata(t *testing.T) {
 					schema, err := srcl.SchemaByID(ctx, id)
 					if err != nil || schema.Schema != c.s.Schema {
 						t.Fatalf("schema %d: %q, %v", id, schema.Schema, err)
+					}
+					if c.index != nil {
+						var index []int
+						if index, payload, err = (&sr.Serde{}).DecodeIndex(payload, 8); err != nil || !slices.Equal(index, c.index) {
+							t.Fatalf("message index %v (%v), want %v", index, err, c.index)
+						}
 					}
 					var o serdeOrder
 					if err := c.dec(payload, &o); err != nil {
@@ -223,4 +274,129 @@ func TestSerdesThroughStrata(t *testing.T) {
 	if err := producer.ProduceSync(ctx, &kgo.Record{Value: v}).FirstErr(); !errors.Is(err, kerr.InvalidRecord) {
 		t.Fatalf("a record with another subject's schema id: %v, want INVALID_RECORD", err)
 	}
+}
+
+// compileMessage compiles one .proto file and returns the message named
+// name, for dynamicpb: the test needs no generated code.
+func compileMessage(t *testing.T, text, name string) protoreflect.MessageDescriptor {
+	t.Helper()
+	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"test.proto": text}),
+	})}
+	files, err := c.Compile(t.Context(), "test.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := files[0].Messages().ByName(protoreflect.FullName(name).Name())
+	if md == nil {
+		t.Fatalf("no message %s", name)
+	}
+	return md
+}
+
+// TestSubjectNameStrategies: with RecordNameStrategy a record's schema id
+// must be registered under its record's name (an Avro schema's full name, a
+// JSON Schema's title, the Protobuf message the record's message indexes
+// pick), with TopicRecordNameStrategy under "<topic>-<name>". A refused
+// batch names its first bad record in Produce's record_errors.
+func TestSubjectNameStrategies(t *testing.T) {
+	const (
+		recordName      = "io.confluent.kafka.serializers.subject.RecordNameStrategy"
+		topicRecordName = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"
+	)
+	registry := freeLoopbackAddr(t)
+	broker := startServe(t, "--schema-registry-listen", registry)
+	srcl, err := sr.NewClient(sr.URLs("http://" + registry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	register := func(subject string, s sr.Schema) int {
+		t.Helper()
+		ss, err := srcl.CreateSchema(ctx, subject, s)
+		if err != nil {
+			t.Fatalf("register %s: %v", subject, err)
+		}
+		return ss.ID
+	}
+	order := sr.Schema{Schema: `{"type":"record","name":"Order","namespace":"com.acme","fields":[{"name":"id","type":"long"}]}`}
+	orderID := register("com.acme.Order", order)
+	if id := register("by-topic-record-com.acme.Order", order); id != orderID {
+		t.Fatalf("the same schema under another subject got id %d, want %d", id, orderID)
+	}
+	paymentID := register("Payment", sr.Schema{Type: sr.TypeJSON, Schema: `{"title":"Payment","type":"object"}`})
+	untitledID := register("by-record-value", sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"x":{"type":"string"}}}`})
+	innerID := register("acme.B.Inner", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3";
+package acme;
+message A { string a = 1; }
+message B { message Inner { int32 x = 1; } string b = 1; }
+`})
+	createTopicWith(t, broker, "by-record", 1, map[string]string{"confluent.value.schema.validation": "true", "confluent.value.subject.name.strategy": recordName})
+	createTopicWith(t, broker, "by-topic-record", 1, map[string]string{"confluent.value.schema.validation": "true", "confluent.value.subject.name.strategy": topicRecordName})
+
+	wire := func(id int, rest ...byte) []byte {
+		return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, rest...)
+	}
+	producer := newClient(t, broker, kgo.RecordRetries(0))
+	accepted := map[string]int64{}
+	for _, c := range []struct {
+		name, topic string
+		value       []byte
+		ok          bool
+	}{
+		{"avro full name", "by-record", wire(orderID, 2), true},
+		{"json title", "by-record", wire(paymentID, '{', '}'), true},
+		// Message indexes [1 0] (count 2, then 1 and 0, zig-zag): acme.B.Inner.
+		{"protobuf nested message", "by-record", wire(innerID, 4, 2, 0, 8, 1), true},
+		{"protobuf message not registered by its name", "by-record", wire(innerID, 0, 10, 1), false},
+		{"protobuf index past the file's messages", "by-record", wire(innerID, 2, 10), false},
+		{"json schema without a title", "by-record", wire(untitledID, '{', '}'), false},
+		{"unknown id", "by-record", wire(999999, 0), false},
+		{"topic and record name", "by-topic-record", wire(orderID, 2), true},
+		{"record name not under this topic", "by-topic-record", wire(paymentID, '{', '}'), false},
+	} {
+		err := producer.ProduceSync(ctx, &kgo.Record{Topic: c.topic, Value: c.value}).FirstErr()
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case !c.ok && !errors.Is(err, kerr.InvalidRecord):
+			t.Errorf("%s: %v, want INVALID_RECORD", c.name, err)
+		case c.ok:
+			accepted[c.topic]++
+		}
+	}
+	ends, err := kadm.NewClient(newClient(t, broker)).ListEndOffsets(ctx, "by-record", "by-topic-record")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, want := range accepted {
+		if end, _ := ends.Lookup(topic, 0); end.Offset != want {
+			t.Errorf("%s: high watermark %d, want %d (the accepted records)", topic, end.Offset, want)
+		}
+	}
+
+	// A batch whose third record is bad: Produce v8+ names it.
+	records, err := batch.Encode(batch.Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: []batch.Record{
+		{Timestamp: 1, Value: wire(orderID, 2)}, {Timestamp: 1, Value: wire(paymentID, '{', '}')}, {Timestamp: 1, Value: []byte("plain")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "by-record"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = records
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, producer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.InvalidRecord.Code || len(p.ErrorRecords) != 1 || p.ErrorRecords[0].RelativeOffset != 2 || p.ErrorRecords[0].ErrorMessage == nil {
+		t.Fatalf("error %d, record errors %+v; want INVALID_RECORD naming record 2", p.ErrorCode, p.ErrorRecords)
+	}
+	t.Logf("record error: %s", *p.ErrorRecords[0].ErrorMessage)
 }
