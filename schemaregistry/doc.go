@@ -29,6 +29,11 @@
 // path), and ids from a hash of the content (Confluent's clients expect
 // small increasing integers).
 //
+// Deviations: there is one context, the default, so the subject parameter
+// of GET /schemas/ids/{id} has nowhere else to look; the format parameter
+// offers "resolved" (Avro) and "serialized" (Protobuf), and any other gets
+// 400 rather than Protobuf's "ignore_extensions" text.
+//
 // Usage:
 //
 //	reg, err := schemaregistry.New(schemaregistry.Config{KV: store.Schemas()})

@@ -2,6 +2,7 @@ package schemaregistry
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	protobuf "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
@@ -210,8 +214,15 @@ func TestDeletesAndModes(t *testing.T) {
 	if _, err := c.DeleteSubject(ctx, "d-value", sr.HardDelete); errorCode(err) != codeSubjectNotSoftDeleted {
 		t.Fatalf("hard delete of a live subject: %v, want 40405", err)
 	}
+	if r := c.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatFull}, "d-value"); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
 	if vs, err := c.DeleteSubject(ctx, "d-value", sr.SoftDelete); err != nil || !slices.Equal(vs, []int{1, 2}) {
 		t.Fatalf("soft delete of the subject: %v, %v", vs, err)
+	}
+	// The subject's compatibility level went with it.
+	if r := c.Compatibility(ctx, "d-value"); errorCode(r[0].Err) != codeSubjectLevelNoConfig {
+		t.Fatalf("level of a deleted subject: %+v, want 40408", r[0])
 	}
 	if _, err := c.DeleteSubject(ctx, "d-value", sr.SoftDelete); errorCode(err) != codeSubjectSoftDeleted {
 		t.Fatalf("soft delete of a soft-deleted subject: %v, want 40404", err)
@@ -299,4 +310,68 @@ func TestBadInput(t *testing.T) {
 
 func decodeBody(resp *http.Response, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// TestFormats: GET /schemas/ids/{id} and the subject version endpoint give
+// an Avro schema with its references resolved in place, a Protobuf schema
+// as its serialized descriptor, and the highest id with fetchMaxId.
+func TestFormats(t *testing.T) {
+	gws := startGateways(t, 1)
+	c, url := gws[0].sr, gws[0].url
+	ctx := t.Context()
+	inner, err := c.CreateSchema(ctx, "inner", sr.Schema{Schema: `{"type":"record","name":"Inner","fields":[{"name":"x","type":"int"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer, err := c.CreateSchema(ctx, "outer", sr.Schema{
+		Schema:     `{"type":"record","name":"Outer","fields":[{"name":"i","type":"Inner"}]}`,
+		References: []sr.SchemaReference{{Name: "Inner", Subject: "inner", Version: inner.Version}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto, err := c.CreateSchema(ctx, "proto", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3"; package p; message M { string s = 1; }`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string, code int) map[string]any {
+		t.Helper()
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := decodeBody(resp, &body); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != code {
+			t.Fatalf("%s: HTTP %d %v, want %d", path, resp.StatusCode, body, code)
+		}
+		return body
+	}
+	for _, path := range []string{fmt.Sprintf("/schemas/ids/%d?format=resolved", outer.ID), "/subjects/outer/versions/1?format=resolved"} {
+		resolved := get(path, http.StatusOK)["schema"].(string)
+		if !strings.Contains(resolved, `"name":"Inner","type":"record"`) {
+			t.Fatalf("%s: %s does not hold Inner's definition", path, resolved)
+		}
+		if _, err := avro.Parse(resolved); err != nil {
+			t.Fatalf("%s: the resolved schema does not parse alone: %v", path, err)
+		}
+	}
+	serialized := get(fmt.Sprintf("/schemas/ids/%d?format=serialized", proto.ID), http.StatusOK)["schema"].(string)
+	raw, err := base64.StdEncoding.DecodeString(serialized)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fdp descriptorpb.FileDescriptorProto
+	if err := protobuf.Unmarshal(raw, &fdp); err != nil || fdp.GetPackage() != "p" || fdp.GetMessageType()[0].GetName() != "M" {
+		t.Fatalf("serialized descriptor: %v, %v", &fdp, err)
+	}
+	if e := get(fmt.Sprintf("/schemas/ids/%d?format=serialized", outer.ID), http.StatusBadRequest); e["error_code"] != float64(codeBadRequest) {
+		t.Fatalf("a Protobuf format for an Avro schema: %v", e)
+	}
+	if got := get(fmt.Sprintf("/schemas/ids/%d?fetchMaxId=true", inner.ID), http.StatusOK)["maxId"]; got != float64(proto.ID) {
+		t.Fatalf("maxId %v, want %d", got, proto.ID)
+	}
 }

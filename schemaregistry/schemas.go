@@ -1,10 +1,13 @@
 package schemaregistry
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/stratalog/strata/schemaregistry/compat"
 )
 
 // schemaByID answers the {id} path value's schema, or 40403.
@@ -20,18 +23,51 @@ func (r *Registry) schemaByID(req *http.Request) (schemaRecord, error) {
 	return s, nil
 }
 
-// getSchema is GET /schemas/ids/{id}.
+// getSchema is GET /schemas/ids/{id}, in the format parameter's format,
+// with the highest id with fetchMaxId. Its subject parameter picks the
+// context to look in, and there is only the default one.
 func (r *Registry) getSchema(w http.ResponseWriter, req *http.Request) error {
 	s, err := r.schemaByID(req)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, struct {
+	text, err := r.formatted(req, s)
+	if err != nil {
+		return err
+	}
+	resp := struct {
 		SchemaType string      `json:"schemaType,omitempty"`
 		Schema     string      `json:"schema"`
 		References []reference `json:"references,omitempty"`
-	}{typeField(s.Type), s.Schema, s.References})
+		MaxID      *int        `json:"maxId,omitempty"`
+	}{SchemaType: typeField(s.Type), Schema: text, References: s.References}
+	if flag(req, "fetchMaxId") {
+		maxID := r.cache.maxID()
+		resp.MaxID = &maxID
+	}
+	writeJSON(w, resp)
 	return nil
+}
+
+// formatted returns s's text in the request's format parameter (see
+// compat.Format); none is the schema as registered.
+func (r *Registry) formatted(req *http.Request, s schemaRecord) (string, error) {
+	format := req.URL.Query().Get("format")
+	if format == "" {
+		return s.Schema, nil
+	}
+	refs := map[string]string{}
+	if err := r.resolve(s.References, refs, 0); err != nil {
+		return "", err
+	}
+	text, err := compat.Format(compat.Schema{Type: compat.Type(s.Type), Text: s.Schema, References: refs}, format)
+	switch {
+	case errors.Is(err, compat.ErrUnknownFormat):
+		return "", errorf(codeBadRequest, "Unsupported format: %v", err)
+	case err != nil:
+		return "", errorf(codeInvalidSchema, "Invalid schema: %v", err)
+	}
+	return text, nil
 }
 
 // getSchemaText is GET /schemas/ids/{id}/schema: the text alone.

@@ -165,6 +165,17 @@ func (c *cache) schema(id int) (schemaRecord, bool) {
 	return s, ok
 }
 
+// maxID is the highest schema id registered, 0 for none.
+func (c *cache) maxID() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	highest := 0
+	for id := range c.schemas {
+		highest = max(highest, id)
+	}
+	return highest
+}
+
 func (c *cache) subject(name string) (subjectRecord, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

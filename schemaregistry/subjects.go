@@ -452,13 +452,19 @@ func (r *Registry) requestedVersion(req *http.Request, deleted bool) (string, su
 	return subject, v, err
 }
 
-// getVersion is GET /subjects/{subject}/versions/{version}.
+// getVersion is GET /subjects/{subject}/versions/{version}, in the format
+// parameter's format.
 func (r *Registry) getVersion(w http.ResponseWriter, req *http.Request) error {
 	subject, v, err := r.requestedVersion(req, flag(req, "deleted"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, r.versionResponse(subject, v))
+	resp := r.versionResponse(subject, v)
+	s, _ := r.cache.schema(v.ID)
+	if resp.Schema, err = r.formatted(req, s); err != nil {
+		return err
+	}
+	writeJSON(w, resp)
 	return nil
 }
 
@@ -591,6 +597,17 @@ func (r *Registry) deleteSubject(w http.ResponseWriter, req *http.Request) error
 	})
 	if err != nil {
 		return err
+	}
+	// As Confluent's registry: a deleted subject loses its compatibility
+	// level, and one deleted for good its mode as well, so a subject
+	// registered again under the name starts from the global settings.
+	if err := r.setSetting(req.Context(), settingKey("config", subject), nil); err != nil {
+		return err
+	}
+	if permanent {
+		if err := r.setSetting(req.Context(), settingKey("mode", subject), nil); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, versions)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/coordinator/schedule"
+	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
 )
 
@@ -23,6 +24,8 @@ type serveConfig struct {
 	HTTPListen string
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
+	// SchemaRegistryMaxBody caps a registry request's body.
+	SchemaRegistryMaxBody byteSize
 	ObjectStore          string
 	S3                   s3Flags
 	NATSURL              string
@@ -85,7 +88,7 @@ func serveFlags(c *serveConfig) []struct {
 	value       flag.Value
 } {
 	c.Listen, c.DataDir, c.HTTPListen, c.ObjectStore = "127.0.0.1:9092", "./strata-data", "127.0.0.1:9644", "file"
-	c.SchemaRegistryListen = "127.0.0.1:8081"
+	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.S3.Region = "us-east-1"
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -105,6 +108,7 @@ func serveFlags(c *serveConfig) []struct {
 		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
 		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
+		{"schema-registry-max-body", "largest schema registry request body (e.g. 8MiB); larger ones get 413", &c.SchemaRegistryMaxBody},
 		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},
 		{"s3-endpoint", "S3 endpoint URL (empty: AWS); credentials come from the AWS default chain", (*stringValue)(&c.S3.Endpoint)},
 		{"s3-bucket", "S3 bucket", (*stringValue)(&c.S3.Bucket)},

@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	var registryLn net.Listener
 	var schemas gateway.Schemas // nil unless the registry runs: a nil *Registry is not nil here
 	if cfg.SchemaRegistryListen != "" {
-		if registry, err = schemaregistry.New(schemaregistry.Config{KV: store.Schemas(), Logger: logger.With("part", "schemaregistry")}); err == nil {
+		if registry, err = schemaregistry.New(schemaregistry.Config{KV: store.Schemas(), MaxBodyBytes: int64(cfg.SchemaRegistryMaxBody), Logger: logger.With("part", "schemaregistry")}); err == nil {
 			registryLn, err = net.Listen("tcp", cfg.SchemaRegistryListen)
 		}
 		if err != nil {

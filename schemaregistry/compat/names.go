@@ -1,9 +1,13 @@
 package compat
 
 import (
+	"encoding/base64"
+	"errors"
 	"fmt"
 
 	"github.com/hamba/avro/v2"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -79,4 +83,45 @@ func (n *RecordNames) Name(messageIndexes []int) (string, bool) {
 		msgs = m.Messages()
 	}
 	return string(m.FullName()), true
+}
+
+// The formats Confluent's format query parameter asks a schema in, besides
+// the schema as registered ("" or "default").
+const (
+	// FormatResolved is an Avro schema with every named type it
+	// references written out in place, so it parses on its own.
+	FormatResolved = "resolved"
+	// FormatSerialized is a Protobuf schema as its FileDescriptorProto,
+	// binary and base64-encoded.
+	FormatSerialized = "serialized"
+)
+
+// ErrUnknownFormat means a format that does not apply to the schema's type.
+var ErrUnknownFormat = errors.New("compat: unsupported format")
+
+// Format returns s in format. Errors wrap ErrUnknownFormat,
+// ErrInvalidSchema or ErrUnknownType.
+func Format(s Schema, format string) (string, error) {
+	if format == "" || format == "default" {
+		return s.Text, nil
+	}
+	switch {
+	case format == FormatResolved && (s.Type == Avro || s.Type == ""):
+		parsed, err := parseAvro(s)
+		if err != nil {
+			return "", err
+		}
+		return parsed.String(), nil
+	case format == FormatSerialized && s.Type == Protobuf:
+		fd, err := compileProto(s)
+		if err != nil {
+			return "", err
+		}
+		b, err := proto.Marshal(protodesc.ToFileDescriptorProto(fd))
+		if err != nil {
+			return "", fmt.Errorf("%w: protobuf: %w", ErrInvalidSchema, err)
+		}
+		return base64.StdEncoding.EncodeToString(b), nil
+	}
+	return "", fmt.Errorf("%w: %q for a %s schema", ErrUnknownFormat, format, s.Type)
 }
