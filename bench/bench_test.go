@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 	printSummary(os.Stdout)
 	printWALSummary(os.Stdout)
 	printLifecycleSummary(os.Stdout)
+	printRegistrySummary(os.Stdout)
 	os.Exit(code)
 }
 
@@ -214,7 +215,10 @@ func createTopic(b *testing.B, addr string) {
 	}
 }
 
-var servingLine = regexp.MustCompile(`msg="serving kafka" listen=([0-9.:]+)`)
+var (
+	servingLine  = regexp.MustCompile(`msg="serving kafka" listen=([0-9.:]+)`)
+	registryLine = regexp.MustCompile(`msg="serving schema registry" listen=([0-9.:]+)`)
+)
 
 // strataProc is `strata serve` as a child process.
 type strataProc struct {
@@ -223,6 +227,9 @@ type strataProc struct {
 	args []string
 	cmd  *exec.Cmd
 	addr string
+	// registry receives the schema registry's address once it listens
+	// (see registryURL); a new channel on each start.
+	registry chan string
 }
 
 // startStrata runs $STRATA_BIN serve on loopback with its data under dir and
@@ -255,15 +262,16 @@ func (p *strataProc) start() {
 		p.b.Fatal(err)
 	}
 	p.cmd = cmd
-	addr := make(chan string, 1)
+	addr, registry := make(chan string, 1), make(chan string, 1)
+	p.registry = registry
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
+				offer(addr, m[1])
+			}
+			if m := registryLine.FindStringSubmatch(sc.Text()); m != nil {
+				offer(registry, m[1])
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
@@ -272,6 +280,14 @@ func (p *strataProc) start() {
 	case p.addr = <-addr:
 	case <-time.After(time.Minute):
 		p.b.Fatal("strata did not start within a minute")
+	}
+}
+
+// offer sends v unless ch is full: the first address logged counts.
+func offer(ch chan<- string, v string) {
+	select {
+	case ch <- v:
+	default:
 	}
 }
 
