@@ -92,27 +92,31 @@ func (e *recordError) Unwrap() error { return kerr.InvalidRecord }
 
 // checkRecords applies the topic's record rules to every record of the
 // batch in one walk (decompressing at most maxDecompressedFactor times the
-// topic's max.message.bytes), and refuses the whole batch with a
-// recordError at the first record that breaks one. Topics without rules
-// (the common case) decode nothing.
+// topic's max.message.bytes, into a pooled buffer), and refuses the whole
+// batch with a recordError at the first record that breaks one. Topics
+// without rules (the common case) decode nothing.
 func (s *Server) checkRecords(t coordinator.Topic, records []byte) error {
 	rules := rulesOf(t.Configs)
 	if rules == (recordRules{}) {
 		return nil
 	}
+	d := s.decoder(maxDecompressedFactor * maxMessageBytes(t.Configs))
+	defer s.decoders.Put(d)
+	keys := schemaCheck{s: s, strategy: rules.keyStrategy, topic: t.Name, part: "key"}
+	values := schemaCheck{s: s, strategy: rules.valueStrategy, topic: t.Name, part: "value"}
 	var (
 		reason error
 		index  int32
 	)
-	err := batch.EachRecord(records, maxDecompressedFactor*maxMessageBytes(t.Configs), func(r batch.Record) error {
+	err := d.EachRecord(records, func(r batch.Record) error {
 		switch {
 		case rules.keyed && r.Key == nil:
 			reason = errors.New("compacted topic cannot accept a record without a key")
 		case rules.keyStrategy != "":
-			reason = s.checkSchemaID(rules.keyStrategy, t.Name, "key", r.Key)
+			reason = keys.check(r.Key)
 		}
 		if reason == nil && rules.valueStrategy != "" {
-			reason = s.checkSchemaID(rules.valueStrategy, t.Name, "value", r.Value)
+			reason = values.check(r.Value)
 		}
 		if reason != nil {
 			return errRecordRefused
@@ -126,29 +130,64 @@ func (s *Server) checkRecords(t coordinator.Topic, records []byte) error {
 	return err
 }
 
-// checkSchemaID checks one key or value (part): magic byte 0 and a schema
-// id registered under the subject strategy names for it.
-func (s *Server) checkSchemaID(strategy, topic, part string, b []byte) error {
+// decoder returns a pooled scratch decoder with limit: checkRecords only
+// looks at records while it walks them, so their buffer is reused.
+func (s *Server) decoder(limit int) *batch.Decoder {
+	if d, ok := s.decoders.Get().(*batch.Decoder); ok {
+		if d.Limit() == limit {
+			return d
+		}
+		d.Close()
+	}
+	return batch.NewScratchDecoder(limit)
+}
+
+// schemaCheck checks the keys or the values (part) of one batch against the
+// registry. The records of a batch nearly always carry one schema id, so it
+// remembers the last id (and record name) it accepted and skips the
+// registry for the records that repeat it.
+type schemaCheck struct {
+	s                     *Server
+	strategy, topic, part string
+
+	accepted bool
+	lastID   int
+	lastName string
+}
+
+// check checks one key or value: magic byte 0 and a schema id registered
+// under the subject the strategy names for it.
+func (c *schemaCheck) check(b []byte) error {
 	if len(b) < 5 || b[0] != 0 {
-		return fmt.Errorf("%s is not in the schema registry's wire format (magic byte 0 and a schema id)", part)
+		return fmt.Errorf("%s is not in the schema registry's wire format (magic byte 0 and a schema id)", c.part)
 	}
 	id := int(binary.BigEndian.Uint32(b[1:5]))
-	if s.cfg.Schemas == nil {
-		return fmt.Errorf("%s schema id %d: no schema registry", part, id)
+	schemas := c.s.cfg.Schemas
+	if schemas == nil {
+		return fmt.Errorf("%s schema id %d: no schema registry", c.part, id)
 	}
-	subject := topic + "-" + part
-	if strategy != topicNameStrategy {
-		name, ok := s.cfg.Schemas.RecordName(id, b[5:])
-		if !ok {
-			return fmt.Errorf("%s schema id %d is unknown or names no record", part, id)
+	var name string
+	if c.strategy != topicNameStrategy {
+		var ok bool
+		if name, ok = schemas.RecordName(id, b[5:]); !ok {
+			return fmt.Errorf("%s schema id %d is unknown or names no record", c.part, id)
 		}
+	}
+	if c.accepted && id == c.lastID && name == c.lastName {
+		return nil
+	}
+	var subject string
+	switch c.strategy {
+	case topicNameStrategy:
+		subject = c.topic + "-" + c.part
+	case recordNameStrategy:
 		subject = name
-		if strategy == topicRecordNameStrategy {
-			subject = topic + "-" + name
-		}
+	default:
+		subject = c.topic + "-" + name
 	}
-	if !s.cfg.Schemas.Registered(subject, id) {
-		return fmt.Errorf("%s schema id %d is not registered under subject %s", part, id, subject)
+	if !schemas.Registered(subject, id) {
+		return fmt.Errorf("%s schema id %d is not registered under subject %s", c.part, id, subject)
 	}
+	c.accepted, c.lastID, c.lastName = true, id, name
 	return nil
 }

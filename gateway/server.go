@@ -218,6 +218,8 @@ type Server struct {
 	now     func() time.Time
 	// inflight holds MaxInFlightRequestBytes of request bytes.
 	inflight *semaphore.Weighted
+	// decoders pools the scratch decoders produce checks records with.
+	decoders sync.Pool
 
 	// conns counts open connections against MaxConnections.
 	connsMu sync.Mutex

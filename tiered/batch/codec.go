@@ -64,8 +64,8 @@ const (
 	maxSnappyRatio = 22
 )
 
-// decompress decodes src, compressed with c, into a new slice of at most max
-// bytes. Malformed input wraps ErrCorrupt; output over max wraps ErrTooLarge.
+// decompress decodes src, compressed with c, into d's scratch buffer (a new
+// slice when it has none) of at most max bytes. Malformed input wraps ErrCorrupt; output over max wraps ErrTooLarge.
 func (d *Decoder) decompress(c Codec, src []byte) ([]byte, error) {
 	var (
 		out []byte
@@ -73,13 +73,13 @@ func (d *Decoder) decompress(c Codec, src []byte) ([]byte, error) {
 	)
 	switch c {
 	case CodecGzip:
-		out, err = d.gunzip(src)
+		out, err = d.gunzip(d.scratch[:0], src)
 	case CodecSnappy:
-		out, err = unsnappy(src, d.max)
+		out, err = unsnappy(d.scratch[:0], src, d.max)
 	case CodecLZ4:
-		out, err = d.unlz4(src)
+		out, err = d.unlz4(d.scratch[:0], src)
 	case CodecZstd:
-		out, err = d.unzstd(src)
+		out, err = d.unzstd(d.scratch[:0], src)
 	default:
 		return nil, fmt.Errorf("decompress: codec %v: %w", c, ErrCorrupt)
 	}
@@ -92,11 +92,11 @@ func (d *Decoder) decompress(c Codec, src []byte) ([]byte, error) {
 	return out, nil
 }
 
-// readLimited reads r to the end into a new slice of at most max bytes,
-// starting from a capacity of hint. The slice never grows beyond max+1
-// bytes, so the limit bounds memory as well as output.
-func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
-	buf := make([]byte, 0, min(max(hint, 512), limit+1))
+// readLimited reads r to the end into dst (a new slice when nil) of at most
+// max bytes, starting from a capacity of hint. The slice never grows beyond
+// max+1 bytes, so the limit bounds memory as well as output.
+func readLimited(dst []byte, r io.Reader, limit, hint int) ([]byte, error) {
+	buf := slices.Grow(dst[:0], min(max(hint, 512), limit+1))
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > limit {
@@ -118,25 +118,25 @@ func readLimited(r io.Reader, limit, hint int) ([]byte, error) {
 	}
 }
 
-func (d *Decoder) gunzip(src []byte) ([]byte, error) {
+func (d *Decoder) gunzip(dst, src []byte) ([]byte, error) {
 	if d.gz == nil {
 		d.gz = new(gzip.Reader)
 	}
 	if err := d.gz.Reset(bytes.NewReader(src)); err != nil {
 		return nil, err
 	}
-	return readLimited(d.gz, d.max, 4*len(src))
+	return readLimited(dst, d.gz, d.max, 4*len(src))
 }
 
-func (d *Decoder) unlz4(src []byte) ([]byte, error) {
+func (d *Decoder) unlz4(dst, src []byte) ([]byte, error) {
 	if d.lz4 == nil {
 		d.lz4 = lz4.NewReader(nil)
 	}
 	d.lz4.Reset(bytes.NewReader(src))
-	return readLimited(d.lz4, d.max, 4*len(src))
+	return readLimited(dst, d.lz4, d.max, 4*len(src))
 }
 
-func (d *Decoder) unzstd(src []byte) ([]byte, error) {
+func (d *Decoder) unzstd(dst, src []byte) ([]byte, error) {
 	if d.zstd == nil {
 		z, err := zstd.NewReader(nil,
 			zstd.WithDecoderConcurrency(1), // DecodeAll only: no goroutines
@@ -148,7 +148,7 @@ func (d *Decoder) unzstd(src []byte) ([]byte, error) {
 		}
 		d.zstd = z
 	}
-	out, err := d.zstd.DecodeAll(src, nil)
+	out, err := d.zstd.DecodeAll(src, dst)
 	if errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 		return nil, fmt.Errorf("more than %d bytes: %w", d.max, ErrTooLarge)
 	}
@@ -157,11 +157,11 @@ func (d *Decoder) unzstd(src []byte) ([]byte, error) {
 
 // unsnappy decodes either framing Kafka clients use for snappy: the xerial
 // stream (Java, librdkafka) or a raw snappy block (franz-go, sarama).
-func unsnappy(src []byte, max int) ([]byte, error) {
+func unsnappy(dst, src []byte, max int) ([]byte, error) {
 	if hasXerialHeader(src) {
-		return unxerial(src[xerialHeaderSize:], max)
+		return unxerial(dst, src[xerialHeaderSize:], max)
 	}
-	return unsnappyBlock(nil, src, max)
+	return unsnappyBlock(dst, src, max)
 }
 
 // hasXerialHeader reports whether b starts with a xerial stream header.
@@ -205,7 +205,7 @@ func snappyLen(src []byte, room int) (int, error) {
 // unxerial decodes the blocks of a xerial stream after its header. Like
 // snappy-java's SnappyInputStream it accepts concatenated streams, whose
 // headers appear where a block length would.
-func unxerial(src []byte, max int) ([]byte, error) {
+func unxerial(dst, src []byte, max int) ([]byte, error) {
 	// Walk the blocks once to check the framing and sum the declared
 	// lengths, so that the output is allocated once and never beyond max.
 	total := 0
@@ -217,7 +217,7 @@ func unxerial(src []byte, max int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, total)
+	out := slices.Grow(dst, total)
 	err = eachXerialBlock(src, func(block []byte) error {
 		out, err = unsnappyBlock(out, block, total)
 		return err

@@ -36,13 +36,34 @@ type RecordHeader struct {
 // Decoder decodes the records of batches, reusing its decompressors' state
 // from batch to batch. It is not safe for concurrent use. Records it returns
 // alias the batch (uncompressed) or a fresh buffer per batch (compressed),
-// never the Decoder, so they stay valid after the next call.
+// never the Decoder, so they stay valid after the next call; except from a
+// scratch Decoder (NewScratchDecoder).
 type Decoder struct {
 	max  int
 	gz   *gzip.Reader
 	lz4  *lz4.Reader
 	zstd *zstd.Decoder
+	// scratch, on a scratch Decoder, is the buffer each batch decompresses
+	// into, kept for the next one; reuse marks a scratch Decoder.
+	scratch []byte
+	reuse   bool
 }
+
+// maxScratch is the largest decompression buffer a scratch Decoder keeps
+// between batches: a bigger batch gets a buffer of its own, so one huge
+// batch does not pin its size for good.
+const maxScratch = 8 << 20
+
+// NewScratchDecoder returns a Decoder (see NewDecoder) that decompresses
+// every batch into one buffer it keeps, so that a stream of batches
+// allocates nothing in the steady state. The records fn sees alias that
+// buffer: they are valid only until fn returns.
+func NewScratchDecoder(maxDecompressed int) *Decoder {
+	return &Decoder{max: max(maxDecompressed, 0), reuse: true}
+}
+
+// Limit returns the Decoder's decompression limit.
+func (d *Decoder) Limit() int { return d.max }
 
 // NewDecoder returns a Decoder that refuses to decompress a batch's records to
 // more than maxDecompressed bytes (ErrTooLarge), so that a small compressed
@@ -117,6 +138,9 @@ func (d *Decoder) EachRecord(b []byte, fn func(Record) error) error {
 	if c := h.Compression(); c != CodecNone {
 		if data, err = d.decompress(c, data); err != nil {
 			return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+		}
+		if d.reuse && cap(data) <= maxScratch {
+			d.scratch = data[:0]
 		}
 	}
 	if int64(h.NumRecords)*minRecordSize > int64(len(data)) {
