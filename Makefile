@@ -63,6 +63,7 @@ e2e: build
 	scripts/e2e-kafkajs.sh bin/strata
 	scripts/e2e-compact.sh bin/strata
 	scripts/e2e-cluster.sh bin/strata
+	scripts/e2e-confluent-go.sh bin/strata
 
 # chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three
 # gateways, one stopped every 5-10s under load; make test runs a short one.

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end check with an unmodified Kafka client (kcat, i.e. librdkafka):
 # start `strata serve` on loopback, list metadata, produce 10,000 keyed messages,
-# consume them all back, check content and per-key order, stop with SIGTERM,
-# restart on the same data dir and check that everything is still there.
+# consume them all back, check content and per-key order, check that a
+# topic with confluent.value.schema.validation takes only values carrying a
+# schema id registered (with curl) in the embedded schema registry, stop with
+# SIGTERM, restart on the same data dir and check that everything is still
+# there.
 #
 # Usage: scripts/e2e-kcat.sh path/to/strata
+# kcat, curl and kafkajs (which creates the validated topic: kcat cannot
+# create topics) come from scripts/install-e2e-tools.sh.
 set -euo pipefail
 
 bin=${1:?usage: e2e-kcat.sh path/to/strata}
@@ -13,8 +18,12 @@ topic=e2e-kcat
 work=$(mktemp -d)
 name=e2e-kcat
 serve_args=(--num-partitions 6)
+here=$(dirname "$0")
 # shellcheck source=scripts/e2e-lib.sh
-. "$(dirname "$0")/e2e-lib.sh"
+. "$here/e2e-lib.sh"
+
+kafkajs_modules="$("$here/cache-dir.sh")/npm/kafkajs-2.2.4/node_modules"
+[ -d "$kafkajs_modules/kafkajs" ] || fail "kafkajs is not installed; run scripts/install-e2e-tools.sh"
 
 # consume reads the whole topic as key:value lines into $1.
 consume() {
@@ -32,6 +41,50 @@ check() {
 	# one partition, and each partition is read in order).
 	awk -F: '{ split($2, v, "-"); if ((k = $1) in last && v[2] + 0 <= last[k]) { print "key " k " out of order"; bad = 1 } last[k] = v[2] + 0 } END { exit bad }' "$got" ||
 		fail "per-key order violated"
+}
+
+# registry_addr sets $registry from the log line of the schema registry,
+# once it answers /healthz (its cache has loaded).
+registry_addr() {
+	registry=""
+	for _ in $(seq 1 100); do
+		registry=$(sed -n 's/.*msg="serving schema registry" listen=\([0-9.:]*\).*/\1/p' "$work/strata.log" | head -n1)
+		[ -n "$registry" ] && curl -sf "http://$registry/healthz" >/dev/null && return 0
+		sleep 0.1
+	done
+	fail "the schema registry did not serve within 10s (address '$registry')"
+}
+
+# wire writes to $1 a value in Confluent's wire format: magic byte 0, schema
+# id $2 as 4 bytes big-endian, then the Avro encoding of {"n": "hello"}
+# (zigzag length 10, then the bytes).
+wire() {
+	local id=$2
+	printf "\\x00\\x$(printf %02x $((id >> 24 & 255)))\\x$(printf %02x $((id >> 16 & 255)))\\x$(printf %02x $((id >> 8 & 255)))\\x$(printf %02x $((id & 255)))\\x0ahello" >"$1"
+}
+
+# produce_refused fails unless kcat's produce of file $1 to $valid_topic
+# fails with INVALID_RECORD ("Broker failed to validate record").
+produce_refused() {
+	if kcat -P -b "$broker" -t "$valid_topic" -X acks=all "$1" 2>"$work/kcat-refused.err"; then
+		fail "kcat produced $2 to $valid_topic: $(cat "$work/kcat-refused.err")"
+	fi
+	grep -qi "failed to validate record" "$work/kcat-refused.err" ||
+		fail "$2 failed, but not with INVALID_RECORD: $(cat "$work/kcat-refused.err")"
+}
+
+# check_valid_topic fails unless $valid_topic holds exactly one message,
+# the bytes of $work/valid.bin, with its high watermark at 1.
+check_valid_topic() {
+	local hw
+	hw=$(kcat -Q -b "$broker" -t "$valid_topic:0:-1" 2>"$work/kcat-query.err") || fail "kcat -Q: $(cat "$work/kcat-query.err")"
+	[ "$hw" = "$valid_topic [0] offset 1" ] || fail "$1: kcat -Q says '$hw', want offset 1"
+	kcat -C -b "$broker" -t "$valid_topic" -o beginning -e -q -f '%o\n' >"$work/valid-offsets.txt" 2>"$work/kcat-consume.err" ||
+		fail "kcat consume $valid_topic: $(cat "$work/kcat-consume.err")"
+	[ "$(cat "$work/valid-offsets.txt")" = 0 ] || fail "$1: $valid_topic holds offsets $(tr '\n' ' ' <"$work/valid-offsets.txt"), want only 0"
+	kcat -C -b "$broker" -t "$valid_topic" -o beginning -e -q -f '%s' >"$work/valid-consumed.bin" 2>"$work/kcat-consume.err" ||
+		fail "kcat consume $valid_topic: $(cat "$work/kcat-consume.err")"
+	cmp -s "$work/valid-consumed.bin" "$work/valid.bin" || fail "$1: the message of $valid_topic differs from the one produced"
 }
 
 start
@@ -82,6 +135,43 @@ kcat -b "$broker" -G e2e-regex-group -X auto.offset.reset=earliest -X topic.meta
 [ "$(grep -c '^e2e-regex-Topic regex-' "$work/regex.txt")" -eq 50 ] || fail "regex group read $(wc -l <"$work/regex.txt") messages, want the 50 of e2e-regex-Topic"
 echo "e2e-kcat: a regex group subscription (^e2e-.*[Tt]opic) read all 50 messages of the matching topic"
 
+# Broker-side schema validation: register an Avro schema under
+# "<topic>-value" with curl, create the topic with
+# confluent.value.schema.validation=true, and produce with kcat (a file
+# argument is sent whole, as one message).
+valid_topic=e2e-valid
+registry_addr
+curl -sf -X POST -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+	--data '{"schema": "{\"type\":\"record\",\"name\":\"Valid\",\"fields\":[{\"name\":\"n\",\"type\":\"string\"}]}"}' \
+	"http://$registry/subjects/$valid_topic-value/versions" >"$work/register.json" || fail "register a schema under $valid_topic-value"
+id=$(sed -n 's/^{"id":\([0-9][0-9]*\)}$/\1/p' "$work/register.json")
+[ -n "$id" ] || fail "registering under $valid_topic-value answered $(cat "$work/register.json"), want {\"id\":N}"
+NODE_PATH=$kafkajs_modules timeout 60 node -e '
+const { Kafka, logLevel } = require("kafkajs");
+const [broker, topic] = process.argv.slice(1);
+const kafka = new Kafka({ clientId: "e2e-kcat", brokers: [broker], logLevel: logLevel.NOTHING });
+const configEntries = [{ name: "confluent.value.schema.validation", value: "true" }];
+(async () => {
+	const admin = kafka.admin();
+	await admin.connect();
+	if (!(await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries }] }))) throw new Error(`${topic} exists`);
+	const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: topic }] });
+	const got = resources[0].configEntries.find((e) => e.configName === configEntries[0].name);
+	if (!got || got.configValue !== "true") throw new Error(`${configEntries[0].name} reads back as ${got && got.configValue}`);
+	await admin.disconnect();
+})().catch((e) => { console.error(`e2e-kcat: kafkajs create ${topic}: ${e.message}`); process.exit(1); });
+' "$broker" "$valid_topic" || fail "kafkajs create $valid_topic with confluent.value.schema.validation=true"
+
+wire "$work/valid.bin" "$id"
+kcat -P -b "$broker" -t "$valid_topic" -X acks=all "$work/valid.bin" 2>"$work/kcat-produce.err" ||
+	fail "kcat produce of a value with registered id $id: $(cat "$work/kcat-produce.err")"
+printf 'plain text, no magic byte' >"$work/no-magic.bin"
+produce_refused "$work/no-magic.bin" "a value without the magic byte"
+wire "$work/unknown-id.bin" $((id + 1000))
+produce_refused "$work/unknown-id.bin" "a value with unregistered id $((id + 1000))"
+check_valid_topic "after the refused values"
+echo "e2e-kcat: $valid_topic (schema validation) took the value with registered id $id and refused one without the magic byte and one with an unknown id (INVALID_RECORD); it holds exactly 1 message"
+
 stop
 start
 kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -e -q -f '%k:%s\n' "$topic" \
@@ -91,5 +181,8 @@ echo "e2e-kcat: after restart the group resumes from its committed offsets (noth
 consume "$work/consumed-after-restart.txt"
 check "$work/consumed-after-restart.txt"
 echo "e2e-kcat: after restart all $n messages are still there"
+produce_refused "$work/no-magic.bin" "a value without the magic byte after restart"
+check_valid_topic "after restart"
+echo "e2e-kcat: after restart $valid_topic still validates and holds its 1 message"
 stop
 echo "e2e-kcat: 1 passed, 0 failed"
