@@ -108,15 +108,15 @@ func (s *Server) checkRecords(t coordinator.Topic, records []byte) error {
 		reason error
 		index  int32
 	)
-	err := d.EachRecord(records, func(r batch.Record) error {
+	err := d.EachKeyValue(records, func(key, value []byte) error {
 		switch {
-		case rules.keyed && r.Key == nil:
+		case rules.keyed && key == nil:
 			reason = errors.New("compacted topic cannot accept a record without a key")
 		case rules.keyStrategy != "":
-			reason = keys.check(r.Key)
+			reason = keys.check(key)
 		}
 		if reason == nil && rules.valueStrategy != "" {
-			reason = values.check(r.Value)
+			reason = values.check(value)
 		}
 		if reason != nil {
 			return errRecordRefused

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -105,6 +106,26 @@ func FuzzEachRecord(f *testing.F) {
 		}
 		if n*minRecordSize > bound || total > bound {
 			t.Fatalf("%d records of %d bytes from a %d-byte bound", n, total, bound)
+		}
+		// EachKeyValue sees the same keys and values and fails the same
+		// way (a scratch decoder, as produce uses it).
+		d := NewScratchDecoder(maxOut)
+		defer d.Close()
+		var kvs [][2][]byte
+		_ = EachRecord(b, maxOut, func(r Record) error {
+			kvs = append(kvs, [2][]byte{r.Key, r.Value})
+			return nil
+		})
+		i := 0
+		kvErr := d.EachKeyValue(b, func(k, v []byte) error {
+			if i >= len(kvs) || !bytes.Equal(k, kvs[i][0]) || !bytes.Equal(v, kvs[i][1]) || (k == nil) != (kvs[i][0] == nil) {
+				t.Fatalf("EachKeyValue record %d differs from EachRecord's", i)
+			}
+			i++
+			return nil
+		})
+		if (kvErr == nil) != (err == nil) || i != n {
+			t.Fatalf("EachKeyValue: %d records, %v; EachRecord: %d, %v", i, kvErr, n, err)
 		}
 	})
 }

@@ -127,41 +127,65 @@ func (d *Decoder) Records(b []byte) ([]Record, error) {
 // producer state) yields nothing and its records section is not read, as in
 // Kafka's DefaultRecordBatch.
 func (d *Decoder) EachRecord(b []byte, fn func(Record) error) error {
-	h, err := Verify(b)
+	p, err := d.open(b)
 	if err != nil {
 		return err
 	}
-	if h.NumRecords == 0 {
-		return nil
+	for i := int32(0); i < p.h.NumRecords; i++ {
+		r, err := p.record(true)
+		if err != nil {
+			return fmt.Errorf("batch at offset %d: record %d: %w", p.h.BaseOffset, i, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return p.end()
+}
+
+// EachKeyValue is EachRecord for a caller that needs only each record's key
+// and value: it checks the same structure and returns the same errors, but
+// skips headers without decoding them, so it allocates nothing of its own.
+func (d *Decoder) EachKeyValue(b []byte, fn func(key, value []byte) error) error {
+	p, err := d.open(b)
+	if err != nil {
+		return err
+	}
+	for i := int32(0); i < p.h.NumRecords; i++ {
+		r, err := p.record(false)
+		if err != nil {
+			return fmt.Errorf("batch at offset %d: record %d: %w", p.h.BaseOffset, i, err)
+		}
+		if err := fn(r.Key, r.Value); err != nil {
+			return err
+		}
+	}
+	return p.end()
+}
+
+// open verifies the batch at the start of b and returns a parser of its
+// records section, decompressed. A batch with NumRecords 0 (compaction
+// keeps such batches to preserve producer state) has its records section
+// left unread, as in Kafka's DefaultRecordBatch.
+func (d *Decoder) open(b []byte) (recordParser, error) {
+	h, err := Verify(b)
+	if err != nil || h.NumRecords == 0 {
+		return recordParser{h: h}, err
 	}
 	data := b[HeaderSize:h.Size()]
 	if c := h.Compression(); c != CodecNone {
 		if data, err = d.decompress(c, data); err != nil {
-			return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+			return recordParser{}, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 		}
 		if d.reuse && cap(data) <= maxScratch {
 			d.scratch = data[:0]
 		}
 	}
 	if int64(h.NumRecords)*minRecordSize > int64(len(data)) {
-		return fmt.Errorf("batch at offset %d: %d records cannot fit in %d bytes: %w",
+		return recordParser{}, fmt.Errorf("batch at offset %d: %d records cannot fit in %d bytes: %w",
 			h.BaseOffset, h.NumRecords, len(data), ErrCorrupt)
 	}
-	p := recordParser{h: h, buf: data, prevDelta: -1}
-	for i := int32(0); i < h.NumRecords; i++ {
-		r, err := p.record()
-		if err != nil {
-			return fmt.Errorf("batch at offset %d: record %d: %w", h.BaseOffset, i, err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	if len(p.buf) != 0 {
-		return fmt.Errorf("batch at offset %d: %d bytes after the last record: %w",
-			h.BaseOffset, len(p.buf), ErrCorrupt)
-	}
-	return nil
+	return recordParser{h: h, buf: data, prevDelta: -1}, nil
 }
 
 // recordParser consumes records from buf.
@@ -171,8 +195,18 @@ type recordParser struct {
 	prevDelta int64
 }
 
-// record decodes one record (see the package doc for its layout).
-func (p *recordParser) record() (Record, error) {
+// end checks that the records filled the section exactly.
+func (p *recordParser) end() error {
+	if len(p.buf) != 0 {
+		return fmt.Errorf("batch at offset %d: %d bytes after the last record: %w",
+			p.h.BaseOffset, len(p.buf), ErrCorrupt)
+	}
+	return nil
+}
+
+// record decodes one record (see the package doc for its layout); without
+// withHeaders its headers are checked and skipped, and Headers is nil.
+func (p *recordParser) record(withHeaders bool) (Record, error) {
 	n, err := p.varint()
 	if err != nil {
 		return Record{}, err
@@ -181,7 +215,7 @@ func (p *recordParser) record() (Record, error) {
 		return Record{}, fmt.Errorf("record length %d, %d bytes left: %w", n, len(p.buf), ErrCorrupt)
 	}
 	body := recordParser{h: p.h, buf: p.buf[:n], prevDelta: p.prevDelta}
-	r, err := body.body()
+	r, err := body.body(withHeaders)
 	if err != nil {
 		return Record{}, err
 	}
@@ -193,7 +227,7 @@ func (p *recordParser) record() (Record, error) {
 }
 
 // body decodes the fields of a record after its length.
-func (p *recordParser) body() (Record, error) {
+func (p *recordParser) body(withHeaders bool) (Record, error) {
 	if len(p.buf) < 1 {
 		return Record{}, fmt.Errorf("record attributes: %w", ErrCorrupt)
 	}
@@ -221,12 +255,13 @@ func (p *recordParser) body() (Record, error) {
 	if r.Value, err = p.bytes(); err != nil {
 		return Record{}, err
 	}
-	r.Headers, err = p.headers()
+	r.Headers, err = p.headers(withHeaders)
 	return r, err
 }
 
-// headers decodes a record's header count and headers.
-func (p *recordParser) headers() ([]RecordHeader, error) {
+// headers decodes a record's header count and headers, or with decode
+// unset only checks and skips them.
+func (p *recordParser) headers(decode bool) ([]RecordHeader, error) {
 	n, err := p.varint()
 	if err != nil {
 		return nil, err
@@ -239,8 +274,11 @@ func (p *recordParser) headers() ([]RecordHeader, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	hs := make([]RecordHeader, n)
-	for i := range hs {
+	var hs []RecordHeader
+	if decode {
+		hs = make([]RecordHeader, n)
+	}
+	for i := range int(n) {
 		k, err := p.bytes()
 		if err != nil {
 			return nil, err
@@ -248,9 +286,12 @@ func (p *recordParser) headers() ([]RecordHeader, error) {
 		if k == nil {
 			return nil, fmt.Errorf("null header key: %w", ErrCorrupt)
 		}
-		hs[i].Key = string(k)
-		if hs[i].Value, err = p.bytes(); err != nil {
+		v, err := p.bytes()
+		if err != nil {
 			return nil, err
+		}
+		if decode {
+			hs[i] = RecordHeader{Key: string(k), Value: v}
 		}
 	}
 	return hs, nil
