@@ -21,8 +21,8 @@ type countingLogs struct {
 	replicaBytes atomic.Int64
 }
 
-func (c *countingLogs) ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error) {
-	res, err := c.Logs.ReadReplica(ctx, tp, offset, maxBytes)
+func (c *countingLogs) ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error) {
+	res, err := c.Logs.ReadReplica(ctx, tp, offset, maxBytes, iso)
 	c.replicaBytes.Add(int64(len(res.Records)))
 	return res, err
 }

@@ -14,8 +14,10 @@ package gateway
 //     partition's high watermark moves; there is no polling loop. Any error
 //     answers at once.
 //   - v13+ names topics by id; an unknown id is UNKNOWN_TOPIC_ID.
-//   - IsolationLevel is accepted; with no transactions yet, the last stable
-//     offset equals the high watermark for both levels.
+//   - read_committed (IsolationLevel 1) reads below each partition's last
+//     stable offset and returns the aborted transactions among the batches
+//     served; read_uncommitted reads up to the high watermark. Both report
+//     the LSO.
 //
 // Deviations: fetch sessions (KIP-227) are declined: a request to open one gets
 // session id 0, which KIP-227 allows and which makes clients send full fetches;
@@ -126,7 +128,7 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			}
 			if src != nil {
 				limit := min(int(rp.PartitionMaxBytes), remaining)
-				n := s.fetchPartition(ctx, src, tp, rp.FetchOffset, limit, total == 0, &sp, watches)
+				n := s.fetchPartition(ctx, src, tp, rp.FetchOffset, limit, total == 0, tiered.Isolation(req.IsolationLevel), &sp, watches)
 				total += n
 				remaining -= n
 			}
@@ -150,7 +152,7 @@ func (s *Server) fetchTopic(rt kmsg.FetchRequestTopic, byID bool) (coordinator.T
 
 // fetchPartition fills sp from one partition and returns the record bytes read.
 // With first set the partition may return one batch over limit (KIP-74).
-func (s *Server) fetchPartition(ctx context.Context, src fetchSource, tp index.TopicPartition, offset int64, limit int, first bool, sp *kmsg.FetchResponseTopicPartition, watches *[]<-chan struct{}) int {
+func (s *Server) fetchPartition(ctx context.Context, src fetchSource, tp index.TopicPartition, offset int64, limit int, first bool, iso tiered.Isolation, sp *kmsg.FetchResponseTopicPartition, watches *[]<-chan struct{}) int {
 	if watches != nil {
 		ch, err := src.Watch(ctx, tp)
 		if err != nil {
@@ -161,13 +163,18 @@ func (s *Server) fetchPartition(ctx context.Context, src fetchSource, tp index.T
 	}
 	if limit <= 0 && !first {
 		// Over the response's budget: report offsets only.
-		start, hw, err := src.Offsets(ctx, tp)
+		o, err := src.Offsets(ctx, tp)
 		sp.ErrorCode = errorCode(err)
-		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = hw, hw, start
+		sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = o.HighWatermark, o.LastStable, o.LogStart
 		return 0
 	}
-	res, err := src.Read(ctx, tp, offset, max(limit, 1))
-	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+	res, err := src.Read(ctx, tp, offset, max(limit, 1), iso)
+	sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+	for _, a := range res.AbortedTxns {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+	}
 	if err != nil {
 		sp.ErrorCode = errorCode(err)
 		if !errors.Is(err, tiered.ErrOffsetOutOfRange) && ctx.Err() == nil {
@@ -190,19 +197,19 @@ func (s *Server) fetchPartition(ctx context.Context, src fetchSource, tp index.T
 // fetchSource is where a fetch reads a partition: the log it leads, or
 // replicaSource.
 type fetchSource interface {
-	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
-	Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
+	Offsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)
 	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 }
 
 // replicaSource reads partitions this gateway does not lead.
 type replicaSource struct{ logs Logs }
 
-func (r replicaSource) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error) {
-	return r.logs.ReadReplica(ctx, tp, offset, maxBytes)
+func (r replicaSource) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error) {
+	return r.logs.ReadReplica(ctx, tp, offset, maxBytes, iso)
 }
 
-func (r replicaSource) Offsets(ctx context.Context, tp index.TopicPartition) (int64, int64, error) {
+func (r replicaSource) Offsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error) {
 	return r.logs.ReplicaOffsets(ctx, tp)
 }
 

@@ -267,8 +267,8 @@ func TestProduceErrors(t *testing.T) {
 	}
 	// None of the refused batches is in the log.
 	tp := index.TopicPartition{TopicID: mustTopic(t, s, "t").ID, Partition: 0}
-	if _, hw, err := s.log.Offsets(context.Background(), tp); err != nil || hw != 0 {
-		t.Fatalf("high watermark %d (%v) after refused batches, want 0", hw, err)
+	if o, err := s.log.Offsets(context.Background(), tp); err != nil || o.HighWatermark != 0 {
+		t.Fatalf("high watermark %d (%v) after refused batches, want 0", o.HighWatermark, err)
 	}
 	requireServing(t, s.addr)
 }
@@ -313,8 +313,8 @@ func TestIdempotentProduceOverTheWire(t *testing.T) {
 		t.Fatalf("old epoch: error %d, want INVALID_PRODUCER_EPOCH", old.ErrorCode)
 	}
 	tp := index.TopicPartition{TopicID: mustTopic(t, s, "idem").ID, Partition: 0}
-	if _, hw, _ := s.log.Offsets(context.Background(), tp); hw != 6 {
-		t.Fatalf("high watermark %d, want 6 (3+2+1 records, no duplicates)", hw)
+	if o, _ := s.log.Offsets(context.Background(), tp); o.HighWatermark != 6 {
+		t.Fatalf("high watermark %d, want 6 (3+2+1 records, no duplicates)", o.HighWatermark)
 	}
 }
 

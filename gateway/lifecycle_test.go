@@ -88,10 +88,11 @@ func (e *lifecycleEnv) produce(t *testing.T, topic, prefix string, n int, ts tim
 		t.Fatal(err)
 	}
 	tp := index.TopicPartition{TopicID: e.ts.topicID(t, topic)}
-	_, end, err := e.ts.log.Offsets(e.ctx, tp)
+	o, err := e.ts.log.Offsets(e.ctx, tp)
 	if err != nil {
 		t.Fatal(err)
 	}
+	end := o.HighWatermark
 	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
 		st, err := e.ts.log.State(e.ctx, tp)
 		if err != nil || st.HighWatermark != end {
@@ -401,8 +402,8 @@ func TestCompactedTopicRefusesKeylessRecords(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidRecord) {
 		t.Fatalf("keyless record to a compacted topic: %v, want INVALID_RECORD", err)
 	}
-	if _, end, err := e.ts.log.Offsets(e.ctx, tp); err != nil || end != 0 {
-		t.Fatalf("high watermark %d (%v) after a refused batch, want 0", end, err)
+	if o, err := e.ts.log.Offsets(e.ctx, tp); err != nil || o.HighWatermark != 0 {
+		t.Fatalf("high watermark %d (%v) after a refused batch, want 0", o.HighWatermark, err)
 	}
 	if err := cl.ProduceSync(e.ctx, &kgo.Record{Key: []byte("k"), Value: []byte("1")}).FirstErr(); err != nil {
 		t.Fatalf("keyed record: %v", err)

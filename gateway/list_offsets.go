@@ -49,7 +49,7 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 			} else if code := s.checkLeaderEpoch(ctx, tp, rp.CurrentLeaderEpoch); code != 0 {
 				sp.ErrorCode = code
 			} else {
-				sp.Offset, sp.Timestamp, sp.ErrorCode = s.listOffset(ctx, tp, rp.Timestamp)
+				sp.Offset, sp.Timestamp, sp.ErrorCode = s.listOffset(ctx, tp, rp.Timestamp, tiered.Isolation(req.IsolationLevel))
 			}
 			if req.Version == 0 && sp.ErrorCode == 0 {
 				sp.OldStyleOffsets = []int64{sp.Offset}
@@ -61,17 +61,19 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 	return respond(resp), nil
 }
 
-func (s *Server) listOffset(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, code int16) {
+func (s *Server) listOffset(ctx context.Context, tp index.TopicPartition, ts int64, iso tiered.Isolation) (offset, timestamp int64, code int16) {
 	switch ts {
 	case latestTimestamp, earliestTimestamp, earliestLocalTimestamp:
-		start, hw, err := s.cfg.Logs.Offsets(ctx, tp)
-		if err != nil {
+		o, err := s.cfg.Logs.Offsets(ctx, tp)
+		switch {
+		case err != nil:
 			return -1, -1, errorCode(err)
+		case ts == latestTimestamp && iso == tiered.ReadCommitted:
+			return o.LastStable, -1, 0
+		case ts == latestTimestamp:
+			return o.HighWatermark, -1, 0
 		}
-		if ts == latestTimestamp {
-			return hw, -1, 0
-		}
-		return start, -1, 0
+		return o.LogStart, -1, 0
 	case maxTimestamp:
 		ts = tiered.TimestampMax
 	default:

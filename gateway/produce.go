@@ -121,8 +121,8 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 				continue
 			}
 			sp.BaseOffset = p.appended.BaseOffset
-			if start, _, err := s.cfg.Logs.Offsets(ctx, p.tp); err == nil {
-				sp.LogStartOffset = start
+			if o, err := s.cfg.Logs.Offsets(ctx, p.tp); err == nil {
+				sp.LogStartOffset = o.LogStart
 			}
 		}
 		return resp

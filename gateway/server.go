@@ -66,15 +66,16 @@ type ProducerIDs interface {
 // tiered.Log for the contract of each method.
 type Logs interface {
 	Append(ctx context.Context, tp index.TopicPartition, batch []byte) (*tiered.Appended, error)
-	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
-	Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	AppendMarker(ctx context.Context, tp index.TopicPartition, m tiered.Marker) (*tiered.Appended, error)
+	Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
+	Offsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)
 	Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
 	ReleaseUnless(keep func(index.TopicPartition) bool)
 	LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, error)
 	// Replica reads, of partitions this gateway does not lead (KIP-392).
-	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (tiered.ReadResult, error)
-	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error)
+	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
+	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)
 	WatchReplica(ctx context.Context, tp index.TopicPartition) (<-chan struct{}, error)
 	EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error)
 	// DeleteRecords moves a partition's log start offset up (-1: to the

@@ -88,5 +88,5 @@
 //	go log.Run(ctx)
 //	a, err := log.Append(ctx, tp, batchBytes)
 //	err = a.Wait(ctx) // durable and visible
-//	res, err := log.Read(ctx, tp, offset, 1<<20)
+//	res, err := log.Read(ctx, tp, offset, 1<<20, tiered.ReadUncommitted)
 package tiered

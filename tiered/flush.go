@@ -308,6 +308,8 @@ func (l *Log) nextCommit(fp *flushPart) index.Commit {
 	next.Entries = append(prev.Entries, fp.entries...)
 	next.HighWatermark = fp.batches[len(fp.batches)-1].h.LastOffset() + 1
 	next.Producers = l.nextProducers(prev.Producers, fp.batches)
+	next.OpenTxns, next.Aborted = nextTxns(prev, fp.batches)
+	next.Aborted = pruneAborted(next.Aborted, next.LogStartOffset)
 	for _, pb := range fp.batches {
 		next.WALSeq = max(next.WALSeq, pb.walSeq)
 	}
@@ -344,6 +346,12 @@ func (l *Log) committed(fp *flushPart, next, stored index.Partition, rev uint64)
 	next.Chunks = stored.Chunks
 	p.mu.Lock()
 	p.committed, p.rev = next, rev
+	if p.durability == DurabilityS3 { // on the wal tier the state ran ahead at the WAL append
+		p.openTxns, p.aborted = maps.Clone(next.OpenTxns), next.Aborted
+		if p.openTxns == nil {
+			p.openTxns = make(map[int64]int64)
+		}
+	}
 	p.purgeBelow = max(p.purgeBelow, next.WALSeq)
 	batches := p.inflight
 	p.inflight = nil

@@ -117,6 +117,7 @@ func (l *Log) moveLogStart(ctx context.Context, p *partition, start int64) (int6
 		next := cur
 		next.LogStartOffset = start
 		next.Entries = trimFront(cur.Entries, start)
+		next.Aborted = pruneAborted(cur.Aborted, start)
 		return next, nil
 	})
 	if errors.Is(err, errNoChange) {
@@ -125,6 +126,9 @@ func (l *Log) moveLogStart(ctx context.Context, p *partition, start int64) (int6
 	if err != nil {
 		return 0, err
 	}
+	p.mu.Lock()
+	p.aborted = pruneAborted(p.aborted, st.LogStartOffset)
+	p.mu.Unlock()
 	l.metrics.logStartMoves.Inc()
 	return st.LogStartOffset, nil
 }

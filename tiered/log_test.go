@@ -108,7 +108,7 @@ func TestFencedWriterCannotCommit(t *testing.T) {
 	if _, err := appendWait(t, zombie, tp, testBatch(t, 4)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("zombie append after takeover: %v, want ErrNotLeader", err)
 	}
-	res, err := leader.Read(t.Context(), tp, 0, 1<<20)
+	res, err := leader.Read(t.Context(), tp, 0, 1<<20, ReadUncommitted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +248,8 @@ func TestOutageBackpressureAndRecovery(t *testing.T) {
 	if len(waiting) == 0 {
 		t.Fatal("first append already refused")
 	}
-	if _, hw, _ := l.Offsets(t.Context(), tp); hw != 0 {
-		t.Fatalf("high watermark %d during the outage, want 0", hw)
+	if o, _ := l.Offsets(t.Context(), tp); o.HighWatermark != 0 {
+		t.Fatalf("high watermark %d during the outage, want 0", o.HighWatermark)
 	}
 	bucket.setDown(false)
 	for i, a := range waiting {
@@ -263,7 +263,8 @@ func TestOutageBackpressureAndRecovery(t *testing.T) {
 			t.Fatalf("append after recovery: %v", err)
 		}
 	}
-	_, hw, err := l.Offsets(t.Context(), tp)
+	o, err := l.Offsets(t.Context(), tp)
+	hw := o.HighWatermark
 	if err != nil || hw != int64(2*len(waiting)*5) {
 		t.Fatalf("high watermark %d (%v), want %d", hw, err, 2*len(waiting)*5)
 	}
@@ -284,7 +285,7 @@ func TestStaleClaimIsNoticedOnRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond) // past VerifyInterval
-	res, err := first.Read(t.Context(), tp, 3, 1<<20)
+	res, err := first.Read(t.Context(), tp, 3, 1<<20, ReadUncommitted)
 	if err != nil {
 		t.Fatal(err)
 	}

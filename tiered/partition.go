@@ -44,6 +44,11 @@ type partition struct {
 	// producers is the idempotent-producer state including inflight and
 	// queued batches: what the next batch is checked against.
 	producers map[int64]index.Producer
+	// openTxns and aborted are the transaction state (txn.go) of the
+	// durable batches, those below highWatermark(). aborted is only
+	// appended to or replaced, never changed in place: snapshots share it.
+	openTxns map[int64]int64
+	aborted  []index.AbortedTxn
 	// changed is closed and replaced whenever the high watermark moves.
 	changed chan struct{}
 	// broken is set when the partition failed a commit or a WAL append, or
@@ -189,6 +194,11 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	if p.producers == nil {
 		p.producers = make(map[int64]index.Producer)
 	}
+	p.openTxns = maps.Clone(claim.OpenTxns)
+	if p.openTxns == nil {
+		p.openTxns = make(map[int64]int64)
+	}
+	p.aborted = slices.Clip(claim.Aborted)
 	return nil
 }
 
@@ -360,7 +370,13 @@ func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, 
 	if p.broken {
 		return nil, false, ErrNotLeader
 	}
-	if h.Idempotent() {
+	switch {
+	case h.Control():
+		// A transaction marker: not sequenced, but fenced by epoch.
+		if st, known := p.producers[h.ProducerID]; known && h.ProducerEpoch < st.Epoch {
+			return nil, false, fmt.Errorf("%w: marker of producer %d epoch %d < %d", ErrProducerFenced, h.ProducerID, h.ProducerEpoch, st.Epoch)
+		}
+	case h.Idempotent():
 		if dup, ok, err := p.checkSequence(h); err != nil || ok {
 			return dup, false, err
 		}
@@ -451,10 +467,17 @@ func nextSequence(last int32) int32 {
 	return last + 1
 }
 
-// recordProducerBatch returns st with h remembered as its newest batch.
+// recordProducerBatch returns st with h remembered as its newest batch. A
+// transaction marker is not a batch of the producer's: it only moves the
+// producer to the marker's epoch (KIP-890 bumps it at every transaction's
+// end; a coordinator aborting a timed-out transaction bumps it to fence).
 func recordProducerBatch(st index.Producer, h batch.Header, nowMs int64) index.Producer {
 	if h.ProducerEpoch != st.Epoch {
 		st = index.Producer{Epoch: h.ProducerEpoch}
+	}
+	if h.Control() {
+		st.LastTimestamp = nowMs
+		return st
 	}
 	batches := append(slices.Clone(st.Batches), index.ProducerBatch{
 		FirstSequence: h.BaseSequence,
@@ -501,8 +524,11 @@ type snapshot struct {
 	// tail is the WAL-durable batches above committed.HighWatermark, in
 	// offset order, not yet in the index.
 	tail []tailBatch
-	// highWatermark is the end of committed and tail.
+	// highWatermark is the end of committed and tail; lastStable is the
+	// LSO, and aborted the aborted transactions, below it.
 	highWatermark int64
+	lastStable    int64
+	aborted       []index.AbortedTxn
 	changed       <-chan struct{}
 }
 
@@ -516,7 +542,8 @@ type tailBatch struct {
 func (p *partition) snapshot() snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed}
+	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed, aborted: p.aborted}
+	s.lastStable = lastStable(p.openTxns, s.highWatermark)
 	for _, q := range [][]*pending{p.inflight, p.queued} {
 		for _, pb := range q {
 			if pb.h.BaseOffset >= s.highWatermark {

@@ -27,9 +27,14 @@ type ReadResult struct {
 	// batch may start before the offset asked for (clients skip records
 	// below it, as with Kafka).
 	Records []byte
-	// HighWatermark and LogStartOffset are the partition's at the read.
-	HighWatermark  int64
-	LogStartOffset int64
+	// HighWatermark, LastStableOffset and LogStartOffset are the
+	// partition's at the read.
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+	// AbortedTxns, for ReadCommitted, are the aborted transactions whose
+	// records the batches returned may hold, for the consumer to skip.
+	AbortedTxns []index.AbortedTxn
 }
 
 // Read returns batches from offset on, up to maxBytes, except that the first
@@ -43,7 +48,23 @@ type ReadResult struct {
 // the partition since this one claimed it. Leadership can move away and back
 // between two of this gateway's looks at the membership; the new records are
 // then the other gateway's, and this one reloads the partition to serve them.
-func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error) {
+func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso Isolation) (ReadResult, error) {
+	return l.read(ctx, tp, offset, maxBytes, iso == ReadCommitted)
+}
+
+// Isolation is a read's isolation level; the values are Kafka's.
+type Isolation int8
+
+const (
+	// ReadUncommitted reads up to the high watermark.
+	ReadUncommitted Isolation = 0
+	// ReadCommitted reads below the last stable offset only, and returns
+	// the aborted transactions among what it read (ReadResult.AbortedTxns).
+	// Offsets between the LSO and the high watermark read as nothing.
+	ReadCommitted Isolation = 1
+)
+
+func (l *Log) read(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, committed bool) (ReadResult, error) {
 	p, err := l.partition(ctx, tp)
 	if err != nil {
 		return ReadResult{}, err
@@ -66,51 +87,94 @@ func (l *Log) Read(ctx context.Context, tp index.TopicPartition, offset int64, m
 		}
 		s = p.snapshot()
 	}
-	res, err := l.readState(ctx, s, offset, maxBytes)
+	res, err := l.readState(ctx, s, offset, maxBytes, committed)
 	if errors.Is(err, objstore.ErrNotExist) {
 		// The snapshot's object was merged or expired away and collected
 		// while this read held it (it outlived the garbage collector's
 		// grace): the current state names where the records are now.
-		res, err = l.readState(ctx, p.snapshot(), offset, maxBytes)
+		res, err = l.readState(ctx, p.snapshot(), offset, maxBytes, committed)
 	}
 	return res, err
 }
 
 // readState reads from a snapshot (see Read): segment blocks up to the
 // committed high watermark, then the WAL tail from memory.
-func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes int) (ReadResult, error) {
+func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes int, committed bool) (ReadResult, error) {
 	st := s.committed
-	res := ReadResult{HighWatermark: s.highWatermark, LogStartOffset: st.LogStartOffset}
+	res := ReadResult{HighWatermark: s.highWatermark, LastStableOffset: s.lastStable, LogStartOffset: st.LogStartOffset}
 	if offset < st.LogStartOffset || offset > s.highWatermark {
 		return res, ErrOffsetOutOfRange
 	}
-	defer func() { l.metrics.readBytes.Add(float64(len(res.Records))) }()
-	full, err := l.readEntries(ctx, st, offset, maxBytes, &res)
-	if err != nil || full {
+	r := reader{l: l, offset: offset, end: s.highWatermark, maxBytes: maxBytes, res: &res}
+	if committed {
+		r.end = s.lastStable
+	}
+	if err := r.read(ctx, s); err != nil {
 		return res, err
 	}
-	for _, tb := range s.tail {
-		if tb.h.LastOffset() < offset {
-			continue
-		}
-		if len(res.Records) > 0 && len(res.Records)+len(tb.data) > maxBytes {
-			break
-		}
-		res.Records = append(res.Records, tb.data...)
-		if len(res.Records) >= maxBytes {
-			break
-		}
+	l.metrics.readBytes.Add(float64(len(res.Records)))
+	if committed && r.last >= offset {
+		res.AbortedTxns = abortedIn(s.aborted, offset, r.last+1)
 	}
 	return res, nil
 }
 
-// readEntries appends to res the committed batches from offset on. full
-// reports that the read stopped before the committed high watermark: maxBytes
-// or maxBlocksPerRead was reached, and nothing beyond may be appended.
-func (l *Log) readEntries(ctx context.Context, st index.Partition, offset int64, maxBytes int, res *ReadResult) (full bool, err error) {
+// read adds the committed batches, then the WAL tail's.
+func (r *reader) read(ctx context.Context, s snapshot) error {
+	full, err := r.entries(ctx, s.committed)
+	if err != nil || full {
+		return err
+	}
+	for _, tb := range s.tail {
+		if tb.h.LastOffset() < r.offset {
+			continue
+		}
+		if r.stop(tb.h, len(tb.data)) {
+			break
+		}
+		r.add(tb.h, tb.data)
+		if len(r.res.Records) >= r.maxBytes {
+			break
+		}
+	}
+	return nil
+}
+
+// reader is one read's bounds and progress: batches from offset on, below
+// end (the high watermark, or the LSO for read_committed), up to maxBytes
+// but at least one batch; last is the last offset of what it added.
+type reader struct {
+	l        *Log
+	offset   int64
+	end      int64
+	maxBytes int
+	res      *ReadResult
+	last     int64
+}
+
+// stop reports whether the batch h, of size bytes, is past the read.
+func (r *reader) stop(h batch.Header, size int) bool {
+	return h.BaseOffset >= r.end || len(r.res.Records) > 0 && len(r.res.Records)+size > r.maxBytes
+}
+
+func (r *reader) add(h batch.Header, b []byte) {
+	r.res.Records = append(r.res.Records, b...)
+	r.last = h.LastOffset()
+}
+
+// entries appends the committed batches from the read's offset on. full
+// reports that the read stopped before the committed high watermark: its
+// end, maxBytes or maxBlocksPerRead was reached, and nothing beyond may be
+// appended.
+func (r *reader) entries(ctx context.Context, st index.Partition) (full bool, err error) {
+	offset := r.offset
 	if offset >= st.HighWatermark {
 		return false, nil
 	}
+	if offset >= r.end {
+		return true, nil
+	}
+	l := r.l
 	entries := st.Entries
 	i := sort.Search(len(entries), func(i int) bool { return entries[i].LastOffset >= offset })
 	n := 0
@@ -127,7 +191,7 @@ func (l *Log) readEntries(ctx context.Context, st index.Partition, offset int64,
 				return true, nil
 			}
 			n++
-			if full, err = l.readBlock(ctx, e, offset, maxBytes, res); err != nil || full {
+			if full, err = r.block(ctx, e); err != nil || full {
 				return full, err
 			}
 		}
@@ -135,28 +199,28 @@ func (l *Log) readEntries(ctx context.Context, st index.Partition, offset int64,
 	return false, nil
 }
 
-// readBlock appends to res the batches of block e from offset on; full
-// reports that maxBytes was reached.
-func (l *Log) readBlock(ctx context.Context, e segment.IndexEntry, offset int64, maxBytes int, res *ReadResult) (full bool, err error) {
-	block, err := l.block(ctx, e)
+// block appends the batches of block e from the read's offset on; full
+// reports that the read's end or maxBytes was reached.
+func (r *reader) block(ctx context.Context, e segment.IndexEntry) (full bool, err error) {
+	block, err := r.l.block(ctx, e)
 	if err != nil {
 		return false, err
 	}
 	err = batch.Each(block, func(b []byte, h batch.Header) error {
-		if h.LastOffset() < offset {
+		if h.LastOffset() < r.offset {
 			return nil
 		}
-		if len(res.Records) > 0 && len(res.Records)+len(b) > maxBytes {
+		if r.stop(h, len(b)) {
 			full = true
 			return errStopIteration
 		}
-		res.Records = append(res.Records, b...)
+		r.add(h, b)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopIteration) {
 		return false, fmt.Errorf("read block of %s at %d: %w", e.Object, e.Position, err)
 	}
-	return full || len(res.Records) >= maxBytes, nil
+	return full || len(r.res.Records) >= r.maxBytes, nil
 }
 
 // blocksOf returns the blocks an index entry stands for: the entry itself,
@@ -284,14 +348,23 @@ func (l *Log) getRange(ctx context.Context, key string, off, length int64) ([]by
 // format allows plus its trailer.
 const maxFooterRead = segment.MaxFooterLength + segment.TrailerSize
 
-// Offsets returns the partition's log start offset and high watermark.
-func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error) {
+// Offsets are a partition's offsets at one moment.
+type Offsets struct {
+	LogStart, HighWatermark, LastStable int64
+}
+
+func (s snapshot) offsets() Offsets {
+	return Offsets{LogStart: s.committed.LogStartOffset, HighWatermark: s.highWatermark, LastStable: s.lastStable}
+}
+
+// Offsets returns the partition's log start offset, high watermark and last
+// stable offset.
+func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (Offsets, error) {
 	p, err := l.partition(ctx, tp)
 	if err != nil {
-		return 0, 0, err
+		return Offsets{}, err
 	}
-	s := p.snapshot()
-	return s.committed.LogStartOffset, s.highWatermark, nil
+	return p.snapshot().offsets(), nil
 }
 
 // Watch returns a channel that is closed when the partition's high watermark

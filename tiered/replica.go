@@ -2,6 +2,8 @@ package tiered
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,9 +112,15 @@ func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartitio
 }
 
 // snapshot is what a replica read sees: the committed state and the tail
-// batches that continue it without a gap. The caller holds r.mu.
+// batches that continue it without a gap, with the transaction state after
+// them. The caller holds r.mu.
 func (r *replica) snapshot() snapshot {
 	s := snapshot{committed: r.committed, highWatermark: r.committed.HighWatermark}
+	open := maps.Clone(r.committed.OpenTxns)
+	if open == nil {
+		open = map[int64]int64{}
+	}
+	s.aborted = slices.Clip(r.committed.Aborted)
 	for _, tb := range r.tail {
 		if tb.h.LastOffset() < s.highWatermark {
 			continue
@@ -122,23 +130,25 @@ func (r *replica) snapshot() snapshot {
 		}
 		s.tail = append(s.tail, tb)
 		s.highWatermark = tb.h.LastOffset() + 1
+		s.aborted = applyTxn(open, s.aborted, tb.data, tb.h)
 	}
+	s.lastStable = lastStable(open, s.highWatermark)
 	return s
 }
 
 // ReadReplica is Read for a partition this log does not lead.
-func (l *Log) ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error) {
+func (l *Log) ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso Isolation) (ReadResult, error) {
 	s, err := l.replicaState(ctx, tp)
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return l.readState(ctx, s, offset, maxBytes)
+	return l.readState(ctx, s, offset, maxBytes, iso == ReadCommitted)
 }
 
 // ReplicaOffsets is Offsets for a partition this log does not lead.
-func (l *Log) ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (logStart, highWatermark int64, err error) {
+func (l *Log) ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (Offsets, error) {
 	s, err := l.replicaState(ctx, tp)
-	return s.committed.LogStartOffset, s.highWatermark, err
+	return s.offsets(), err
 }
 
 // WatchReplica is Watch for a partition this log does not lead: a replica

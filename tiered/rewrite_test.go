@@ -53,7 +53,7 @@ func readAll(t *testing.T, l *Log, tp index.TopicPartition, offset int64) []byte
 	t.Helper()
 	var out []byte
 	for {
-		res, err := l.Read(t.Context(), tp, offset, 1<<10)
+		res, err := l.Read(t.Context(), tp, offset, 1<<10, ReadUncommitted)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestMergeKeepsReads(t *testing.T) {
 			t.Fatalf("read from %d differs after the merge", off)
 		}
 	}
-	res, err := l.readState(t.Context(), old, 42, 1<<20)
+	res, err := l.readState(t.Context(), old, 42, 1<<20, false)
 	if err != nil || len(res.Records) == 0 {
 		t.Fatalf("a read of the state before the merge: %d bytes, %v", len(res.Records), err)
 	}

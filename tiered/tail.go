@@ -172,6 +172,9 @@ func (p *partition) appendedToWAL(seq uint64, now time.Time) (dropped int) {
 		return finishAll(batches, nil)
 	}
 	p.walEnd = batches[len(batches)-1].h.LastOffset() + 1
+	for _, pb := range batches {
+		p.aborted = applyTxn(p.openTxns, p.aborted, pb.data, pb.h)
+	}
 	p.enqueue(now, batches...)
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -234,6 +237,7 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 			if h.Idempotent() {
 				p.producers[h.ProducerID] = recordProducerBatch(p.producers[h.ProducerID], h, nowMs)
 			}
+			p.aborted = applyTxn(p.openTxns, p.aborted, b, h)
 			next = h.LastOffset() + 1
 			return nil
 		})

@@ -63,11 +63,11 @@ func idempotentBatch(t *testing.T, producerID int64, seq int32, n int) []byte {
 
 // readOffsets reads the whole partition and returns each batch's base and
 // last offset.
-func readOffsets(t *testing.T, read func(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int) (ReadResult, error), tp index.TopicPartition) (offsets []int64, hw int64) {
+func readOffsets(t *testing.T, read func(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso Isolation) (ReadResult, error), tp index.TopicPartition) (offsets []int64, hw int64) {
 	t.Helper()
 	next := int64(0)
 	for range 1000 {
-		res, err := read(t.Context(), tp, next, 1<<20)
+		res, err := read(t.Context(), tp, next, 1<<20, ReadUncommitted)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,8 +172,8 @@ func TestWALFencesDeposedLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader := e.newUnflushedLog(t, w, "b")
-	if _, hw, err := leader.Offsets(t.Context(), tp); err != nil || hw != 1 {
-		t.Fatalf("new leader's high watermark %d (%v), want 1", hw, err)
+	if o, err := leader.Offsets(t.Context(), tp); err != nil || o.HighWatermark != 1 {
+		t.Fatalf("new leader's high watermark %d (%v), want 1", o.HighWatermark, err)
 	}
 	// The deposed leader has not heard; its append still chains in the WAL
 	// and is acknowledged.
@@ -220,8 +220,8 @@ func TestWALGroupCommit(t *testing.T) {
 	if got := w.appends.Load(); got >= n {
 		t.Fatalf("%d WAL appends for %d concurrent batches: no group commit", got, n)
 	}
-	if _, hw, _ := l.Offsets(t.Context(), tp); hw != n {
-		t.Fatalf("high watermark %d, want %d", hw, n)
+	if o, _ := l.Offsets(t.Context(), tp); o.HighWatermark != n {
+		t.Fatalf("high watermark %d, want %d", o.HighWatermark, n)
 	}
 	t.Logf("%d batches in %d WAL messages", n, w.appends.Load())
 }
@@ -488,7 +488,7 @@ func TestReadPastEndFromDeposedLeader(t *testing.T) {
 	// Retried as a client retries NOT_LEADER: the reload can meet a commit of
 	// the dropped partition still in flight, and fail once more.
 	checkFor(t, func() error {
-		res, err := next.Read(t.Context(), tp, 4, 1<<20)
+		res, err := next.Read(t.Context(), tp, 4, 1<<20, ReadUncommitted)
 		if errors.Is(err, ErrNotLeader) {
 			return err
 		}
@@ -498,7 +498,7 @@ func TestReadPastEndFromDeposedLeader(t *testing.T) {
 		return nil
 	})
 	// Past the real end it is still out of range.
-	if _, err := next.Read(t.Context(), tp, 7, 1<<20); !errors.Is(err, ErrOffsetOutOfRange) {
+	if _, err := next.Read(t.Context(), tp, 7, 1<<20, ReadUncommitted); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read at 7: %v; want ErrOffsetOutOfRange", err)
 	}
 }

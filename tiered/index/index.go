@@ -67,10 +67,26 @@ type Partition struct {
 	// the tombstones the last key compaction kept, or 0: once it passes,
 	// cleaning again removes them.
 	DeleteHorizonMs int64 `json:"delete_horizon_ms,omitempty"`
+	// OpenTxns is the partition's open transactions: each transactional
+	// producer with records after its last marker, by producer id, and the
+	// offset of its first such record. The last stable offset is the
+	// smallest of these, or the high watermark.
+	OpenTxns map[int64]int64 `json:"open_txns,omitempty"`
+	// Aborted is the aborted-transaction index (Kafka's .txnindex), oldest
+	// first: what a read_committed consumer skips.
+	Aborted []AbortedTxn `json:"aborted_txns,omitempty"`
 	// WALSeq is the sequence of the last write-ahead-tail message whose
 	// batches are below HighWatermark, or 0: a replay of the tail starts
 	// after it, whatever the purges have not yet removed.
 	WALSeq uint64 `json:"wal_seq,omitempty"`
+}
+
+// AbortedTxn is one aborted transaction of a partition: its producer, its
+// first record's offset and its abort marker's offset.
+type AbortedTxn struct {
+	ProducerID  int64 `json:"producer_id"`
+	FirstOffset int64 `json:"first_offset"`
+	LastOffset  int64 `json:"last_offset"`
 }
 
 // MaxEpochs is how many leader epochs a partition remembers. A consumer
