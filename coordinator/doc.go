@@ -1,7 +1,8 @@
 // Package coordinator keeps Strata's metadata in NATS JetStream KV: topics and
 // their configs, producer id allocation, and each partition's committed state
 // (its segment index, offsets and idempotent producers, as index.Partition).
-// Later parts add partition leases, committed offsets and transactions.
+// Later parts add partition leases, committed offsets and transactional ids
+// (the records coordinator/txn decides, stored by compare-and-swap).
 //
 // The two things to learn first are Open, which returns a Store bound to the
 // buckets, and Store.CommitPartition, whose contract is what keeps the log
@@ -43,10 +44,15 @@
 //	strata_groups       <escaped group>                       a group's membership meta
 //	                                                          (coordinator/group), by CAS
 //	                    <escaped group>.<escaped member>      one member's record
+//	strata_txns         <escaped transactional id>            a transactional id's record
+//	                                                          (coordinator/txn), by CAS
 //
-// Group ids are escaped like topic names (any byte outside [a-zA-Z0-9_-]), so
-// the '.' between group and topic is unambiguous. One offsets record per group
-// and topic makes a commit of a topic's partitions one compare-and-swap.
+// Group ids and transactional ids are escaped like topic names (any byte
+// outside [a-zA-Z0-9_-]), so the '.' between group and topic is unambiguous.
+// One offsets record per group and topic makes a commit of a topic's
+// partitions one compare-and-swap. A transactional id's key is at most 3 KiB
+// (ErrTooLarge beyond): keys travel in NATS protocol lines, which a server
+// refuses past 4 KiB by closing the connection.
 //
 // KV keys allow [-/_=.a-zA-Z0-9] and no empty '.'-separated token, while Kafka
 // topic names are [a-zA-Z0-9._-]{1,249} and may start with '.' or contain

@@ -83,6 +83,7 @@ type Store struct {
 	gateways   jetstream.KeyValue
 	leaders    jetstream.KeyValue
 	schemas    jetstream.KeyValue
+	txns       jetstream.KeyValue
 
 	// gatewayLease is the gateways bucket's TTL.
 	gatewayLease time.Duration
@@ -150,6 +151,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.gateways, "gateways", "Strata live gateways (leases)", cfg.GatewayLease},
 		{&s.leaders, "leaders", "Strata partitions' latest leader epochs", 0},
 		{&s.schemas, "schemas", "Strata schema registry: schemas, subjects, configs and modes", 0},
+		{&s.txns, "txns", "Strata transactional ids: one record per id, written by compare-and-swap", 0},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {
