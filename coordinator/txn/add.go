@@ -82,7 +82,7 @@ func checkAdd(cur *Transaction, pid int64, epoch int16) (res Result, done bool, 
 func ongoing(cur *Transaction, tv2 bool, nowMs int64) *Transaction {
 	next := cur.Clone()
 	if cur.State.idle() {
-		next.StartMs, next.Partitions, next.Groups = nowMs, nil, nil
+		next.StartMs, next.Partitions, next.Groups, next.Offsets = nowMs, nil, nil, nil
 	}
 	next.State = Ongoing
 	next.LastProducerID = cur.ProducerID
@@ -125,4 +125,71 @@ func VerifyPartitions(cur *Transaction, pid int64, epoch int16, partitions map[s
 		out[topic] = m
 	}
 	return out
+}
+
+// PendingOffset is one partition's offset committed in a transaction
+// (TxnOffsetCommit), as the group will hold it once the transaction
+// commits.
+type PendingOffset struct {
+	Offset      int64  `json:"offset"`
+	LeaderEpoch int32  `json:"leader_epoch"`
+	Metadata    string `json:"metadata,omitempty"`
+	CommitMs    int64  `json:"commit_ms"`
+}
+
+// CommitOffsets decides a TxnOffsetCommit of the producer pid at epoch: the
+// offsets (topic to partition to offset) join the ongoing transaction's
+// pending offsets for group, replacing earlier ones of the same partitions.
+// The group must be in the transaction (AddOffsetsToTxn) unless implicit is
+// set (TxnOffsetCommit v5+, KIP-890 part 2: the request adds it).
+//
+// Outcomes: ErrInvalidGroupID for an empty group; ErrInvalidProducerIDMapping
+// for no record or another producer id; ErrProducerFenced for another epoch;
+// ErrConcurrentTransactions in PrepareCommit/PrepareAbort; ErrInvalidTxnState
+// with no ongoing transaction, or a group not in it without implicit;
+// otherwise Store.
+func CommitOffsets(cur *Transaction, pid int64, epoch int16, group string, offsets map[string]map[int32]PendingOffset, implicit bool, nowMs int64) (Result, error) {
+	if group == "" || !utf8.ValidString(group) {
+		return reply(ErrInvalidGroupID), nil
+	}
+	for topic, parts := range offsets {
+		if topic == "" || len(parts) == 0 {
+			return reply(ErrInvalidRequest), nil
+		}
+		for p := range parts {
+			if p < 0 {
+				return reply(ErrInvalidRequest), nil
+			}
+		}
+	}
+	if res, done, err := checkAdd(cur, pid, epoch); done {
+		return res, err
+	}
+	i, found := slices.BinarySearch(cur.Groups, group)
+	if cur.State != Ongoing || !found && !implicit {
+		return reply(ErrInvalidTxnState), nil
+	}
+	next := cur.Clone()
+	if !found {
+		next.Groups = slices.Insert(next.Groups, i, group)
+	}
+	if next.Offsets == nil {
+		next.Offsets = map[string]map[string]map[int32]PendingOffset{}
+	}
+	if next.Offsets[group] == nil {
+		next.Offsets[group] = map[string]map[int32]PendingOffset{}
+	}
+	for topic, parts := range offsets {
+		if next.Offsets[group][topic] == nil {
+			next.Offsets[group][topic] = map[int32]PendingOffset{}
+		}
+		for p, o := range parts {
+			next.Offsets[group][topic][p] = o
+		}
+	}
+	if len(next.Offsets[group]) == 0 {
+		delete(next.Offsets, group)
+	}
+	next.UpdateMs = nowMs
+	return store(next), nil
 }

@@ -203,7 +203,7 @@ func complete(cur *Transaction, nowMs int64) *Transaction {
 		next.ProducerID, next.ProducerEpoch = cur.NextProducerID, 0
 	}
 	next.NextProducerID = NoProducerID
-	next.Partitions, next.Groups = nil, nil
+	next.Partitions, next.Groups, next.Offsets = nil, nil, nil
 	next.UpdateMs = nowMs
 	return next
 }

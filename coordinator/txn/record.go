@@ -3,6 +3,7 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -62,6 +63,11 @@ type Transaction struct {
 	// Groups are the consumer groups whose offsets are in the transaction
 	// (AddOffsetsToTxn), ascending. Empty outside Ongoing and Prepare*.
 	Groups []string `json:"groups,omitempty"`
+	// Offsets are the offsets committed in the transaction
+	// (TxnOffsetCommit), by group (one of Groups), topic and partition:
+	// applied to the groups when it commits, dropped when it aborts. Empty
+	// outside Ongoing and Prepare*.
+	Offsets map[string]map[string]map[int32]PendingOffset `json:"offsets,omitempty"`
 	// StartMs is when the transaction started (its first AddPartitions or
 	// AddGroup), kept through Prepare* and Complete* for
 	// DescribeTransactions; -1 in Empty. The timeout runs from it.
@@ -110,6 +116,9 @@ func Decode(data []byte) (*Transaction, error) {
 	if len(t.Groups) == 0 {
 		t.Groups = nil
 	}
+	if len(t.Offsets) == 0 {
+		t.Offsets = nil
+	}
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("%w: transactional id %q: %v", ErrCorrupt, t.ID, err)
 	}
@@ -139,8 +148,23 @@ func (t *Transaction) validate() error {
 		return fmt.Errorf("start time %d in Empty", t.StartMs)
 	case t.State != Empty && t.StartMs < 0:
 		return fmt.Errorf("start time %d in %v", t.StartMs, t.State)
-	case (len(t.Partitions) > 0 || len(t.Groups) > 0) && t.State != Ongoing && !t.State.preparing():
-		return fmt.Errorf("partitions or groups in %v", t.State)
+	case (len(t.Partitions) > 0 || len(t.Groups) > 0 || len(t.Offsets) > 0) && t.State != Ongoing && !t.State.preparing():
+		return fmt.Errorf("partitions, groups or offsets in %v", t.State)
+	}
+	for group, topics := range t.Offsets {
+		if _, ok := slices.BinarySearch(t.Groups, group); !ok || len(topics) == 0 {
+			return fmt.Errorf("offsets of group %q, not in the transaction's groups or empty", group)
+		}
+		for topic, parts := range topics {
+			if topic == "" || len(parts) == 0 {
+				return fmt.Errorf("offsets of group %q: topic %q with %d partitions", group, topic, len(parts))
+			}
+			for p := range parts {
+				if p < 0 {
+					return fmt.Errorf("offsets of group %q: partition %d", group, p)
+				}
+			}
+		}
 	}
 	for topic, parts := range t.Partitions {
 		if err := checkPartitions(topic, parts); err != nil {
@@ -177,7 +201,22 @@ func (t *Transaction) Clone() *Transaction {
 	c := *t
 	c.Partitions = clonePartitions(t.Partitions)
 	c.Groups = slices.Clone(t.Groups)
+	c.Offsets = cloneOffsets(t.Offsets)
 	return &c
+}
+
+func cloneOffsets(m map[string]map[string]map[int32]PendingOffset) map[string]map[string]map[int32]PendingOffset {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]map[string]map[int32]PendingOffset, len(m))
+	for group, topics := range m {
+		out[group] = make(map[string]map[int32]PendingOffset, len(topics))
+		for topic, parts := range topics {
+			out[group][topic] = maps.Clone(parts)
+		}
+	}
+	return out
 }
 
 func clonePartitions(m map[string][]int32) map[string][]int32 {
@@ -201,6 +240,9 @@ type Markers struct {
 	ProducerEpoch int16
 	Partitions    map[string][]int32
 	Groups        []string
+	// Offsets are the groups' offsets to apply on commit (see
+	// Transaction.Offsets).
+	Offsets map[string]map[string]map[int32]PendingOffset
 }
 
 // PendingMarkers returns the markers a PrepareCommit or PrepareAbort record
@@ -221,6 +263,7 @@ func (t *Transaction) PendingMarkers() *Markers {
 		ProducerEpoch: t.ProducerEpoch,
 		Partitions:    clonePartitions(t.Partitions),
 		Groups:        slices.Clone(t.Groups),
+		Offsets:       cloneOffsets(t.Offsets),
 	}
 }
 
