@@ -39,6 +39,8 @@
 //	strata_counters     producer-id                           counter record
 //	                    cluster-id                            the cluster id, as a plain
 //	                                                          string (Store.ClusterID)
+//	                    cluster-secret                        what gateways present to one
+//	                                                          another (Store.ClusterSecret)
 //	strata_offsets      <escaped group>.<escaped topic>       a group's committed offsets
 //	                                                          for one topic, by partition
 //	strata_groups       <escaped group>                       a group's membership meta

@@ -271,6 +271,13 @@ func (s *Server) membershipChanged() {
 		return ok && s.view.leads(t, tp)
 	})
 	s.groups.ReleaseUnless(s.coordinates)
+	s.verified.forgetUnless(func(tp index.TopicPartition) bool {
+		t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
+		return ok && s.view.leads(t, tp)
+	})
+	if s.txns != nil {
+		s.txns.membershipChanged()
+	}
 }
 
 // coordinates reports whether this gateway coordinates a group.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/coordinator/group"
+	"github.com/stratalog/strata/coordinator/txn"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
@@ -91,6 +92,17 @@ var errorCodes = []struct {
 	{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
 	{group.ErrInvalidRegex, kerr.InvalidRegularExpression},
 	{group.ErrUnsupportedCommitVersion, kerr.UnsupportedVersion},
+	{txn.ErrInvalidRequest, kerr.InvalidRequest},
+	{txn.ErrInvalidTimeout, kerr.InvalidTransactionTimeout},
+	{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
+	{txn.ErrProducerFenced, kerr.ProducerFenced},
+	{txn.ErrInvalidProducerIDMapping, kerr.InvalidProducerIDMapping},
+	{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{txn.ErrTransactionAbortable, kerr.TransactionAbortable},
+	{txn.ErrTransactionalIDNotFound, kerr.TransactionalIDNotFound},
+	{txn.ErrInvalidGroupID, kerr.InvalidGroupID},
+	{txn.ErrCorrupt, kerr.KafkaStorageError},
+	{txn.ErrNotPrepared, kerr.UnknownServerError},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	{context.Canceled, kerr.RequestTimedOut},
 }

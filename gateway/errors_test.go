@@ -20,6 +20,7 @@ var sentinelPackages = map[string]string{
 	"../tiered/objstore":   "objstore",
 	"../coordinator":       "coordinator",
 	"../coordinator/group": "group",
+	"../coordinator/txn":   "txn",
 }
 
 // TestEveryErrorMapped parses the packages above for exported Err* variables and

@@ -55,9 +55,9 @@ func (s *Server) handleFindCoordinator(_ context.Context, _ *conn, kreq kmsg.Req
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	answer := func(key string) (int16, int32, string, int32) {
 		switch {
-		case req.CoordinatorType == 1:
+		case req.CoordinatorType == 1 && s.txns == nil:
 			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
-		case req.CoordinatorType != 0 || key == "":
+		case req.CoordinatorType > 1 || key == "":
 			return kerr.InvalidRequest.Code, -1, "", -1
 		}
 		node := s.view.coordinatorFor(key)

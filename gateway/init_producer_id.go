@@ -9,9 +9,9 @@ package gateway
 //   - Producer ids come from the coordinator in blocks (producerIDBlockSize), so
 //     ids are unique across gateways and restarts without a round trip each.
 //
-// Deviation: transactional ids are not supported yet (transactions are a later
-// issue); such requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
-// non-retriable error, rather than a retriable one a client would spin on.
+//   - With a transactional id, the id's transaction coordinator answers
+//     (transactions.go): the id's producer id, its epoch bumped to fence
+//     the previous producer, as Kafka's.
 
 import (
 	"context"
@@ -29,8 +29,10 @@ func (s *Server) handleInitProducerID(ctx context.Context, _ *conn, kreq kmsg.Re
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return respond(resp), nil
+		return func(ctx context.Context) kmsg.Response {
+			s.initTransactionalProducer(ctx, req, resp)
+			return resp
+		}, nil
 	}
 	id, err := s.pids.next(ctx)
 	if err != nil {

@@ -32,9 +32,12 @@ package gateway
 //     the original offset; gaps return OUT_OF_ORDER_SEQUENCE_NUMBER; an older
 //     epoch returns INVALID_PRODUCER_EPOCH.
 //
-// Deviations: transactional batches are refused with
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions exist; LogAppendTime
-// is always -1 because message.timestamp.type=LogAppendTime is not accepted yet.
+//   - Transactional batches are checked against their transaction before
+//     the producer's first batch of it in the partition (transactions.go):
+//     a partition the transaction does not hold is INVALID_TXN_STATE.
+//
+// Deviation: LogAppendTime is always -1 because
+// message.timestamp.type=LogAppendTime is not accepted yet.
 
 import (
 	"context"
@@ -79,10 +82,10 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !s.view.leads(t, tp):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-			case req.TransactionID != nil:
+			case req.TransactionID != nil && s.txns == nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:
-				a, err := s.appendBatch(ctx, t, tp, rp.Records)
+				a, err := s.appendBatch(ctx, t, tp, req.TransactionID, rp.Records)
 				if err != nil {
 					sp.ErrorCode = errorCode(err)
 					sp.ErrorMessage = errorMessage(err)
@@ -130,7 +133,7 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 }
 
 // appendBatch validates one partition's records and appends them.
-func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.TopicPartition, records []byte) (*tiered.Appended, error) {
+func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.TopicPartition, txnID *string, records []byte) (*tiered.Appended, error) {
 	h, err := batch.Verify(records)
 	if err != nil {
 		return nil, err
@@ -140,10 +143,15 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 		return nil, kerr.InvalidRecord // more than one batch
 	case h.Control():
 		return nil, kerr.InvalidRecord
-	case h.Transactional():
-		return nil, kerr.TransactionalIDAuthorizationFailed
 	case h.Size() > maxMessageBytes(t.Configs):
 		return nil, kerr.MessageTooLarge
+	case h.Transactional() && !h.Idempotent():
+		return nil, kerr.InvalidRecord
+	}
+	if h.Transactional() {
+		if err := s.verifyTransactional(ctx, txnID, t.Name, tp, h); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkRecords(t, records); err != nil {
 		return nil, err

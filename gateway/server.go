@@ -81,6 +81,7 @@ type Logs interface {
 	// DeleteRecords moves a partition's log start offset up (-1: to the
 	// high watermark) and returns it.
 	DeleteRecords(ctx context.Context, tp index.TopicPartition, offset int64) (int64, error)
+	Producers(ctx context.Context, tp index.TopicPartition) ([]tiered.ProducerState, error)
 }
 
 // LeaderEpochs tells Metadata each partition's latest leader epoch (-1 when
@@ -123,6 +124,24 @@ type Config struct {
 	// validation check record ids against; nil refuses every record of such
 	// topics.
 	Schemas Schemas
+	// Transactions keeps the transaction coordinator's records; nil
+	// refuses transactions (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+	Transactions Transactions
+	// ClusterSecret is what the cluster's gateways present to one another
+	// on requests only a gateway may send (transaction markers): the same
+	// on every gateway (coordinator.Store.ClusterSecret). Required with
+	// Transactions.
+	ClusterSecret string
+	// TransactionMaxTimeout is Kafka's transaction.max.timeout.ms, and
+	// TransactionalIDExpiration its transactional.id.expiration.ms.
+	// Defaults 15 minutes and 7 days.
+	TransactionMaxTimeout     time.Duration
+	TransactionalIDExpiration time.Duration
+	// TransactionScanInterval is how often the transaction coordinator
+	// looks for timed-out transactions, unfinished ends and expired ids
+	// (Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms).
+	// Default 5 s.
+	TransactionScanInterval time.Duration
 	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs;
 	// nil reports -1 (unknown), so clients do not validate epochs.
 	LeaderEpochs LeaderEpochs
@@ -175,6 +194,17 @@ func (c *Config) ensureDefaults() error {
 		return errors.New("gateway: Config.ClusterID is required")
 	case c.Topics == nil || c.TopicAdmin == nil || c.ProducerIDs == nil || c.Logs == nil || c.Offsets == nil:
 		return errors.New("gateway: Config.Topics, TopicAdmin, ProducerIDs, Logs and Offsets are required")
+	case c.Transactions != nil && c.ClusterSecret == "":
+		return errors.New("gateway: Config.ClusterSecret is required with Transactions")
+	}
+	if c.TransactionMaxTimeout <= 0 {
+		c.TransactionMaxTimeout = DefaultTransactionMaxTimeout
+	}
+	if c.TransactionalIDExpiration <= 0 {
+		c.TransactionalIDExpiration = DefaultTransactionalIDExpiration
+	}
+	if c.TransactionScanInterval <= 0 {
+		c.TransactionScanInterval = DefaultTransactionScanInterval
 	}
 	if c.Advertise == "" {
 		c.Advertise = c.Listener.Addr().String()
@@ -221,6 +251,10 @@ type Server struct {
 	inflight *semaphore.Weighted
 	// decoders pools the scratch decoders produce checks records with.
 	decoders sync.Pool
+	// txns is the transaction coordinator, nil without Config.Transactions;
+	// verified remembers transactional producers checked against it.
+	txns     *txnCoordinator
+	verified verifiedTxns
 
 	// conns counts open connections against MaxConnections.
 	connsMu sync.Mutex
@@ -251,6 +285,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	self := coordinator.Gateway{NodeID: cfg.NodeID, Addr: cfg.Advertise, Rack: cfg.Rack, Incarnation: cfg.Incarnation}
 	s.view = newClusterView(self, cfg.Members, s.membershipChanged)
+	if cfg.Transactions != nil {
+		s.txns = newTxnCoordinator(s)
+	}
 	s.groups = group.New(group.Config{
 		ConsumerSessionTimeout:    cfg.GroupConsumerSessionTimeout,
 		ConsumerHeartbeatInterval: cfg.GroupConsumerHeartbeatInterval,
@@ -277,6 +314,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.view.run(ctx, func(msg string, args ...any) { s.cfg.Logger.Warn(msg, args...) }) })
 	wg.Go(func() { s.expireOffsetsLoop(ctx) })
+	if s.txns != nil {
+		wg.Go(func() { s.txns.run(ctx) })
+	}
 	if s.cfg.OnServing != nil {
 		s.cfg.OnServing()
 	}

@@ -19,6 +19,7 @@ package tiered
 // Aborted transactions wholly below the log start offset are forgotten.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -116,4 +117,38 @@ func (l *Log) AppendMarker(ctx context.Context, tp index.TopicPartition, m Marke
 		m.Timestamp = l.cfg.Now().UnixMilli()
 	}
 	return l.Append(ctx, tp, batch.EncodeMarker(m))
+}
+
+// ProducerState is what a partition knows of one producer, for
+// DescribeProducers.
+type ProducerState struct {
+	ProducerID    int64
+	Epoch         int16
+	LastSequence  int32 // -1 when no batch of its epoch is remembered
+	LastTimestamp int64 // Unix ms of its last write
+	// TxnStartOffset is the first offset of its open transaction, or -1.
+	TxnStartOffset int64
+}
+
+// Producers returns the partition's producers, by producer id.
+func (l *Log) Producers(ctx context.Context, tp index.TopicPartition) ([]ProducerState, error) {
+	p, err := l.partition(ctx, tp)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProducerState, 0, len(p.producers))
+	for id, st := range p.producers {
+		ps := ProducerState{ProducerID: id, Epoch: st.Epoch, LastSequence: -1, LastTimestamp: st.LastTimestamp, TxnStartOffset: -1}
+		if n := len(st.Batches); n > 0 {
+			ps.LastSequence = st.Batches[n-1].LastSequence
+		}
+		if first, ok := p.openTxns[id]; ok {
+			ps.TxnStartOffset = first
+		}
+		out = append(out, ps)
+	}
+	slices.SortFunc(out, func(a, b ProducerState) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out, nil
 }

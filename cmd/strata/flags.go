@@ -26,10 +26,10 @@ type serveConfig struct {
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
 	SchemaRegistryMaxBody byteSize
-	ObjectStore          string
-	S3                   s3Flags
-	NATSURL              string
-	NATSReplicas         int
+	ObjectStore           string
+	S3                    s3Flags
+	NATSURL               string
+	NATSReplicas          int
 	// NATSMonitorURLs and AllowUnsafeNATS: the durability contract check.
 	NATSMonitorURLs string
 	AllowUnsafeNATS bool

@@ -91,6 +91,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cluster id: %w", err)
 	}
+	clusterSecret, err := store.ClusterSecret(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster secret: %w", err)
+	}
 
 	bucket, err := openBucket(ctx, cfg)
 	if err != nil {
@@ -189,6 +193,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Logs:                           log,
 		Offsets:                        store,
 		GroupStore:                     store,
+		Transactions:                   store,
+		ClusterSecret:                  clusterSecret,
 		DisableAutoCreateTopics:        !cfg.AutoCreate,
 		NumPartitions:                  int32(cfg.NumPartitions),
 		MaxRequestBytes:                int32(cfg.MaxRequestBytes),

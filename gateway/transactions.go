@@ -1,0 +1,538 @@
+package gateway
+
+// Transactions: InitProducerId with a transactional id (v0-v4),
+// AddPartitionsToTxn v0-v5, AddOffsetsToTxn v0-v4, EndTxn v0-v5,
+// TxnOffsetCommit v0-v5, WriteTxnMarkers v0-v1 (gateways only),
+// DescribeTransactions v0, ListTransactions v0-v1, DescribeProducers v0.
+//
+// Behavior:
+//   - The transactional id's coordinator (FindCoordinator key type 1) runs
+//     Kafka's state machine (coordinator/txn, txn_coordinator.go); any other
+//     gateway answers NOT_COORDINATOR. Every transition is stored before it
+//     is answered.
+//   - AddPartitionsToTxn names unknown topics or partitions with
+//     UNKNOWN_TOPIC_OR_PARTITION and the rest of the request with
+//     OPERATION_NOT_ATTEMPTED, as Kafka. v4+ (broker to broker) takes
+//     several transactions and verify-only checks.
+//   - EndTxn answers once the markers are written and the transaction is
+//     complete, or after endTxnWait with only the decision stored; v5
+//     (transaction version 2) bumps the producer epoch at every end and
+//     answers with it.
+//   - TxnOffsetCommit goes to the group's coordinator, which checks the
+//     member as OffsetCommit does and keeps the offsets in the
+//     transaction's record until its end applies (commit) or drops (abort)
+//     them; v5 adds the group to the transaction implicitly (KIP-890).
+//   - Transactional produce (produce.go) is checked against the record
+//     before a producer's first batch of a transaction in a partition
+//     (KIP-890 part 1), so a producer cannot write to a partition its
+//     transaction does not hold.
+//   - Requests predating PRODUCER_FENCED (InitProducerId v0-v3,
+//     AddPartitionsToTxn, AddOffsetsToTxn and EndTxn v0-v1, TxnOffsetCommit
+//     v0-v2) get INVALID_PRODUCER_EPOCH instead, as Kafka answers them.
+//   - WriteTxnMarkers is answered only on connections presenting the
+//     cluster's secret (other gateways); clients get
+//     CLUSTER_AUTHORIZATION_FAILED.
+//
+// Deviations: ListTransactions v2's id pattern is not offered; the
+// coordinator epoch of markers is the transaction record's revision.
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/coordinator/group"
+	"github.com/stratalog/strata/coordinator/txn"
+	"github.com/stratalog/strata/tiered/batch"
+	"github.com/stratalog/strata/tiered/index"
+)
+
+// txnCode is the Kafka code for err from a transition or the store;
+// fencedAsEpoch answers PRODUCER_FENCED as INVALID_PRODUCER_EPOCH, for
+// request versions that predate it.
+func txnCode(err error, fencedAsEpoch bool) int16 {
+	if fencedAsEpoch && errors.Is(err, txn.ErrProducerFenced) {
+		return kerr.InvalidProducerEpoch.Code
+	}
+	return errorCode(err)
+}
+
+// txnNotReady is the answer when this gateway runs no transaction
+// coordinator, or does not coordinate id: 0 when it may go on.
+func (s *Server) txnNotReady(id string) int16 {
+	switch {
+	case s.txns == nil:
+		return kerr.TransactionalIDAuthorizationFailed.Code
+	case txn.CheckID(id) != nil:
+		return kerr.InvalidRequest.Code
+	case !s.txns.coordinates(id):
+		return kerr.NotCoordinator.Code
+	}
+	return 0
+}
+
+// initTransactionalProducer answers InitProducerId with a transactional id.
+func (s *Server) initTransactionalProducer(ctx context.Context, req *kmsg.InitProducerIDRequest, resp *kmsg.InitProducerIDResponse) {
+	id := *req.TransactionalID
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if resp.ErrorCode = s.txnNotReady(id); resp.ErrorCode != 0 {
+		return
+	}
+	res, err := s.txns.decide(ctx, id, func(cur *txn.Transaction) (txn.Result, error) {
+		return txn.InitProducerID(cur, id, req.TransactionTimeoutMillis, s.txns.maxTimeoutMs, req.ProducerID, req.ProducerEpoch,
+			s.now().UnixMilli(), s.txns.allocate(ctx))
+	})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		resp.ErrorCode = txnCode(err, req.Version < 4)
+		return
+	}
+	resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch
+}
+
+func (s *Server) handleAddPartitionsToTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.AddPartitionsToTxnRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+		if req.Version < 4 {
+			topics := make([]kmsg.AddPartitionsToTxnRequestTransactionTopic, 0, len(req.Topics))
+			for _, rt := range req.Topics {
+				topics = append(topics, kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: rt.Topic, Partitions: rt.Partitions})
+			}
+			codes := s.addPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, topics, req.Version < 2)
+			for _, rt := range req.Topics {
+				st := kmsg.NewAddPartitionsToTxnResponseTopic()
+				st.Topic = rt.Topic
+				for _, p := range rt.Partitions {
+					sp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+					sp.Partition, sp.ErrorCode = p, codes[rt.Topic][p]
+					st.Partitions = append(st.Partitions, sp)
+				}
+				resp.Topics = append(resp.Topics, st)
+			}
+			return resp
+		}
+		for _, rtx := range req.Transactions {
+			codes := s.addPartitions(ctx, rtx.TransactionalID, rtx.ProducerID, rtx.ProducerEpoch, rtx.VerifyOnly, rtx.Topics, false)
+			stx := kmsg.NewAddPartitionsToTxnResponseTransaction()
+			stx.TransactionalID = rtx.TransactionalID
+			for _, rt := range rtx.Topics {
+				st := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+				st.Topic = rt.Topic
+				for _, p := range rt.Partitions {
+					sp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+					sp.Partition, sp.ErrorCode = p, codes[rt.Topic][p]
+					st.Partitions = append(st.Partitions, sp)
+				}
+				stx.Topics = append(stx.Topics, st)
+			}
+			resp.Transactions = append(resp.Transactions, stx)
+		}
+		return resp
+	}, nil
+}
+
+// addPartitions adds (or with verifyOnly checks) partitions of one
+// transaction and returns each partition's code.
+func (s *Server) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verifyOnly bool, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic, fencedAsEpoch bool) map[string]map[int32]int16 {
+	codes := map[string]map[int32]int16{}
+	all := func(code int16) map[string]map[int32]int16 {
+		for _, rt := range topics {
+			if codes[rt.Topic] == nil {
+				codes[rt.Topic] = map[int32]int16{}
+			}
+			for _, p := range rt.Partitions {
+				if _, set := codes[rt.Topic][p]; !set {
+					codes[rt.Topic][p] = code
+				}
+			}
+		}
+		return codes
+	}
+	if code := s.txnNotReady(id); code != 0 {
+		return all(code)
+	}
+	parts := map[string][]int32{}
+	unknown := false
+	for _, rt := range topics {
+		t, known := s.cfg.Topics.Topic(rt.Topic)
+		for _, p := range rt.Partitions {
+			if _, ok := t.Partition(p); !known || !ok {
+				if codes[rt.Topic] == nil {
+					codes[rt.Topic] = map[int32]int16{}
+				}
+				codes[rt.Topic][p] = kerr.UnknownTopicOrPartition.Code
+				unknown = true
+				continue
+			}
+			parts[rt.Topic] = append(parts[rt.Topic], p)
+		}
+	}
+	if unknown {
+		return all(kerr.OperationNotAttempted.Code)
+	}
+	for topic := range parts {
+		slices.Sort(parts[topic])
+		parts[topic] = slices.Compact(parts[topic])
+	}
+	if verifyOnly {
+		data, rev, err := s.txns.store.LoadTxn(ctx, id)
+		var cur *txn.Transaction
+		if err == nil && rev != 0 {
+			cur, err = txn.Decode(data)
+		}
+		if err != nil {
+			return all(errorCode(err))
+		}
+		for topic, perPartition := range txn.VerifyPartitions(cur, pid, epoch, parts) {
+			for p, err := range perPartition {
+				if codes[topic] == nil {
+					codes[topic] = map[int32]int16{}
+				}
+				codes[topic][p] = txnCode(err, fencedAsEpoch)
+			}
+		}
+		return codes
+	}
+	res, err := s.txns.decide(ctx, id, func(cur *txn.Transaction) (txn.Result, error) {
+		return txn.AddPartitions(cur, pid, epoch, parts, false, s.now().UnixMilli())
+	})
+	if err == nil {
+		err = res.Err
+	}
+	return all(txnCode(err, fencedAsEpoch))
+}
+
+func (s *Server) handleAddOffsetsToTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.AddOffsetsToTxnRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		if resp.ErrorCode = s.txnNotReady(req.TransactionalID); resp.ErrorCode != 0 {
+			return resp
+		}
+		res, err := s.txns.decide(ctx, req.TransactionalID, func(cur *txn.Transaction) (txn.Result, error) {
+			return txn.AddGroup(cur, req.ProducerID, req.ProducerEpoch, req.Group, false, s.now().UnixMilli())
+		})
+		if err == nil {
+			err = res.Err
+		}
+		resp.ErrorCode = txnCode(err, req.Version < 2)
+		return resp
+	}, nil
+}
+
+func (s *Server) handleEndTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.EndTxnRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		if resp.ErrorCode = s.txnNotReady(req.TransactionalID); resp.ErrorCode != 0 {
+			return resp
+		}
+		res, err := s.txns.decide(ctx, req.TransactionalID, func(cur *txn.Transaction) (txn.Result, error) {
+			return txn.EndTxn(cur, req.ProducerID, req.ProducerEpoch, req.Commit, req.Version >= 5, s.now().UnixMilli(), s.txns.allocate(ctx))
+		})
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			resp.ErrorCode = txnCode(err, req.Version < 2)
+			return resp
+		}
+		if res.Action == txn.StoreThenMarkers {
+			t := time.NewTimer(endTxnWait)
+			defer t.Stop()
+			select {
+			case <-s.txns.complete(req.TransactionalID):
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}
+		resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch
+		return resp
+	}, nil
+}
+
+func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.TxnOffsetCommitRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		var groupErr error
+		switch {
+		case s.txns == nil:
+			groupErr = kerr.TransactionalIDAuthorizationFailed
+		case txn.CheckID(req.TransactionalID) != nil:
+			groupErr = kerr.InvalidRequest
+		case req.Group == "":
+			groupErr = kerr.InvalidGroupID
+		case !s.coordinates(req.Group):
+			groupErr = kerr.NotCoordinator
+		case req.Version >= 3 && req.MemberID != "":
+			_, groupErr = s.groups.CheckCommit(ctx, group.CommitRequest{
+				Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation,
+			})
+		}
+		nowMs := s.now().UnixMilli()
+		codes := map[string]map[int32]int16{}
+		offsets := map[string]map[int32]txn.PendingOffset{}
+		for _, rt := range req.Topics {
+			codes[rt.Topic] = map[int32]int16{}
+			t, known := s.cfg.Topics.Topic(rt.Topic)
+			for _, rp := range rt.Partitions {
+				_, exists := t.Partition(rp.Partition)
+				switch {
+				case groupErr != nil:
+					codes[rt.Topic][rp.Partition] = errorCode(groupErr)
+				case !known || !exists:
+					codes[rt.Topic][rp.Partition] = kerr.UnknownTopicOrPartition.Code
+				case len(deref(rp.Metadata)) > maxOffsetMetadata:
+					codes[rt.Topic][rp.Partition] = kerr.OffsetMetadataTooLarge.Code
+				default:
+					epoch := rp.LeaderEpoch
+					if req.Version < 2 {
+						epoch = -1
+					}
+					if offsets[rt.Topic] == nil {
+						offsets[rt.Topic] = map[int32]txn.PendingOffset{}
+					}
+					offsets[rt.Topic][rp.Partition] = txn.PendingOffset{Offset: rp.Offset, LeaderEpoch: epoch, Metadata: deref(rp.Metadata), CommitMs: nowMs}
+				}
+			}
+		}
+		if len(offsets) > 0 {
+			res, err := s.txns.decide(ctx, req.TransactionalID, func(cur *txn.Transaction) (txn.Result, error) {
+				return txn.CommitOffsets(cur, req.ProducerID, req.ProducerEpoch, req.Group, offsets, req.Version >= 5, nowMs)
+			})
+			if err == nil {
+				err = res.Err
+			}
+			code := txnCode(err, req.Version < 3)
+			for topic, parts := range offsets {
+				for p := range parts {
+					codes[topic][p] = code
+				}
+			}
+		}
+		for _, rt := range req.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, codes[rt.Topic][rp.Partition]
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) handleWriteTxnMarkers(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.WriteTxnMarkersRequest)
+	peer := s.txns != nil && s.txns.peers.isPeer(c.clientID)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+		for _, rm := range req.Markers {
+			sm := kmsg.NewWriteTxnMarkersResponseMarker()
+			sm.ProducerID = rm.ProducerID
+			m := markerRequest{producerID: rm.ProducerID, epoch: rm.ProducerEpoch, commit: rm.Committed, coordinatorEpoch: rm.CoordinatorEpoch}
+			for _, rt := range rm.Topics {
+				st := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+				st.Topic = rt.Topic
+				for _, p := range rt.Partitions {
+					sp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+					sp.Partition = p
+					switch {
+					case !peer:
+						sp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+					case rm.ProducerID < 0 || rm.ProducerEpoch < 0:
+						sp.ErrorCode = kerr.InvalidRequest.Code
+					default:
+						sp.ErrorCode = s.writeMarker(ctx, rt.Topic, p, m)
+					}
+					st.Partitions = append(st.Partitions, sp)
+				}
+				sm.Topics = append(sm.Topics, st)
+			}
+			resp.Markers = append(resp.Markers, sm)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) handleDescribeTransactions(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.DescribeTransactionsRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
+		for _, id := range req.TransactionalIDs {
+			st := kmsg.NewDescribeTransactionsResponseTransactionState()
+			st.TransactionalID = id
+			st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
+			if st.ErrorCode = s.txnNotReady(id); st.ErrorCode == 0 {
+				st.ErrorCode = s.describeTransaction(ctx, id, &st)
+			}
+			resp.TransactionStates = append(resp.TransactionStates, st)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) describeTransaction(ctx context.Context, id string, st *kmsg.DescribeTransactionsResponseTransactionState) int16 {
+	data, rev, err := s.txns.store.LoadTxn(ctx, id)
+	if err != nil {
+		return errorCode(err)
+	}
+	if rev == 0 {
+		return kerr.TransactionalIDNotFound.Code
+	}
+	cur, err := txn.Decode(data)
+	if err != nil {
+		return errorCode(err)
+	}
+	d, err := txn.Describe(cur)
+	if err != nil {
+		return errorCode(err)
+	}
+	st.State, st.TimeoutMillis, st.StartTimestamp = d.State, d.TimeoutMs, d.StartMs
+	st.ProducerID, st.ProducerEpoch = d.ProducerID, d.ProducerEpoch
+	for _, topic := range slices.Sorted(maps.Keys(d.Partitions)) {
+		t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
+		t.Topic, t.Partitions = topic, d.Partitions[topic]
+		st.Topics = append(st.Topics, t)
+	}
+	return 0
+}
+
+func (s *Server) handleListTransactions(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.ListTransactionsRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
+		if s.txns == nil {
+			return resp
+		}
+		var filter txn.ListFilter
+		for _, name := range req.StateFilters {
+			if st, ok := txn.ParseState(name); ok {
+				filter.States = append(filter.States, st)
+			} else {
+				resp.UnknownStateFilters = append(resp.UnknownStateFilters, name)
+			}
+		}
+		if len(req.StateFilters) > 0 && len(filter.States) == 0 {
+			return resp // only unknown states: nothing matches
+		}
+		filter.ProducerIDs = req.ProducerIDFilters
+		if req.Version >= 1 && req.DurationFilterMillis > 0 {
+			filter.DurationMs = req.DurationFilterMillis
+		}
+		recs, err := s.txns.store.Txns(ctx)
+		if err != nil {
+			resp.ErrorCode = errorCode(err)
+			return resp
+		}
+		nowMs := s.now().UnixMilli()
+		for _, id := range slices.Sorted(maps.Keys(recs)) {
+			if !s.txns.coordinates(id) {
+				continue
+			}
+			cur, err := txn.Decode(recs[id].Data)
+			if err != nil || !cur.Matches(filter, nowMs) {
+				continue
+			}
+			ts := kmsg.NewListTransactionsResponseTransactionState()
+			ts.TransactionalID, ts.ProducerID, ts.TransactionState = id, cur.ProducerID, cur.State.String()
+			resp.TransactionStates = append(resp.TransactionStates, ts)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) handleDescribeProducers(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+	req := kreq.(*kmsg.DescribeProducersRequest)
+	return func(ctx context.Context) kmsg.Response {
+		resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewDescribeProducersResponseTopic()
+			st.Topic = rt.Topic
+			t, known := s.cfg.Topics.Topic(rt.Topic)
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewDescribeProducersResponseTopicPartition()
+				sp.Partition = p
+				tp, exists := t.Partition(p)
+				switch {
+				case !known || !exists:
+					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				case !s.view.leads(t, tp):
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				default:
+					sp.ErrorCode, sp.ActiveProducers = s.activeProducers(ctx, tp)
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}, nil
+}
+
+func (s *Server) activeProducers(ctx context.Context, tp index.TopicPartition) (int16, []kmsg.DescribeProducersResponseTopicPartitionActiveProducer) {
+	producers, err := s.cfg.Logs.Producers(ctx, tp)
+	if err != nil {
+		return errorCode(err), nil
+	}
+	out := make([]kmsg.DescribeProducersResponseTopicPartitionActiveProducer, 0, len(producers))
+	for _, p := range producers {
+		ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+		ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = p.ProducerID, int32(p.Epoch), p.LastSequence, p.LastTimestamp
+		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, p.TxnStartOffset
+		out = append(out, ap)
+	}
+	return 0, out
+}
+
+// verifyTransactional checks a transactional batch before it is appended
+// (KIP-890 part 1): its producer's transaction must hold the partition.
+// The first batch of a transaction in a partition reads the record; later
+// ones of the same producer epoch pass on what that check remembered.
+func (s *Server) verifyTransactional(ctx context.Context, id *string, topic string, tp index.TopicPartition, h batch.Header) error {
+	switch {
+	case s.txns == nil:
+		return kerr.TransactionalIDAuthorizationFailed
+	case id == nil || txn.CheckID(*id) != nil:
+		return kerr.InvalidRecord // a transactional batch needs its transactional id
+	}
+	leaderEpoch, err := s.cfg.Logs.LeaderEpoch(ctx, tp)
+	if err != nil {
+		return err
+	}
+	if v, ok := s.verified.get(tp, h.ProducerID); ok && v.epoch == h.ProducerEpoch && v.leaderEpoch == leaderEpoch {
+		return nil
+	}
+	data, rev, err := s.txns.store.LoadTxn(ctx, *id)
+	var cur *txn.Transaction
+	if err == nil && rev != 0 {
+		cur, err = txn.Decode(data)
+	}
+	if err != nil {
+		return err
+	}
+	switch err := txn.VerifyPartitions(cur, h.ProducerID, h.ProducerEpoch, map[string][]int32{topic: {tp.Partition}})[topic][tp.Partition]; {
+	case errors.Is(err, txn.ErrProducerFenced):
+		return kerr.InvalidProducerEpoch
+	case errors.Is(err, txn.ErrTransactionAbortable):
+		// Not in the transaction: the producer skipped AddPartitionsToTxn,
+		// or the transaction ended (a hanging write).
+		return kerr.InvalidTxnState
+	case err != nil:
+		return err
+	}
+	s.verified.put(tp, h.ProducerID, verifiedTxn{epoch: h.ProducerEpoch, leaderEpoch: leaderEpoch, rev: coordinatorEpoch(rev)})
+	return nil
+}
