@@ -19,8 +19,10 @@ package gateway
 //   - OffsetFetch returns -1 for partitions without a commit; a null topic
 //     list (v2+) returns every committed topic; v8 fetches several groups; v9
 //     checks the consumer-protocol member and epoch it names.
-//     RequireStable (v7+) is satisfied trivially: there are no pending
-//     transactional offsets.
+//     RequireStable (v7+, KIP-447) answers UNSTABLE_OFFSET_COMMIT for a
+//     partition whose offset a transaction has committed and not yet ended
+//     (transactions.go), so a consumer does not start from an offset that
+//     is about to move.
 //
 //   - OffsetDelete (KIP-496) removes committed offsets; a consumer group with
 //     members keeps those of topics a member subscribes to
@@ -135,7 +137,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 			var fetched []kmsg.OffsetFetchResponseTopic
 			err := s.groups.CheckFetch(ctx, rg.Group, deref(rg.MemberID), rg.MemberEpoch)
 			if err == nil {
-				fetched, err = s.fetchOffsets(ctx, rg.Group, topics)
+				fetched, err = s.fetchOffsets(ctx, rg.Group, topics, req.RequireStable)
 			}
 			g.ErrorCode = errorCode(err)
 			for _, ft := range fetched {
@@ -171,17 +173,25 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 		}
 		return respond(resp), nil
 	}
-	fetched, err := s.fetchOffsets(ctx, req.Group, topics)
+	fetched, err := s.fetchOffsets(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable)
 	resp.ErrorCode = errorCode(err)
 	resp.Topics = fetched
 	return respond(resp), nil
 }
 
 // fetchOffsets reads the group's committed offsets for topics, or for every
-// topic it committed when topics is nil.
-func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestTopic) ([]kmsg.OffsetFetchResponseTopic, error) {
+// topic it committed when topics is nil. With requireStable, a partition
+// with offsets pending in a transaction is UNSTABLE_OFFSET_COMMIT (KIP-447).
+func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestTopic, requireStable bool) ([]kmsg.OffsetFetchResponseTopic, error) {
 	if group == "" {
 		return nil, kerr.InvalidGroupID
+	}
+	var pending map[string]map[int32]bool
+	if requireStable && s.txns != nil {
+		var err error
+		if pending, err = s.txns.pendingOffsets(ctx, group); err != nil {
+			return nil, fmt.Errorf("%w: %w", kerr.CoordinatorNotAvailable, err)
+		}
 	}
 	if topics == nil {
 		names, err := s.cfg.Offsets.OffsetTopics(ctx, group)
@@ -211,7 +221,9 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 		for _, p := range parts {
 			sp := kmsg.NewOffsetFetchResponseTopicPartition()
 			sp.Partition, sp.Offset, sp.LeaderEpoch = p, -1, -1
-			if c, ok := committed[p]; ok {
+			if pending[rt.Topic][p] {
+				sp.ErrorCode = kerr.UnstableOffsetCommit.Code
+			} else if c, ok := committed[p]; ok {
 				md := c.Metadata
 				sp.Offset, sp.LeaderEpoch, sp.Metadata = c.Offset, c.LeaderEpoch, &md
 			} else {

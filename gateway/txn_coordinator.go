@@ -511,3 +511,28 @@ func (v *verifiedTxns) forgetUnless(keep func(index.TopicPartition) bool) {
 		}
 	}
 }
+
+// pendingOffsets returns the partitions, by topic, whose offsets for group
+// are in a transaction not yet complete.
+func (tc *txnCoordinator) pendingOffsets(ctx context.Context, group string) (map[string]map[int32]bool, error) {
+	recs, err := tc.store.Txns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]bool{}
+	for _, r := range recs {
+		cur, err := txn.Decode(r.Data)
+		if err != nil {
+			continue
+		}
+		for topic, parts := range cur.Offsets[group] {
+			if out[topic] == nil {
+				out[topic] = map[int32]bool{}
+			}
+			for p := range parts {
+				out[topic][p] = true
+			}
+		}
+	}
+	return out, nil
+}

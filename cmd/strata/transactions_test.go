@@ -5,12 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testenv"
 )
 
 // consumeValues reads topic from the start until it has want records or the
@@ -119,4 +126,205 @@ func TestTransactions(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("read_committed after the fence: %v, want %v", got, want)
 	}
+}
+
+// TestExactlyOncePipeline: franz-go's GroupTransactSession reads an input
+// topic of 6 partitions and writes every record to an output topic of 6
+// partitions, consuming and producing in one transaction, on a cluster of
+// three gateways, while input arrives, the gateway coordinating the
+// transactional id and others are killed and restarted, and the pipeline
+// itself dies mid-transaction and is started again. The output, read with
+// read_committed, holds every input record exactly once, in order per key.
+func TestExactlyOncePipeline(t *testing.T) {
+	const (
+		in, out    = "eos-in", "eos-out"
+		partitions = 6
+		keys       = 60
+		n          = 6000
+		lease      = 2 * time.Second
+		txnID      = "eos-pipeline"
+	)
+	ns := testenv.NATS(t)
+	dir := t.TempDir()
+	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	args := func(i int) []string {
+		return []string{"--nats-url", ns.URL, "--nats-monitor-url", ns.MonitorURL, "--node-id", strconv.Itoa(i + 1),
+			"--gateway-lease", lease.String(), "--flush-interval", "20ms", "--group-consumer-session-timeout", "6s"}
+	}
+	procs := make([]*process, len(addrs))
+	for i, addr := range addrs {
+		procs[i] = startProcess(t, dir, addr, args(i)...)
+	}
+	seeds := strings.Join(addrs, ",")
+	createTopic(t, seeds, in, partitions)
+	createTopic(t, seeds, out, partitions)
+
+	// Input: n keyed records, value "key:sequence within the key", sent by
+	// an idempotent producer in the background.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var inputDone atomic.Bool
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		defer inputDone.Store(true)
+		p := newClient(t, seeds, kgo.DefaultProduceTopic(in), kgo.MetadataMinAge(250*time.Millisecond))
+		for i := range n {
+			k := i % keys
+			r := &kgo.Record{Key: []byte(strconv.Itoa(k)), Value: fmt.Appendf(nil, "%d:%d", k, i/keys)}
+			if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Errorf("input %d: %v", i, err)
+				return
+			}
+			if i%100 == 0 {
+				time.Sleep(5 * time.Millisecond) // steady, over a few seconds
+			}
+		}
+	})
+
+	// The pipeline, one session at a time; stop ends the current one
+	// without ending its transaction, as a killed process would.
+	var transformed atomic.Int64
+	runSession := func(stop <-chan struct{}) {
+		sess, err := kgo.NewGroupTransactSession(
+			kgo.SeedBrokers(addrs...),
+			kgo.TransactionalID(txnID),
+			kgo.TransactionTimeout(10*time.Second),
+			kgo.ConsumerGroup("eos"),
+			kgo.ConsumeTopics(in),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.RequireStableFetchOffsets(),
+			kgo.DefaultProduceTopic(out),
+			kgo.MetadataMinAge(250*time.Millisecond),
+			kgo.SessionTimeout(6*time.Second),
+		)
+		if err != nil {
+			t.Errorf("session: %v", err)
+			return
+		}
+		for {
+			select {
+			case <-stop:
+				sess.Client().Close() // no EndTxn: the transaction hangs until the next session or its timeout
+				return
+			default:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			fs := sess.PollFetches(pctx)
+			pcancel()
+			if ctx.Err() != nil {
+				sess.Close()
+				return
+			}
+			if err := sess.Begin(); err != nil {
+				t.Errorf("begin: %v", err)
+				sess.Close()
+				return
+			}
+			count := 0
+			fs.EachRecord(func(r *kgo.Record) {
+				count++
+				sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil)
+			})
+			committed, err := sess.End(ctx, kgo.TryCommit)
+			if err != nil {
+				t.Logf("end: %v (the session carries on)", err)
+			}
+			if committed {
+				transformed.Add(int64(count))
+			}
+		}
+	}
+	stop := make(chan struct{})
+	sessionDone := make(chan struct{})
+	go func() { defer close(sessionDone); runSession(stop) }()
+
+	waitTransformed := func(target int64) {
+		t.Helper()
+		for transformed.Load() < target && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Kill the gateway coordinating the transactional id, then another,
+	// each while the pipeline runs, and restart them.
+	waitTransformed(n / 5)
+	coordinator := txnCoordinatorOf(t, seeds, txnID)
+	for k, i := range []int{coordinator, (coordinator + 1) % len(procs)} {
+		procs[i].kill(t)
+		t.Logf("kill %d: gateway %d (coordinator was %d) after %d records transformed", k+1, i+1, coordinator+1, transformed.Load())
+		time.Sleep(lease)
+		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
+		waitTransformed(int64((k + 2) * n / 5))
+	}
+	// The pipeline dies mid-transaction; a new one takes over.
+	close(stop)
+	<-sessionDone
+	t.Logf("pipeline stopped after %d records transformed; starting another", transformed.Load())
+	go runSession(nil)
+
+	seen := consumeValues(t, seeds, out, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.MetadataMinAge(250*time.Millisecond))
+	seen = append(seen, drainValues(t, seeds, out, len(seen))...) // anything past n is a duplicate
+	cancel()
+	if !inputDone.Load() {
+		t.Fatal("input did not finish")
+	}
+	// Exactly once, in order per key.
+	next := make([]int, keys)
+	dups := 0
+	for _, v := range seen {
+		var k, seq int
+		if _, err := fmt.Sscanf(v, "%d:%d", &k, &seq); err != nil {
+			t.Fatalf("output %q: %v", v, err)
+		}
+		switch {
+		case seq < next[k]:
+			dups++
+		case seq > next[k]:
+			t.Fatalf("key %d: %d after %d: a record missing or out of order", k, seq, next[k]-1)
+		default:
+			next[k]++
+		}
+	}
+	if dups > 0 || len(seen) != n {
+		t.Fatalf("output holds %d records with %d duplicates, want %d exactly once", len(seen), dups, n)
+	}
+	t.Logf("%d records through the pipeline exactly once across two gateway kills and a pipeline restart", n)
+}
+
+// drainValues reads topic with read_committed and returns what it holds past
+// its first skip records, once no more arrive for 2 s.
+func drainValues(t *testing.T, broker, topic string, skip int) []string {
+	t.Helper()
+	cl := newClient(t, broker, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	var all []string
+	for range 100 {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 && len(all) >= skip {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) { all = append(all, string(r.Value)) })
+	}
+	if len(all) < skip {
+		t.Fatalf("read %d records, fewer than the %d read before", len(all), skip)
+	}
+	return all[skip:]
+}
+
+// txnCoordinatorOf returns the index (node id - 1) of the gateway
+// coordinating transactional id.
+func txnCoordinatorOf(t *testing.T, seeds, id string) int {
+	t.Helper()
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorType, req.CoordinatorKey, req.CoordinatorKeys = 1, id, []string{id}
+	resp, err := req.RequestWith(t.Context(), newClient(t, seeds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := resp.NodeID
+	if len(resp.Coordinators) > 0 {
+		node = resp.Coordinators[0].NodeID
+	}
+	return int(node) - 1
 }
