@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/coordinator/schedule"
+	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
 )
@@ -52,6 +53,10 @@ type serveConfig struct {
 	ConsumerSessionTimeout    time.Duration
 	ConsumerHeartbeatInterval time.Duration
 	OffsetsRetention          time.Duration
+	// The transaction coordinator's settings (Kafka's names in the usage).
+	TransactionMaxTimeout     time.Duration
+	TransactionalIDExpiration time.Duration
+	TransactionScanInterval   time.Duration
 	// CompactionInterval is how often the lifecycle scheduler looks for
 	// work; GCGrace is the garbage collector's grace period.
 	CompactionInterval time.Duration
@@ -97,6 +102,8 @@ func serveFlags(c *serveConfig) []struct {
 	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, tiered.DefaultMaxTailBytes, tiered.DefaultMaxTailAge
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
+	c.TransactionMaxTimeout, c.TransactionalIDExpiration = gateway.DefaultTransactionMaxTimeout, gateway.DefaultTransactionalIDExpiration
+	c.TransactionScanInterval = gateway.DefaultTransactionScanInterval
 	c.CompactionInterval, c.GCGrace = schedule.DefaultInterval, tiered.DefaultObjectGrace
 	c.CompactionRate = schedule.DefaultMaxBytesPerSecond
 	return []struct {
@@ -135,6 +142,9 @@ func serveFlags(c *serveConfig) []struct {
 		{"group-consumer-session-timeout", "consumer-protocol group members not heard from this long are removed (group.consumer.session.timeout.ms)", (*durationValue)(&c.ConsumerSessionTimeout)},
 		{"group-consumer-heartbeat-interval", "how often consumer-protocol group members heartbeat (group.consumer.heartbeat.interval.ms)", (*durationValue)(&c.ConsumerHeartbeatInterval)},
 		{"offsets-retention", "committed offsets outlive their group's activity this long (offsets.retention.minutes)", (*durationValue)(&c.OffsetsRetention)},
+		{"transaction-max-timeout", "the longest transaction timeout a producer may ask for (transaction.max.timeout.ms)", (*durationValue)(&c.TransactionMaxTimeout)},
+		{"transactional-id-expiration", "a transactional id idle this long is forgotten (transactional.id.expiration.ms)", (*durationValue)(&c.TransactionalIDExpiration)},
+		{"transaction-scan-interval", "how often each gateway aborts the timed-out transactions it coordinates and finishes interrupted ones (transaction.abort.timed.out.transaction.cleanup.interval.ms)", (*durationValue)(&c.TransactionScanInterval)},
 		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
 		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
@@ -197,6 +207,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--gc-grace must be at least 1s")
 	case c.OffsetsRetention <= 0:
 		return c, errors.New("--offsets-retention must be positive")
+	case c.TransactionMaxTimeout <= 0 || c.TransactionalIDExpiration <= 0 || c.TransactionScanInterval <= 0:
+		return c, errors.New("--transaction-max-timeout, --transactional-id-expiration and --transaction-scan-interval must be positive")
 	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
 		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
 	}

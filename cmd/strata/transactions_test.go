@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/batch"
 )
 
 // consumeValues reads topic from the start until it has want records or the
@@ -327,4 +328,150 @@ func txnCoordinatorOf(t *testing.T, seeds, id string) int {
 		node = resp.Coordinators[0].NodeID
 	}
 	return int(node) - 1
+}
+
+// TestHangingTransactionAborted: a producer dies with its transaction open;
+// the last stable offset stays at the transaction's first record until the
+// transaction times out, when the coordinator aborts it (fencing the
+// producer's epoch) and the LSO moves on. A new producer with the id
+// carries on.
+func TestHangingTransactionAborted(t *testing.T) {
+	broker := startServe(t, "--transaction-scan-interval", "100ms")
+	createTopic(t, broker, "hang", 1)
+	ctx := t.Context()
+	p, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.TransactionalID("hanging"), kgo.TransactionTimeout(time.Second), kgo.DefaultProduceTopic("hang"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("lost")}, &kgo.Record{Value: []byte("lost")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p.Close() // dies without ending the transaction
+
+	adm := kadm.NewClient(newClient(t, broker))
+	offsets := func() (hw, lso int64) {
+		ends, err := adm.ListEndOffsets(ctx, "hang")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, "hang")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := ends.Lookup("hang", 0)
+		s, _ := stable.Lookup("hang", 0)
+		return e.Offset, s.Offset
+	}
+	if hw, lso := offsets(); hw != 2 || lso != 0 {
+		t.Fatalf("with the transaction open: high watermark %d, LSO %d; want 2 and 0", hw, lso)
+	}
+	testenv.CheckFor(t, 15*time.Second, 50*time.Millisecond, func() error {
+		if hw, lso := offsets(); hw != 3 || lso != 3 {
+			return fmt.Errorf("high watermark %d, LSO %d; want 3 and 3 (aborted by its timeout)", hw, lso)
+		}
+		return nil
+	})
+	described, err := adm.DescribeTransactions(ctx, "hanging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := described.On("hanging", nil); err != nil || d.State != "CompleteAbort" || d.ProducerEpoch != 1 {
+		t.Fatalf("described %+v, %v; want CompleteAbort with the epoch bumped to 1", d, err)
+	}
+
+	next := newClient(t, broker, kgo.TransactionalID("hanging"), kgo.DefaultProduceTopic("hang"))
+	if err := next.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.ProduceSync(ctx, &kgo.Record{Value: []byte("kept")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if got := consumeValues(t, broker, "hang", 1, kgo.FetchIsolationLevel(kgo.ReadCommitted())); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("read_committed: %v, want only the new producer's record", got)
+	}
+}
+
+// TestTransactionBadInput: requests that do not fit a transaction's state
+// get Kafka's errors and change nothing: EndTxn for an unknown id,
+// AddPartitionsToTxn with a stale epoch, EndTxn without a transaction,
+// markers from a client, a transactional batch for a partition not in the
+// transaction.
+func TestTransactionBadInput(t *testing.T) {
+	broker := startServe(t)
+	createTopic(t, broker, "bad-txn", 1)
+	ctx := t.Context()
+	cl := newClient(t, broker)
+	// A transactional id with producer 0's epoch: find its coordinator
+	// (this one) and init.
+	init := kmsg.NewPtrInitProducerIDRequest()
+	id := "bad-input"
+	init.TransactionalID, init.TransactionTimeoutMillis = &id, 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("init: %v %v", ir, err)
+	}
+	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "nobody", pid, epoch, true
+	if r, err := end.RequestWith(ctx, cl); err != nil || r.ErrorCode != kerr.InvalidProducerIDMapping.Code {
+		t.Fatalf("EndTxn of an unknown id: %+v, %v; want INVALID_PRODUCER_ID_MAPPING", r, err)
+	}
+	end.TransactionalID = id
+	if r, err := end.RequestWith(ctx, cl); err != nil || r.ErrorCode != kerr.InvalidTxnState.Code {
+		t.Fatalf("EndTxn commit with no transaction: %+v, %v; want INVALID_TXN_STATE", r, err)
+	}
+
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version = 3
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch-1
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "bad-txn", Partitions: []int32{0}}}
+	if r, err := add.RequestWith(ctx, cl); err != nil || r.Topics[0].Partitions[0].ErrorCode != kerr.ProducerFenced.Code {
+		t.Fatalf("AddPartitionsToTxn with a stale epoch: %+v, %v; want PRODUCER_FENCED", r, err)
+	}
+	// (franz-go rewrites a request it sends, so each call gets a new one.)
+	add = kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version = 3
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: "bad-txn", Partitions: []int32{0}}, {Topic: "no-such-topic", Partitions: []int32{0}}}
+	if r, err := add.RequestWith(ctx, cl); err != nil || r.Topics[0].Partitions[0].ErrorCode != kerr.OperationNotAttempted.Code ||
+		r.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("AddPartitionsToTxn with an unknown topic: %+v, %v", r, err)
+	}
+
+	markers := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed = pid, epoch, true
+	m.Topics = []kmsg.WriteTxnMarkersRequestMarkerTopic{{Topic: "bad-txn", Partitions: []int32{0}}}
+	markers.Markers = append(markers.Markers, m)
+	if r, err := markers.RequestWith(ctx, cl); err != nil || r.Markers[0].Topics[0].Partitions[0].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("WriteTxnMarkers from a client: %+v, %v; want CLUSTER_AUTHORIZATION_FAILED", r, err)
+	}
+
+	// A transactional batch for a partition the transaction does not hold
+	// (no AddPartitionsToTxn): refused, nothing appended (KIP-890).
+	records, err := batch.Encode(batch.Batch{Attributes: batch.AttrTransactional, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: 0,
+		Records: []batch.Record{{Value: []byte("hanging")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce := kmsg.NewPtrProduceRequest()
+	produce.TransactionID, produce.Acks, produce.TimeoutMillis = &id, -1, 10000
+	produce.Topics = []kmsg.ProduceRequestTopic{{Topic: "bad-txn", Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: records}}}}
+	if r, err := produce.RequestWith(ctx, cl); err != nil || r.Topics[0].Partitions[0].ErrorCode != kerr.InvalidTxnState.Code {
+		t.Fatalf("a transactional batch outside the transaction: %+v, %v; want INVALID_TXN_STATE", r, err)
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "bad-txn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := ends.Lookup("bad-txn", 0); e.Offset != 0 {
+		t.Fatalf("high watermark %d after refused requests, want 0", e.Offset)
+	}
 }
