@@ -55,7 +55,12 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 	if err != nil {
 		return index.RewriteStats{}, err
 	}
-	st := p.snapshot().committed
+	snap := p.snapshot()
+	st := snap.committed
+	// Open transactions may yet abort: only what is below the LSO is
+	// decided (Kafka's first uncleanable offset).
+	upTo = min(upTo, snap.lastStable)
+	aborted := abortedBatches(st.Aborted)
 	var run []segment.IndexEntry
 	for _, e := range st.Entries {
 		if e.LastOffset >= st.LogStartOffset && e.LastOffset < upTo {
@@ -68,7 +73,7 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 	m := compact.NewOffsetMap(compact.MaxEntriesFor(l.cfg.CleanerMemory), 0)
 	defer m.Close()
 	var read index.RewriteStats
-	cleanedTo, err := l.buildOffsetMap(ctx, m, run, from, &read)
+	cleanedTo, err := l.buildOffsetMap(ctx, m, run, from, aborted, &read)
 	if err != nil {
 		return read, err
 	}
@@ -86,6 +91,7 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 		Now:               l.cfg.Now().UnixMilli(),
 		DeleteRetentionMs: deleteRetention.Milliseconds(),
 		UpperBound:        cleanedTo,
+		Aborted:           aborted,
 		KeepLast: func(h batch.Header) bool {
 			pr, ok := st.Producers[h.ProducerID]
 			return ok && len(pr.Batches) > 0 && pr.Batches[len(pr.Batches)-1].LastOffset == h.LastOffset()
@@ -111,7 +117,7 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 // buildOffsetMap adds to m the batches of run at or above from, and returns
 // the offset after the last entry it added whole: where cleaning can stop.
 // A full map ends it early.
-func (l *Log) buildOffsetMap(ctx context.Context, m *compact.OffsetMap, run []segment.IndexEntry, from int64, stats *index.RewriteStats) (int64, error) {
+func (l *Log) buildOffsetMap(ctx context.Context, m *compact.OffsetMap, run []segment.IndexEntry, from int64, aborted func(batch.Header) bool, stats *index.RewriteStats) (int64, error) {
 	end := run[0].BaseOffset
 	for _, e := range run {
 		if e.LastOffset < from {
@@ -130,7 +136,7 @@ func (l *Log) buildOffsetMap(ctx context.Context, m *compact.OffsetMap, run []se
 			stats.Gets++
 			stats.BytesRead += int64(len(data))
 			err = batch.Each(data, func(bb []byte, h batch.Header) error {
-				if h.LastOffset() < from {
+				if h.LastOffset() < from || aborted(h) {
 					return nil
 				}
 				return m.Add(bb)
@@ -198,4 +204,25 @@ func wholeEntries(blocks []segment.IndexEntry) []segment.IndexEntry {
 		out = append(out, b)
 	}
 	return out
+}
+
+// abortedBatches returns whether a data batch belongs to one of the
+// aborted transactions: its producer's, between its first offset and its
+// marker.
+func abortedBatches(aborted []index.AbortedTxn) func(batch.Header) bool {
+	byProducer := map[int64][]index.AbortedTxn{}
+	for _, a := range aborted {
+		byProducer[a.ProducerID] = append(byProducer[a.ProducerID], a)
+	}
+	return func(h batch.Header) bool {
+		if !h.Transactional() || h.Control() {
+			return false
+		}
+		for _, a := range byProducer[h.ProducerID] {
+			if a.FirstOffset <= h.BaseOffset && h.LastOffset() < a.LastOffset {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -3,8 +3,10 @@ package tiered
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/tiered/batch"
 	"github.com/stratalog/strata/tiered/index"
@@ -186,5 +188,78 @@ func TestAbortedIndexFollowsLogStart(t *testing.T) {
 	st, err := l.State(t.Context(), tp)
 	if err != nil || !slices.Equal(st.Aborted, want) {
 		t.Fatalf("committed aborted index %v (%v), want %v", st.Aborted, err, want)
+	}
+}
+
+// keyedBatch is one record key=value, transactional for producerID >= 0.
+func keyedBatch(t *testing.T, producerID int64, key, value string) []byte {
+	t.Helper()
+	desc := batch.Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: []batch.Record{{Key: []byte(key), Value: []byte(value), Timestamp: 1700000000000}}}
+	if producerID >= 0 {
+		desc.Attributes, desc.ProducerID, desc.ProducerEpoch, desc.BaseSequence = batch.AttrTransactional, producerID, 0, 0
+	}
+	b, err := batch.Encode(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCleanRemovesAbortedRecords: key compaction removes the records of
+// aborted transactions and never lets one stand as its key's value: the
+// committed value of a key an aborted transaction also wrote survives, and
+// nothing at or above the last stable offset is cleaned.
+func TestCleanRemovesAbortedRecords(t *testing.T) {
+	e := newEnv(t)
+	l := e.startLog(t, Config{WAL: e.openWAL(t)})
+	tp := index.TopicPartition{TopicID: [16]byte{44}}
+	for _, b := range [][]byte{
+		keyedBatch(t, -1, "k", "committed"),  // 0
+		keyedBatch(t, 5, "k", "aborted"),     // 1, aborted at 2
+		nil,                                  // 2: abort marker of 5
+		keyedBatch(t, 6, "j", "in a commit"), // 3, committed at 4
+		nil,                                  // 4: commit marker of 6
+	} {
+		if b != nil {
+			if _, err := appendWait(t, l, tp, b); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		o, _ := l.Offsets(t.Context(), tp)
+		appendMarker(t, l, tp, Marker{ProducerID: map[int64]int64{2: 5, 4: 6}[o.HighWatermark], Commit: o.HighWatermark == 4})
+	}
+	// The open transaction comes in a later flush, so that a block ends
+	// below the LSO.
+	e.waitIndexed(t, tp, 5)
+	if _, err := appendWait(t, l, tp, keyedBatch(t, 7, "k", "still open")); err != nil { // 5: holds the LSO
+		t.Fatal(err)
+	}
+	e.waitIndexed(t, tp, 6)
+	if _, err := l.Clean(t.Context(), tp, 0, 6, time.Hour, 1<<20, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Read(t.Context(), tp, 0, 1<<20, ReadUncommitted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = batch.Each(res.Records, func(b []byte, h batch.Header) error {
+		recs, err := batch.Records(b, 1<<20)
+		for _, r := range recs {
+			if h.Control() {
+				got = append(got, fmt.Sprintf("%d:marker", r.Offset))
+			} else {
+				got = append(got, fmt.Sprintf("%d:%s=%s", r.Offset, r.Key, r.Value))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"0:k=committed", "2:marker", "3:j=in a commit", "4:marker", "5:k=still open"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after cleaning: %q, want %q", got, want)
 	}
 }

@@ -46,6 +46,12 @@ type Cleaner struct {
 	// offset survives cleaning: a cleaned range must still end where the
 	// index says it does.
 	UpperBound int64
+	// Aborted reports whether h is a data batch of an aborted transaction:
+	// its records are removed whatever their keys (Kafka's
+	// CleanedTransactionMetadata and discardBatchRecords), so that an
+	// aborted record never stays as its key's value. The caller also
+	// leaves such batches out of the OffsetMap. Nil: no batch is.
+	Aborted func(h batch.Header) bool
 
 	dec        *batch.Decoder
 	kept       []batch.Record // Clean's scratch
@@ -139,16 +145,20 @@ func (c *Cleaner) Clean(b []byte, h batch.Header) ([]byte, error) {
 	}
 	c.stats.Batches++
 	if h.Control() {
-		// TODO(#14): with transactions, drop the records of aborted
-		// transactions and, once their delete horizon has passed, the
-		// markers of transactions with nothing left (Kafka's
-		// CleanedTransactionMetadata, checkBatchRetention's
-		// discardBatchRecords and containsMarkerForEmptyTxn, which also
-		// sets a horizon on such markers).
+		// Markers stay: the partition's aborted index names their
+		// transactions, and a marker is a few dozen bytes. (Kafka also
+		// removes, past a delete horizon, the markers of transactions with
+		// nothing left.)
 		c.stats.BatchesUnchanged++
 		c.stats.Records += int64(h.NumRecords)
 		c.stats.RecordsKept += int64(h.NumRecords)
 		return b, nil
+	}
+	if h.Transactional() && c.Aborted != nil && c.Aborted(h) {
+		c.stats.Records += int64(h.NumRecords)
+		c.stats.RecordsRemoved += int64(h.NumRecords)
+		c.kept = c.kept[:0]
+		return c.result(b, h, 0)
 	}
 	tombstones, err := c.filter(b, h)
 	if err != nil {

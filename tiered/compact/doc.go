@@ -66,10 +66,11 @@
 //     producer state and the log's last offset survive.
 //
 // Deviations:
-//   - Transactions are not handled yet (TODO(#14)): control batches are kept
-//     unchanged, and records of aborted transactions are treated like any
-//     other. Kafka removes aborted records and, after a horizon, the markers
-//     of transactions with nothing left.
+//   - Transactions: records of aborted transactions are removed
+//     (Cleaner.Aborted) and left out of the map, as Kafka does; markers are
+//     kept, where Kafka removes, after a horizon, those of transactions
+//     with nothing left. The caller cleans only below the last stable
+//     offset.
 //   - Cleaning is per batch over a range the caller chooses; Kafka's
 //     cleaner-level choices (min.cleanable.dirty.ratio,
 //     min.compaction.lag.ms, max.compaction.lag.ms, the first uncleanable

@@ -82,9 +82,9 @@ func MaxEntriesFor(budgetBytes int64) int {
 // with a null key, and it advances LatestOffset to the batch's last offset
 // whether or not the batch holds keys.
 //
-// TODO(#14): skip the records of aborted transactions, as Kafka's
-// CleanedTransactionMetadata.onBatchRead does, so that an aborted record
-// never shadows a committed one.
+// The caller leaves out the batches of aborted transactions (see
+// Cleaner.Aborted), as Kafka's CleanedTransactionMetadata.onBatchRead does,
+// so that an aborted record never shadows a committed one.
 //
 // Add verifies the batch (batch.Verify and record decoding). It returns an
 // error wrapping ErrCorrupt for a batch that fails, one wrapping
