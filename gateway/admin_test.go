@@ -277,3 +277,44 @@ func TestClusterAndProducerIDs(t *testing.T) {
 		t.Fatalf("transactional InitProducerID: error %d, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", resp.ErrorCode)
 	}
 }
+
+// TestInternalTopics: Metadata lists __consumer_offsets and
+// __transaction_state as internal topics; they read as empty, refuse
+// produce, and cannot be created.
+func TestInternalTopics(t *testing.T) {
+	s := startServer(t, serverOpts{})
+	cl := s.client(t)
+	ctx := t.Context()
+	adm := kadm.NewClient(cl)
+	topics, err := adm.ListTopicsWithInternal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"__consumer_offsets", "__transaction_state"} {
+		d, ok := topics[name]
+		if !ok || !d.IsInternal || len(d.Partitions) != 50 {
+			t.Fatalf("%s: %+v (listed %v), want internal with 50 partitions", name, d, ok)
+		}
+	}
+	if listed, err := adm.ListTopics(ctx); err != nil || listed.Has("__consumer_offsets") {
+		t.Fatalf("ListTopics without internal topics: %v, %v", listed.Names(), err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := ends.Lookup("__consumer_offsets", 7); e.Err != nil || e.Offset != 0 {
+		t.Fatalf("end offset of an internal partition: %+v", e)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "__consumer_offsets", Value: []byte("x")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTopicException) {
+		t.Fatalf("produce to an internal topic: %v, want INVALID_TOPIC_EXCEPTION", err)
+	}
+	created, err := adm.CreateTopics(ctx, 1, 1, nil, "__transaction_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := created["__transaction_state"]; !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+		t.Fatalf("create an internal topic: %v, want TOPIC_ALREADY_EXISTS", r.Err)
+	}
+}

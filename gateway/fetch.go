@@ -103,8 +103,11 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			sp.RecordBatches = []byte{}
 			tp, exists := t.Partition(rp.Partition)
 			leads := exists && s.view.leads(t, tp)
+			_, internal := internalTopicNamed(rt.Topic, rt.TopicID, byID)
 			var src fetchSource
 			switch {
+			case internal && rp.Partition >= 0 && rp.Partition < internalTopicPartitions:
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = 0, 0, 0 // no records
 			case !known && byID:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case !exists:

@@ -42,7 +42,9 @@ func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Reque
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if tp, exists := t.Partition(rp.Partition); !exists {
+			if _, internal := internalTopicNamed(rt.Topic, [16]byte{}, false); internal && rp.Partition >= 0 && rp.Partition < internalTopicPartitions {
+				sp.Offset = 0 // no records (internal_topics.go)
+			} else if tp, exists := t.Partition(rp.Partition); !exists {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if !s.view.leads(t, tp) {
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code

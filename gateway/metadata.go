@@ -17,6 +17,9 @@ package gateway
 //     (LEADER_NOT_AVAILABLE). LeaderEpoch is the latest claimed epoch
 //     (leader_epochs.go), -1 for a partition never written.
 //
+//   - __consumer_offsets and __transaction_state are listed as internal
+//     topics (internal_topics.go).
+//
 // Deviation: authorized operations are reported as -2147483648 (not requested)
 // since ACLs are a later issue.
 
@@ -48,6 +51,9 @@ func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 		for _, t := range s.cfg.Topics.Topics() {
 			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
 		}
+		for _, t := range internalTopics {
+			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
+		}
 		return respond(resp), nil
 	}
 	autoCreate := !s.cfg.DisableAutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -58,6 +64,9 @@ func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 }
 
 func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+	if t, ok := internalTopicNamed(deref(rt.Topic), rt.TopicID, rt.Topic == nil); ok {
+		return s.topicMetadata(ctx, t)
+	}
 	if rt.Topic == nil {
 		t, ok := s.cfg.Topics.TopicByID(rt.TopicID)
 		if !ok {
@@ -103,13 +112,14 @@ func (s *Server) topicMetadata(ctx context.Context, t coordinator.Topic) kmsg.Me
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
+	_, mt.IsInternal = internalTopicNamed(name, t.ID, false)
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, t.Partitions)
 	for p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p
 		mp.Leader = s.view.leader(t, p)
 		mp.LeaderEpoch = -1
-		if s.cfg.LeaderEpochs != nil {
+		if s.cfg.LeaderEpochs != nil && !mt.IsInternal {
 			tp := index.TopicPartition{TopicID: t.ID, Partition: p}
 			mp.LeaderEpoch = s.cfg.LeaderEpochs.LeaderEpoch(tp)
 			if mp.Leader == s.cfg.NodeID {

@@ -75,9 +75,12 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			tp, exists := t.Partition(rp.Partition)
+			_, internal := internalTopicNamed(rt.Topic, [16]byte{}, false)
 			switch {
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case internal:
+				sp.ErrorCode = kerr.InvalidTopicException.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !s.view.leads(t, tp):

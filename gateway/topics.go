@@ -81,6 +81,9 @@ func (s *Server) createTopic(ctx context.Context, rt kmsg.CreateTopicsRequestTop
 	if err := validateTopicName(rt.Topic); err != nil {
 		return coordinator.Topic{}, fmt.Errorf("%w: %w", kerr.InvalidTopicException, err)
 	}
+	if _, ok := internalTopicNamed(rt.Topic, [16]byte{}, false); ok {
+		return coordinator.Topic{}, fmt.Errorf("%w: %s is an internal topic", kerr.TopicAlreadyExists, rt.Topic)
+	}
 	n := rt.NumPartitions
 	if n == -1 {
 		n = s.cfg.NumPartitions
