@@ -145,9 +145,10 @@ func nonEmpty(s string) *string {
 	return &s
 }
 
-// groupTopics lists every topic for server-side assignment.
+// groupTopics lists every topic for server-side assignment, the internal
+// ones included: a regex subscription matches them as Kafka's does.
 func (s *Server) groupTopics() []group.TopicMeta {
-	topics := s.cfg.Topics.Topics()
+	topics := append(s.cfg.Topics.Topics(), internalTopics...)
 	out := make([]group.TopicMeta, len(topics))
 	for i, t := range topics {
 		out[i] = group.TopicMeta{ID: t.ID, Name: t.Name, Partitions: t.Partitions}

@@ -264,7 +264,10 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		var groupErr error
+		var (
+			groupErr error
+			check    func(topicID [16]byte, partition int32) error
+		)
 		switch {
 		case s.txns == nil:
 			groupErr = kerr.TransactionalIDAuthorizationFailed
@@ -275,8 +278,11 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 		case !s.coordinates(req.Group):
 			groupErr = kerr.NotCoordinator
 		case req.Version >= 3 && req.MemberID != "":
-			_, groupErr = s.groups.CheckCommit(ctx, group.CommitRequest{
+			// Generation is a consumer-protocol member's epoch (KIP-848),
+			// at any version.
+			check, groupErr = s.groups.CheckCommit(ctx, group.CommitRequest{
 				Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation,
+				MemberEpochs: true,
 			})
 		}
 		nowMs := s.now().UnixMilli()
@@ -292,6 +298,8 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 					codes[rt.Topic][rp.Partition] = errorCode(groupErr)
 				case !known || !exists:
 					codes[rt.Topic][rp.Partition] = kerr.UnknownTopicOrPartition.Code
+				case check != nil && check(t.ID, rp.Partition) != nil:
+					codes[rt.Topic][rp.Partition] = kerr.StaleMemberEpoch.Code
 				case len(deref(rp.Metadata)) > maxOffsetMetadata:
 					codes[rt.Topic][rp.Partition] = kerr.OffsetMetadataTooLarge.Code
 				default:
