@@ -3,9 +3,11 @@
 // handler per API family, and encodes the responses. Topic metadata and
 // committed offsets come from the coordinator (Topics, TopicAdmin, ProducerIDs,
 // Offsets) and data from the partition logs (Logs), all through interfaces
-// declared here. The only state it holds is the membership of the consumer
-// groups it coordinates (coordinator/group), which clients rebuild by
-// rejoining after a restart.
+// declared here. It coordinates consumer groups (coordinator/group) and
+// transactional ids (coordinator/txn, txn_coordinator.go), both stored in the
+// coordinator by compare-and-swap, so any gateway can take either over; and
+// it asks other gateways to write transaction markers (peers.go), the one
+// request gateways send one another.
 //
 // Each handler file starts with a header giving the versions served, the
 // behaviour, the KIPs followed and any deviation from Kafka. The version table
