@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end check with Confluent's Go client (confluent-kafka-go, i.e.
-# librdkafka through cgo) and its schema registry serdes: runs the Go tests
-# of the separate module scripts/e2e/confluentgo against the given strata
-# binary. The first run builds librdkafka's bindings with cgo (gcc needed).
+# librdkafka through cgo), its schema registry serdes and its transactional
+# producer: runs the Go tests of the separate module scripts/e2e/confluentgo
+# against the given strata binary. The first run builds librdkafka's
+# bindings with cgo (gcc needed).
 #
 # Usage: scripts/e2e-confluent-go.sh path/to/strata
 set -euo pipefail

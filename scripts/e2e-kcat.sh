@@ -3,13 +3,15 @@
 # start `strata serve` on loopback, list metadata, produce 10,000 keyed messages,
 # consume them all back, check content and per-key order, check that a
 # topic with confluent.value.schema.validation takes only values carrying a
-# schema id registered (with curl) in the embedded schema registry, stop with
-# SIGTERM, restart on the same data dir and check that everything is still
-# there.
+# schema id registered (with curl) in the embedded schema registry, check
+# that kcat with isolation.level=read_committed reads only the committed one
+# of a committed and an aborted transaction (and read_uncommitted both), stop
+# with SIGTERM, restart on the same data dir and check that everything is
+# still there.
 #
 # Usage: scripts/e2e-kcat.sh path/to/strata
-# kcat, curl and kafkajs (which creates the validated topic: kcat cannot
-# create topics) come from scripts/install-e2e-tools.sh.
+# kcat, curl and kafkajs (which creates the validated topic and writes the
+# transactions: kcat can do neither) come from scripts/install-e2e-tools.sh.
 set -euo pipefail
 
 bin=${1:?usage: e2e-kcat.sh path/to/strata}
@@ -85,6 +87,15 @@ check_valid_topic() {
 	kcat -C -b "$broker" -t "$valid_topic" -o beginning -e -q -f '%s' >"$work/valid-consumed.bin" 2>"$work/kcat-consume.err" ||
 		fail "kcat consume $valid_topic: $(cat "$work/kcat-consume.err")"
 	cmp -s "$work/valid-consumed.bin" "$work/valid.bin" || fail "$1: the message of $valid_topic differs from the one produced"
+}
+
+# check_txn_topic fails unless kcat reads from $txn_topic, with
+# isolation.level $2, exactly the values of file $3, in order.
+check_txn_topic() {
+	kcat -C -b "$broker" -t "$txn_topic" -o beginning -e -q -f '%s\n' -X isolation.level="$2" >"$work/txn-$2.txt" 2>"$work/kcat-txn.err" ||
+		fail "$1: kcat $2 consume $txn_topic: $(cat "$work/kcat-txn.err")"
+	cmp -s "$work/txn-$2.txt" "$3" ||
+		fail "$1: kcat $2 read '$(tr '\n' ' ' <"$work/txn-$2.txt")' from $txn_topic, want '$(tr '\n' ' ' <"$3")'"
 }
 
 start
@@ -172,6 +183,38 @@ produce_refused "$work/unknown-id.bin" "a value with unregistered id $((id + 100
 check_valid_topic "after the refused values"
 echo "e2e-kcat: $valid_topic (schema validation) took the value with registered id $id and refused one without the magic byte and one with an unknown id (INVALID_RECORD); it holds exactly 1 message"
 
+# Transactions: kafkajs's transactional producer (kcat cannot write
+# transactions) commits one transaction and aborts the next on a
+# one-partition topic; kcat with read_committed reads only the committed
+# records (librdkafka drops the aborted ones by the fetch response's
+# aborted transactions), with read_uncommitted all of them.
+txn_topic=e2e-txn
+NODE_PATH=$kafkajs_modules timeout 60 node -e '
+const { Kafka, logLevel } = require("kafkajs");
+const [broker, topic] = process.argv.slice(1);
+const kafka = new Kafka({ clientId: "e2e-kcat", brokers: [broker], logLevel: logLevel.NOTHING });
+const messages = (prefix, n) => Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `${prefix}-${i}` }));
+(async () => {
+	const admin = kafka.admin();
+	await admin.connect();
+	if (!(await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }))) throw new Error(`${topic} exists`);
+	await admin.disconnect();
+	const producer = kafka.producer({ transactionalId: "e2e-kcat-txn", idempotent: true, maxInFlightRequests: 1 });
+	await producer.connect();
+	for (const [prefix, commit] of [["committed", true], ["aborted", false]]) {
+		const txn = await producer.transaction();
+		await txn.send({ topic, acks: -1, messages: messages(prefix, 3) });
+		await (commit ? txn.commit() : txn.abort());
+	}
+	await producer.disconnect();
+})().catch((e) => { console.error(`e2e-kcat: kafkajs transactions on ${topic}: ${e.message}`); process.exit(1); });
+' "$broker" "$txn_topic" || fail "kafkajs commit and abort a transaction on $txn_topic"
+printf 'committed-%d\n' 0 1 2 >"$work/txn-committed.txt"
+printf '%s-%d\n' committed 0 committed 1 committed 2 aborted 0 aborted 1 aborted 2 >"$work/txn-all.txt"
+check_txn_topic "after the transactions" read_committed "$work/txn-committed.txt"
+check_txn_topic "after the transactions" read_uncommitted "$work/txn-all.txt"
+echo "e2e-kcat: kcat read_committed reads only the 3 records of kafkajs's committed transaction from $txn_topic, read_uncommitted also the 3 of its aborted one"
+
 stop
 start
 kcat -b "$broker" -G e2e-group -X auto.offset.reset=earliest -e -q -f '%k:%s\n' "$topic" \
@@ -184,5 +227,8 @@ echo "e2e-kcat: after restart all $n messages are still there"
 produce_refused "$work/no-magic.bin" "a value without the magic byte after restart"
 check_valid_topic "after restart"
 echo "e2e-kcat: after restart $valid_topic still validates and holds its 1 message"
+check_txn_topic "after restart" read_committed "$work/txn-committed.txt"
+check_txn_topic "after restart" read_uncommitted "$work/txn-all.txt"
+echo "e2e-kcat: after restart kcat read_committed still reads only the committed transaction of $txn_topic"
 stop
 echo "e2e-kcat: 1 passed, 0 failed"

@@ -2,7 +2,10 @@
 // wraps librdkafka, through cgo), against a `strata serve` process: the
 // producer and consumer with the schema registry serdes (avrov2, protobuf,
 // jsonschema), schema evolution under FORWARD and BACKWARD as Confluent
-// documents it, and a refused incompatible change.
+// documents it, a refused incompatible change, and transactions: commit and
+// abort seen by read_committed and read_uncommitted consumers, a
+// consume-transform-produce round with SendOffsetsToTransaction, and a
+// fenced zombie producer.
 //
 // It is a module of its own so the main module needs neither cgo nor
 // librdkafka. The package holds tests only; each starts the binary named
