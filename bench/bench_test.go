@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 	printWALSummary(os.Stdout)
 	printLifecycleSummary(os.Stdout)
 	printRegistrySummary(os.Stdout)
+	printTxnSummary(os.Stdout)
 	os.Exit(code)
 }
 
