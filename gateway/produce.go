@@ -66,6 +66,7 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 
 	var produced []producedPartition
+	var rtxn requestTxn
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -88,7 +89,7 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 			case req.TransactionID != nil && s.txns == nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			default:
-				a, err := s.appendBatch(ctx, t, tp, req.TransactionID, rp.Records)
+				a, err := s.appendBatch(ctx, t, tp, req.TransactionID, &rtxn, rp.Records)
 				if err != nil {
 					sp.ErrorCode = errorCode(err)
 					sp.ErrorMessage = errorMessage(err)
@@ -136,7 +137,7 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 }
 
 // appendBatch validates one partition's records and appends them.
-func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.TopicPartition, txnID *string, records []byte) (*tiered.Appended, error) {
+func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.TopicPartition, txnID *string, rtxn *requestTxn, records []byte) (*tiered.Appended, error) {
 	h, err := batch.Verify(records)
 	if err != nil {
 		return nil, err
@@ -152,7 +153,7 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 		return nil, kerr.InvalidRecord
 	}
 	if h.Transactional() {
-		if err := s.verifyTransactional(ctx, txnID, t.Name, tp, h); err != nil {
+		if err := s.verifyTransactional(ctx, rtxn, txnID, t.Name, tp, h); err != nil {
 			return nil, err
 		}
 	}

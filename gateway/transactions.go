@@ -350,7 +350,15 @@ func (s *Server) handleWriteTxnMarkers(_ context.Context, c *conn, kreq kmsg.Req
 		for _, rm := range req.Markers {
 			sm := kmsg.NewWriteTxnMarkersResponseMarker()
 			sm.ProducerID = rm.ProducerID
-			m := markerRequest{producerID: rm.ProducerID, epoch: rm.ProducerEpoch, commit: rm.Committed, coordinatorEpoch: rm.CoordinatorEpoch}
+			m := markerRequest{producerID: rm.ProducerID, epoch: rm.ProducerEpoch, commit: rm.Committed, coordinatorEpoch: rm.CoordinatorEpoch,
+				partitions: map[string][]int32{}}
+			for _, rt := range rm.Topics {
+				m.partitions[rt.Topic] = append(m.partitions[rt.Topic], rt.Partitions...)
+			}
+			var codes map[string]map[int32]int16
+			if peer && rm.ProducerID >= 0 && rm.ProducerEpoch >= 0 {
+				codes = s.writeMarkers(ctx, m)
+			}
 			for _, rt := range rm.Topics {
 				st := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
 				st.Topic = rt.Topic
@@ -363,7 +371,7 @@ func (s *Server) handleWriteTxnMarkers(_ context.Context, c *conn, kreq kmsg.Req
 					case rm.ProducerID < 0 || rm.ProducerEpoch < 0:
 						sp.ErrorCode = kerr.InvalidRequest.Code
 					default:
-						sp.ErrorCode = s.writeMarker(ctx, rt.Topic, p, m)
+						sp.ErrorCode = codes[rt.Topic][p]
 					}
 					st.Partitions = append(st.Partitions, sp)
 				}
@@ -505,11 +513,34 @@ func (s *Server) activeProducers(ctx context.Context, tp index.TopicPartition) (
 	return 0, out
 }
 
+// requestTxn is the transaction record a produce request's transactional
+// batches are checked against, read from the store at most once per request
+// (all its batches carry one transactional id).
+type requestTxn struct {
+	read bool
+	cur  *txn.Transaction
+	rev  uint64
+	err  error
+}
+
+func (r *requestTxn) get(ctx context.Context, store Transactions, id string) (*txn.Transaction, uint64, error) {
+	if !r.read {
+		r.read = true
+		var data []byte
+		data, r.rev, r.err = store.LoadTxn(ctx, id)
+		if r.err == nil && r.rev != 0 {
+			r.cur, r.err = txn.Decode(data)
+		}
+	}
+	return r.cur, r.rev, r.err
+}
+
 // verifyTransactional checks a transactional batch before it is appended
 // (KIP-890 part 1): its producer's transaction must hold the partition.
-// The first batch of a transaction in a partition reads the record; later
-// ones of the same producer epoch pass on what that check remembered.
-func (s *Server) verifyTransactional(ctx context.Context, id *string, topic string, tp index.TopicPartition, h batch.Header) error {
+// The first batch of a transaction in a partition is checked against the
+// record (read once for the request, rt); later ones of the same producer
+// epoch pass on what that check remembered.
+func (s *Server) verifyTransactional(ctx context.Context, rt *requestTxn, id *string, topic string, tp index.TopicPartition, h batch.Header) error {
 	switch {
 	case s.txns == nil:
 		return kerr.TransactionalIDAuthorizationFailed
@@ -523,11 +554,7 @@ func (s *Server) verifyTransactional(ctx context.Context, id *string, topic stri
 	if v, ok := s.verified.get(tp, h.ProducerID); ok && v.epoch == h.ProducerEpoch && v.leaderEpoch == leaderEpoch {
 		return nil
 	}
-	data, rev, err := s.txns.store.LoadTxn(ctx, *id)
-	var cur *txn.Transaction
-	if err == nil && rev != 0 {
-		cur, err = txn.Decode(data)
-	}
+	cur, rev, err := rt.get(ctx, s.txns.store, *id)
 	if err != nil {
 		return err
 	}

@@ -94,8 +94,10 @@ type txnCoordinator struct {
 	mu         sync.Mutex
 	ctx        context.Context // run's; nil before run
 	completing map[string]chan struct{}
-	wg         sync.WaitGroup
-	rescan     chan struct{}
+	// records holds the records this gateway last read or wrote (decide).
+	records map[string]knownTxn
+	wg      sync.WaitGroup
+	rescan  chan struct{}
 }
 
 func newTxnCoordinator(s *Server) *txnCoordinator {
@@ -108,6 +110,7 @@ func newTxnCoordinator(s *Server) *txnCoordinator {
 		idExpirationMs: c.TransactionalIDExpiration.Milliseconds(),
 		scanInterval:   c.TransactionScanInterval,
 		completing:     map[string]chan struct{}{},
+		records:        map[string]knownTxn{},
 		rescan:         make(chan struct{}, 1),
 	}
 }
@@ -134,8 +137,10 @@ func (tc *txnCoordinator) run(ctx context.Context) {
 	}
 }
 
-// membershipChanged asks for a scan: transactional ids may have moved here.
+// membershipChanged forgets the records of ids that moved away and asks for
+// a scan: ids may have moved here.
 func (tc *txnCoordinator) membershipChanged() {
+	tc.forgetUncoordinated()
 	select {
 	case tc.rescan <- struct{}{}:
 	default:
@@ -195,36 +200,108 @@ func (tc *txnCoordinator) allocate(ctx context.Context) func() (int64, error) {
 // completion a StoreThenMarkers result asks for. It returns the stored
 // result; its Err is the client's answer. A nil cur is an id without a
 // record.
+//
+// The record this gateway last read or wrote is remembered (known), and a
+// transition starts from it: a write on a stale copy loses its
+// compare-and-swap and decides again from the store, and an answer that
+// stores nothing is given only once the store confirms the copy's revision.
+// So a transaction's usual requests cost one store round trip each.
 func (tc *txnCoordinator) decide(ctx context.Context, id string, transition func(cur *txn.Transaction) (txn.Result, error)) (txn.Result, error) {
+	k, cached := tc.known(id)
 	for range txnDecideAttempts {
-		data, rev, err := tc.store.LoadTxn(ctx, id)
-		if err != nil {
-			return txn.Result{}, err
-		}
-		var cur *txn.Transaction
-		if rev != 0 {
-			if cur, err = txn.Decode(data); err != nil {
+		if !cached {
+			var err error
+			if k, err = tc.load(ctx, id); err != nil {
 				return txn.Result{}, err
 			}
 		}
-		res, err := transition(cur)
-		if err != nil || res.Action == txn.Reply {
+		res, err := transition(k.cur.Clone())
+		if err != nil {
 			return res, err
 		}
-		if data, err = txn.Encode(res.Next); err != nil {
+		if res.Action == txn.Reply {
+			if cached {
+				if _, rev, err := tc.store.LoadTxn(ctx, id); err != nil || rev != k.rev {
+					cached = false // stale, or the store did not answer: decide afresh
+					continue
+				}
+			}
+			return res, nil
+		}
+		data, err := txn.Encode(res.Next)
+		if err != nil {
 			return txn.Result{}, err
 		}
-		if _, err = tc.store.SaveTxn(ctx, id, data, rev); errors.Is(err, coordinator.ErrConflict) {
+		rev, err := tc.store.SaveTxn(ctx, id, data, k.rev)
+		if errors.Is(err, coordinator.ErrConflict) {
+			cached = false
 			continue
 		} else if err != nil {
+			tc.forget(id)
 			return txn.Result{}, err
 		}
+		tc.remember(id, knownTxn{cur: res.Next.Clone(), rev: rev})
 		if res.Action == txn.StoreThenMarkers {
 			tc.complete(id)
 		}
 		return res, nil
 	}
+	tc.forget(id)
 	return txn.Result{}, fmt.Errorf("transactional id %q: %w", id, coordinator.ErrConflict)
+}
+
+// knownTxn is a transactional id's record as this gateway last read or
+// wrote it: cur is nil when there was none (rev 0).
+type knownTxn struct {
+	cur *txn.Transaction
+	rev uint64
+}
+
+// load reads id's record from the store and remembers it.
+func (tc *txnCoordinator) load(ctx context.Context, id string) (knownTxn, error) {
+	data, rev, err := tc.store.LoadTxn(ctx, id)
+	if err != nil {
+		return knownTxn{}, err
+	}
+	k := knownTxn{rev: rev}
+	if rev != 0 {
+		if k.cur, err = txn.Decode(data); err != nil {
+			return knownTxn{}, err
+		}
+	}
+	tc.remember(id, k)
+	return k, nil
+}
+
+func (tc *txnCoordinator) known(id string) (knownTxn, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	k, ok := tc.records[id]
+	return k, ok
+}
+
+func (tc *txnCoordinator) remember(id string, k knownTxn) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.records[id] = k
+}
+
+func (tc *txnCoordinator) forget(id string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	delete(tc.records, id)
+}
+
+// forgetUncoordinated drops the records of ids this gateway no longer
+// coordinates: another gateway writes them now.
+func (tc *txnCoordinator) forgetUncoordinated() {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for id := range tc.records {
+		if !tc.coordinates(id) {
+			delete(tc.records, id)
+		}
+	}
 }
 
 // complete starts (or joins) the completion of id's Prepare* transaction
@@ -262,23 +339,24 @@ func (tc *txnCoordinator) complete(id string) <-chan struct{} {
 // gateway stops coordinating the id, or when ctx ends.
 func (tc *txnCoordinator) finish(ctx context.Context, id string) error {
 	backoff := markerBackoffMin
+	k, cached := tc.known(id)
 	for {
-		data, rev, err := tc.store.LoadTxn(ctx, id)
-		if err != nil {
-			return err
+		if !cached {
+			var err error
+			if k, err = tc.load(ctx, id); err != nil {
+				return err
+			}
 		}
+		cached = false // a retry reads the store again
+		cur, rev := k.cur, k.rev
 		if rev == 0 {
 			return nil
-		}
-		cur, err := txn.Decode(data)
-		if err != nil {
-			return err
 		}
 		m := cur.PendingMarkers()
 		if m == nil || !tc.coordinates(id) {
 			return nil
 		}
-		err = tc.writeMarkers(ctx, m, rev)
+		err := tc.writeMarkers(ctx, m, rev)
 		if err == nil {
 			_, err = tc.decide(ctx, id, func(now *txn.Transaction) (txn.Result, error) {
 				if now == nil || now.PendingMarkers() == nil || now.ProducerID != cur.ProducerID || now.ProducerEpoch != cur.ProducerEpoch {
@@ -328,14 +406,22 @@ func (tc *txnCoordinator) writeMarkers(ctx context.Context, m *txn.Markers, rev 
 			byLeader[leader][topic] = append(byLeader[leader][topic], p)
 		}
 	}
-	marker := markerRequest{producerID: m.ProducerID, epoch: m.ProducerEpoch, commit: m.Commit, coordinatorEpoch: coordinatorEpoch(rev)}
-	var errs []error
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for leader, parts := range byLeader {
-		marker.partitions = parts
-		if err := tc.writeMarkersTo(ctx, leader, marker); err != nil {
-			errs = append(errs, err)
-		}
+		marker := markerRequest{producerID: m.ProducerID, epoch: m.ProducerEpoch, commit: m.Commit, coordinatorEpoch: coordinatorEpoch(rev), partitions: parts}
+		wg.Go(func() {
+			if err := tc.writeMarkersTo(ctx, leader, marker); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -374,9 +460,9 @@ type markerRequest struct {
 func (tc *txnCoordinator) writeMarkersTo(ctx context.Context, node int32, m markerRequest) error {
 	if node == tc.s.cfg.NodeID {
 		var errs []error
-		for topic, parts := range m.partitions {
-			for _, p := range parts {
-				if code := tc.s.writeMarker(ctx, topic, p, m); code != 0 {
+		for topic, parts := range tc.s.writeMarkers(ctx, m) {
+			for p, code := range parts {
+				if code != 0 {
 					errs = append(errs, fmt.Errorf("marker for %s/%d: %w", topic, p, kerr.ErrorForCode(code)))
 				}
 			}
@@ -415,37 +501,60 @@ func (tc *txnCoordinator) writeMarkersTo(ctx context.Context, node int32, m mark
 	return errors.Join(errs...)
 }
 
-// writeMarker appends one marker to a partition this gateway leads and
-// waits for it to be durable; it returns the Kafka error code. A marker
-// older than the producer's epoch in the partition, or from a record older
-// than the one its current transaction was verified against, is a stale
-// coordinator's: it is not written, and reported as written.
-func (s *Server) writeMarker(ctx context.Context, topic string, partition int32, m markerRequest) int16 {
-	t, ok := s.cfg.Topics.Topic(topic)
-	if !ok {
-		return 0 // deleted: nothing to mark
+// writeMarkers appends m's markers to the partitions this gateway leads,
+// all before waiting for any (they become durable together), and returns
+// each partition's Kafka error code. A marker older than the producer's
+// epoch in the partition, or from a record older than the one its current
+// transaction was verified against, is a stale coordinator's: it is not
+// written, and reported as written.
+func (s *Server) writeMarkers(ctx context.Context, m markerRequest) map[string]map[int32]int16 {
+	codes := map[string]map[int32]int16{}
+	type appended struct {
+		topic string
+		tp    index.TopicPartition
+		a     *tiered.Appended
 	}
-	tp, ok := t.Partition(partition)
-	switch {
-	case !ok:
-		return 0
-	case !s.view.leads(t, tp):
-		return kerr.NotLeaderForPartition.Code
-	case s.verified.stale(tp, m.producerID, m.coordinatorEpoch):
-		return 0
+	var waits []appended
+	for topic, parts := range m.partitions {
+		codes[topic] = map[int32]int16{}
+		t, known := s.cfg.Topics.Topic(topic)
+		for _, p := range parts {
+			tp, ok := t.Partition(p)
+			switch {
+			case !known || !ok:
+				continue // deleted: nothing to mark
+			case !s.view.leads(t, tp):
+				codes[topic][p] = kerr.NotLeaderForPartition.Code
+				continue
+			case s.verified.stale(tp, m.producerID, m.coordinatorEpoch):
+				continue
+			}
+			a, err := s.cfg.Logs.AppendMarker(ctx, tp, tiered.Marker{ProducerID: m.producerID, ProducerEpoch: m.epoch, Commit: m.commit, CoordinatorEpoch: m.coordinatorEpoch})
+			if err != nil {
+				codes[topic][p] = markerCode(err)
+				continue
+			}
+			waits = append(waits, appended{topic, tp, a})
+		}
 	}
-	a, err := s.cfg.Logs.AppendMarker(ctx, tp, tiered.Marker{ProducerID: m.producerID, ProducerEpoch: m.epoch, Commit: m.commit, CoordinatorEpoch: m.coordinatorEpoch})
-	if err == nil {
-		err = a.Wait(ctx)
+	for _, w := range waits {
+		if err := w.a.Wait(ctx); err != nil {
+			codes[w.topic][w.tp.Partition] = markerCode(err)
+			continue
+		}
+		s.verified.forget(w.tp, m.producerID)
 	}
+	return codes
+}
+
+// markerCode is a marker append's error as a Kafka code: a fenced epoch
+// means a newer epoch's transaction is in the partition, so this one's is
+// over there and nothing needs writing.
+func markerCode(err error) int16 {
 	if errors.Is(err, tiered.ErrProducerFenced) {
-		return 0 // a newer epoch's transaction is in the partition: this one's is over
+		return 0
 	}
-	if err != nil {
-		return errorCode(err)
-	}
-	s.verified.forget(tp, m.producerID)
-	return 0
+	return errorCode(err)
 }
 
 // verifiedTxns remembers, per partition this gateway leads, the producers
