@@ -140,31 +140,9 @@ func measure(b *testing.B, addr string) result {
 
 	n := totalBytes / recordBytes
 	value := bytes.Repeat([]byte("v"), recordBytes)
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errMu sync.Mutex
-	start := time.Now()
-	for i := range n {
-		sent := time.Now()
-		wg.Add(1)
-		producer.Produce(ctx, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: value}, func(_ *kgo.Record, err error) {
-			defer wg.Done()
-			lat[i] = time.Since(sent)
-			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	produceTime := time.Since(start)
-	if firstErr != nil {
-		b.Fatalf("produce: %v", firstErr)
-	}
+	lat, produceTime := produceAll(ctx, b, producer, n, func(i int) *kgo.Record {
+		return &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: value}
+	}, nil)
 	slices.Sort(lat)
 
 	consumeMBs := consume(ctx, b, addr)
@@ -342,3 +320,43 @@ func printSummary(w io.Writer) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// produceAll sends n records, record(i) each, through cl without waiting
+// for acknowledgements in between (pace, if set, is called before each
+// send), and returns each record's latency from its Produce call to its
+// acknowledgement and the time from the first Produce to the last
+// acknowledgement. The first error fails b.
+func produceAll(ctx context.Context, b *testing.B, cl *kgo.Client, n int, record func(i int) *kgo.Record, pace func(i int)) ([]time.Duration, time.Duration) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	start := time.Now()
+	for i := range n {
+		if pace != nil {
+			pace(i)
+		}
+		wg.Add(1)
+		sent := time.Now()
+		cl.Produce(ctx, record(i), func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			lat[i] = time.Since(sent)
+			if err != nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				errMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if firstErr != nil {
+		b.Fatalf("produce: %v", firstErr)
+	}
+	return lat, elapsed
+}

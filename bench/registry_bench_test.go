@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -526,33 +525,9 @@ func produceValues(ctx context.Context, b *testing.B, addr, topic string, value 
 	}
 	defer cl.Close()
 	n := validationBytes / recordBytes
-	lat := make([]time.Duration, n)
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	start := time.Now()
-	for i := range n {
-		sent := time.Now()
-		wg.Add(1)
-		cl.Produce(ctx, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: value}, func(_ *kgo.Record, err error) {
-			defer wg.Done()
-			lat[i] = time.Since(sent)
-			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		b.Fatalf("produce to %s: %v", topic, firstErr)
-	}
+	lat, elapsed := produceAll(ctx, b, cl, n, func(i int) *kgo.Record {
+		return &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: value}
+	}, nil)
 	return summarize(lat, validationBytes, elapsed)
 }
 

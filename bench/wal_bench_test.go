@@ -471,42 +471,20 @@ func produceLoad(ctx context.Context, b *testing.B, cl *kgo.Client, partitions i
 	value := make([]byte, walRecordBytes)
 	_, _ = rand.Read(value) // incompressible; never fails
 	n := int(total / walRecordBytes)
-	lat := make([]time.Duration, n)
 	var interval time.Duration
 	if rate > 0 {
 		interval = time.Duration(float64(time.Second) * walRecordBytes / rate)
 	}
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
 	start := time.Now()
-	for i := range n {
+	lat, elapsed := produceAll(ctx, b, cl, n, func(i int) *kgo.Record {
+		return &kgo.Record{Partition: int32(i % partitions), Value: value}
+	}, func(i int) {
 		// Sleep only when ahead of schedule, so a late wake-up is made up
 		// by sending the records that fell due meanwhile at once.
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d) // pacing the offered load, not synchronisation
 		}
-		wg.Add(1)
-		sent := time.Now()
-		cl.Produce(ctx, &kgo.Record{Partition: int32(i % partitions), Value: value}, func(_ *kgo.Record, err error) {
-			defer wg.Done()
-			lat[i] = time.Since(sent)
-			if err != nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				errMu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		b.Fatalf("produce: %v", firstErr)
-	}
+	})
 	return lat, elapsed
 }
 
