@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered/objstore"
@@ -109,6 +110,9 @@ func TestKillBetweenWALAckAndFlush(t *testing.T) {
 	}
 	acks := l.finish(t)
 	loadTime := time.Since(start)
+	// The rack consumers below are sent to their rack's gateway only once
+	// every gateway sees the restarted ones in the cluster.
+	waitAllLive(t, addrs)
 
 	// Any gateway serves every acknowledged record: one consumer per rack,
 	// sent to the rack's gateway (KIP-392), reads the partitions that
@@ -553,4 +557,22 @@ func readBytes(t *testing.T, procs []*process) []float64 {
 		out[i] = mustScrape(t, p)["strata_tiered_read_bytes_total"]
 	}
 	return out
+}
+
+// waitAllLive waits until each gateway's own Metadata lists all of addrs.
+func waitAllLive(t *testing.T, addrs []string) {
+	t.Helper()
+	for _, addr := range addrs {
+		seed := newClient(t, addr).SeedBrokers()[0]
+		testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+			resp, err := kmsg.NewPtrMetadataRequest().RequestWith(t.Context(), seed)
+			if err != nil {
+				return err
+			}
+			if len(resp.Brokers) != len(addrs) {
+				return fmt.Errorf("gateway %s lists %d gateways, want %d", addr, len(resp.Brokers), len(addrs))
+			}
+			return nil
+		})
+	}
 }
