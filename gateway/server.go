@@ -145,6 +145,11 @@ type Config struct {
 	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs;
 	// nil reports -1 (unknown), so clients do not validate epochs.
 	LeaderEpochs LeaderEpochs
+	// StepHook, if set, is called at the steps of a transaction's end:
+	// "txn:prepared" (the decision stored, no marker written yet) and
+	// "txn:marked" (every marker written, the transaction not yet
+	// complete). Fault injection for tests.
+	StepHook func(step string)
 	// OnServing, if set, is called by Run once the gateway holds its
 	// membership and starts accepting connections.
 	OnServing func()

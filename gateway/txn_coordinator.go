@@ -242,6 +242,7 @@ func (tc *txnCoordinator) decide(ctx context.Context, id string, transition func
 		}
 		tc.remember(id, knownTxn{cur: res.Next.Clone(), rev: rev})
 		if res.Action == txn.StoreThenMarkers {
+			tc.step("txn:prepared")
 			tc.complete(id)
 		}
 		return res, nil
@@ -358,6 +359,7 @@ func (tc *txnCoordinator) finish(ctx context.Context, id string) error {
 		}
 		err := tc.writeMarkers(ctx, m, rev)
 		if err == nil {
+			tc.step("txn:marked")
 			_, err = tc.decide(ctx, id, func(now *txn.Transaction) (txn.Result, error) {
 				if now == nil || now.PendingMarkers() == nil || now.ProducerID != cur.ProducerID || now.ProducerEpoch != cur.ProducerEpoch {
 					return txn.Result{Action: txn.Reply}, nil // completed meanwhile
@@ -644,4 +646,10 @@ func (tc *txnCoordinator) pendingOffsets(ctx context.Context, group string) (map
 		}
 	}
 	return out, nil
+}
+
+func (tc *txnCoordinator) step(name string) {
+	if tc.s.cfg.StepHook != nil {
+		tc.s.cfg.StepHook(name)
+	}
 }

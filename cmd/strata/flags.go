@@ -64,7 +64,8 @@ type serveConfig struct {
 	// CompactionRate bounds what lifecycle jobs read, in bytes per second.
 	CompactionRate byteSize
 
-	// crashAt names a lifecycle step (tiered.Config.StepHook, gc.Config.StepHook)
+	// crashAt names a lifecycle or transaction step (tiered.Config.StepHook,
+	// gc.Config.StepHook, gateway.Config.StepHook)
 	// at which the process kills itself with SIGKILL: fault injection for the
 	// crash tests, from STRATA_TEST_CRASH_AT. Not a flag: never for production.
 	crashAt string

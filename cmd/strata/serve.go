@@ -194,6 +194,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Offsets:                        store,
 		GroupStore:                     store,
 		Transactions:                   store,
+		StepHook:                       crash,
 		ClusterSecret:                  clusterSecret,
 		DisableAutoCreateTopics:        !cfg.AutoCreate,
 		NumPartitions:                  int32(cfg.NumPartitions),

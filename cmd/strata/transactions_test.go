@@ -475,3 +475,104 @@ func TestTransactionBadInput(t *testing.T) {
 		t.Fatalf("high watermark %d after refused requests, want 0", e.Offset)
 	}
 }
+
+// TestTransactionCrashes: the coordinating gateway is killed (SIGKILL, from
+// inside: STRATA_TEST_CRASH_AT) while it ends a transaction: once the
+// decision is stored and before any marker, and once every marker is
+// written and before the transaction completes. Restarted on the same data,
+// it finishes the transaction: a commit's records become visible to
+// read_committed, an abort's never do, and the last stable offset reaches
+// the high watermark.
+func TestTransactionCrashes(t *testing.T) {
+	for _, step := range []string{"txn:prepared", "txn:marked"} {
+		for _, commit := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s-commit-%v", strings.ReplaceAll(step, ":", "-"), commit), func(t *testing.T) { testTransactionCrash(t, step, commit) })
+		}
+	}
+}
+
+func testTransactionCrash(t *testing.T, step string, commit bool) {
+	const topic, partitions = "crashed", 3
+	nats := testenv.NATS(t)
+	dir, addr := t.TempDir(), freeLoopbackAddr(t)
+	args := []string{"--nats-url", nats.URL, "--nats-monitor-url", nats.MonitorURL, "--transaction-scan-interval", "200ms"}
+	t.Setenv("STRATA_TEST_CRASH_AT", step)
+	p := startProcess(t, dir, addr, args...)
+	exited := make(chan struct{})
+	go func() {
+		_ = p.cmd.Wait()
+		close(exited)
+	}()
+	createTopic(t, addr, topic, partitions)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	producer := newClient(t, addr, kgo.TransactionalID("crash-"+step), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err := producer.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for i := range 30 {
+		values = append(values, fmt.Sprintf("v%d", i))
+		if err := producer.ProduceSync(ctx, &kgo.Record{Value: []byte(values[i])}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The end kills the gateway; the client retries it against the
+	// restarted one.
+	ended := make(chan error, 1)
+	go func() { ended <- producer.EndTransaction(ctx, kgo.TransactionEndTry(commit)) }()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("strata did not crash at %s", step)
+	}
+	if !strings.Contains(p.out.String(), "crashing for a test") {
+		t.Fatalf("strata exited, not at step %s:\n%s", step, p.out.String())
+	}
+	t.Setenv("STRATA_TEST_CRASH_AT", "")
+	startProcess(t, dir, addr, args...)
+	if err := <-ended; err != nil {
+		t.Logf("EndTransaction across the crash: %v", err) // the outcome is the coordinator's, checked below
+	}
+
+	want := []string(nil)
+	if commit {
+		want = values
+	}
+	adm := kadm.NewClient(newClient(t, addr))
+	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return err
+		}
+		for p := range int32(partitions) {
+			e, _ := ends.Lookup(topic, p)
+			s, _ := stable.Lookup(topic, p)
+			// 10 records and the marker each; a marker written before
+			// the crash is written again by the restarted coordinator.
+			if e.Offset < 11 || e.Offset > 12 || s.Offset != e.Offset {
+				return fmt.Errorf("partition %d: high watermark %d, LSO %d; want both 11 (12 with a marker written twice)", p, e.Offset, s.Offset)
+			}
+		}
+		return nil
+	})
+	got := drainValues(t, addr, topic, 0)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("read_committed after the crash: %d records, want %d (commit %v)", len(got), len(want), commit)
+	}
+	described, err := adm.DescribeTransactions(ctx, "crash-"+step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState := map[bool]string{true: "CompleteCommit", false: "CompleteAbort"}[commit]
+	if d, err := described.On("crash-"+step, nil); err != nil || d.State != wantState {
+		t.Fatalf("transaction %+v, %v; want %s", d, err, wantState)
+	}
+}
