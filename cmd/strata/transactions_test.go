@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -133,9 +135,10 @@ func TestTransactions(t *testing.T) {
 // topic of 6 partitions and writes every record to an output topic of 6
 // partitions, consuming and producing in one transaction, on a cluster of
 // three gateways, while input arrives, the gateway coordinating the
-// transactional id and others are killed and restarted, and the pipeline
-// itself dies mid-transaction and is started again. The output, read with
-// read_committed, holds every input record exactly once, in order per key.
+// transactional id and another are killed and restarted, and the pipeline's
+// process is killed (SIGKILL) mid-transaction and started again. The output,
+// read with read_committed, holds every input record exactly once, in order
+// per key.
 func TestExactlyOncePipeline(t *testing.T) {
 	const (
 		in, out    = "eos-in", "eos-out"
@@ -183,85 +186,44 @@ func TestExactlyOncePipeline(t *testing.T) {
 		}
 	})
 
-	// The pipeline, one session at a time; stop ends the current one
-	// without ending its transaction, as a killed process would.
-	var transformed atomic.Int64
-	runSession := func(stop <-chan struct{}) {
-		sess, err := kgo.NewGroupTransactSession(
-			kgo.SeedBrokers(addrs...),
-			kgo.TransactionalID(txnID),
-			kgo.TransactionTimeout(10*time.Second),
-			kgo.ConsumerGroup("eos"),
-			kgo.ConsumeTopics(in),
-			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
-			kgo.DefaultProduceTopic(out),
-			kgo.MetadataMinAge(250*time.Millisecond),
-			kgo.SessionTimeout(6*time.Second),
-		)
+	// The pipeline runs in a process of its own (TestEOSPipelineWorker),
+	// so that it can be killed mid-transaction. Progress is the output's
+	// last stable offsets: what the pipeline committed (markers included).
+	adm := kadm.NewClient(newClient(t, seeds, kgo.MetadataMinAge(250*time.Millisecond)))
+	committedOut := func() int64 {
+		stable, err := adm.ListCommittedOffsets(ctx, out)
 		if err != nil {
-			t.Errorf("session: %v", err)
-			return
+			return 0
 		}
-		for {
-			select {
-			case <-stop:
-				sess.Client().Close() // no EndTxn: the transaction hangs until the next session or its timeout
-				return
-			default:
-			}
-			pctx, pcancel := context.WithTimeout(ctx, time.Second)
-			fs := sess.PollFetches(pctx)
-			pcancel()
-			if ctx.Err() != nil {
-				sess.Close()
-				return
-			}
-			if err := sess.Begin(); err != nil {
-				t.Errorf("begin: %v", err)
-				sess.Close()
-				return
-			}
-			count := 0
-			fs.EachRecord(func(r *kgo.Record) {
-				count++
-				sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil)
-			})
-			committed, err := sess.End(ctx, kgo.TryCommit)
-			if err != nil {
-				t.Logf("end: %v (the session carries on)", err)
-			}
-			if committed {
-				transformed.Add(int64(count))
-			}
-		}
+		var sum int64
+		stable.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
+		return sum
 	}
-	stop := make(chan struct{})
-	sessionDone := make(chan struct{})
-	go func() { defer close(sessionDone); runSession(stop) }()
-
-	waitTransformed := func(target int64) {
+	waitCommitted := func(target int64) {
 		t.Helper()
-		for transformed.Load() < target && ctx.Err() == nil {
-			time.Sleep(20 * time.Millisecond)
+		for committedOut() < target && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	worker := startPipelineWorker(t, seeds, in, out, txnID)
 	// Kill the gateway coordinating the transactional id, then another,
 	// each while the pipeline runs, and restart them.
-	waitTransformed(n / 5)
+	waitCommitted(n / 5)
 	coordinator := txnCoordinatorOf(t, seeds, txnID)
 	for k, i := range []int{coordinator, (coordinator + 1) % len(procs)} {
+		progress := committedOut()
 		procs[i].kill(t)
-		t.Logf("kill %d: gateway %d (coordinator was %d) after %d records transformed", k+1, i+1, coordinator+1, transformed.Load())
+		t.Logf("kill %d: gateway %d (coordinator was %d) with %d output offsets committed", k+1, i+1, coordinator+1, progress)
 		time.Sleep(lease)
 		procs[i] = startProcess(t, dir, addrs[i], args(i)...)
-		waitTransformed(int64((k + 2) * n / 5))
+		waitCommitted(int64((k + 2) * n / 5))
 	}
-	// The pipeline dies mid-transaction; a new one takes over.
-	close(stop)
-	<-sessionDone
-	t.Logf("pipeline stopped after %d records transformed; starting another", transformed.Load())
-	go runSession(nil)
+	// The pipeline is killed mid-transaction; a new one takes over, and
+	// its InitProducerId fences the dead one and aborts its transaction.
+	progress := committedOut()
+	worker.kill(t)
+	t.Logf("pipeline killed (SIGKILL) with %d output offsets committed; starting another", progress)
+	startPipelineWorker(t, seeds, in, out, txnID)
 
 	seen := consumeValues(t, seeds, out, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.MetadataMinAge(250*time.Millisecond))
 	seen = append(seen, drainValues(t, seeds, out, len(seen))...) // anything past n is a duplicate
@@ -289,7 +251,7 @@ func TestExactlyOncePipeline(t *testing.T) {
 	if dups > 0 || len(seen) != n {
 		t.Fatalf("output holds %d records with %d duplicates, want %d exactly once", len(seen), dups, n)
 	}
-	t.Logf("%d records through the pipeline exactly once across two gateway kills and a pipeline restart", n)
+	t.Logf("%d records through the pipeline exactly once across two gateway kills and the pipeline's", n)
 }
 
 // drainValues reads topic with read_committed and returns what it holds past
@@ -311,6 +273,78 @@ func drainValues(t *testing.T, broker, topic string, skip int) []string {
 		t.Fatalf("read %d records, fewer than the %d read before", len(all), skip)
 	}
 	return all[skip:]
+}
+
+// pipelineWorkerEnv carries the worker's seeds, topics and transactional id
+// (comma-separated) to TestEOSPipelineWorker in a child process.
+const pipelineWorkerEnv = "STRATA_TEST_EOS_WORKER"
+
+// startPipelineWorker runs TestEOSPipelineWorker in a child process of this
+// test binary until the test ends or it is killed.
+func startPipelineWorker(t *testing.T, seeds, in, out, txnID string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEOSPipelineWorker$", "-test.v", "-test.timeout=10m")
+	cmd.Env = append(os.Environ(), pipelineWorkerEnv+"="+strings.Join([]string{seeds, in, out, txnID}, ";"))
+	p := &process{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("pipeline worker output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+// TestEOSPipelineWorker is the pipeline of TestExactlyOncePipeline, run in
+// a child process: franz-go's GroupTransactSession copies every record of
+// the input topic to the output topic, consuming and producing in one
+// transaction, until the process is killed.
+func TestEOSPipelineWorker(t *testing.T) {
+	env := os.Getenv(pipelineWorkerEnv)
+	if env == "" {
+		t.Skip("run by TestExactlyOncePipeline in a child process")
+	}
+	parts := strings.Split(env, ";")
+	seeds, in, out, txnID := strings.Split(parts[0], ","), parts[1], parts[2], parts[3]
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(seeds...),
+		kgo.TransactionalID(txnID),
+		kgo.TransactionTimeout(10*time.Second),
+		kgo.ConsumerGroup("eos"),
+		kgo.ConsumeTopics(in),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.DefaultProduceTopic(out),
+		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.SessionTimeout(6*time.Second),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := sess.PollFetches(pctx)
+		pcancel()
+		if err := sess.Begin(); err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil)
+		})
+		if _, err := sess.End(ctx, kgo.TryCommit); err != nil {
+			t.Logf("end: %v (the session carries on)", err)
+		}
+	}
 }
 
 // txnCoordinatorOf returns the index (node id - 1) of the gateway
