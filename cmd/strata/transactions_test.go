@@ -104,6 +104,31 @@ func TestTransactions(t *testing.T) {
 	if end.Offset != 22 || lso.Offset != 21 {
 		t.Fatalf("high watermark %d and LSO %d, want 22 and 21", end.Offset, lso.Offset)
 	}
+	// The admin APIs see it: ListTransactions by state, DescribeProducers
+	// with the open transaction's first offset.
+	listed, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := listed["tx-1"]; !ok || l.State != "Ongoing" {
+		t.Fatalf("ListTransactions(Ongoing): %+v", listed)
+	}
+	if listed, err := adm.ListTransactions(ctx, nil, []string{"CompleteCommit"}); err != nil || len(listed) != 0 {
+		t.Fatalf("ListTransactions(CompleteCommit): %+v, %v; want none", listed, err)
+	}
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"txn": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	producers.EachProducer(func(p kadm.DescribedProducer) {
+		if p.ProducerID == listed["tx-1"].ProducerID {
+			found = p.CurrentTxnStartOffset == 21
+		}
+	})
+	if !found {
+		t.Fatalf("DescribeProducers: no producer %d with a transaction open at 21: %+v", listed["tx-1"].ProducerID, producers)
+	}
 
 	// A second producer with the id fences the first: its open transaction
 	// is aborted and its next write refused.
