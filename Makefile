@@ -2,6 +2,7 @@
 #   make run    build and start Strata embedded (Kafka on 127.0.0.1:9092)
 #   make test   install what tests need (MinIO, nats-server, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
+#   make interop  the interoperability suites in interop/ (JVM and Python clients)
 #   make chaos  the gateway kill test for CHAOS_DURATION (default 2m)
 #   make fuzz   run each fuzz target for FUZZTIME
 #   make lint   go vet and gofmt
@@ -30,7 +31,7 @@ FUZZ_TARGETS := \
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
 
-.PHONY: all build run test test-deps unit fuzz-smoke e2e bench chaos fuzz lint clean
+.PHONY: all build run test test-deps unit fuzz-smoke e2e interop bench chaos fuzz lint clean
 
 all: build
 
@@ -40,7 +41,7 @@ build:
 run: build
 	./bin/strata serve
 
-test: test-deps lint unit fuzz-smoke e2e
+test: test-deps lint unit fuzz-smoke e2e interop
 
 test-deps:
 	scripts/install-minio.sh $(MINIO_VERSION)
@@ -64,6 +65,9 @@ e2e: build
 	scripts/e2e-compact.sh bin/strata
 	scripts/e2e-cluster.sh bin/strata
 	scripts/e2e-confluent-go.sh bin/strata
+
+interop: build
+	scripts/interop.sh bin/strata
 
 # chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three
 # gateways, one stopped every 5-10s under load; make test runs a short one.
