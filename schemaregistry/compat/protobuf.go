@@ -2,7 +2,9 @@ package compat
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"io/fs"
 	"math"
 	"slices"
 	"strconv"
@@ -22,7 +24,9 @@ import (
 // A schema is compiled with github.com/bufbuild/protocompile: Schema.Text is
 // one file (protoMainFile), Schema.References are the other files keyed by
 // the import path the schema uses, and the well-known types
-// (google/protobuf/*.proto) are always importable. A syntax error, an
+// (google/protobuf/*.proto) are always importable. Each file is .proto text
+// or, as Confluent's Python and .NET serializers register them, a serialized
+// FileDescriptorProto in base64, which is linked as it is. A syntax error, an
 // unresolved import, an undefined type or any other error protoc would
 // report wraps ErrInvalidSchema. protocompile was chosen because it is a
 // complete compiler (parse, link, interpret options, standard imports) in
@@ -157,9 +161,27 @@ func compileProto(s Schema) (protoreflect.FileDescriptor, error) {
 		main = fmt.Sprintf("schema_%d.proto", i)
 	}
 	files[main] = s.Text
+	// Confluent's serializers for Python and .NET register a schema as its
+	// serialized FileDescriptorProto in base64, which Confluent's registry
+	// accepts beside .proto text (ProtobufSchema): such files are handed to
+	// the compiler as descriptors to link.
+	descriptors := map[string]*descriptorpb.FileDescriptorProto{}
+	for path, text := range files {
+		if fdp, ok := serializedDescriptor(text); ok {
+			fdp.Name = proto.String(path)
+			descriptors[path] = fdp
+			delete(files, path)
+		}
+	}
 	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: protocompile.SourceAccessorFromMap(files),
+		Resolver: protocompile.WithStandardImports(protocompile.CompositeResolver{
+			protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
+				if fdp, ok := descriptors[path]; ok {
+					return protocompile.SearchResult{Proto: fdp}, nil
+				}
+				return protocompile.SearchResult{}, fs.ErrNotExist
+			}),
+			&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(files)},
 		}),
 		// Check runs one compile at a time; more goroutines only cost.
 		MaxParallelism: 1,
@@ -171,6 +193,66 @@ func compileProto(s Schema) (protoreflect.FileDescriptor, error) {
 		return nil, fmt.Errorf("%w: protobuf: %w", ErrInvalidSchema, err)
 	}
 	return res[0], nil
+}
+
+// serializedDescriptor returns the FileDescriptorProto text holds when it is
+// the base64 form of a serialized one. .proto text never is: it has spaces.
+func serializedDescriptor(text string) (*descriptorpb.FileDescriptorProto, bool) {
+	if strings.ContainsAny(text, " \t\n;{") {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || len(b) == 0 {
+		return nil, false
+	}
+	var fdp descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(b, &fdp); err != nil {
+		return nil, false
+	}
+	// Python's descriptors carry json_name "" for every field, where protoc
+	// writes each field's default JSON name, and a linker takes any other
+	// value for a custom name (then finding them all in conflict).
+	for _, m := range fdp.GetMessageType() {
+		defaultJSONNames(m)
+	}
+	for _, f := range fdp.GetExtension() {
+		defaultJSONName(f)
+	}
+	return &fdp, true
+}
+
+func defaultJSONNames(m *descriptorpb.DescriptorProto) {
+	for _, f := range m.GetField() {
+		defaultJSONName(f)
+	}
+	for _, f := range m.GetExtension() {
+		defaultJSONName(f)
+	}
+	for _, n := range m.GetNestedType() {
+		defaultJSONNames(n)
+	}
+}
+
+// defaultJSONName sets an unset or empty json_name to protoc's default:
+// the field name in lower camel case (ToJsonName).
+func defaultJSONName(f *descriptorpb.FieldDescriptorProto) {
+	if f.GetJsonName() != "" {
+		return
+	}
+	var b strings.Builder
+	upper := false
+	for _, c := range f.GetName() {
+		if c == '_' {
+			upper = true
+			continue
+		}
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		upper = false
+		b.WriteRune(c)
+	}
+	f.JsonName = proto.String(b.String())
 }
 
 // sortImports sorts fdp's imports by path, keeping public and weak imports

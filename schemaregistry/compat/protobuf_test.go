@@ -1,9 +1,13 @@
 package compat
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 )
 
 func pb(text string) Schema { return Schema{Type: Protobuf, Text: text} }
@@ -289,5 +293,85 @@ message M { int32 a = 1 [(tag) = "x"]; }
 	}
 	if a == c {
 		t.Errorf("a custom option's value does not change the canonical form:\n%s", a)
+	}
+}
+
+// serialized returns text compiled and serialized the way Confluent's
+// Python and .NET serializers register Protobuf schemas: a base64
+// FileDescriptorProto.
+func serialized(t *testing.T, s Schema) string {
+	t.Helper()
+	fd, err := compileProto(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdp := protodesc.ToFileDescriptorProto(fd)
+	fdp.SourceCodeInfo = nil
+	b, err := proto.Marshal(fdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestProtobufSerializedForm: a schema registered as a base64
+// FileDescriptorProto (references too) is the same schema as its .proto
+// text: same canonical form, compatible both ways, the same record names;
+// a base64 string that is not a descriptor is an invalid schema.
+func TestProtobufSerializedForm(t *testing.T) {
+	common := `syntax = "proto3"; package common; message Id { int64 v = 1; }`
+	text := Schema{Type: Protobuf, Text: `syntax = "proto3";
+package shop;
+import "common.proto";
+import "google/protobuf/timestamp.proto";
+message Order { common.Id id = 1; google.protobuf.Timestamp at = 2; string item = 3; }
+`, References: map[string]string{"common.proto": common}}
+	b64 := Schema{Type: Protobuf, Text: serialized(t, text), References: map[string]string{
+		"common.proto": serialized(t, Schema{Type: Protobuf, Text: common}),
+	}}
+	want, err := Canonical(text, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Canonical(b64, false)
+	if err != nil {
+		t.Fatalf("the serialized form: %v", err)
+	}
+	if got != want {
+		t.Fatalf("canonical forms differ:\n%s\nvs\n%s", got, want)
+	}
+	for _, pair := range [][2]Schema{{text, b64}, {b64, text}} {
+		if msgs, err := Check(FullTransitive, pair[0], []Schema{pair[1]}); err != nil || len(msgs) != 0 {
+			t.Fatalf("text and serialized forms: %v, %v", msgs, err)
+		}
+	}
+	names, err := NamesOf(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := names.Name(nil); !ok || n != "shop.Order" {
+		t.Fatalf("record name %q, %v", n, ok)
+	}
+	// As Python's serializer writes them: every json_name empty.
+	fd, err := compileProto(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdp := protodesc.ToFileDescriptorProto(fd)
+	for _, m := range fdp.GetMessageType() {
+		for _, f := range m.GetField() {
+			f.JsonName = proto.String("")
+		}
+	}
+	raw, err := proto.Marshal(fdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	python := Schema{Type: Protobuf, Text: base64.StdEncoding.EncodeToString(raw), References: b64.References}
+	if got, err := Canonical(python, false); err != nil || got != want {
+		t.Fatalf("with empty JSON names: %v, the canonical form differs: %v", err, got != want)
+	}
+	if _, err := Canonical(Schema{Type: Protobuf, Text: "bm90IGEgZGVzY3JpcHRvcg=="}, false); !errors.Is(err, ErrInvalidSchema) {
+		t.Fatalf("base64 of something else: %v, want ErrInvalidSchema", err)
 	}
 }
