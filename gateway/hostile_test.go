@@ -337,6 +337,16 @@ func TestMetadataAutoCreate(t *testing.T) {
 	if resp.Topics[1].ErrorCode != kerr.InvalidTopicException.Code {
 		t.Fatalf("invalid name: error %d, want INVALID_TOPIC_EXCEPTION", resp.Topics[1].ErrorCode)
 	}
+	// By id, with the empty name the Java client sends beside it (franz-go
+	// sends null): the id decides.
+	byID := kmsg.NewPtrMetadataRequest()
+	byID.Version = 12
+	empty := ""
+	byID.Topics = []kmsg.MetadataRequestTopic{{Topic: &empty, TopicID: resp.Topics[0].TopicID}}
+	got := dial(t, on.addr).request(byID).(*kmsg.MetadataResponse)
+	if got.Topics[0].ErrorCode != 0 || deref(got.Topics[0].Topic) != "fresh" || got.Topics[0].TopicID != resp.Topics[0].TopicID {
+		t.Fatalf("metadata by id with an empty name: error %d, topic %q", got.Topics[0].ErrorCode, deref(got.Topics[0].Topic))
+	}
 	off := startServer(t, serverOpts{noAutoCreate: true})
 	resp = dial(t, off.addr).request(req("fresh")).(*kmsg.MetadataResponse)
 	if resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {

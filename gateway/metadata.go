@@ -64,10 +64,13 @@ func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request)
 }
 
 func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
-	if t, ok := internalTopicNamed(deref(rt.Topic), rt.TopicID, rt.Topic == nil); ok {
+	// A topic id asks by id whatever the name says: the Java client sends
+	// an empty name beside it, franz-go a null one.
+	byID := rt.TopicID != [16]byte{}
+	if t, ok := internalTopicNamed(deref(rt.Topic), rt.TopicID, byID); ok {
 		return s.topicMetadata(ctx, t)
 	}
-	if rt.Topic == nil {
+	if byID {
 		t, ok := s.cfg.Topics.TopicByID(rt.TopicID)
 		if !ok {
 			mt := kmsg.NewMetadataResponseTopic()
