@@ -198,16 +198,19 @@ func TestExactlyOncePipeline(t *testing.T) {
 	wg.Go(func() {
 		defer inputDone.Store(true)
 		p := newClient(t, seeds, kgo.DefaultProduceTopic(in), kgo.MetadataMinAge(250*time.Millisecond))
-		for i := range n {
-			k := i % keys
-			r := &kgo.Record{Key: []byte(strconv.Itoa(k)), Value: fmt.Appendf(nil, "%d:%d", k, i/keys)}
-			if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
-				t.Errorf("input %d: %v", i, err)
+		// Rounds of 100, paced, so that input keeps arriving through the
+		// kills below.
+		for round := 0; round < n/100; round++ {
+			var recs []*kgo.Record
+			for i := round * 100; i < (round+1)*100; i++ {
+				k := i % keys
+				recs = append(recs, &kgo.Record{Key: []byte(strconv.Itoa(k)), Value: fmt.Appendf(nil, "%d:%d", k, i/keys)})
+			}
+			if err := p.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Errorf("input round %d: %v", round, err)
 				return
 			}
-			if i%100 == 0 {
-				time.Sleep(5 * time.Millisecond) // steady, over a few seconds
-			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 
@@ -250,8 +253,9 @@ func TestExactlyOncePipeline(t *testing.T) {
 	t.Logf("pipeline killed (SIGKILL) with %d output offsets committed; starting another", progress)
 	startPipelineWorker(t, seeds, in, out, txnID)
 
-	seen := consumeValues(t, seeds, out, n, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.MetadataMinAge(250*time.Millisecond))
-	seen = append(seen, drainValues(t, seeds, out, len(seen))...) // anything past n is a duplicate
+	// One read_committed pass, until it holds n records and nothing more
+	// has arrived for a while: anything past n is a duplicate.
+	seen := readCommittedUntilIdle(t, seeds, out, n, 3*time.Second, 2*time.Minute)
 	cancel()
 	if !inputDone.Load() {
 		t.Fatal("input did not finish")
@@ -279,25 +283,25 @@ func TestExactlyOncePipeline(t *testing.T) {
 	t.Logf("%d records through the pipeline exactly once across two gateway kills and the pipeline's", n)
 }
 
-// drainValues reads topic with read_committed and returns what it holds past
-// its first skip records, once no more arrive for 2 s.
-func drainValues(t *testing.T, broker, topic string, skip int) []string {
+// readCommittedUntilIdle reads topic from the start with read_committed in
+// one pass and returns the values in the order read, once it has at least
+// want of them and none arrived for idle, or when max has passed.
+func readCommittedUntilIdle(t *testing.T, broker, topic string, want int, idle, max time.Duration) []string {
 	t.Helper()
-	cl := newClient(t, broker, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl := newClient(t, broker, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.MetadataMinAge(250*time.Millisecond))
 	var all []string
-	for range 100 {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(t.Context(), idle)
 		fs := cl.PollFetches(ctx)
 		cancel()
-		if fs.NumRecords() == 0 && len(all) >= skip {
-			break
+		if fs.NumRecords() == 0 && len(all) >= want {
+			return all
 		}
 		fs.EachRecord(func(r *kgo.Record) { all = append(all, string(r.Value)) })
 	}
-	if len(all) < skip {
-		t.Fatalf("read %d records, fewer than the %d read before", len(all), skip)
-	}
-	return all[skip:]
+	return all
 }
 
 // pipelineWorkerEnv carries the worker's seeds, topics and transactional id
@@ -620,7 +624,7 @@ func testTransactionCrash(t *testing.T, step string, commit bool) {
 		}
 		return nil
 	})
-	got := drainValues(t, addr, topic, 0)
+	got := readCommittedUntilIdle(t, addr, topic, len(want), 2*time.Second, 30*time.Second)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
