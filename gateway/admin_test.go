@@ -310,6 +310,23 @@ func TestInternalTopics(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidTopicException) {
 		t.Fatalf("produce to an internal topic: %v, want INVALID_TOPIC_EXCEPTION", err)
 	}
+	configs, err := adm.DescribeTopicConfigs(ctx, "__consumer_offsets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := configs.On("__consumer_offsets", nil); err != nil || c.Err != nil {
+		t.Fatalf("configs of an internal topic: %v, %v", c.Err, err)
+	} else {
+		policy := ""
+		for _, cv := range c.Configs {
+			if cv.Key == "cleanup.policy" {
+				policy = cv.MaybeValue()
+			}
+		}
+		if policy != "compact" {
+			t.Fatalf("cleanup.policy of __consumer_offsets: %q, want compact", policy)
+		}
+	}
 	created, err := adm.CreateTopics(ctx, 1, 1, nil, "__transaction_state")
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,9 @@ func (s *Server) handleDescribeConfigs(_ context.Context, _ *conn, kreq kmsg.Req
 		case kmsg.ConfigResourceTypeTopic:
 			t, ok := s.cfg.Topics.Topic(rr.ResourceName)
 			if !ok {
+				t, ok = internalTopicNamed(rr.ResourceName, [16]byte{}, false)
+			}
+			if !ok {
 				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				break
 			}
