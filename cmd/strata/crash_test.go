@@ -49,12 +49,11 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// startProcess starts strata serve on addr with data under dir and waits until
-// it serves Kafka.
-func startProcess(t *testing.T, dir, addr string, args ...string) *process {
+// startChild starts cmd, a child of this test binary, with its output kept
+// (and logged, as what, if the test fails); it is killed at cleanup unless
+// it has exited.
+func startChild(t *testing.T, cmd *exec.Cmd, what string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
-	cmd.Env = append(os.Environ(), runAsStrata+"=1")
 	p := &process{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
@@ -66,9 +65,19 @@ func startProcess(t *testing.T, dir, addr string, args ...string) *process {
 			_ = cmd.Wait()
 		}
 		if t.Failed() {
-			t.Logf("strata output:\n%s", p.out.String())
+			t.Logf("%s output:\n%s", what, p.out.String())
 		}
 	})
+	return p
+}
+
+// startProcess starts strata serve on addr with data under dir and waits until
+// it serves Kafka.
+func startProcess(t *testing.T, dir, addr string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
+	cmd.Env = append(os.Environ(), runAsStrata+"=1")
+	p := startChild(t, cmd, "strata")
 	testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {
 		if cmd.ProcessState != nil {
 			return fmt.Errorf("exited: %v", cmd.ProcessState)

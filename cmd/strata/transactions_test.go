@@ -314,21 +314,7 @@ func startPipelineWorker(t *testing.T, seeds, in, out, txnID string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEOSPipelineWorker$", "-test.v", "-test.timeout=10m")
 	cmd.Env = append(os.Environ(), pipelineWorkerEnv+"="+strings.Join([]string{seeds, in, out, txnID}, ";"))
-	p := &process{cmd: cmd, out: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-		if t.Failed() {
-			t.Logf("pipeline worker output:\n%s", p.out.String())
-		}
-	})
-	return p
+	return startChild(t, cmd, "pipeline worker")
 }
 
 // TestEOSPipelineWorker is the pipeline of TestExactlyOncePipeline, run in
