@@ -3,6 +3,7 @@
 #   make test   install what tests need (MinIO, nats-server, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
 #   make interop  the interoperability suites in interop/ (JVM and Python clients)
+#   make image  the container image (needs a Docker engine)
 #   make chaos  the gateway kill test for CHAOS_DURATION (default 2m)
 #   make fuzz   run each fuzz target for FUZZTIME
 #   make lint   go vet and gofmt
@@ -31,7 +32,7 @@ FUZZ_TARGETS := \
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
 
-.PHONY: all build run test test-deps unit fuzz-smoke e2e interop bench chaos fuzz lint clean
+.PHONY: all build run test test-deps unit fuzz-smoke e2e deploy-check interop image bench chaos fuzz lint clean
 
 all: build
 
@@ -41,7 +42,7 @@ build:
 run: build
 	./bin/strata serve
 
-test: test-deps lint unit fuzz-smoke e2e interop
+test: test-deps lint unit fuzz-smoke e2e deploy-check interop
 
 test-deps:
 	scripts/install-minio.sh $(MINIO_VERSION)
@@ -68,6 +69,16 @@ e2e: build
 
 interop: build
 	scripts/interop.sh bin/strata
+
+# The deployment files, checked without a Docker engine or an AWS account:
+# the Dockerfile and localstack/compose.yaml (localstack/check).
+deploy-check:
+	cd localstack/check && $(GO) test -count=1 ./...
+
+# The container image (Dockerfile); needs a Docker engine.
+IMAGE ?= strata:dev
+image:
+	docker build -t $(IMAGE) .
 
 # chaos runs the gateway kill test for CHAOS_DURATION (default 2m): three
 # gateways, one stopped every 5-10s under load; make test runs a short one.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-nats.sh
 #
-# Installs the nats-server binary that scripts/cluster.sh runs, at the
+# Installs the nats-server binary that localstack/run.sh runs, at the
 # version go.mod pins (the one Strata embeds), with scripts/go-install.sh,
 # and prints its path. Idempotent.
 set -euo pipefail

@@ -2,6 +2,7 @@
 // lives in object storage.
 //
 //	strata serve [flags]    run a gateway (with no flags: everything embedded)
+//	strata healthcheck      exit 0 if a gateway's /healthz answers 200
 //	strata version          print the version
 //
 // Every flag can also be set as STRATA_<FLAG> in the environment (e.g.
@@ -48,11 +49,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "healthcheck":
+		return healthcheck(args, os.LookupEnv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "strata", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: strata serve [flags] | strata version\nRun 'strata serve -h' for the flags.")
+		fmt.Fprintln(stdout, "usage: strata serve [flags] | strata healthcheck [--http ADDR] | strata version\nRun 'strata serve -h' for the flags.")
 		return 0
 	default:
 		fmt.Fprintf(stderr, "strata: unknown command %q\n", cmd)

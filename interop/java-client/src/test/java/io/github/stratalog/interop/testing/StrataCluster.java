@@ -24,11 +24,11 @@ import java.util.stream.IntStream;
 
 /**
  * A three-gateway strata cluster on loopback, the layout of
- * scripts/cluster.sh: three nats-server nodes (JetStream, {@code
+ * localstack/run.sh (with OBJECT_STORE=file): three nats-server nodes (JetStream, {@code
  * sync_interval: always}, one cluster) and three gateways (node ids 1–3,
  * {@code --nats-replicas 3}) sharing one file object store.
  *
- * <p>It is built here rather than by running cluster.sh so that each
+ * <p>It is built here rather than by running localstack/run.sh so that each
  * gateway is a child of the test JVM (killed with {@link Process#destroyForcibly},
  * restarted on the same port) and the ports are random, so that runs never
  * collide. nats-server is the binary named by the system property {@code
@@ -139,7 +139,7 @@ public final class StrataCluster implements AutoCloseable {
                     .collect(Collectors.joining(", "));
             Path store = Files.createDirectories(dir.resolve("nats-" + i));
             Path conf = dir.resolve("nats-" + i + ".conf");
-            // As scripts/cluster.sh: a WAL message carries whole Kafka
+            // As localstack/run.sh: a WAL message carries whole Kafka
             // batches, and every write is fsynced before it is acknowledged.
             Files.writeString(conf, String.join("\n",
                     "server_name: n" + i,
