@@ -19,18 +19,20 @@ import (
 
 // serveConfig is everything `strata serve` is told, from flags and environment.
 type serveConfig struct {
+	storeConfig
 	Listen     string
 	Advertise  string
-	DataDir    string
 	HTTPListen string
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
 	SchemaRegistryMaxBody byteSize
-	ObjectStore           string
-	S3                    s3Flags
 	NATSURL               string
 	NATSReplicas          int
+	// EmbeddedNATSListen is the embedded NATS server's client listener
+	// (host:port), for tools such as `strata replay` beside a running
+	// gateway; empty opens none.
+	EmbeddedNATSListen string
 	// NATSMonitorURLs and AllowUnsafeNATS: the durability contract check.
 	NATSMonitorURLs string
 	AllowUnsafeNATS bool
@@ -76,6 +78,17 @@ type serveConfig struct {
 	// onRegistry, if set, is called with the schema registry's bound
 	// address once it serves.
 	onRegistry func(net.Addr)
+	// onEmbeddedNATS, if set, is called with the embedded NATS server's
+	// client URL once it listens (--embedded-nats-listen).
+	onEmbeddedNATS func(url string)
+}
+
+// storeConfig is where the log lives: the object store and the data dir.
+// `strata serve` and `strata replay` share it and its flags (storeFlags).
+type storeConfig struct {
+	DataDir     string
+	ObjectStore string
+	S3          s3Flags
 }
 
 type s3Flags struct {
@@ -89,17 +102,14 @@ type s3Flags struct {
 // serveFlags is the one table of `strata serve` settings: each flag, the
 // environment variable that also sets it (derived: STRATA_ plus the flag name in
 // upper case with '-' as '_'), its default and what it means.
-func serveFlags(c *serveConfig) []struct {
-	name, usage string
-	value       flag.Value
-} {
-	c.Listen, c.DataDir, c.HTTPListen, c.ObjectStore = "127.0.0.1:9092", "./strata-data", "127.0.0.1:9644", "file"
+func serveFlags(c *serveConfig) []flagDef {
+	c.Listen, c.HTTPListen = "127.0.0.1:9092", "127.0.0.1:9644"
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
-	c.S3.Region = "us-east-1"
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
+	c.EmbeddedNATSListen = "127.0.0.1:4222"
 	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, tiered.DefaultMaxTailBytes, tiered.DefaultMaxTailAge
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
@@ -107,23 +117,15 @@ func serveFlags(c *serveConfig) []struct {
 	c.TransactionScanInterval = gateway.DefaultTransactionScanInterval
 	c.CompactionInterval, c.GCGrace = schedule.DefaultInterval, tiered.DefaultObjectGrace
 	c.CompactionRate = schedule.DefaultMaxBytesPerSecond
-	return []struct {
-		name, usage string
-		value       flag.Value
-	}{
+	return append(storeFlags(&c.storeConfig), []flagDef{
 		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
 		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
-		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
 		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
 		{"schema-registry-max-body", "largest schema registry request body (e.g. 8MiB); larger ones get 413", &c.SchemaRegistryMaxBody},
-		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},
-		{"s3-endpoint", "S3 endpoint URL (empty: AWS); credentials come from the AWS default chain", (*stringValue)(&c.S3.Endpoint)},
-		{"s3-bucket", "S3 bucket", (*stringValue)(&c.S3.Bucket)},
-		{"s3-region", "S3 region", (*stringValue)(&c.S3.Region)},
-		{"s3-path-style", "use path-style S3 addressing (MinIO, LocalStack)", (*boolValue)(&c.S3.PathStyle)},
 		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
 		{"nats-url", "external NATS servers (comma-separated); empty runs NATS embedded", (*stringValue)(&c.NATSURL)},
+		{"embedded-nats-listen", "the embedded NATS server's client address, for strata replay and other tools beside this gateway (port 0: any free port; empty: none); ignored with --nats-url", (*stringValue)(&c.EmbeddedNATSListen)},
 		{"nats-replicas", "JetStream replicas of the coordinator's KV buckets: 3 on a NATS cluster, 1 embedded", (*intValue)(&c.NATSReplicas)},
 		{"nats-monitor-url", "the external NATS servers' monitoring URLs (comma-separated http://host:8222), to check at start that each fsyncs every write (sync_interval: always)", (*stringValue)(&c.NATSMonitorURLs)},
 		{"allow-unsafe-nats", "start even if the external NATS servers' durability cannot be verified or falls short (acknowledged records may be lost on power loss)", (*boolValue)(&c.AllowUnsafeNATS)},
@@ -150,7 +152,63 @@ func serveFlags(c *serveConfig) []struct {
 		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
+	}...)
+}
+
+// flagDef is one flag: its name, what it means, and where its value goes.
+type flagDef struct {
+	name, usage string
+	value       flag.Value
+}
+
+// storeFlags are the flags of where the log lives, with their defaults.
+func storeFlags(c *storeConfig) []flagDef {
+	c.DataDir, c.ObjectStore, c.S3.Region = "./strata-data", "file", "us-east-1"
+	return []flagDef{
+		{"data-dir", "directory for the embedded NATS store and the file object store", (*stringValue)(&c.DataDir)},
+		{"object-store", "where segments go: file (under --data-dir) or s3", (*stringValue)(&c.ObjectStore)},
+		{"s3-endpoint", "S3 endpoint URL (empty: AWS); credentials come from the AWS default chain", (*stringValue)(&c.S3.Endpoint)},
+		{"s3-bucket", "S3 bucket", (*stringValue)(&c.S3.Bucket)},
+		{"s3-region", "S3 region", (*stringValue)(&c.S3.Region)},
+		{"s3-path-style", "use path-style S3 addressing (MinIO, LocalStack)", (*boolValue)(&c.S3.PathStyle)},
 	}
+}
+
+// check reports a store setting that cannot work.
+func (c storeConfig) check() error {
+	switch {
+	case c.ObjectStore != "file" && c.ObjectStore != "s3":
+		return fmt.Errorf("--object-store must be file or s3, not %q", c.ObjectStore)
+	case c.ObjectStore == "s3" && c.S3.Bucket == "":
+		return errors.New("--object-store s3 needs --s3-bucket")
+	}
+	return nil
+}
+
+// parseFlags sets defs from the environment (each flag is also the
+// variable envName(name)), then defs and locals (command line only) from
+// args.
+func parseFlags(name string, defs, locals []flagDef, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (*flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	for _, f := range locals {
+		fs.Var(f.value, f.name, f.usage)
+	}
+	for _, f := range defs {
+		if v, ok := lookupEnv(envName(f.name)); ok {
+			if err := f.value.Set(v); err != nil {
+				return fs, fmt.Errorf("%s=%q: %w", envName(f.name), v, err)
+			}
+		}
+		fs.Var(f.value, f.name, f.usage+" ["+envName(f.name)+"]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return fs, err
+	}
+	if fs.NArg() > 0 {
+		return fs, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return fs, nil
 }
 
 func envName(flagName string) string {
@@ -160,28 +218,14 @@ func envName(flagName string) string {
 // parseServeFlags reads the environment, then the command line over it.
 func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
-	fs := flag.NewFlagSet("strata serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	for _, f := range serveFlags(&c) {
-		if v, ok := lookupEnv(envName(f.name)); ok {
-			if err := f.value.Set(v); err != nil {
-				return c, fmt.Errorf("%s=%q: %w", envName(f.name), v, err)
-			}
-		}
-		fs.Var(f.value, f.name, f.usage+" ["+envName(f.name)+"]")
-	}
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags("strata serve", serveFlags(&c), nil, args, lookupEnv, stderr); err != nil {
 		return c, err
 	}
 	c.crashAt, _ = lookupEnv("STRATA_TEST_CRASH_AT")
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	if err := c.storeConfig.check(); err != nil {
+		return c, err
 	}
 	switch {
-	case c.ObjectStore != "file" && c.ObjectStore != "s3":
-		return c, fmt.Errorf("--object-store must be file or s3, not %q", c.ObjectStore)
-	case c.ObjectStore == "s3" && c.S3.Bucket == "":
-		return c, errors.New("--object-store s3 needs --s3-bucket")
 	case c.NodeID < 0 || c.NodeID > 1<<31-1:
 		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
 	case c.FlushInterval <= 0:
@@ -192,6 +236,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--nats-replicas %d out of range 1..5", c.NATSReplicas)
 	case c.NATSURL == "" && c.NATSReplicas != 1:
 		return c, errors.New("--nats-replicas above 1 needs --nats-url: the embedded NATS is one node")
+	case c.NATSURL == "" && c.EmbeddedNATSListen != "" && !validListen(c.EmbeddedNATSListen):
+		return c, fmt.Errorf("--embedded-nats-listen %q is not host:port", c.EmbeddedNATSListen)
 	case c.WALShards < 1 || c.WALShards > 64:
 		return c, fmt.Errorf("--wal-shards %d out of range 1..64", c.WALShards)
 	case c.MaxTailAge <= 0 || c.MaxTailBytes <= 0:
@@ -214,6 +260,16 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
 	}
 	return c, nil
+}
+
+// validListen reports whether addr is host:port with a port number.
+func validListen(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
 }
 
 type stringValue string

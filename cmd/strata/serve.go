@@ -59,11 +59,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if cfg.LogLevel <= slog.LevelDebug {
 		natsLogger = logger
 	}
-	nc, closeNATS, err := connectNATS(cfg, natsLogger.With("part", "nats"))
+	nc, closeNATS, embeddedURL, err := connectNATS(cfg, natsLogger.With("part", "nats"))
 	if err != nil {
 		return err
 	}
 	defer closeNATS()
+	if embeddedURL != "" {
+		logger.Info("embedded nats listening", "url", embeddedURL)
+		if cfg.onEmbeddedNATS != nil {
+			cfg.onEmbeddedNATS(embeddedURL)
+		}
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -96,7 +102,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("cluster secret: %w", err)
 	}
 
-	bucket, err := openBucket(ctx, cfg)
+	bucket, err := openBucket(ctx, cfg.storeConfig)
 	if err != nil {
 		return err
 	}
@@ -313,32 +319,40 @@ func checkNATS(ctx context.Context, cfg serveConfig, js jetstream.JetStream, str
 }
 
 // connectNATS connects to --nats-url, or starts NATS embedded under the data
-// dir with JetStream fsyncing every write.
-func connectNATS(cfg serveConfig, logger *slog.Logger) (*nats.Conn, func(), error) {
+// dir with JetStream fsyncing every write and returns its client URL too
+// ("" with no listener, see --embedded-nats-listen).
+func connectNATS(cfg serveConfig, logger *slog.Logger) (*nats.Conn, func(), string, error) {
 	opts := []nats.Option{nats.Name("strata-" + strconv.Itoa(cfg.NodeID)), nats.MaxReconnects(-1)}
 	if cfg.NATSURL != "" {
 		nc, err := nats.Connect(splitURLs(cfg.NATSURL), opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("connect to nats %s: %w", cfg.NATSURL, err)
+			return nil, nil, "", fmt.Errorf("connect to nats %s: %w", cfg.NATSURL, err)
 		}
-		return nc, nc.Close, nil
+		return nc, nc.Close, "", nil
 	}
-	srv, err := natsembed.Start(natsembed.Config{
-		StoreDir: filepath.Join(cfg.DataDir, "nats"),
-		Logger:   logger,
-	})
+	embedded := natsembed.Config{StoreDir: filepath.Join(cfg.DataDir, "nats"), Logger: logger}
+	if cfg.EmbeddedNATSListen != "" {
+		// Validated by parseServeFlags. Port 0 means any free port here,
+		// which natsembed spells -1 (its 0 is no listener).
+		host, port, _ := net.SplitHostPort(cfg.EmbeddedNATSListen)
+		embedded.Host, embedded.Port = host, -1
+		if n, _ := strconv.Atoi(port); n > 0 {
+			embedded.Port = n
+		}
+	}
+	srv, err := natsembed.Start(embedded)
 	if err != nil {
-		return nil, nil, fmt.Errorf("start embedded nats: %w", err)
+		return nil, nil, "", fmt.Errorf("start embedded nats: %w", err)
 	}
 	nc, err := srv.Connect(opts...)
 	if err != nil {
 		srv.Shutdown()
-		return nil, nil, fmt.Errorf("connect to embedded nats: %w", err)
+		return nil, nil, "", fmt.Errorf("connect to embedded nats: %w", err)
 	}
-	return nc, func() { nc.Close(); srv.Shutdown() }, nil
+	return nc, func() { nc.Close(); srv.Shutdown() }, srv.ClientURL(), nil
 }
 
-func openBucket(ctx context.Context, cfg serveConfig) (objstore.Bucket, error) {
+func openBucket(ctx context.Context, cfg storeConfig) (objstore.Bucket, error) {
 	if cfg.ObjectStore == "file" {
 		b, err := fs.New(filepath.Join(cfg.DataDir, "objects"))
 		if err != nil {

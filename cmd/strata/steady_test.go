@@ -201,10 +201,20 @@ func histogram(t *testing.T, addr, name string) (count, sum float64) {
 // requires a clean exit.
 func startServeAddrs(t *testing.T, args ...string) (kafka, httpAddr string) {
 	t.Helper()
+	return startServeWith(t, nil, args...)
+}
+
+// startServeWith is startServeAddrs with the parsed config handed to
+// configure (if not nil) before serve starts, for the hooks tests set.
+func startServeWith(t *testing.T, configure func(*serveConfig), args ...string) (kafka, httpAddr string) {
+	t.Helper()
 	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
 	cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	addrs := make(chan [2]net.Addr, 1)
 	cfg.onServing = func(k, h net.Addr) { addrs <- [2]net.Addr{k, h} }

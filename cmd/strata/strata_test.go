@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(runAsStrata) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	// Many embedded gateways run at once here, in-process and as children;
+	// the embedded NATS's default client listener, 127.0.0.1:4222, would
+	// admit one. A test of the listener sets --embedded-nats-listen itself.
+	os.Setenv("STRATA_EMBEDDED_NATS_LISTEN", "")
 	minioServer, minioErr = testenv.StartMinIO(context.Background())
 	code := m.Run()
 	if minioServer != nil {

@@ -125,6 +125,7 @@ def strata(tmp_path_factory):
             "--listen", "127.0.0.1:0",
             "--http-listen", "127.0.0.1:0",
             "--schema-registry-listen", "127.0.0.1:0",
+            "--embedded-nats-listen", "",
             "--data-dir", str(data_dir),
         ],
         stdin=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,8 +57,16 @@ final class ChildProcess {
      * if not null, is the pattern of the line that {@link #awaitReady} waits for.
      */
     static ChildProcess start(String name, List<String> command, Path logFile, Pattern readyLine) throws IOException {
+        return start(name, command, Map.of(), logFile, readyLine);
+    }
+
+    /** As {@link #start(String, List, Path, Pattern)}, with {@code env} added to the environment. */
+    static ChildProcess start(String name, List<String> command, Map<String, String> env, Path logFile, Pattern readyLine)
+            throws IOException {
         Files.createDirectories(logFile.getParent());
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         LIVE.add(p);
         p.onExit().thenRun(() -> LIVE.remove(p));
         return new ChildProcess(name, p, logFile, readyLine);

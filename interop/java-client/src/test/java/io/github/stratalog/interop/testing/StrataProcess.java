@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -112,7 +113,12 @@ public final class StrataProcess implements AutoCloseable {
             command.addAll(List.of("--schema-registry-listen", "127.0.0.1:0"));
         }
         command.addAll(args);
-        ChildProcess p = ChildProcess.start(name, command, logFile(name), SERVING_KAFKA);
+        // The embedded NATS server opens no client listener: its default,
+        // 127.0.0.1:4222, would let only one of the suites' strata processes
+        // start at a time. Set in the environment, which strata reads as
+        // --embedded-nats-listen, so an args override still wins.
+        ChildProcess p = ChildProcess.start(name, command, Map.of("STRATA_EMBEDDED_NATS_LISTEN", ""),
+                logFile(name), SERVING_KAFKA);
         try {
             return new StrataProcess(p, ownsDataDir ? dataDir : null, p.awaitReady(START_TIMEOUT));
         } catch (RuntimeException | InterruptedException e) {
