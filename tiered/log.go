@@ -47,6 +47,11 @@ const (
 	// into every flush.
 	DefaultPartitionFlushBytes = 64 << 10
 	DefaultCacheBytes          = 256 << 20
+	// DefaultPrefetchBytes and DefaultPrefetchGets: a cold reader gets
+	// 32 MiB read ahead of it, with up to 8 GETs in flight over all
+	// partitions (about what saturates one object-store connection pool).
+	DefaultPrefetchBytes = 32 << 20
+	DefaultPrefetchGets  = 8
 	// DefaultMaxTailBytes bounds what may wait for object storage before
 	// Append pushes back, so an unreachable store cannot exhaust memory.
 	DefaultMaxTailBytes = 256 << 20
@@ -99,6 +104,12 @@ type Config struct {
 	MaxTailBytes int
 	// CacheBytes is the block cache budget. Default 256 MiB.
 	CacheBytes int64
+	// PrefetchBytes is how far ahead of a cold reader a partition's blocks
+	// are fetched (prefetch.go); PrefetchGets bounds the read-ahead GETs in
+	// flight over all partitions. Defaults DefaultPrefetchBytes and
+	// DefaultPrefetchGets; negative turns read-ahead off.
+	PrefetchBytes int64
+	PrefetchGets  int
 	// BlockSize is the largest block a partition's run in a segment is cut
 	// into, for ranged reads. Default segment.DefaultBlockSize.
 	BlockSize int
@@ -202,6 +213,12 @@ func (c *Config) ensureDefaults() error {
 	if c.CacheBytes == 0 {
 		c.CacheBytes = DefaultCacheBytes
 	}
+	if c.PrefetchBytes == 0 {
+		c.PrefetchBytes = DefaultPrefetchBytes
+	}
+	if c.PrefetchGets == 0 {
+		c.PrefetchGets = DefaultPrefetchGets
+	}
 	if c.ProducerExpiry <= 0 {
 		c.ProducerExpiry = DefaultProducerExpiry
 	}
@@ -238,9 +255,10 @@ func (c *Config) ensureDefaults() error {
 // Log is the set of partitions this gateway serves. Create it with New and run
 // its flusher with Run.
 type Log struct {
-	cfg     Config
-	cache   *cache.Cache
-	metrics *metrics
+	cfg      Config
+	cache    *cache.Cache
+	metrics  *metrics
+	prefetch *prefetcher // nil when off
 
 	// commitMu serialises the flush's index commits with lifecycle edits
 	// (lifecycle.go), so that each builds on what the other committed. It
@@ -291,6 +309,7 @@ func New(cfg Config) (*Log, error) {
 		durableBefore: cfg.Now(),
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)
+	l.prefetch = newPrefetcher(l)
 	return l, nil
 }
 
@@ -368,7 +387,10 @@ func (l *Log) shutdown(ctx context.Context) error {
 	l.closed = true
 	l.mu.Unlock()
 	l.senders.Wait()
-	defer l.stop()
+	defer func() {
+		l.stop()
+		l.prefetch.close()
+	}()
 
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownFlushTimeout)
 	defer cancel()
@@ -459,6 +481,7 @@ func (l *Log) ReleaseUnless(keep func(index.TopicPartition) bool) {
 	for _, p := range gone {
 		l.drop(p, p.failQueued(ErrNotLeader))
 	}
+	l.prefetch.forget(keep)
 }
 
 // newObjectKey returns a key never used before: the node id, the time, and

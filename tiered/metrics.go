@@ -26,6 +26,8 @@ type metrics struct {
 	rewriteBytesRead, rewriteBytesWritten *prometheus.CounterVec
 	rewriteGets, rewritePuts              *prometheus.CounterVec
 	cacheMisses                           prometheus.Counter
+	// prefetchGets and prefetchBytes count read-ahead GETs (prefetch.go).
+	prefetchGets, prefetchBytes prometheus.Counter
 
 	// Per topic (label topic_id, hex): segments holding its data and its
 	// bytes in them.
@@ -108,6 +110,14 @@ func newMetrics(reg prometheus.Registerer, tail func() (int, time.Duration)) *me
 		cacheMisses: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_tiered_block_cache_misses_total",
 			Help: "Block reads that went to object storage.",
+		}),
+		prefetchGets: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_prefetch_gets_total",
+			Help: "Read-ahead GETs of blocks following a cold read.",
+		}),
+		prefetchBytes: f.NewCounter(prometheus.CounterOpts{
+			Name: "strata_tiered_prefetch_bytes_total",
+			Help: "Bytes fetched by read-ahead GETs.",
 		}),
 		topicPuts: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_tiered_topic_segment_puts_total",

@@ -87,19 +87,19 @@ func (l *Log) read(ctx context.Context, tp index.TopicPartition, offset int64, m
 		}
 		s = p.snapshot()
 	}
-	res, err := l.readState(ctx, s, offset, maxBytes, committed)
+	res, err := l.readState(ctx, tp, s, offset, maxBytes, committed)
 	if errors.Is(err, objstore.ErrNotExist) {
 		// The snapshot's object was merged or expired away and collected
 		// while this read held it (it outlived the garbage collector's
 		// grace): the current state names where the records are now.
-		res, err = l.readState(ctx, p.snapshot(), offset, maxBytes, committed)
+		res, err = l.readState(ctx, tp, p.snapshot(), offset, maxBytes, committed)
 	}
 	return res, err
 }
 
 // readState reads from a snapshot (see Read): segment blocks up to the
 // committed high watermark, then the WAL tail from memory.
-func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes int, committed bool) (ReadResult, error) {
+func (l *Log) readState(ctx context.Context, tp index.TopicPartition, s snapshot, offset int64, maxBytes int, committed bool) (ReadResult, error) {
 	st := s.committed
 	res := ReadResult{HighWatermark: s.highWatermark, LastStableOffset: s.lastStable, LogStartOffset: st.LogStartOffset}
 	if offset < st.LogStartOffset || offset > s.highWatermark {
@@ -111,6 +111,9 @@ func (l *Log) readState(ctx context.Context, s snapshot, offset int64, maxBytes 
 	}
 	if err := r.read(ctx, s); err != nil {
 		return res, err
+	}
+	if r.blocks > 0 {
+		l.prefetch.after(tp, st, r.last+1, r.missed)
 	}
 	l.metrics.readBytes.Add(float64(len(res.Records)))
 	if committed && r.last >= offset {
@@ -150,6 +153,10 @@ type reader struct {
 	maxBytes int
 	res      *ReadResult
 	last     int64
+	// blocks counts the committed blocks read, missed says one of them
+	// was not in the cache (for read-ahead).
+	blocks int
+	missed bool
 }
 
 // stop reports whether the batch h, of size bytes, is past the read.
@@ -202,10 +209,12 @@ func (r *reader) entries(ctx context.Context, st index.Partition) (full bool, er
 // block appends the batches of block e from the read's offset on; full
 // reports that the read's end or maxBytes was reached.
 func (r *reader) block(ctx context.Context, e segment.IndexEntry) (full bool, err error) {
-	block, err := r.l.block(ctx, e)
+	r.blocks++
+	block, missed, err := r.l.blockMissed(ctx, e)
 	if err != nil {
 		return false, err
 	}
+	r.missed = r.missed || missed
 	err = batch.Each(block, func(b []byte, h batch.Header) error {
 		if h.LastOffset() < r.offset {
 			return nil
@@ -316,10 +325,19 @@ func (l *Log) reloadStale(p *partition, store string, have, stored uint64) bool 
 
 // block returns a segment block through the cache, with one ranged GET on a miss.
 func (l *Log) block(ctx context.Context, e segment.IndexEntry) ([]byte, error) {
-	return l.cache.Get(ctx, blockKey(e), func(ctx context.Context) ([]byte, error) {
+	b, _, err := l.blockMissed(ctx, e)
+	return b, err
+}
+
+// blockMissed is block, also reporting whether this call fetched it.
+func (l *Log) blockMissed(ctx context.Context, e segment.IndexEntry) ([]byte, bool, error) {
+	missed := false
+	b, err := l.cache.Get(ctx, blockKey(e), func(ctx context.Context) ([]byte, error) {
+		missed = true
 		l.metrics.cacheMisses.Inc()
 		return l.getRange(ctx, e.Object, e.Position, e.Length)
 	})
+	return b, missed, err
 }
 
 // getRange reads length bytes of key from off (length < 0: to the end).

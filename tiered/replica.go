@@ -142,7 +142,7 @@ func (l *Log) ReadReplica(ctx context.Context, tp index.TopicPartition, offset i
 	if err != nil {
 		return ReadResult{}, err
 	}
-	return l.readState(ctx, s, offset, maxBytes, iso == ReadCommitted)
+	return l.readState(ctx, tp, s, offset, maxBytes, iso == ReadCommitted)
 }
 
 // ReplicaOffsets is Offsets for a partition this log does not lead.

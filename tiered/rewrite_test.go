@@ -114,7 +114,7 @@ func TestMergeKeepsReads(t *testing.T) {
 			t.Fatalf("read from %d differs after the merge", off)
 		}
 	}
-	res, err := l.readState(t.Context(), old, 42, 1<<20, false)
+	res, err := l.readState(t.Context(), tp, old, 42, 1<<20, false)
 	if err != nil || len(res.Records) == 0 {
 		t.Fatalf("a read of the state before the merge: %d bytes, %v", len(res.Records), err)
 	}

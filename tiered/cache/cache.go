@@ -3,6 +3,7 @@ package cache
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -77,6 +78,59 @@ func (c *Cache) Get(ctx context.Context, key string, fetch func(context.Context)
 	c.mu.Unlock()
 	close(l.done)
 	return l.block, l.err
+}
+
+// Contains reports whether key is cached or being loaded.
+func (c *Cache) Contains(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, cached := c.entries[key]
+	_, loading := c.inflight[key]
+	return cached || loading
+}
+
+// LoadMany loads several blocks with one fetch, such as adjacent blocks of
+// one object read with one ranged GET: fetch returns one block per key, in
+// order. Gets of any of the keys meanwhile wait for it, as for any load. It
+// fetches only if none of the keys is cached or being loaded, and reports
+// whether it did; a fetch error is returned and nothing is cached.
+func (c *Cache) LoadMany(ctx context.Context, keys []string, fetch func(context.Context) ([][]byte, error)) (bool, error) {
+	c.mu.Lock()
+	for _, k := range keys {
+		_, cached := c.entries[k]
+		_, loading := c.inflight[k]
+		if cached || loading {
+			c.mu.Unlock()
+			return false, nil
+		}
+	}
+	loads := make([]*load, len(keys))
+	for i, k := range keys {
+		loads[i] = &load{done: make(chan struct{})}
+		c.inflight[k] = loads[i]
+	}
+	c.mu.Unlock()
+
+	blocks, err := fetch(ctx)
+	if err == nil && len(blocks) != len(keys) {
+		err = fmt.Errorf("cache: fetch returned %d blocks for %d keys", len(blocks), len(keys))
+	}
+
+	c.mu.Lock()
+	for i, k := range keys {
+		delete(c.inflight, k)
+		if err != nil {
+			loads[i].err = err
+			continue
+		}
+		loads[i].block = blocks[i]
+		c.insertLocked(k, blocks[i])
+	}
+	c.mu.Unlock()
+	for _, l := range loads {
+		close(l.done)
+	}
+	return true, err
 }
 
 // Put inserts a block the caller already has, such as a block of a segment this

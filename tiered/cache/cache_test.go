@@ -112,3 +112,65 @@ func TestOversizedBlockIsServedButNotKept(t *testing.T) {
 		t.Fatalf("size = %d, want 0", c.Size())
 	}
 }
+
+// TestLoadMany: one fetch loads several keys; a Get of one of them while
+// it runs waits for it instead of fetching again; a load that finds any key
+// cached or loading fetches nothing; an error caches nothing.
+func TestLoadMany(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(1 << 20)
+		ctx := context.Background()
+		release := make(chan struct{})
+		fetches := 0
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			did, err := c.LoadMany(ctx, []string{"a", "b"}, func(context.Context) ([][]byte, error) {
+				fetches++
+				<-release
+				return [][]byte{[]byte("A"), []byte("B")}, nil
+			})
+			if !did || err != nil {
+				t.Errorf("LoadMany = %v, %v", did, err)
+			}
+		}()
+		synctest.Wait()
+		if !c.Contains("b") {
+			t.Fatal("b is not loading while LoadMany runs")
+		}
+		got := make(chan []byte)
+		go func() {
+			b, err := c.Get(ctx, "b", func(context.Context) ([]byte, error) {
+				t.Error("Get fetched a key LoadMany is loading")
+				return nil, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			got <- b
+		}()
+		synctest.Wait()
+		close(release)
+		if b := <-got; string(b) != "B" {
+			t.Fatalf("Get during LoadMany = %q, want B", b)
+		}
+		<-done
+		if fetches != 1 {
+			t.Fatalf("fetches = %d, want 1", fetches)
+		}
+		did, err := c.LoadMany(ctx, []string{"c", "a"}, func(context.Context) ([][]byte, error) {
+			t.Error("LoadMany fetched although a is cached")
+			return nil, nil
+		})
+		if did || err != nil {
+			t.Fatalf("LoadMany with a cached key = %v, %v", did, err)
+		}
+		boom := errors.New("boom")
+		if _, err := c.LoadMany(ctx, []string{"x", "y"}, func(context.Context) ([][]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+			t.Fatalf("LoadMany error = %v", err)
+		}
+		if c.Contains("x") || c.Contains("y") {
+			t.Fatal("a failed load left keys behind")
+		}
+	})
+}
