@@ -48,6 +48,7 @@ test-deps:
 	scripts/install-minio.sh $(MINIO_VERSION)
 	scripts/install-e2e-tools.sh
 	scripts/install-nats.sh >/dev/null
+	scripts/install-localstack.sh >/dev/null
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

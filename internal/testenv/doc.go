@@ -7,6 +7,12 @@
 //     killed and restarted.
 //   - MinIO: a MinIO server process on a loopback port, which a test can
 //     pause (SIGSTOP), kill and restart on the same address and data.
+//   - LocalStack: LocalStack's S3 service (localstack-core, run on the host
+//     without Docker) on a loopback port, a second S3 implementation for
+//     the object store's acceptance suite. Both S3 servers are installed
+//     into the cache directory by scripts/install-*.sh, share S3Endpoint
+//     and per-test buckets (NewBucket), and skip tests when not installed,
+//     except under CI.
 //   - Kafka clients: franz-go kgo and kadm clients pointed at a gateway.
 //   - CheckFor: bounded polling, the only way tests wait for something.
 //

@@ -2,26 +2,17 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // MinIOVersion is the pinned github.com/minio/minio module version. `make
@@ -42,15 +33,6 @@ const (
 	minioStartTimeout = 30 * time.Second
 	// minioPollInterval is how often the health endpoints are polled.
 	minioPollInterval = 50 * time.Millisecond
-	// minioStartAttempts bounds retries when the process exits during start,
-	// which is almost always another process taking a port between our
-	// picking it and MinIO binding it.
-	minioStartAttempts = 3
-	// minioLogLimit caps how much of MinIO's output is kept for failure
-	// messages.
-	minioLogLimit = 64 << 10
-	// minioStopTimeout bounds waiting for the killed process to be reaped.
-	minioStopTimeout = 10 * time.Second
 )
 
 // ErrMinIONotInstalled is returned by StartMinIO when the MinIO binary is not
@@ -58,22 +40,15 @@ const (
 var ErrMinIONotInstalled = errors.New("testenv: minio binary not installed")
 
 // MinIOServer is a MinIO process serving plain HTTP on 127.0.0.1 with a
-// throw-away data directory. Its exported fields are what an S3 client needs.
+// throw-away data directory. Its exported fields (the root credentials) are
+// what an S3 client needs.
 type MinIOServer struct {
-	// Endpoint is the server's base URL, "http://127.0.0.1:PORT".
-	Endpoint string
-	// AccessKey and SecretKey are the root credentials.
-	AccessKey, SecretKey string
-	// Region is the region the server reports and expects in signatures.
-	Region string
+	S3Endpoint
 
-	dir     string        // temp dir with data and certs; removed by Stop
-	cmd     *exec.Cmd     // the running process
-	exited  chan struct{} // closed once cmd.Wait returned
-	waitErr error         // cmd.Wait's result; read only after exited is closed
-	log     *minioLog
-	buckets atomic.Uint64 // names NewBucket's buckets uniquely
-	stopped atomic.Bool   // set when Stop starts; NewBucket's cleanups then have nothing to do
+	dir     string   // temp dir with data and certs; removed by Stop
+	proc    *process // the running (or, after Kill, exited) process
+	log     *tailLog
+	buckets *testBuckets
 	stop    sync.Once
 	stopErr error // set inside stop
 	// down is set by Kill and cleared by Restart, so that Stop does not
@@ -87,33 +62,7 @@ type MinIOServer struct {
 // (the same rule as scripts/install-minio.sh). The error wraps
 // ErrMinIONotInstalled when no executable file is there.
 func MinIOBinary() (string, error) {
-	bin := os.Getenv("STRATA_MINIO_BIN")
-	if bin == "" {
-		cache, err := minioCacheDir()
-		if err != nil {
-			return "", err
-		}
-		bin = filepath.Join(cache, "minio", MinIOVersion, "minio")
-	}
-	info, err := os.Stat(bin)
-	if err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
-		return bin, fmt.Errorf("%w at %s", ErrMinIONotInstalled, bin)
-	}
-	return bin, nil
-}
-
-func minioCacheDir() (string, error) {
-	if dir := os.Getenv("STRATA_CACHE_DIR"); dir != "" {
-		return dir, nil
-	}
-	if dir := os.Getenv("XDG_CACHE_HOME"); dir != "" {
-		return filepath.Join(dir, "strata"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("testenv: find cache directory: %w", err)
-	}
-	return filepath.Join(home, ".cache", "strata"), nil
+	return installedBinary("STRATA_MINIO_BIN", ErrMinIONotInstalled, "minio", MinIOVersion, "minio")
 }
 
 // StartMinIO starts a MinIO server on random free loopback ports with a
@@ -126,17 +75,8 @@ func StartMinIO(ctx context.Context) (*MinIOServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		s, err := startMinIOOnce(ctx, bin)
-		if err == nil || !errors.Is(err, errMinIOExited) || attempt == minioStartAttempts {
-			return s, err
-		}
-	}
+	return retryStart(func() (*MinIOServer, error) { return startMinIOOnce(ctx, bin) })
 }
-
-// errMinIOExited marks a start attempt whose process exited before it was
-// healthy; StartMinIO retries those with new ports.
-var errMinIOExited = errors.New("testenv: minio exited during start")
 
 // startMinIOOnce starts one process in a new temp dir, which Stop (also on
 // failure here) removes.
@@ -150,31 +90,18 @@ func startMinIOOnce(ctx context.Context, bin string) (*MinIOServer, error) {
 		return nil, fmt.Errorf("testenv: minio temp dir: %w", err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	s := &MinIOServer{
-		Endpoint:  "http://" + addr,
-		AccessKey: MinIOAccessKey,
-		SecretKey: MinIOSecretKey,
-		Region:    MinIORegion,
-		dir:       dir,
-		exited:    make(chan struct{}),
-		log:       &minioLog{},
-	}
-	s.cmd = exec.Command(bin, "server",
+	ep := S3Endpoint{Endpoint: "http://" + addr, AccessKey: MinIOAccessKey, SecretKey: MinIOSecretKey, Region: MinIORegion}
+	s := &MinIOServer{S3Endpoint: ep, dir: dir, log: &tailLog{}, buckets: &testBuckets{ep: ep, forceDelete: true}}
+	cmd := exec.Command(bin, "server",
 		"--address", addr,
 		"--console-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
 		"--certs-dir", filepath.Join(dir, "certs"), // keep MinIO out of $HOME
 		filepath.Join(dir, "data"))
-	s.cmd.Env = minioEnv()
-	s.cmd.Stdout = s.log
-	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
+	cmd.Env = minioEnv()
+	if s.proc, err = startProcess(cmd, s.log); err != nil {
 		_ = os.RemoveAll(dir) // best effort; the start error is the one to report
-		return nil, fmt.Errorf("testenv: start %s: %w", bin, err)
+		return nil, err
 	}
-	go func() { // owned by s: Stop waits for exited
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
 	if err := s.waitHealthy(ctx); err != nil {
 		_ = s.Stop() // the health error is the one to report
 		return nil, fmt.Errorf("%w\nminio output:\n%s", err, s.Logs())
@@ -184,13 +111,7 @@ func startMinIOOnce(ctx context.Context, bin string) (*MinIOServer, error) {
 
 // minioEnv is the environment without inherited MINIO_ settings, plus ours.
 func minioEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MINIO_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env,
+	return envWithout([]string{"MINIO_"},
 		"MINIO_ROOT_USER="+MinIOAccessKey,
 		"MINIO_ROOT_PASSWORD="+MinIOSecretKey,
 		"MINIO_SITE_REGION="+MinIORegion,
@@ -200,42 +121,10 @@ func minioEnv() []string {
 	)
 }
 
-// freeLoopbackPorts returns n distinct ports that were free on 127.0.0.1. All
-// listeners stay open until every port is picked, so the ports differ.
-func freeLoopbackPorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("testenv: pick a free port: %w", err)
-		}
-		defer l.Close() // closing a listener we only used to pick a port
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // waitHealthy polls the liveness and readiness endpoints until both answer
 // 200, the process exits, ctx is done, or minioStartTimeout passes.
 func (s *MinIOServer) waitHealthy(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, minioStartTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	tick := time.NewTicker(minioPollInterval)
-	defer tick.Stop()
-	var last error
-	for {
-		if last = s.health(ctx, client); last == nil {
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("%w: %v", errMinIOExited, s.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("testenv: minio at %s not healthy: %w (last: %v)", s.Endpoint, ctx.Err(), last)
-		case <-tick.C:
-		}
-	}
+	return s.proc.waitHealthy(ctx, "minio", s.Endpoint, minioStartTimeout, minioPollInterval, s.health)
 }
 
 func (s *MinIOServer) health(ctx context.Context, client *http.Client) error {
@@ -262,24 +151,18 @@ func (s *MinIOServer) health(ctx context.Context, client *http.Client) error {
 // directory could not be removed.
 func (s *MinIOServer) Stop() error {
 	s.stop.Do(func() {
-		s.stopped.Store(true)
+		s.buckets.stopped.Store(true)
 		select {
-		case <-s.exited:
+		case <-s.proc.exited:
 			if s.down {
 				break // Kill stopped it
 			}
-			s.stopErr = fmt.Errorf("testenv: minio exited unexpectedly: %v\nminio output:\n%s", s.waitErr, s.Logs())
+			s.stopErr = fmt.Errorf("testenv: minio exited unexpectedly: %v\nminio output:\n%s", s.proc.waitErr, s.Logs())
 		default:
 			// Kill, not a graceful signal: the data is thrown away, and
 			// MinIO's graceful shutdown waits for idle connections.
-			if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				s.stopErr = fmt.Errorf("testenv: kill minio: %w", err)
-				return
-			}
-			select {
-			case <-s.exited:
-			case <-time.After(minioStopTimeout):
-				s.stopErr = fmt.Errorf("testenv: minio pid %d not reaped after kill", s.cmd.Process.Pid)
+			if err := s.proc.kill(); err != nil {
+				s.stopErr = err
 				return
 			}
 		}
@@ -295,7 +178,7 @@ func (s *MinIOServer) Stop() error {
 // stopped responding without closing anything. Resume thaws it. Pause, Resume,
 // Kill, Restart and Stop must not be called concurrently.
 func (s *MinIOServer) Pause() error {
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := s.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		return fmt.Errorf("testenv: pause minio: %w", err)
 	}
 	return nil
@@ -303,7 +186,7 @@ func (s *MinIOServer) Pause() error {
 
 // Resume thaws a server frozen by Pause (SIGCONT).
 func (s *MinIOServer) Resume() error {
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := s.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		return fmt.Errorf("testenv: resume minio: %w", err)
 	}
 	return nil
@@ -314,15 +197,7 @@ func (s *MinIOServer) Resume() error {
 // connections reset and new ones refused.
 func (s *MinIOServer) Kill() error {
 	s.down = true
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("testenv: kill minio: %w", err)
-	}
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(minioStopTimeout):
-		return fmt.Errorf("testenv: minio pid %d not reaped after kill", s.cmd.Process.Pid)
-	}
+	return s.proc.kill()
 }
 
 // Restart starts a server stopped by Kill again, with the same command line
@@ -332,19 +207,15 @@ func (s *MinIOServer) Restart(ctx context.Context) error {
 	if !s.down {
 		return errors.New("testenv: restart minio: not killed")
 	}
-	<-s.exited // Kill waited for it
-	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, s.log, s.log
-	if err := cmd.Start(); err != nil {
+	<-s.proc.exited // Kill waited for it
+	old := s.proc.cmd
+	cmd := exec.Command(old.Path, old.Args[1:]...)
+	cmd.Env = old.Env
+	proc, err := startProcess(cmd, s.log)
+	if err != nil {
 		return fmt.Errorf("testenv: restart minio: %w", err)
 	}
-	exited := make(chan struct{})
-	s.cmd, s.exited, s.waitErr, s.down = cmd, exited, nil, false
-	go func() { // owned by s: Stop waits for exited
-		err := cmd.Wait()
-		s.waitErr = err
-		close(exited)
-	}()
+	s.proc, s.down = proc, false
 	return s.waitHealthy(ctx)
 }
 
@@ -378,21 +249,9 @@ func MinIO(t testing.TB) *MinIOServer {
 // unless CI=true, where that and every other start error fail it.
 func RequireMinIO(t testing.TB, s *MinIOServer, startErr error) *MinIOServer {
 	t.Helper()
-	switch {
-	case startErr == nil:
-		return s
-	case errors.Is(startErr, ErrMinIONotInstalled) && !minioRequired():
-		t.Skipf("skipping: %v; run `make test` to install MinIO %s (or set STRATA_MINIO_BIN)", startErr, MinIOVersion)
-	default:
-		t.Fatalf("start minio: %v", startErr)
-	}
-	return nil
-}
-
-// minioRequired reports whether a missing MinIO must fail tests: under CI.
-func minioRequired() bool {
-	ci, _ := strconv.ParseBool(os.Getenv("CI")) // unset or junk: not CI
-	return ci
+	requireStarted(t, "minio", startErr, ErrMinIONotInstalled,
+		fmt.Sprintf("run `make test` to install MinIO %s (or set STRATA_MINIO_BIN)", MinIOVersion))
+	return s
 }
 
 // NewBucket creates a bucket with a fresh name derived from t's name and
@@ -401,80 +260,5 @@ func minioRequired() bool {
 // been stopped by then, which removed it anyway).
 func (s *MinIOServer) NewBucket(t testing.TB) string {
 	t.Helper()
-	client, err := s.adminClient()
-	if err != nil {
-		t.Fatalf("minio client: %v", err)
-	}
-	name := s.bucketName(t.Name())
-	if err := client.MakeBucket(t.Context(), name, minio.MakeBucketOptions{Region: s.Region}); err != nil {
-		t.Fatalf("create bucket %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if s.stopped.Load() {
-			return // the bucket went with the server's data directory
-		}
-		// t.Context is already done when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), minioStartTimeout)
-		defer cancel()
-		err := client.RemoveBucketWithOptions(ctx, name, minio.RemoveBucketOptions{ForceDelete: true})
-		if err != nil {
-			t.Errorf("remove bucket %s: %v", name, err)
-		}
-	})
-	return name
-}
-
-func (s *MinIOServer) adminClient() (*minio.Client, error) {
-	u, err := url.Parse(s.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	return minio.New(u.Host, &minio.Options{
-		Creds:  credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
-		Secure: false,
-		Region: s.Region,
-	})
-}
-
-// bucketName turns a test name into a valid, unique S3 bucket name: 3-63
-// characters of [a-z0-9-], starting and ending with a letter or digit.
-func (s *MinIOServer) bucketName(testName string) string {
-	const maxStem = 32
-	stem := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r + ('a' - 'A')
-		default:
-			return '-'
-		}
-	}, testName)
-	stem = strings.Trim(stem[:min(len(stem), maxStem)], "-")
-	var salt [3]byte
-	_, _ = rand.Read(salt[:]) // crypto/rand.Read never fails on supported platforms
-	return fmt.Sprintf("t-%s-%d-%s", stem, s.buckets.Add(1), hex.EncodeToString(salt[:]))
-}
-
-// minioLog keeps the last minioLogLimit bytes written to it. os/exec writes
-// from its own goroutine, so it is locked.
-type minioLog struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (l *minioLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	if over := len(l.buf) - minioLogLimit; over > 0 {
-		l.buf = append(l.buf[:0], l.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (l *minioLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.buf)
+	return s.buckets.newBucket(t)
 }

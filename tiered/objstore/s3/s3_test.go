@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stratalog/strata/internal/testenv"
@@ -14,19 +15,34 @@ import (
 	"github.com/stratalog/strata/tiered/objstore/s3"
 )
 
-// One MinIO process serves every test in the package; each test gets its own
-// bucket. minio and minioErr are written once, in TestMain, before any test.
+// One MinIO process and one LocalStack process (a second, independent S3
+// implementation) serve every test in the package; each test gets its own
+// bucket. The servers and their start errors are written once, in TestMain,
+// before any test.
 var (
-	minio    *testenv.MinIOServer
-	minioErr error
+	minio         *testenv.MinIOServer
+	minioErr      error
+	localStack    *testenv.LocalStackServer
+	localStackErr error
 )
 
 func TestMain(m *testing.M) {
-	minio, minioErr = testenv.StartMinIO(context.Background())
+	// Started side by side: LocalStack takes seconds of Python imports.
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	wg.Go(func() { minio, minioErr = testenv.StartMinIO(ctx) })
+	wg.Go(func() { localStack, localStackErr = testenv.StartLocalStack(ctx) })
+	wg.Wait()
 	code := m.Run()
 	if minio != nil {
 		if err := minio.Stop(); err != nil {
 			os.Stderr.WriteString("stop minio: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	if localStack != nil {
+		if err := localStack.Stop(); err != nil {
+			os.Stderr.WriteString("stop localstack: " + err.Error() + "\n")
 			code = 1
 		}
 	}
@@ -38,13 +54,24 @@ func TestMain(m *testing.M) {
 func config(t *testing.T) s3.Config {
 	t.Helper()
 	srv := testenv.RequireMinIO(t, minio, minioErr)
+	return configFor(srv.S3Endpoint, srv.NewBucket(t))
+}
+
+// localStackConfig is config on the package's LocalStack.
+func localStackConfig(t *testing.T) s3.Config {
+	t.Helper()
+	srv := testenv.RequireLocalStack(t, localStack, localStackErr)
+	return configFor(srv.S3Endpoint, srv.NewBucket(t))
+}
+
+func configFor(ep testenv.S3Endpoint, bucket string) s3.Config {
 	return s3.Config{
-		Endpoint:  srv.Endpoint,
-		Bucket:    srv.NewBucket(t),
-		Region:    srv.Region,
+		Endpoint:  ep.Endpoint,
+		Bucket:    bucket,
+		Region:    ep.Region,
 		PathStyle: true,
-		AccessKey: srv.AccessKey,
-		SecretKey: srv.SecretKey,
+		AccessKey: ep.AccessKey,
+		SecretKey: ep.SecretKey,
 	}
 }
 
@@ -57,22 +84,32 @@ func newBucket(t *testing.T, cfg s3.Config) *s3.Bucket {
 	return b
 }
 
-func TestAcceptance(t *testing.T) {
-	objstoretest.Run(t, func(t *testing.T) objstore.Bucket { return newBucket(t, config(t)) })
-}
+func TestAcceptance(t *testing.T) { runAcceptance(t, config, "") }
 
 // TestAcceptancePrefix runs the suite again with a key prefix, which every
 // method must add and List must strip.
-func TestAcceptancePrefix(t *testing.T) {
+func TestAcceptancePrefix(t *testing.T) { runAcceptance(t, config, "tenant-a") }
+
+// TestAcceptanceLocalStack and TestAcceptancePrefixLocalStack run the suite
+// against LocalStack's S3, so that the S3 code is checked against more than
+// one server's reading of the API.
+func TestAcceptanceLocalStack(t *testing.T) { runAcceptance(t, localStackConfig, "") }
+
+func TestAcceptancePrefixLocalStack(t *testing.T) { runAcceptance(t, localStackConfig, "tenant-a") }
+
+func runAcceptance(t *testing.T, config func(*testing.T) s3.Config, prefix string) {
 	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
 		cfg := config(t)
-		cfg.Prefix = "tenant-a" // New appends the '/'
+		cfg.Prefix = prefix // New appends the '/'
 		return newBucket(t, cfg)
 	})
 }
 
-func TestPrefixIsolation(t *testing.T) {
-	cfg := config(t)
+func TestPrefixIsolation(t *testing.T) { testPrefixIsolation(t, config(t)) }
+
+func TestPrefixIsolationLocalStack(t *testing.T) { testPrefixIsolation(t, localStackConfig(t)) }
+
+func testPrefixIsolation(t *testing.T, cfg s3.Config) {
 	a, b := cfg, cfg
 	a.Prefix, b.Prefix = "a/", "b/"
 	ba, bb := newBucket(t, a), newBucket(t, b)
@@ -100,8 +137,11 @@ func TestPrefixIsolation(t *testing.T) {
 	}
 }
 
-func TestCreateBucket(t *testing.T) {
-	cfg := config(t)
+func TestCreateBucket(t *testing.T) { testCreateBucket(t, config(t)) }
+
+func TestCreateBucketLocalStack(t *testing.T) { testCreateBucket(t, localStackConfig(t)) }
+
+func testCreateBucket(t *testing.T, cfg s3.Config) {
 	cfg.Bucket += "-new"
 	ctx := t.Context()
 
