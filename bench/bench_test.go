@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 	printLifecycleSummary(os.Stdout)
 	printRegistrySummary(os.Stdout)
 	printTxnSummary(os.Stdout)
+	printColdReadSummary(os.Stdout)
 	os.Exit(code)
 }
 
@@ -209,6 +210,8 @@ type strataProc struct {
 	// registry receives the schema registry's address once it listens
 	// (see registryURL); a new channel on each start.
 	registry chan string
+	// nats receives the embedded NATS client URL once it listens.
+	nats chan string
 }
 
 // startStrata runs $STRATA_BIN serve on loopback with its data under dir and
@@ -241,8 +244,8 @@ func (p *strataProc) start() {
 		p.b.Fatal(err)
 	}
 	p.cmd = cmd
-	addr, registry := make(chan string, 1), make(chan string, 1)
-	p.registry = registry
+	addr, registry, nats := make(chan string, 1), make(chan string, 1), make(chan string, 1)
+	p.registry, p.nats = registry, nats
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -251,6 +254,9 @@ func (p *strataProc) start() {
 			}
 			if m := registryLine.FindStringSubmatch(sc.Text()); m != nil {
 				offer(registry, m[1])
+			}
+			if m := natsLine.FindStringSubmatch(sc.Text()); m != nil {
+				offer(nats, m[1])
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)

@@ -45,6 +45,7 @@ type serveConfig struct {
 	FlushInterval   time.Duration
 	FlushBytes      byteSize
 	CacheBytes      byteSize
+	ReadAheadBytes  byteSize
 	MaxRequestBytes byteSize
 	MaxInFlight     byteSize
 	AutoCreate      bool
@@ -65,6 +66,9 @@ type serveConfig struct {
 	GCGrace            time.Duration
 	// CompactionRate bounds what lifecycle jobs read, in bytes per second.
 	CompactionRate byteSize
+	// MetadataSnapshotInterval is how often one gateway writes a metadata
+	// snapshot to the object store (package recovery); 0: never.
+	MetadataSnapshotInterval time.Duration
 
 	// crashAt names a lifecycle or transaction step (tiered.Config.StepHook,
 	// gc.Config.StepHook, gateway.Config.StepHook)
@@ -107,6 +111,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
+	c.ReadAheadBytes = byteSize(tiered.DefaultPrefetchBytes)
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
 	c.EmbeddedNATSListen = "127.0.0.1:4222"
@@ -117,6 +122,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.TransactionScanInterval = gateway.DefaultTransactionScanInterval
 	c.CompactionInterval, c.GCGrace = schedule.DefaultInterval, tiered.DefaultObjectGrace
 	c.CompactionRate = schedule.DefaultMaxBytesPerSecond
+	c.MetadataSnapshotInterval = time.Minute
 	return append(storeFlags(&c.storeConfig), []flagDef{
 		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
 		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
@@ -138,6 +144,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"flush-interval", "how often queued batches are written as one segment (a wal-tier partition with under 64 KiB queued skips up to 12 of them)", (*durationValue)(&c.FlushInterval)},
 		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
 		{"cache-bytes", "block cache size (e.g. 256MiB)", &c.CacheBytes},
+		{"read-ahead-bytes", "how far ahead of a consumer reading old data its partition's blocks are fetched into the block cache (0 turns read-ahead off)", &c.ReadAheadBytes},
 		{"max-request-bytes", "largest request frame accepted (socket.request.max.bytes)", &c.MaxRequestBytes},
 		{"max-inflight-request-bytes", "request bytes being served at once, all connections (queued.max.request.bytes)", &c.MaxInFlight},
 		{"auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", (*boolValue)(&c.AutoCreate)},
@@ -151,6 +158,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
 		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
+		{"metadata-snapshot-interval", "how often one gateway writes the coordinator's metadata (topics, configs, partition indexes, committed offsets, producer ids, transactional ids) to the object store, for strata recover --from-bucket; 0 turns it off", (*durationValue)(&c.MetadataSnapshotInterval)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}...)
 }
@@ -250,6 +258,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--compaction-interval must be positive")
 	case c.CompactionRate <= 0:
 		return c, errors.New("--compaction-rate must be positive")
+	case c.MetadataSnapshotInterval < 0:
+		return c, errors.New("--metadata-snapshot-interval must not be negative")
 	case c.GCGrace < time.Second:
 		return c, errors.New("--gc-grace must be at least 1s")
 	case c.OffsetsRetention <= 0:

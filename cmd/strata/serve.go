@@ -30,6 +30,7 @@ import (
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
+	"github.com/stratalog/strata/recovery"
 	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/gc"
@@ -145,6 +146,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		MaxTailBytes:  int(cfg.MaxTailBytes),
 		MaxTailAge:    cfg.MaxTailAge,
 		CacheBytes:    int64(cfg.CacheBytes),
+		PrefetchBytes: readAhead(cfg.ReadAheadBytes),
 		ObjectGrace:   cfg.GCGrace,
 		StepHook:      crash,
 		Logger:        logger.With("part", "tiered"),
@@ -265,6 +267,21 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		httpLn.Close()
 		return err
 	}
+	snapshots, err := recovery.NewSnapshotter(recovery.SnapshotConfig{
+		Bucket:    bucket,
+		Source:    store,
+		ClusterID: clusterID,
+		NodeID:    strconv.Itoa(cfg.NodeID),
+		Interval:  cfg.MetadataSnapshotInterval,
+		Owner:     func() bool { return gw.RunsJob("metadata-snapshot") },
+		Ready:     store.Synced(),
+		Logger:    logger.With("part", "snapshot"),
+	})
+	if err != nil {
+		ln.Close()
+		httpLn.Close()
+		return err
+	}
 	g, front := errgroup.WithContext(ctx)
 	back, stopBack := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBack()
@@ -290,6 +307,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	// The lifecycle jobs stop with the gateway, before the log's last flush.
 	g.Go(func() error { return scheduler.Run(front) })
 	g.Go(func() error { return collector.Run(front) })
+	g.Go(func() error { return snapshots.Run(front) })
 	err = g.Wait()
 	logger.Info("stopped", "err", err)
 	return err
@@ -415,6 +433,15 @@ func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, r
 		return fmt.Errorf("http: %w", err)
 	}
 	return nil
+}
+
+// readAhead is --read-ahead-bytes as tiered.Config.PrefetchBytes, whose
+// zero means its default and negative off.
+func readAhead(n byteSize) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return int64(n)
 }
 
 // splitURLs is used for --nats-url lists with spaces after commas.

@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testenv"
+	"github.com/stratalog/strata/tiered/objstore/s3"
+)
+
+// coldReadResult is BenchmarkColdRead's figures: MB/s of segment bytes.
+type coldReadResult struct {
+	objectMiB             float64
+	consumeOn, consumeOff float64 // through a restarted gateway, read-ahead on and off
+	replay                float64 // strata replay, 16 GETs in flight
+	raw8, raw16           float64 // raw GETs of the same objects, 8 and 16 at a time
+}
+
+var (
+	coldMu      sync.Mutex
+	coldResults *coldReadResult
+)
+
+// BenchmarkColdRead reads old data back from MinIO: totalBytes of
+// incompressible 1 KiB records over the benchmark's partitions, all in
+// object storage, read by a consumer through a restarted gateway (empty
+// block cache) with read-ahead on and off, and by `strata replay` (no
+// gateway); the baseline is raw GETs of the same segment objects, whole, 8
+// and 16 at a time (the gateway's read-ahead GETs in flight and replay's).
+// Every figure is MB/s of the objects' bytes.
+func BenchmarkColdRead(b *testing.B) {
+	m := testenv.MinIO(b)
+	env := []string{"AWS_ACCESS_KEY_ID=" + m.AccessKey, "AWS_SECRET_ACCESS_KEY=" + m.SecretKey}
+	bucketName := m.NewBucket(b)
+	store := []string{"--object-store", "s3", "--s3-endpoint", m.Endpoint, "--s3-bucket", bucketName, "--s3-region", m.Region, "--s3-path-style"}
+	// No segment merging: a merge job started by a restart would compete
+	// with the read measured after it and change the blocks the next reads.
+	p := startStrata(b, env, b.TempDir(), append([]string{"--embedded-nats-listen", "127.0.0.1:0", "--compaction-interval", "1h"}, store...)...)
+	createTopic(b, p.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	produceRandom(ctx, b, p.addr)
+
+	bucket, err := s3.New(ctx, s3.Config{Endpoint: m.Endpoint, Bucket: bucketName, Region: m.Region,
+		PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		var r coldReadResult
+		// A restart flushes the tail: from here on everything is in
+		// object storage, and the block cache is empty.
+		// The first read after the writes is slower whatever reads it
+		// (seen: 2.5x), so one read goes first, unmeasured; then reads
+		// with read-ahead on and off alternate, and the best of each
+		// counts.
+		consumeTime(ctx, b, p.restart())
+		onTime, offTime := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
+		for range 2 {
+			onTime = min(onTime, consumeTime(ctx, b, p.restart()))
+			p.args = append(p.args, "--read-ahead-bytes", "0")
+			offTime = min(offTime, consumeTime(ctx, b, p.restart()))
+			p.args = p.args[:len(p.args)-2]
+		}
+
+		var keys []string
+		var size int64
+		if err := bucket.List(ctx, "segments/", func(key string) error {
+			n, err := bucket.Size(ctx, key)
+			keys, size = append(keys, key), size+n
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		r.objectMiB = float64(size) / (1 << 20)
+		r.consumeOn = r.objectMiB / onTime.Seconds()
+		r.raw8 = r.objectMiB / rawGets(ctx, b, bucket, keys, 8).Seconds()
+		r.raw16 = r.objectMiB / rawGets(ctx, b, bucket, keys, 16).Seconds()
+
+		natsURL := p.natsURL(b)
+		start := time.Now()
+		out := replayTopic(ctx, b, env, natsURL, store)
+		r.replay = r.objectMiB / time.Since(start).Seconds()
+		if !strings.Contains(out, fmt.Sprintf("%d records", totalBytes/recordBytes)) {
+			b.Fatalf("replay: %s", out)
+		}
+		r.consumeOff = r.objectMiB / offTime.Seconds()
+
+		b.ReportMetric(r.consumeOn, "cold-consume-MB/s")
+		b.ReportMetric(r.consumeOff, "cold-consume-no-read-ahead-MB/s")
+		b.ReportMetric(r.replay, "replay-MB/s")
+		b.ReportMetric(r.raw8, "raw-get-8-MB/s")
+		b.ReportMetric(r.raw16, "raw-get-16-MB/s")
+		coldMu.Lock()
+		coldResults = &r
+		coldMu.Unlock()
+	}
+}
+
+// produceRandom writes totalBytes of records with random values, which
+// compression cannot shrink, so that object bytes are record bytes.
+func produceRandom(ctx context.Context, b *testing.B, addr string) {
+	producer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer producer.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := make([][]byte, 256)
+	for i := range values {
+		values[i] = make([]byte, recordBytes)
+		for j := range values[i] {
+			values[i][j] = byte(rng.Uint32())
+		}
+	}
+	produceAll(ctx, b, producer, totalBytes/recordBytes, func(i int) *kgo.Record {
+		return &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: values[i%len(values)]}
+	}, nil)
+}
+
+// consumeTime is how long consume takes to read the topic from addr.
+func consumeTime(ctx context.Context, b *testing.B, addr string) time.Duration {
+	mbs := consume(ctx, b, addr)
+	return time.Duration(float64(totalBytes) / (1 << 20) / mbs * float64(time.Second))
+}
+
+// rawGets GETs every key whole, n at a time, and returns how long it took.
+func rawGets(ctx context.Context, b *testing.B, bucket *s3.Bucket, keys []string, n int) time.Duration {
+	start := time.Now()
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rc, err := bucket.GetRange(ctx, k, 0, -1)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	return time.Since(start)
+}
+
+// replayTopic runs `strata replay` of the benchmark topic to /dev/null and
+// returns its last line of output.
+func replayTopic(ctx context.Context, b *testing.B, env []string, natsURL string, store []string) string {
+	args := append([]string{"replay", "--topic", topic, "--nats-url", natsURL, "--out", os.DevNull, "--progress=false"}, store...)
+	cmd := exec.CommandContext(ctx, os.Getenv("STRATA_BIN"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("strata replay: %v: %s", err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+var natsLine = regexp.MustCompile(`msg="embedded nats listening" url=(\S+)`)
+
+// natsURL is the embedded NATS server's client URL, once it listens
+// (--embedded-nats-listen).
+func (p *strataProc) natsURL(b *testing.B) string {
+	select {
+	case u := <-p.nats:
+		return u
+	case <-time.After(10 * time.Second):
+		b.Fatal("strata logged no embedded NATS client URL; was it started with --embedded-nats-listen?")
+		return ""
+	}
+}
+
+func printColdReadSummary(w io.Writer) {
+	coldMu.Lock()
+	defer coldMu.Unlock()
+	r := coldResults
+	if r == nil {
+		return
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nCold reads from MinIO of %.0f MiB of segment objects (%d MiB of random 1 KiB records, %d partitions); MB/s of object bytes; ratios against raw GETs of the same objects in this run\n\n", r.objectMiB, totalBytes>>20, partitions)
+	sb.WriteString("| reader | MB/s | / raw GET, 8 at a time | / raw GET, 16 at a time |\n| --- | --- | --- | --- |\n")
+	for _, row := range []struct {
+		name string
+		mbs  float64
+	}{
+		{"consumer through a gateway, read-ahead (8 GETs)", r.consumeOn},
+		{"consumer through a gateway, no read-ahead", r.consumeOff},
+		{"strata replay (16 GETs)", r.replay},
+		{"raw GET, 8 at a time", r.raw8},
+		{"raw GET, 16 at a time", r.raw16},
+	} {
+		fmt.Fprintf(&sb, "| %s | %.1f | %.2f | %.2f |\n", row.name, row.mbs, row.mbs/r.raw8, row.mbs/r.raw16)
+	}
+	fmt.Fprint(w, sb.String())
+}
