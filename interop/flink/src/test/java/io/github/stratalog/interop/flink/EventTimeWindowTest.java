@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import io.github.stratalog.interop.testing.Wait;
 
@@ -56,6 +57,7 @@ class EventTimeWindowTest {
     /** A whole number of windows since the epoch, so windows start on round numbers. */
     private static final long START = 1_700_000_000_000L;
 
+    // Before the MiniCluster, so that strata outlives it (see StrataExtension).
     @RegisterExtension
     @Order(1)
     static final StrataExtension STRATA = new StrataExtension();

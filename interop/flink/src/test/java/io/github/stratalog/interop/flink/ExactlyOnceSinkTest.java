@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 
 /**
@@ -68,6 +69,7 @@ class ExactlyOnceSinkTest {
     private static final int PARTITIONS = CountingJob.PARTITIONS;
     private static final int BATCH = 300;
 
+    // Before the MiniCluster, so that strata outlives it (see StrataExtension).
     @RegisterExtension
     @Order(1)
     static final StrataExtension STRATA = new StrataExtension();

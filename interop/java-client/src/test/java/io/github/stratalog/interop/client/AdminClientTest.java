@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import io.github.stratalog.interop.testing.Wait;
 import java.time.Duration;
@@ -67,12 +67,11 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.errors.UnknownTopicIdException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The Admin client: topics, topic and broker configs, partitions, consumer
@@ -85,20 +84,10 @@ class AdminClientTest {
     /** strata's --num-partitions, checked through the broker's configs. */
     private static final int NUM_PARTITIONS = 2;
 
-    private static StrataProcess strata;
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension("--num-partitions", Integer.toString(NUM_PARTITIONS));
+
     private Admin admin;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start("--num-partitions", Integer.toString(NUM_PARTITIONS));
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
 
     @BeforeEach
     void openAdmin() {
@@ -130,7 +119,7 @@ class AdminClientTest {
         assertFalse(d.isInternal());
         assertEquals(List.of(0, 1, 2), d.partitions().stream().map(TopicPartitionInfo::partition).collect(Collectors.toList()));
         for (TopicPartitionInfo p : d.partitions()) {
-            assertEquals(strata.nodeId(), p.leader().id(), "leader of partition " + p.partition());
+            assertEquals(strata.process().nodeId(), p.leader().id(), "leader of partition " + p.partition());
         }
         Set<String> names = admin.listTopics().names().get(TIMEOUT_S, TimeUnit.SECONDS);
         assertTrue(names.contains(t), "listTopics: " + names);
@@ -232,9 +221,9 @@ class AdminClientTest {
         assertInstanceOf(InvalidConfigurationException.class, unknown.getCause(), "an unknown topic config");
         assertConfig(describeConfigs(r), "retention.ms", "7200000", ConfigEntry.ConfigSource.DYNAMIC_TOPIC_CONFIG);
 
-        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(strata.nodeId()));
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, Integer.toString(strata.process().nodeId()));
         Config b = describeConfigs(broker);
-        assertEquals(Integer.toString(strata.nodeId()), b.get("broker.id").value(), "broker.id");
+        assertEquals(Integer.toString(strata.process().nodeId()), b.get("broker.id").value(), "broker.id");
         assertEquals(Integer.toString(NUM_PARTITIONS), b.get("num.partitions").value(), "num.partitions");
         assertEquals("true", b.get("auto.create.topics.enable").value(), "auto.create.topics.enable");
         assertTrue(b.get("num.partitions").isReadOnly(), "broker configs are read-only");
@@ -284,7 +273,7 @@ class AdminClientTest {
             ConsumerGroupDescription d = describeGroup(group);
             assertEquals(GroupType.CLASSIC, d.type());
             assertEquals(GroupState.STABLE, d.groupState());
-            assertEquals(strata.nodeId(), d.coordinator().id(), "coordinator");
+            assertEquals(strata.process().nodeId(), d.coordinator().id(), "coordinator");
             assertEquals(1, d.members().size(), "members: " + d.members());
             MemberDescription m = d.members().iterator().next();
             assertEquals("admin-member", m.clientId());
@@ -387,13 +376,13 @@ class AdminClientTest {
     @Test
     void describeClusterListsTheGateway() throws Exception {
         DescribeClusterResult r = admin.describeCluster();
-        assertEquals(strata.clusterId(), r.clusterId().get(TIMEOUT_S, TimeUnit.SECONDS), "cluster id");
+        assertEquals(strata.process().clusterId(), r.clusterId().get(TIMEOUT_S, TimeUnit.SECONDS), "cluster id");
         List<Node> nodes = new ArrayList<>(r.nodes().get(TIMEOUT_S, TimeUnit.SECONDS));
         assertEquals(1, nodes.size(), "nodes: " + nodes);
         Node n = nodes.get(0);
-        assertEquals(strata.nodeId(), n.id());
+        assertEquals(strata.process().nodeId(), n.id());
         assertEquals(strata.bootstrapServers(), n.host() + ":" + n.port(), "advertised address");
-        assertEquals(strata.nodeId(), r.controller().get(TIMEOUT_S, TimeUnit.SECONDS).id(), "controller");
+        assertEquals(strata.process().nodeId(), r.controller().get(TIMEOUT_S, TimeUnit.SECONDS).id(), "controller");
     }
 
     private TopicDescription describeTopic(String t) throws Exception {

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,10 +24,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An idempotent producer with acks=all: keyed records are acknowledged at
@@ -39,19 +38,8 @@ class IdempotentProducerTest {
     private static final int KEYS = 50;
     private static final int RECORDS = 6000;
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-    }
-
-    @AfterAll
-    static void stopStrata() throws Exception {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void keyedRecordsReadBackInOrderPerKeyAtTheirAcknowledgedOffsets() throws Exception {

@@ -37,6 +37,9 @@ import java.util.stream.Stream;
  * <p>{@link #close()} stops it with SIGTERM and fails if it does not exit 0
  * (README: it flushes what is queued and exits 0), then deletes the data
  * directory it created.
+ *
+ * <p>A test class that needs one strata for all its tests registers a
+ * {@link StrataExtension} instead of starting and closing one itself.
  */
 public final class StrataProcess implements AutoCloseable {
     /** The line strata logs once its Kafka listener accepts connections. */

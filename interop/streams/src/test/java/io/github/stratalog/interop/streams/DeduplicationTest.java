@@ -25,13 +25,12 @@ import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.stratalog.interop.streams.Topics.Event;
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import io.github.stratalog.interop.testing.Wait;
 
@@ -54,19 +53,8 @@ class DeduplicationTest {
     private static final String APP = "dedup";
     private static final String REPARTITION_TOPIC = APP + "-by-id-repartition";
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void eachIdComesOutOnceAndTheRepartitionTopicIsPurged() throws Exception {

@@ -26,13 +26,12 @@ import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.processor.StateRestoreListener;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.stratalog.interop.streams.Topics.Event;
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import io.github.stratalog.interop.testing.Wait;
 
@@ -57,20 +56,9 @@ class StateRestoreTest {
     private static final String CHANGELOG = APP + "-counts-changelog";
     private static final int SEGMENT_MS = 100;
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        // Key compaction looks for work every second rather than every 30.
-        strata = StrataProcess.start("--compaction-interval", "1s");
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    // Key compaction looks for work every second rather than every 30.
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension("--compaction-interval", "1s");
 
     @Test
     void aFreshStateDirectoryIsRestoredFromTheChangelog() throws Exception {

@@ -21,12 +21,11 @@ import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.stratalog.interop.streams.Topics.Event;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.Wait;
 
 /**
@@ -48,19 +47,8 @@ class StreamTableJoinTest {
     private static final int CUSTOMERS = 10;
     private static final int ORDERS_PER_ROUND = 60;
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void ordersJoinTheCustomerVersionCurrentWhenTheyArrive() throws Exception {

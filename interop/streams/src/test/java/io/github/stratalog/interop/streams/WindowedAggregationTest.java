@@ -24,12 +24,11 @@ import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.state.WindowStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.github.stratalog.interop.streams.Topics.Event;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 
 /**
  * Windowed aggregations on event time run on Strata with the results Kafka
@@ -52,19 +51,8 @@ class WindowedAggregationTest {
     private static final int KEYS = 6;
     private static final long SPAN_MS = 90_000;
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start("--num-partitions", Integer.toString(PARTITIONS));
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension("--num-partitions", Integer.toString(PARTITIONS));
 
     @Test
     void tumblingWindowCounts() throws Exception {

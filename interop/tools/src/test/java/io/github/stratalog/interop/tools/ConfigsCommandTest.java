@@ -3,8 +3,7 @@ package io.github.stratalog.interop.tools;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,14 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.ConfigResource;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * kafka-configs.sh (ConfigCommand): describe a topic's configs (the ones
@@ -34,24 +31,8 @@ class ConfigsCommandTest {
     private static final long TIMEOUT_S = 30;
     private static final int NUM_PARTITIONS = 4;
 
-    private static StrataProcess strata;
-    private static Admin admin;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start("--num-partitions", Integer.toString(NUM_PARTITIONS));
-        admin = KafkaClients.admin(strata.bootstrapServers());
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (admin != null) {
-            admin.close();
-        }
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension("--num-partitions", Integer.toString(NUM_PARTITIONS));
 
     @Test
     void describeAddAndDeleteTopicConfigs() throws Exception {
@@ -115,7 +96,7 @@ class ConfigsCommandTest {
 
     @Test
     void describeBroker() throws Exception {
-        String node = Integer.toString(strata.nodeId());
+        String node = Integer.toString(strata.process().nodeId());
         Map<String, String> all = describe("All configs for broker " + node + " are:",
                 "--describe", "--entity-type", "brokers", "--entity-name", node, "--all");
         assertEquals(node, all.get("broker.id"), "--all: " + all);
@@ -123,7 +104,7 @@ class ConfigsCommandTest {
     }
 
     private static void createTopic(String t, Map<String, String> configs) throws Exception {
-        admin.createTopics(List.of(new NewTopic(t, Optional.of(1), Optional.empty()).configs(configs)))
+        strata.admin().createTopics(List.of(new NewTopic(t, Optional.of(1), Optional.empty()).configs(configs)))
                 .all().get(TIMEOUT_S, TimeUnit.SECONDS);
     }
 
@@ -155,7 +136,7 @@ class ConfigsCommandTest {
 
     private static void assertConfig(String topic, String name, String value, ConfigEntry.ConfigSource source) throws Exception {
         ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-        ConfigEntry e = admin.describeConfigs(List.of(r)).all().get(TIMEOUT_S, TimeUnit.SECONDS).get(r).get(name);
+        ConfigEntry e = strata.admin().describeConfigs(List.of(r)).all().get(TIMEOUT_S, TimeUnit.SECONDS).get(r).get(name);
         assertEquals(value, e.value(), name + " described by the Admin client");
         assertEquals(source, e.source(), name + "'s source");
     }

@@ -3,8 +3,7 @@ package io.github.stratalog.interop.tools;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,13 +18,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -46,24 +43,8 @@ class ConsoleProducerConsumerTest {
     /** DefaultMessageFormatter with print.partition, print.offset and print.key, key.separator "|". */
     private static final Pattern CONSUMED = Pattern.compile("Partition:(\\d+)\\|Offset:(\\d+)\\|([^|]*)\\|(.*)");
 
-    private static StrataProcess strata;
-    private static Admin admin;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-        admin = KafkaClients.admin(strata.bootstrapServers());
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (admin != null) {
-            admin.close();
-        }
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void keyedLinesComeBackAsProduced() throws Exception {
@@ -135,7 +116,8 @@ class ConsoleProducerConsumerTest {
     }
 
     private static void createTopic(String t) throws Exception {
-        admin.createTopics(List.of(new NewTopic(t, Optional.of(PARTITIONS), Optional.empty()))).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+        strata.admin().createTopics(List.of(new NewTopic(t, Optional.of(PARTITIONS), Optional.empty())))
+                .all().get(TIMEOUT_S, TimeUnit.SECONDS);
     }
 
     private static void produce(String t, List<String> lines, String... readerArgs) throws Exception {
@@ -146,7 +128,7 @@ class ConsoleProducerConsumerTest {
     }
 
     private static long committed(String group) throws Exception {
-        Map<?, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()
+        Map<?, OffsetAndMetadata> offsets = strata.admin().listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata()
                 .get(TIMEOUT_S, TimeUnit.SECONDS);
         return offsets.values().stream().mapToLong(OffsetAndMetadata::offset).sum();
     }

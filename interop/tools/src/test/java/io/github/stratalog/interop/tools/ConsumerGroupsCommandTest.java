@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.Wait;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -24,10 +23,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.GroupState;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -46,24 +44,8 @@ class ConsumerGroupsCommandTest {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final long TIMEOUT_S = 30;
 
-    private static StrataProcess strata;
-    private static Admin admin;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-        admin = KafkaClients.admin(strata.bootstrapServers());
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (admin != null) {
-            admin.close();
-        }
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void describeResetAndDelete() throws Exception {
@@ -100,7 +82,7 @@ class ConsumerGroupsCommandTest {
         Map<String, String> state = single(groups("--describe", "--group", g, "--state").assertSuccess(), "GROUP");
         assertEquals("Empty", state.get("STATE"), "--state: " + state);
         assertEquals("0", state.get("#MEMBERS"), "--state: " + state);
-        assertEquals("(" + strata.nodeId() + ")", state.get("(ID)"), "--state's coordinator: " + state);
+        assertEquals("(" + strata.process().nodeId() + ")", state.get("(ID)"), "--state's coordinator: " + state);
 
         // Without --execute (or with --dry-run) nothing changes.
         KafkaTool.Run dry = groups("--reset-offsets", "--group", g, "--topic", t, "--to-earliest", "--dry-run").assertSuccess();
@@ -155,7 +137,8 @@ class ConsumerGroupsCommandTest {
 
             KafkaTool.Run described = groups("--describe", "--group", g).assertSuccess();
             assertOffsets(described, Map.of(0, new long[] {10, 10, 0}, 1, new long[] {10, 10, 0}, 2, new long[] {10, 10, 0}));
-            ConsumerGroupDescription byAdmin = admin.describeConsumerGroups(List.of(g)).all().get(TIMEOUT_S, TimeUnit.SECONDS).get(g);
+            ConsumerGroupDescription byAdmin = strata.admin().describeConsumerGroups(List.of(g)).all()
+                    .get(TIMEOUT_S, TimeUnit.SECONDS).get(g);
             String memberId = byAdmin.members().iterator().next().consumerId();
             for (Map<String, String> row : table(described, "GROUP")) {
                 assertEquals(memberId, row.get("CONSUMER-ID"), "CONSUMER-ID: " + row);
@@ -182,7 +165,7 @@ class ConsumerGroupsCommandTest {
             // SIGTERM: the console consumer closes, leaving the group.
             member.stop(RUN);
         }
-        Wait.until(WAIT, g + " empty", () -> admin.describeConsumerGroups(List.of(g)).all().get(TIMEOUT_S, TimeUnit.SECONDS)
+        Wait.until(WAIT, g + " empty", () -> strata.admin().describeConsumerGroups(List.of(g)).all().get(TIMEOUT_S, TimeUnit.SECONDS)
                 .get(g).groupState() == GroupState.EMPTY);
         Map<String, String> state = single(groups("--describe", "--group", g, "--state").assertSuccess(), "GROUP");
         assertEquals("Empty", state.get("STATE"), "--state after the member left: " + state);
@@ -190,7 +173,8 @@ class ConsumerGroupsCommandTest {
     }
 
     private static void createTopic(String t, int partitions) throws Exception {
-        admin.createTopics(List.of(new NewTopic(t, Optional.of(partitions), Optional.empty()))).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+        strata.admin().createTopics(List.of(new NewTopic(t, Optional.of(partitions), Optional.empty())))
+                .all().get(TIMEOUT_S, TimeUnit.SECONDS);
     }
 
     private static KafkaTool.Run groups(String... args) throws Exception {
@@ -200,7 +184,7 @@ class ConsumerGroupsCommandTest {
     }
 
     private static Map<TopicPartition, Long> committed(String group) throws Exception {
-        return admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(TIMEOUT_S, TimeUnit.SECONDS)
+        return strata.admin().listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(TIMEOUT_S, TimeUnit.SECONDS)
                 .entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().offset()));
     }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.TopicReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,10 +26,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -50,27 +48,11 @@ class DeleteRecordsCommandTest {
     /** GetOffsetShell's line per partition: topic:partition:offset. */
     private static final Pattern OFFSET = Pattern.compile("(\\S+):(\\d+):(-?\\d+)");
 
-    private static StrataProcess strata;
-    private static Admin admin;
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-        admin = KafkaClients.admin(strata.bootstrapServers());
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (admin != null) {
-            admin.close();
-        }
-        if (strata != null) {
-            strata.close();
-        }
-    }
 
     @Test
     void lowWatermarksMove() throws Exception {
@@ -109,7 +91,8 @@ class DeleteRecordsCommandTest {
 
     /** Creates {@code t} with a partition per count, holding that many records. */
     private static void produce(String t, int... counts) throws Exception {
-        admin.createTopics(List.of(new NewTopic(t, Optional.of(counts.length), Optional.empty()))).all().get(TIMEOUT_S, TimeUnit.SECONDS);
+        strata.admin().createTopics(List.of(new NewTopic(t, Optional.of(counts.length), Optional.empty())))
+                .all().get(TIMEOUT_S, TimeUnit.SECONDS);
         try (KafkaProducer<String, String> p = KafkaClients.producer(strata.bootstrapServers(), Map.of())) {
             for (int part = 0; part < counts.length; part++) {
                 for (int i = 0; i < counts[part]; i++) {
@@ -158,7 +141,7 @@ class DeleteRecordsCommandTest {
         for (int i = 0; i < partitions; i++) {
             request.put(new TopicPartition(t, i), spec);
         }
-        return admin.listOffsets(request).all().get(TIMEOUT_S, TimeUnit.SECONDS).entrySet().stream()
+        return strata.admin().listOffsets(request).all().get(TIMEOUT_S, TimeUnit.SECONDS).entrySet().stream()
                 .collect(Collectors.toMap(e -> e.getKey().partition(), e -> e.getValue().offset()));
     }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -21,10 +21,9 @@ import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * kafka-producer-perf-test.sh (ProducerPerformance) writes 50,000 records
@@ -45,19 +44,8 @@ class PerfTestsTest {
             "(\\d+) records sent, ([\\d.]+) records/sec \\(([\\d.]+) MB/sec\\), ([\\d.]+) ms avg latency, ([\\d.]+) ms max latency, "
                     + "(\\d+) ms 50th, (\\d+) ms 95th, (\\d+) ms 99th, (\\d+) ms 99.9th\\.");
 
-    private static StrataProcess strata;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void producerThenConsumerPerfTest() throws Exception {

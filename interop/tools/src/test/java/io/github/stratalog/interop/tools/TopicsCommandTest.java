@@ -4,8 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.stratalog.interop.testing.KafkaClients;
-import io.github.stratalog.interop.testing.StrataProcess;
+import io.github.stratalog.interop.testing.StrataExtension;
 import io.github.stratalog.interop.testing.Wait;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,12 +15,10 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.TopicDescription;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * kafka-topics.sh (TopicCommand): create with partitions and configs, list,
@@ -34,24 +31,8 @@ class TopicsCommandTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
     private static final long TIMEOUT_S = 30;
 
-    private static StrataProcess strata;
-    private static Admin admin;
-
-    @BeforeAll
-    static void startStrata() throws Exception {
-        strata = StrataProcess.start();
-        admin = KafkaClients.admin(strata.bootstrapServers());
-    }
-
-    @AfterAll
-    static void stopStrata() {
-        if (admin != null) {
-            admin.close();
-        }
-        if (strata != null) {
-            strata.close();
-        }
-    }
+    @RegisterExtension
+    static final StrataExtension strata = new StrataExtension();
 
     @Test
     void createListDescribeAlterDelete() throws Exception {
@@ -66,7 +47,7 @@ class TopicsCommandTest {
         List<String> external = topics("--list", "--exclude-internal").assertSuccess().lines();
         assertTrue(external.contains(t) && !external.contains("__consumer_offsets"), "--list --exclude-internal: " + external);
 
-        TopicDescription byAdmin = admin.describeTopics(List.of(t)).allTopicNames().get(TIMEOUT_S, TimeUnit.SECONDS).get(t);
+        TopicDescription byAdmin = strata.admin().describeTopics(List.of(t)).allTopicNames().get(TIMEOUT_S, TimeUnit.SECONDS).get(t);
         Described d = describe(t);
         assertEquals(byAdmin.topicId().toString(), d.topic.get("TopicId"), "TopicId");
         assertEquals("3", d.topic.get("PartitionCount"), "PartitionCount");
@@ -76,7 +57,7 @@ class TopicsCommandTest {
         assertPartitions(d, 3);
 
         topics("--alter", "--topic", t, "--partitions", "5").assertSuccess();
-        Wait.until(WAIT, t + " with 5 partitions", () -> admin.describeTopics(List.of(t)).allTopicNames()
+        Wait.until(WAIT, t + " with 5 partitions", () -> strata.admin().describeTopics(List.of(t)).allTopicNames()
                 .get(TIMEOUT_S, TimeUnit.SECONDS).get(t).partitions().size() == 5);
         Described grown = describe(t);
         assertEquals("5", grown.topic.get("PartitionCount"), "PartitionCount after --alter");
@@ -84,7 +65,7 @@ class TopicsCommandTest {
 
         KafkaTool.Run deleted = topics("--delete", "--topic", t).assertSuccess();
         assertEquals(List.of(), deleted.lines(), deleted.describe("--delete prints nothing"));
-        Wait.until(WAIT, t + " gone", () -> !admin.listTopics().names().get(TIMEOUT_S, TimeUnit.SECONDS).contains(t));
+        Wait.until(WAIT, t + " gone", () -> !strata.admin().listTopics().names().get(TIMEOUT_S, TimeUnit.SECONDS).contains(t));
         assertFalse(topics("--list").assertSuccess().lines().contains(t), "--list after --delete");
         KafkaTool.Run gone = topics("--describe", "--topic", t);
         assertEquals(1, gone.exitCode(), gone.describe("describing a deleted topic"));
@@ -132,7 +113,7 @@ class TopicsCommandTest {
         // produced, and takes compression.type=producer only (README).
         String bad = "tools-topics-bad-config";
         assertRefused(topics("--create", "--topic", bad, "--config", "compression.type=zstd"), "InvalidConfigurationException");
-        assertFalse(admin.listTopics().names().get(TIMEOUT_S, TimeUnit.SECONDS).contains(bad), "a refused topic is not created");
+        assertFalse(strata.admin().listTopics().names().get(TIMEOUT_S, TimeUnit.SECONDS).contains(bad), "a refused topic is not created");
 
         KafkaTool.Run missing = topics("--delete", "--topic", "tools-topics-never-created");
         assertEquals(1, missing.exitCode(), missing.describe("deleting a topic that does not exist"));
@@ -180,7 +161,7 @@ class TopicsCommandTest {
     private static void assertPartitions(Described d, int n) {
         assertEquals(IntStream.range(0, n).mapToObj(Integer::toString).collect(Collectors.toList()),
                 d.partitions.stream().map(p -> p.get("Partition")).collect(Collectors.toList()), "partition lines");
-        String node = Integer.toString(strata.nodeId());
+        String node = Integer.toString(strata.process().nodeId());
         for (Map<String, String> p : d.partitions) {
             assertEquals(d.topic.get("Topic"), p.get("Topic"));
             assertEquals(node, p.get("Leader"), "Leader of " + p);
