@@ -3,6 +3,8 @@
 //
 //	strata serve [flags]    run a gateway (with no flags: everything embedded)
 //	strata replay [flags]   read a topic straight from object storage
+//	strata recover --from-bucket [flags]
+//	                        rebuild the coordinator's metadata from object storage
 //	strata healthcheck      exit 0 if a gateway's /healthz answers 200
 //	strata version          print the version
 //
@@ -66,13 +68,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "recover":
+		cfg, err := parseRecoverFlags(args, os.LookupEnv, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "strata recover:", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := runRecover(ctx, cfg, stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "strata recover:", err)
+			return 1
+		}
+		return 0
 	case "healthcheck":
 		return healthcheck(args, os.LookupEnv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "strata", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: strata serve [flags] | strata replay --topic T [flags] | strata healthcheck [--http ADDR] | strata version\nRun 'strata serve -h' or 'strata replay -h' for the flags.")
+		fmt.Fprintln(stdout, "usage: strata serve [flags] | strata replay --topic T [flags] | strata recover --from-bucket [flags] | strata healthcheck [--http ADDR] | strata version\nRun 'strata serve -h' or 'strata replay -h' for the flags.")
 		return 0
 	default:
 		fmt.Fprintf(stderr, "strata: unknown command %q\n", cmd)
