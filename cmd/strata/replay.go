@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +21,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"golang.org/x/term"
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/replay"
+	"github.com/stratalog/strata/replay/export"
+	"github.com/stratalog/strata/schemaregistry"
+	"github.com/stratalog/strata/tiered/objstore"
+	"github.com/stratalog/strata/tiered/objstore/fs"
+	"github.com/stratalog/strata/tiered/objstore/s3"
 )
 
 // replayConfig is everything `strata replay` is told.
@@ -39,6 +48,7 @@ type replayConfig struct {
 	ReadCommitted        bool
 	Concurrency          int
 	Progress             bool
+	Parquet              parquetConfig
 }
 
 // defaultReplayNATS is where the embedded NATS of a `strata serve` on the
@@ -58,13 +68,14 @@ func parseReplayFlags(args []string, lookupEnv func(string) (string, bool), stde
 		{name: "to-offset", usage: "offset to stop before in each partition (default the end of what object storage holds)", value: (*int64Value)(&c.ToOffset)},
 		{name: "from", usage: "start each partition at its first record at or after this time (RFC 3339)", value: (*stringValue)(&from)},
 		{name: "to", usage: "stop each partition before its first record at or after this time (RFC 3339)", value: (*stringValue)(&to)},
-		{name: "format", usage: "text (see -f) or json (kcat -J's envelope, one object per line)", value: (*stringValue)(&c.Format)},
+		{name: "format", usage: "text (see -f), json (kcat -J's envelope, one object per line) or parquet (files under --out DIR or s3://bucket/prefix)", value: (*stringValue)(&c.Format)},
 		{name: "f", usage: "the text format, as kcat's -f: %t topic, %p partition, %o offset, %T timestamp, %k key, %K key length, %s value, %S value length, %h headers", value: (*stringValue)(&c.TextFormat)},
-		{name: "out", usage: "where records go: - (stdout), a file, or kafka://host:port[,host:port]/topic to produce them to a Kafka topic with the same partition numbers", value: (*stringValue)(&c.Out)},
+		{name: "out", usage: "where records go: - (stdout), a file, or kafka://host:port[,host:port]/topic to produce them to a Kafka topic with the same partition numbers; with --format parquet a directory or s3://bucket/prefix", value: (*stringValue)(&c.Out)},
 		{name: "read-committed", usage: "leave out the records of aborted transactions", value: (*boolValue)(&c.ReadCommitted)},
 		{name: "concurrency", usage: "object-store GETs in flight", value: (*intValue)(&c.Concurrency)},
 		{name: "progress", usage: "report progress on stderr (a bar on a terminal, a line every 5s otherwise)", value: (*boolValue)(&c.Progress)},
 	}
+	locals = append(locals, parquetFlags(&c.Parquet)...)
 	c.Concurrency = replay.DefaultConcurrency
 	fs, err := parseFlags("strata replay", defs, locals, args, lookupEnv, stderr)
 	if err != nil {
@@ -89,8 +100,8 @@ func parseReplayFlags(args []string, lookupEnv func(string) (string, bool), stde
 		return c, errors.New("--topic is required")
 	case c.NATSURL == "":
 		return c, errors.New("--nats-url is required")
-	case c.Format != "text" && c.Format != "json":
-		return c, fmt.Errorf("--format must be text or json, not %q", c.Format)
+	case c.Format != "text" && c.Format != "json" && c.Format != "parquet":
+		return c, fmt.Errorf("--format must be text, json or parquet, not %q", c.Format)
 	case c.FromOffset < 0:
 		return c, errors.New("--from-offset must not be negative")
 	case toOffsetSet && c.ToOffset <= 0:
@@ -104,6 +115,9 @@ func parseReplayFlags(args []string, lookupEnv func(string) (string, bool), stde
 	}
 	if _, err := replay.NewTextFormatter(io.Discard, c.TextFormat); err != nil {
 		return c, fmt.Errorf("-f: %w", err)
+	}
+	if err := c.Parquet.check(c.Format, c.Out); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -164,6 +178,9 @@ func runReplay(ctx context.Context, cfg replayConfig, stdout, stderr io.Writer) 
 	bucket, err := openBucket(ctx, cfg.storeConfig)
 	if err != nil {
 		return err
+	}
+	if cfg.Format == "parquet" {
+		return runParquetExport(ctx, cfg, js, store, bucket, stderr)
 	}
 	r := replay.New(store, bucket, replay.Options{
 		Topic: cfg.Topic, Partitions: cfg.Partitions,
@@ -307,7 +324,7 @@ func checkTargetTopic(ctx context.Context, cl *kgo.Client, topic string, partiti
 
 // reportProgress reports r's progress on w until the returned func is
 // called: a bar on a terminal, a plain line every 5 seconds otherwise.
-func reportProgress(r *replay.Replayer, w io.Writer) (stop func()) {
+func reportProgress(r progresser, w io.Writer) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	f, isFile := w.(*os.File)
@@ -323,7 +340,10 @@ func reportProgress(r *replay.Replayer, w io.Writer) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-func barProgress(r *replay.Replayer, w io.Writer, done <-chan struct{}) {
+// progresser is a replay or an export.
+type progresser interface{ Progress() replay.Progress }
+
+func barProgress(r progresser, w io.Writer, done <-chan struct{}) {
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionShowBytes(true),
@@ -352,7 +372,7 @@ func barProgress(r *replay.Replayer, w io.Writer, done <-chan struct{}) {
 	}
 }
 
-func lineProgress(r *replay.Replayer, w io.Writer, done <-chan struct{}) {
+func lineProgress(r progresser, w io.Writer, done <-chan struct{}) {
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -397,3 +417,248 @@ func (v *int64Value) Set(s string) error {
 }
 
 var _ flag.Value = (*int64Value)(nil)
+
+// parquetConfig is what `strata replay --format parquet` adds.
+type parquetConfig struct {
+	FileBytes         int64
+	Parallel          int
+	Decode            bool
+	ValueSubject      string
+	SchemaRegistryURL string
+	Iceberg           bool
+}
+
+func parquetFlags(c *parquetConfig) []flagDef {
+	c.FileBytes, c.Parallel = export.DefaultFileBytes, export.DefaultParallel
+	return []flagDef{
+		{name: "file-bytes", usage: "--format parquet: the size a Parquet file is closed at", value: (*int64Value)(&c.FileBytes)},
+		{name: "parallel", usage: "--format parquet: partitions exported at once (each holds a row group in memory)", value: (*intValue)(&c.Parallel)},
+		{name: "decode", usage: "--format parquet: write values in the schema registry's wire format (Avro, JSON Schema, Protobuf) as typed columns", value: (*boolValue)(&c.Decode)},
+		{name: "value-subject", usage: "--decode: the subject whose latest schema gives the value columns (default <topic>-value)", value: (*stringValue)(&c.ValueSubject)},
+		{name: "iceberg", usage: "--format parquet: commit the files to an Iceberg table under <out>/<topic> (metadata/v<N>.metadata.json)", value: (*boolValue)(&c.Iceberg)},
+		{name: "schema-registry-url", usage: "--decode: read schemas from this registry (default: straight from the coordinator, as the gateways' registry stores them)", value: (*stringValue)(&c.SchemaRegistryURL)},
+	}
+}
+
+func (c parquetConfig) check(format, out string) error {
+	if format != "parquet" {
+		switch {
+		case c.Decode:
+			return errors.New("--decode needs --format parquet")
+		case c.Iceberg:
+			return errors.New("--iceberg needs --format parquet")
+		}
+		return nil
+	}
+	switch {
+	case out == "-" || out == "" || strings.HasPrefix(out, "kafka://"):
+		return errors.New("--format parquet needs --out DIR or s3://bucket/prefix")
+	case strings.HasPrefix(out, "s3://") && len(out) == len("s3://"):
+		return fmt.Errorf("--out %q: want s3://bucket/prefix", out)
+	case c.FileBytes < 1<<10:
+		return errors.New("--file-bytes must be at least 1024")
+	case c.Parallel < 1 || c.Parallel > 1024:
+		return fmt.Errorf("--parallel %d out of range 1..1024", c.Parallel)
+	}
+	return nil
+}
+
+// runParquetExport is `strata replay --format parquet`: it exports the topic
+// into Parquet files (replay/export), continuing after the files an earlier
+// export left there.
+func runParquetExport(ctx context.Context, cfg replayConfig, js jetstream.JetStream, store *coordinator.Store, source objstore.Bucket, stderr io.Writer) error {
+	out, err := openExportOut(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ecfg := export.Config{
+		Index: store, Source: source, Out: out,
+		Replay: replay.Options{
+			Topic: cfg.Topic, Partitions: cfg.Partitions,
+			FromOffset: cfg.FromOffset, ToOffset: cfg.ToOffset,
+			From: cfg.From, To: cfg.To,
+			ReadCommitted: cfg.ReadCommitted, Concurrency: cfg.Concurrency,
+		},
+		FileBytes: cfg.Parquet.FileBytes, Parallel: cfg.Parquet.Parallel,
+	}
+	if cfg.Parquet.Iceberg {
+		if ecfg.IcebergLocation, err = icebergLocation(cfg.Out, cfg.Topic); err != nil {
+			return err
+		}
+	}
+	if cfg.Parquet.Decode {
+		reg, stop, err := openSchemaRegistry(ctx, js, cfg.Parquet.SchemaRegistryURL)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		subject := cfg.Parquet.ValueSubject
+		if subject == "" {
+			subject = cfg.Topic + "-value"
+		}
+		if ecfg.Decoder, err = export.NewDecoder(ctx, reg, subject); err != nil {
+			return err
+		}
+	}
+	job, err := export.New(ecfg)
+	if err != nil {
+		return err
+	}
+	stopProgress := func() {}
+	if cfg.Progress {
+		stopProgress = reportProgress(job, stderr)
+	}
+	err = job.Run(ctx)
+	stopProgress()
+	st := job.Stats()
+	fmt.Fprintf(stderr, "strata replay: %d records in %d Parquet files (%s) to %s", st.Rows, st.Files, humanBytes(st.Bytes), cfg.Out)
+	if st.Skipped > 0 {
+		fmt.Fprintf(stderr, "; %d partitions continued after %d files of an earlier export", st.Resumed, st.Skipped)
+	}
+	if st.IcebergCommit != "" {
+		fmt.Fprintf(stderr, "; committed %s (%d files added)", st.IcebergCommit, st.IcebergFiles)
+	}
+	fmt.Fprintln(stderr)
+	return err
+}
+
+// icebergLocation is the URI of the topic's table under --out.
+func icebergLocation(out, topic string) (string, error) {
+	if rest, ok := strings.CutPrefix(out, "s3://"); ok {
+		return "s3://" + strings.Trim(rest, "/") + "/" + topic, nil
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", fmt.Errorf("--out %s: %w", out, err)
+	}
+	return "file://" + filepath.ToSlash(abs) + "/" + topic, nil
+}
+
+// openExportOut opens --out: s3://bucket/prefix through the same S3 client
+// (endpoint, region, addressing, credentials) as the source, or a
+// directory.
+func openExportOut(ctx context.Context, cfg replayConfig) (objstore.Bucket, error) {
+	if rest, ok := strings.CutPrefix(cfg.Out, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		b, err := s3.New(ctx, s3.Config{
+			Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, PathStyle: cfg.S3.PathStyle,
+			Bucket: bucket, Prefix: strings.Trim(prefix, "/"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
+		}
+		return b, nil
+	}
+	b, err := fs.New(cfg.Out)
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
+	}
+	return b, nil
+}
+
+// openSchemaRegistry returns a schema registry client: over HTTP to url,
+// or, with no url, to a schemaregistry.Registry run in this process over
+// the coordinator's schema bucket, read-only. The second keeps replay free
+// of gateways (like the rest of it) and reads the records as the gateways'
+// registry stores them, with the registry's own code.
+func openSchemaRegistry(ctx context.Context, js jetstream.JetStream, url string) (*sr.Client, func(), error) {
+	if url != "" {
+		cl, err := sr.NewClient(sr.URLs(url))
+		if err != nil {
+			return nil, nil, fmt.Errorf("--schema-registry-url %s: %w", url, err)
+		}
+		return cl, func() {}, nil
+	}
+	bucket := coordinator.DefaultPrefix + "_schemas"
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("schema registry bucket %s: %w", bucket, err)
+	}
+	reg, err := schemaregistry.New(schemaregistry.Config{KV: readOnlySchemas{kv}})
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- reg.Run(ctx) }()
+	stop := func() { cancel(); <-done }
+	select {
+	case <-reg.Synced():
+	case err := <-done:
+		cancel()
+		return nil, nil, fmt.Errorf("read schema registry bucket %s: %w", bucket, err)
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, nil, fmt.Errorf("read schema registry bucket %s: not loaded within 30s", bucket)
+	}
+	cl, err := sr.NewClient(sr.URLs("http://in-process"), sr.HTTPClient(&http.Client{Transport: handlerTransport{reg}}))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return cl, stop, nil
+}
+
+// handlerTransport serves HTTP requests with a handler in this process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+// readOnlySchemas is the schema registry's bucket for a reader: Get and
+// Watch as coordinator.SchemaKV, and writes refused.
+type readOnlySchemas struct{ kv jetstream.KeyValue }
+
+var errReadOnlySchemas = errors.New("strata replay reads the schema registry and never writes it")
+
+func (r readOnlySchemas) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	e, err := r.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, 0, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+func (readOnlySchemas) Put(context.Context, string, []byte, uint64) (uint64, bool, error) {
+	return 0, false, errReadOnlySchemas
+}
+
+func (readOnlySchemas) Delete(context.Context, string, uint64) (bool, error) {
+	return false, errReadOnlySchemas
+}
+
+func (r readOnlySchemas) Watch(ctx context.Context, fn func(key string, value []byte, rev uint64)) error {
+	w, err := r.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch schemas: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("watch schemas: watcher closed")
+			}
+			if e == nil {
+				fn("", nil, 0)
+				continue
+			}
+			var v []byte
+			if e.Operation() == jetstream.KeyValuePut {
+				v = e.Value()
+			}
+			fn(e.Key(), v, e.Revision())
+		}
+	}
+}
