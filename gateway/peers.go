@@ -10,6 +10,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -38,6 +39,10 @@ const maxPeerResponse = 16 << 20
 type peers struct {
 	clientID string
 
+	// tls, when set, is the client side of the gateways' TLS listeners:
+	// requests to other gateways go over TLS as clients' do.
+	tls *tls.Config
+
 	mu    sync.Mutex
 	conns map[string]*peerConn // by address
 }
@@ -49,8 +54,8 @@ type peerConn struct {
 	corr int32
 }
 
-func newPeers(secret string) *peers {
-	return &peers{clientID: peerClientIDPrefix + secret, conns: map[string]*peerConn{}}
+func newPeers(secret string, tlsCfg *tls.Config) *peers {
+	return &peers{clientID: peerClientIDPrefix + secret, tls: tlsCfg, conns: map[string]*peerConn{}}
 }
 
 // isPeer reports whether a connection's client id is a gateway's.
@@ -71,7 +76,7 @@ func (p *peers) request(ctx context.Context, addr string, req kmsg.Request) (kms
 
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	resp, err := pc.roundTrip(ctx, addr, p.clientID, req)
+	resp, err := pc.roundTrip(ctx, addr, p.clientID, p.tls, req)
 	if err != nil && pc.nc != nil {
 		pc.nc.Close()
 		pc.nc = nil
@@ -94,12 +99,27 @@ func (p *peers) close() {
 }
 
 // roundTrip writes one request and reads its response. The caller holds mu.
-func (pc *peerConn) roundTrip(ctx context.Context, addr, clientID string, req kmsg.Request) (kmsg.Response, error) {
+func (pc *peerConn) roundTrip(ctx context.Context, addr, clientID string, tlsCfg *tls.Config, req kmsg.Request) (kmsg.Response, error) {
 	if pc.nc == nil {
 		d := net.Dialer{Timeout: peerDialTimeout}
 		nc, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("dial gateway %s: %w", addr, err)
+		}
+		if tlsCfg != nil {
+			cfg := tlsCfg.Clone()
+			if cfg.ServerName == "" {
+				cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			}
+			tc := tls.Client(nc, cfg)
+			hctx, cancel := context.WithTimeout(ctx, peerDialTimeout)
+			err = tc.HandshakeContext(hctx)
+			cancel()
+			if err != nil {
+				nc.Close()
+				return nil, fmt.Errorf("tls handshake with gateway %s: %w", addr, err)
+			}
+			nc = tc
 		}
 		pc.nc, pc.br = nc, bufio.NewReader(nc)
 	}

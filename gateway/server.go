@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -132,6 +133,9 @@ type Config struct {
 	// on every gateway (coordinator.Store.ClusterSecret). Required with
 	// Transactions.
 	ClusterSecret string
+	// PeerTLS, when set, is the TLS client configuration for requests to
+	// other gateways, whose listeners then serve TLS.
+	PeerTLS *tls.Config
 	// TransactionMaxTimeout is Kafka's transaction.max.timeout.ms, and
 	// TransactionalIDExpiration its transactional.id.expiration.ms.
 	// Defaults 15 minutes and 7 days.

@@ -105,7 +105,7 @@ func newTxnCoordinator(s *Server) *txnCoordinator {
 	return &txnCoordinator{
 		s:              s,
 		store:          c.Transactions,
-		peers:          newPeers(c.ClusterSecret),
+		peers:          newPeers(c.ClusterSecret, c.PeerTLS),
 		maxTimeoutMs:   int32(c.TransactionMaxTimeout.Milliseconds()),
 		idExpirationMs: c.TransactionalIDExpiration.Milliseconds(),
 		scanInterval:   c.TransactionScanInterval,

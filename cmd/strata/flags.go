@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratalog/strata/coordinator/schedule"
 	"github.com/stratalog/strata/gateway"
+	"github.com/stratalog/strata/internal/tlsfiles"
 	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
 )
@@ -23,6 +24,9 @@ type serveConfig struct {
 	Listen     string
 	Advertise  string
 	HTTPListen string
+	// TLS, when its certificate is set, puts the Kafka listener behind
+	// TLS (mutual with client CAs).
+	TLS tlsfiles.Files
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
@@ -126,6 +130,9 @@ func serveFlags(c *serveConfig) []flagDef {
 	return append(storeFlags(&c.storeConfig), []flagDef{
 		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
 		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
+		{"tls-cert-file", "PEM certificate chain of the Kafka listener: clients connect with TLS 1.2 or later (security.protocol=SSL); reloaded when the file changes", (*stringValue)(&c.TLS.CertFile)},
+		{"tls-key-file", "PEM private key of --tls-cert-file", (*stringValue)(&c.TLS.KeyFile)},
+		{"tls-client-ca-file", "PEM CAs whose client certificates the Kafka listener requires (mutual TLS)", (*stringValue)(&c.TLS.ClientCAFile)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
 		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
 		{"schema-registry-max-body", "largest schema registry request body (e.g. 8MiB); larger ones get 413", &c.SchemaRegistryMaxBody},
@@ -158,7 +165,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
 		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
-		{"metadata-snapshot-interval", "how often one gateway writes the coordinator's metadata (topics, configs, partition indexes, committed offsets, producer ids, transactional ids) to the object store, for strata recover --from-bucket; 0 turns it off", (*durationValue)(&c.MetadataSnapshotInterval)},
+		{"metadata-snapshot-interval", "how often one gateway writes the coordinator's metadata (topics, configs, partition indexes, committed offsets, producer ids, transactional ids, schemas) to the object store, for strata recover --from-bucket; 0 turns it off", (*durationValue)(&c.MetadataSnapshotInterval)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}...)
 }
@@ -234,6 +241,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, err
 	}
 	switch {
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return c, errors.New("--tls-cert-file and --tls-key-file go together")
+	case c.TLS.ClientCAFile != "" && c.TLS.CertFile == "":
+		return c, errors.New("--tls-client-ca-file needs --tls-cert-file")
 	case c.NodeID < 0 || c.NodeID > 1<<31-1:
 		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
 	case c.FlushInterval <= 0:

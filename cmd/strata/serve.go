@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
+	"github.com/stratalog/strata/internal/tlsfiles"
 	"github.com/stratalog/strata/recovery"
 	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
@@ -160,6 +162,20 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("kafka listener: %w", err)
 	}
+	var peerTLS *tls.Config
+	if cfg.TLS.CertFile != "" {
+		tlsCfg, err := tlsfiles.Config(cfg.TLS, logger.With("part", "tls"))
+		if err == nil {
+			peerTLS, err = tlsfiles.PeerConfig(tlsCfg, cfg.TLS)
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("kafka listener: %w", err)
+		}
+		// The gateway reads and writes through the TLS connection as
+		// through any other; the handshake runs on its first read.
+		ln = tls.NewListener(ln, tlsCfg)
+	}
 	advertise := cfg.Advertise
 	if advertise == "" {
 		advertise, err = defaultAdvertise(ln.Addr().(*net.TCPAddr), os.Hostname)
@@ -204,6 +220,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Transactions:                   store,
 		StepHook:                       crash,
 		ClusterSecret:                  clusterSecret,
+		PeerTLS:                        peerTLS,
 		DisableAutoCreateTopics:        !cfg.AutoCreate,
 		NumPartitions:                  int32(cfg.NumPartitions),
 		MaxRequestBytes:                int32(cfg.MaxRequestBytes),
@@ -268,14 +285,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	}
 	snapshots, err := recovery.NewSnapshotter(recovery.SnapshotConfig{
-		Bucket:    bucket,
-		Source:    store,
-		ClusterID: clusterID,
-		NodeID:    strconv.Itoa(cfg.NodeID),
-		Interval:  cfg.MetadataSnapshotInterval,
-		Owner:     func() bool { return gw.RunsJob("metadata-snapshot") },
-		Ready:     store.Synced(),
-		Logger:    logger.With("part", "snapshot"),
+		Bucket:     bucket,
+		Source:     store,
+		ClusterID:  clusterID,
+		NodeID:     strconv.Itoa(cfg.NodeID),
+		Interval:   cfg.MetadataSnapshotInterval,
+		Owner:      func() bool { return gw.RunsJob("metadata-snapshot") },
+		Ready:      store.Synced(),
+		Logger:     logger.With("part", "snapshot"),
+		Registerer: reg,
 	})
 	if err != nil {
 		ln.Close()

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+// TestTLSCluster: two gateways serve Kafka over mutual TLS. A franz-go
+// client with a certificate from the cluster's CA produces with idempotence
+// and acks=all to partitions both gateways lead and reads every record back;
+// a client without a certificate, one with a certificate from another CA,
+// and a plaintext client are all refused.
+//
+// Not covered: requests between gateways (transaction markers) over TLS. A
+// franz-go transaction across two gateways commits without its markers
+// being written, with or without TLS (the coordinator later aborts it as
+// timed out); until that is fixed, this test cannot check them.
+func TestTLSCluster(t *testing.T) {
+	const topic, partitions = "secure", 6
+	dir := t.TempDir()
+	ca := testenv.NewCA(t, "strata-test-ca")
+	certFile, keyFile := ca.IssueFiles(t, dir, "gateway", 2)
+	caFile := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	nats := testenv.StartNATSCluster(t, 3)
+	store := sharedObjectStore(t)
+	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t)}
+	for i, addr := range addrs {
+		startProcess(t, dir, addr, append([]string{"--nats-url", nats.URLs(), "--nats-monitor-url", nats.MonitorURLs(), "--nats-replicas", "3",
+			"--node-id", strconv.Itoa(i + 1), "--gateway-lease", "2s", "--flush-interval", "20ms",
+			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-client-ca-file", caFile}, store...)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	client := func(cfg *tls.Config, opts ...kgo.Opt) *kgo.Client {
+		base := []kgo.Opt{kgo.SeedBrokers(addrs...)}
+		if cfg != nil {
+			base = append(base, kgo.DialTLSConfig(cfg))
+		}
+		cl, err := kgo.NewClient(append(base, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	for name, cfg := range map[string]*tls.Config{
+		"no client certificate":         ca.ClientConfig(t, ""),
+		"a certificate from another CA": clientWithCertFrom(t, ca, testenv.NewCA(t, "other")),
+		"plaintext":                     nil,
+	} {
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := client(cfg).Ping(pctx)
+		pcancel()
+		if err == nil {
+			t.Errorf("a client with %s connected", name)
+		}
+	}
+
+	trusted := ca.ClientConfig(t, "app")
+	admin := kadm.NewClient(client(trusted))
+	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		_, err := admin.CreateTopic(ctx, partitions, 1, nil, topic)
+		return err
+	})
+	var leaders = map[int32]bool{}
+	testenv.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		md, err := admin.Metadata(ctx, topic)
+		if err != nil {
+			return err
+		}
+		for _, p := range md.Topics[topic].Partitions {
+			leaders[p.Leader] = true
+		}
+		if len(leaders) < 2 {
+			clear(leaders)
+			return errFewLeaders
+		}
+		return nil
+	})
+
+	producer := client(trusted, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range 600 {
+		producer.Produce(ctx, &kgo.Record{Partition: int32(i % partitions), Key: []byte(strconv.Itoa(i)), Value: []byte("v" + strconv.Itoa(i))},
+			func(r *kgo.Record, err error) {
+				if err != nil {
+					t.Errorf("produce %s: %v", r.Key, err)
+				}
+			})
+	}
+	if err := producer.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	consumer := client(trusted, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	for len(seen) < 600 {
+		fs := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of 600 records", len(seen))
+		}
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) != "v"+string(r.Key) {
+				t.Fatalf("record %s holds %q", r.Key, r.Value)
+			}
+			if seen[string(r.Key)] {
+				t.Fatalf("record %s read twice", r.Key)
+			}
+			seen[string(r.Key)] = true
+		})
+	}
+}
+
+var errFewLeaders = errors.New("the topic's partitions are not yet led by both gateways")
+
+// clientWithCertFrom is ca's client configuration presenting a certificate
+// that other issued.
+func clientWithCertFrom(t *testing.T, ca, other *testenv.CA) *tls.Config {
+	cfg := ca.ClientConfig(t, "")
+	cfg.Certificates = other.ClientConfig(t, "intruder").Certificates
+	return cfg
+}
