@@ -27,7 +27,9 @@ FUZZ_TARGETS := \
 	./coordinator:FuzzDecodeEntries:50000x \
 	./tiered/compact:FuzzClean:20000x \
 	./schemaregistry:FuzzHandlers:2000x \
-	./schemaregistry/compat:FuzzJSONCheck:5000x
+	./schemaregistry/compat:FuzzJSONCheck:5000x \
+	./replay/export:FuzzDecode:5000x \
+	./recovery:FuzzDecode:20000x
 
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
@@ -49,6 +51,7 @@ test-deps:
 	scripts/install-e2e-tools.sh
 	scripts/install-nats.sh >/dev/null
 	scripts/install-localstack.sh >/dev/null
+	scripts/install-pyarrow.sh >/dev/null
 
 unit:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -67,14 +70,18 @@ e2e: build
 	scripts/e2e-compact.sh bin/strata
 	scripts/e2e-cluster.sh bin/strata
 	scripts/e2e-confluent-go.sh bin/strata
+	scripts/e2e-recover.sh bin/strata
 
 interop: build
 	scripts/interop.sh bin/strata
 
 # The deployment files, checked without a Docker engine or an AWS account:
-# the Dockerfile and localstack/compose.yaml (localstack/check).
-deploy-check:
+# the Dockerfile and localstack/compose.yaml (localstack/check), and the
+# Terraform modules and examples (fmt, validate, terraform test with a mock
+# AWS provider, the bucket module applied to a MinIO server).
+deploy-check: test-deps
 	cd localstack/check && $(GO) test -count=1 ./...
+	scripts/terraform-check.sh
 
 # The container image (Dockerfile); needs a Docker engine.
 IMAGE ?= strata:dev

@@ -99,14 +99,15 @@ func startReplayFixture(t *testing.T) *replayFixture {
 		}
 		time.Sleep(60 * time.Millisecond) // a flush apart: one index entry per round
 	}
-	f.waitForMergedSegment(t)
+	f.waitForObjectStorage(t, int64(n))
 	f.consumed = consumeAll(t, f.broker, f.topic, f.partitions, n)
 	return f
 }
 
-// waitForMergedSegment waits until some partition's index names a merged
-// segment (IndexEntry.Whole).
-func (f *replayFixture) waitForMergedSegment(t *testing.T) {
+// waitForObjectStorage waits until the index covers all n records (replay
+// reads object storage only, not the write-ahead tail) and some partition's
+// index names a merged segment (IndexEntry.Whole).
+func (f *replayFixture) waitForObjectStorage(t *testing.T, n int64) {
 	t.Helper()
 	nc, err := nats.Connect(f.natsURL)
 	if err != nil {
@@ -129,16 +130,16 @@ func (f *replayFixture) waitForMergedSegment(t *testing.T) {
 	var seen string
 	for time.Now().Before(deadline) {
 		seen = ""
+		merged, indexed := false, int64(0)
 		for p := range f.partitions {
 			tp, _ := topic.Partition(p)
 			part, _, err := store.LoadPartition(t.Context(), tp)
 			if err != nil {
 				t.Fatal(err)
 			}
+			indexed += part.HighWatermark
 			for _, e := range part.Entries {
-				if e.Whole {
-					return
-				}
+				merged = merged || e.Whole
 			}
 			if p == 0 {
 				for _, e := range part.Entries {
@@ -146,9 +147,13 @@ func (f *replayFixture) waitForMergedSegment(t *testing.T) {
 				}
 			}
 		}
+		if merged && indexed == n {
+			return
+		}
+		seen = fmt.Sprintf(" merged %v, %d of %d records indexed;%s", merged, indexed, n, seen)
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("no partition's blocks were merged within 60s; partition 0's entries:%s", seen)
+	t.Fatalf("object storage did not hold every record and a merged segment within 60s:%s", seen)
 }
 
 // replay runs `strata replay` on the fixture with args and returns its JSON

@@ -29,6 +29,14 @@ var allowed = []struct {
 	// Cluster policy: pure functions of the live gateways, and the claim
 	// check against the stored membership.
 	{"coordinator/placement", []string{"coordinator", "tiered/index"}},
+	// Metadata snapshots in the bucket and the rebuild from them: reads and
+	// restores through the coordinator, footers through tiered/segment, the
+	// producer and transaction state of recovered batches through tiered.
+	{"recovery", []string{"coordinator", "tiered", "tiered/batch", "tiered/gc", "tiered/index", "tiered/segment", "tiered/objstore"}},
+	// Reading a topic straight from the bucket by the coordinator's index,
+	// and exporting what it reads.
+	{"replay/export", []string{"replay", "tiered/objstore"}},
+	{"replay", []string{"coordinator", "tiered/batch", "tiered/index", "tiered/objstore", "tiered/segment"}},
 	{"coordinator/...", []string{"coordinator", "tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"coordinator", []string{"tiered/index", "tiered/segment", "tiered/objstore"}},
 	{"tiered", []string{"tiered/..."}},
