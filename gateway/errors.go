@@ -68,6 +68,7 @@ var errorCodes = []struct {
 	// by it.
 	{coordinator.ErrInvalidIndex, kerr.UnknownServerError},
 	{coordinator.ErrBucketConfig, kerr.UnknownServerError},
+	{coordinator.ErrNoMetadata, kerr.UnknownServerError},
 	// A gateway that lost its lease no longer leads anything.
 	{coordinator.ErrLeaseLost, kerr.NotLeaderForPartition},
 	{coordinator.ErrNodeIDInUse, kerr.UnknownServerError},
