@@ -158,7 +158,11 @@ func measure(b *testing.B, addr string) result {
 // consume reads the whole topic from the start by direct assignment and returns
 // MB/s of record values.
 func consume(ctx context.Context, b *testing.B, addr string) float64 {
-	n := totalBytes / recordBytes
+	return consumeRecords(ctx, b, addr, totalBytes/recordBytes)
+}
+
+// consumeRecords is consume for a topic of n records of recordBytes.
+func consumeRecords(ctx context.Context, b *testing.B, addr string, n int) float64 {
 	offsets := make(map[int32]kgo.Offset, partitions)
 	for p := range int32(partitions) {
 		offsets[p] = kgo.NewOffset().AtStart()
@@ -178,7 +182,7 @@ func consume(ctx context.Context, b *testing.B, addr string) float64 {
 		fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", t, p, err) })
 		got += fs.NumRecords()
 	}
-	return float64(totalBytes) / (1 << 20) / time.Since(start).Seconds()
+	return float64(n*recordBytes) / (1 << 20) / time.Since(start).Seconds()
 }
 
 func createTopic(b *testing.B, addr string) {

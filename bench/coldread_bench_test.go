@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,21 @@ var (
 	coldResults *coldReadResult
 )
 
-// BenchmarkColdRead reads old data back from MinIO: totalBytes of
+// coldReadBytes is what BenchmarkColdRead writes and reads back: enough that
+// a replay's start (connecting, loading the index) and a consumer's first
+// fetches are a small part of the time. STRATA_BENCH_COLD_MIB overrides it.
+func coldReadBytes(b *testing.B) int {
+	if v := os.Getenv("STRATA_BENCH_COLD_MIB"); v != "" {
+		mib, err := strconv.Atoi(v)
+		if err != nil || mib <= 0 {
+			b.Fatalf("STRATA_BENCH_COLD_MIB=%q is not a positive number", v)
+		}
+		return mib << 20
+	}
+	return 512 << 20
+}
+
+// BenchmarkColdRead reads old data back from MinIO: coldReadBytes of
 // incompressible 1 KiB records over the benchmark's partitions, all in
 // object storage, read by a consumer through a restarted gateway (empty
 // block cache) with read-ahead on and off, and by `strata replay` (no
@@ -51,7 +66,9 @@ func BenchmarkColdRead(b *testing.B) {
 	createTopic(b, p.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	produceRandom(ctx, b, p.addr)
+	volume := coldReadBytes(b)
+	n := volume / recordBytes
+	produceRandom(ctx, b, p.addr, n)
 
 	bucket, err := s3.New(ctx, s3.Config{Endpoint: m.Endpoint, Bucket: bucketName, Region: m.Region,
 		PathStyle: true, AccessKey: m.AccessKey, SecretKey: m.SecretKey})
@@ -66,12 +83,12 @@ func BenchmarkColdRead(b *testing.B) {
 		// (seen: 2.5x), so one read goes first, unmeasured; then reads
 		// with read-ahead on and off alternate, and the best of each
 		// counts.
-		consumeTime(ctx, b, p.restart())
+		consumeTime(ctx, b, p.restart(), n)
 		onTime, offTime := time.Duration(math.MaxInt64), time.Duration(math.MaxInt64)
 		for range 2 {
-			onTime = min(onTime, consumeTime(ctx, b, p.restart()))
+			onTime = min(onTime, consumeTime(ctx, b, p.restart(), n))
 			p.args = append(p.args, "--read-ahead-bytes", "0")
-			offTime = min(offTime, consumeTime(ctx, b, p.restart()))
+			offTime = min(offTime, consumeTime(ctx, b, p.restart(), n))
 			p.args = p.args[:len(p.args)-2]
 		}
 
@@ -93,7 +110,7 @@ func BenchmarkColdRead(b *testing.B) {
 		start := time.Now()
 		out := replayTopic(ctx, b, env, natsURL, store)
 		r.replay = r.objectMiB / time.Since(start).Seconds()
-		if !strings.Contains(out, fmt.Sprintf("%d records", totalBytes/recordBytes)) {
+		if !strings.Contains(out, fmt.Sprintf("%d records", n)) {
 			b.Fatalf("replay: %s", out)
 		}
 		r.consumeOff = r.objectMiB / offTime.Seconds()
@@ -109,9 +126,9 @@ func BenchmarkColdRead(b *testing.B) {
 	}
 }
 
-// produceRandom writes totalBytes of records with random values, which
-// compression cannot shrink, so that object bytes are record bytes.
-func produceRandom(ctx context.Context, b *testing.B, addr string) {
+// produceRandom writes n records with random values, which compression
+// cannot shrink, so that object bytes are record bytes.
+func produceRandom(ctx context.Context, b *testing.B, addr string, n int) {
 	producer, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic))
 	if err != nil {
 		b.Fatal(err)
@@ -125,15 +142,16 @@ func produceRandom(ctx context.Context, b *testing.B, addr string) {
 			values[i][j] = byte(rng.Uint32())
 		}
 	}
-	produceAll(ctx, b, producer, totalBytes/recordBytes, func(i int) *kgo.Record {
+	produceAll(ctx, b, producer, n, func(i int) *kgo.Record {
 		return &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%1024), Value: values[i%len(values)]}
 	}, nil)
 }
 
-// consumeTime is how long consume takes to read the topic from addr.
-func consumeTime(ctx context.Context, b *testing.B, addr string) time.Duration {
-	mbs := consume(ctx, b, addr)
-	return time.Duration(float64(totalBytes) / (1 << 20) / mbs * float64(time.Second))
+// consumeTime is how long a consumer takes to read the topic's n records
+// from addr.
+func consumeTime(ctx context.Context, b *testing.B, addr string, n int) time.Duration {
+	mbs := consumeRecords(ctx, b, addr, n)
+	return time.Duration(float64(n*recordBytes) / (1 << 20) / mbs * float64(time.Second))
 }
 
 // rawGets GETs every key whole, n at a time, and returns how long it took.
@@ -203,7 +221,7 @@ func printColdReadSummary(w io.Writer) {
 		return
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nCold reads from MinIO of %.0f MiB of segment objects (%d MiB of random 1 KiB records, %d partitions); MB/s of object bytes; ratios against raw GETs of the same objects in this run\n\n", r.objectMiB, totalBytes>>20, partitions)
+	fmt.Fprintf(&sb, "\nCold reads from MinIO of %.0f MiB of segment objects (random 1 KiB records, %d partitions); MB/s of object bytes; ratios against raw GETs of the same objects in this run\n\n", r.objectMiB, partitions)
 	sb.WriteString("| reader | MB/s | / raw GET, 8 at a time | / raw GET, 16 at a time |\n| --- | --- | --- | --- |\n")
 	for _, row := range []struct {
 		name string
