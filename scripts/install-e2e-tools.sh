@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end scripts run, when missing: kcat, curl and
-# PostgreSQL's server (for the Kafka Connect suite) from Debian's packages, and the kafkajs client from npm into the cache
-# directory (scripts/cache-dir.sh), outside the repository. Idempotent.
+# PostgreSQL's server (for the Kafka Connect suite) from Debian's packages,
+# and the kafkajs client from npm into the cache directory
+# (scripts/cache-dir.sh), outside the repository. Idempotent.
 set -euo pipefail
 
 kafkajs_version=2.2.4
