@@ -13,12 +13,16 @@
 //
 // # Reading
 //
-// Each partition's index entries are planned into GETs: the blocks of a
-// merged per-partition segment (an entry with IndexEntry.Whole) come from
-// that object's footer, and adjacent blocks of one object are coalesced
-// into one ranged GET of up to Options.MaxGetBytes. Every partition reads
-// ahead, and Options.Concurrency bounds the GETs in flight across all of
-// them, Options.MaxBufferedBytes the bytes fetched and not yet delivered.
+// Every partition's index entries are planned into blocks (those of a
+// merged per-partition segment, an entry with IndexEntry.Whole, come from
+// that object's footer), and the blocks of all partitions into one order of
+// ranged GETs that keeps each partition's blocks in offset order and
+// fetches together the blocks of different partitions lying side by side
+// in one object, as a flush writes them: adjacent blocks make one GET of up
+// to Options.MaxGetBytes. The GETs run in that order, Options.Concurrency at
+// a time, ahead of delivery by at most Options.MaxBufferedBytes; each
+// partition's worker delivers its blocks one after another, the partitions
+// in parallel.
 // Every block is checked against its index entry (offsets, record count,
 // timestamps) and every batch's CRC-32C before a record of it is delivered:
 // a missing or corrupt object fails the replay with an error naming the

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -167,61 +168,64 @@ func (r *Replayer) Run(ctx context.Context, emit func(Record) error) error {
 			parts = append(parts, p)
 		}
 	}
-	for _, p := range parts {
+	cursors := make([]*cursor, len(parts))
+	for i, p := range parts {
 		if p < 0 || p >= t.Partitions {
 			return fmt.Errorf("replay: topic %s has partitions 0-%d, not %d", t.Name, t.Partitions-1, p)
 		}
+		tp, _ := t.Partition(p)
+		cursors[i] = &cursor{tp: tp, from: r.opts.From, to: r.opts.To, readCommitted: r.opts.ReadCommitted, end: -1}
 	}
 	r.planning.Store(int64(len(parts)))
-	g, ctx := errgroup.WithContext(ctx)
-	for _, p := range parts {
-		tp, _ := t.Partition(p)
-		g.Go(func() error { return r.replayPartition(ctx, tp, emit) })
-	}
-	return g.Wait()
-}
-
-// replayPartition reads one partition from its start to its end, reloading
-// its index when an object it was told of is gone.
-func (r *Replayer) replayPartition(ctx context.Context, tp index.TopicPartition, emit func(Record) error) error {
-	cur := &cursor{tp: tp, from: r.opts.From, to: r.opts.To, readCommitted: r.opts.ReadCommitted}
 	for attempt := 0; ; attempt++ {
-		p, _, err := r.index.LoadPartition(ctx, tp)
-		if err != nil {
-			return fmt.Errorf("replay: partition %d: load index: %w", tp.Partition, err)
-		}
-		if attempt == 0 {
-			cur.next = max(r.opts.FromOffset, p.LogStartOffset)
-			cur.end = p.HighWatermark
-			if r.opts.ToOffset > 0 {
-				cur.end = min(cur.end, r.opts.ToOffset)
-			}
-		}
-		cur.setAborted(p.Aborted)
-		gets, err := r.plan(ctx, p, cur)
-		if attempt == 0 {
-			r.planning.Add(-1)
-		}
+		plans, err := r.planAll(ctx, cursors)
 		if err == nil {
-			err = r.fetchAndDeliver(ctx, gets, cur, emit)
+			err = r.fetchAndDeliver(ctx, order(plans, r.opts.MaxGetBytes), cursors, emit)
 		}
+		// An object that is gone was merged or compacted away and
+		// collected since the index was read: read the index again and
+		// go on from where each partition stands.
 		if err == nil || !errors.Is(err, objstore.ErrNotExist) || attempt == staleRetries {
 			return err
 		}
 	}
 }
 
-// get is one ranged GET and the blocks it holds, in offset order.
-type get struct {
-	object string
-	off    int64
-	length int64
-	blocks []segment.IndexEntry
+// planAll loads every partition's index and returns, per cursor, the blocks
+// from where it stands to its end, in offset order. The first load sets each
+// cursor's start and end.
+func (r *Replayer) planAll(ctx context.Context, cursors []*cursor) ([][]segment.IndexEntry, error) {
+	plans := make([][]segment.IndexEntry, len(cursors))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Concurrency)
+	for i, cur := range cursors {
+		g.Go(func() error {
+			p, _, err := r.index.LoadPartition(ctx, cur.tp)
+			if err != nil {
+				return fmt.Errorf("replay: partition %d: load index: %w", cur.tp.Partition, err)
+			}
+			first := cur.end < 0
+			if first {
+				cur.next = max(r.opts.FromOffset, p.LogStartOffset)
+				cur.end = p.HighWatermark
+				if r.opts.ToOffset > 0 {
+					cur.end = min(cur.end, r.opts.ToOffset)
+				}
+			}
+			cur.setAborted(p.Aborted)
+			plans[i], err = r.plan(ctx, p, cur)
+			if first {
+				r.planning.Add(-1)
+			}
+			return err
+		})
+	}
+	return plans, g.Wait()
 }
 
-// plan turns p's index entries from cur.next up to cur.end into GETs.
-func (r *Replayer) plan(ctx context.Context, p index.Partition, cur *cursor) ([]get, error) {
-	var gets []get
+// plan returns p's blocks from cur.next up to cur.end.
+func (r *Replayer) plan(ctx context.Context, p index.Partition, cur *cursor) ([]segment.IndexEntry, error) {
+	var blocks []segment.IndexEntry
 	fromMs := int64(-1)
 	if !cur.from.IsZero() && !cur.started {
 		fromMs = cur.from.UnixMilli()
@@ -234,29 +238,86 @@ func (r *Replayer) plan(ctx context.Context, p index.Partition, cur *cursor) ([]
 			continue // every record in it is older than From
 		}
 		fromMs = -1 // from here on every entry is read
-		blocks, err := r.blocksOf(ctx, e)
+		bs, err := r.blocksOf(ctx, e)
 		if err != nil {
 			return nil, err
 		}
-		for _, b := range blocks {
-			if b.LastOffset < cur.next || b.BaseOffset >= cur.end {
+		for _, b := range bs {
+			if b.LastOffset >= cur.next && b.BaseOffset < cur.end {
+				blocks = append(blocks, b)
+			}
+		}
+	}
+	return blocks, nil
+}
+
+// get is one ranged GET and the blocks it holds, each with the index of
+// the cursor it belongs to.
+type get struct {
+	object string
+	off    int64
+	length int64
+	blocks []segment.IndexEntry
+	owners []int
+}
+
+// order turns the partitions' block lists into GETs whose order keeps each
+// partition's blocks in offset order, and which fetch together the blocks
+// of different partitions that lie side by side in one object (a flush
+// writes every partition's block of it into one object): each step takes
+// the object holding the most partitions' next blocks, and every next block
+// in it, again and again while it holds any, coalescing adjacent ones into
+// GETs of up to maxGet bytes.
+func order(plans [][]segment.IndexEntry, maxGet int64) []get {
+	heads := make([]int, len(plans))
+	var gets []get
+	for {
+		count := map[string]int{}
+		best := ""
+		for i, blocks := range plans {
+			if heads[i] == len(blocks) {
 				continue
 			}
-			if n := len(gets); n > 0 {
+			o := blocks[heads[i]].Object
+			count[o]++
+			if best == "" || count[o] > count[best] || (count[o] == count[best] && o < best) {
+				best = o
+			}
+		}
+		if best == "" {
+			return gets
+		}
+		type owned struct {
+			b     segment.IndexEntry
+			owner int
+		}
+		var taken []owned
+		for more := true; more; {
+			more = false
+			for i, blocks := range plans {
+				if heads[i] < len(blocks) && blocks[heads[i]].Object == best {
+					taken = append(taken, owned{blocks[heads[i]], i})
+					heads[i]++
+					more = true
+				}
+			}
+		}
+		slices.SortStableFunc(taken, func(a, b owned) int { return cmp.Compare(a.b.Position, b.b.Position) })
+		first := len(gets)
+		for _, t := range taken {
+			if n := len(gets); n > first {
 				g := &gets[n-1]
-				if g.object == b.Object && g.off+g.length == b.Position && g.length+b.Length <= r.opts.MaxGetBytes {
-					g.length += b.Length
-					g.blocks = append(g.blocks, b)
+				if g.off+g.length == t.b.Position && g.length+t.b.Length <= maxGet {
+					g.length += t.b.Length
+					g.blocks = append(g.blocks, t.b)
+					g.owners = append(g.owners, t.owner)
 					continue
 				}
 			}
-			gets = append(gets, get{object: b.Object, off: b.Position, length: b.Length, blocks: []segment.IndexEntry{b}})
+			gets = append(gets, get{object: best, off: t.b.Position, length: t.b.Length,
+				blocks: []segment.IndexEntry{t.b}, owners: []int{t.owner}})
 		}
 	}
-	for _, g := range gets {
-		r.plannedBytes.Add(g.length)
-	}
-	return gets, nil
 }
 
 // blocksOf returns the blocks e stands for: e itself, or for a merged
@@ -293,33 +354,69 @@ func (r *Replayer) blocksOf(ctx context.Context, e segment.IndexEntry) ([]segmen
 	return blocks, nil
 }
 
-// fetched is a GET started ahead of its delivery.
+// fetched is a GET started ahead of its delivery. Its bytes are given back
+// to the buffer once every block in it has been delivered.
 type fetched struct {
 	get
 	done     chan struct{}
 	data     []byte
 	err      error
 	reserved int64
+	pending  atomic.Int32
 }
 
-// fetchAndDeliver runs gets, up to aheadPerPartition ahead of delivery, and
-// delivers their records in order.
-func (r *Replayer) fetchAndDeliver(ctx context.Context, gets []get, cur *cursor, emit func(Record) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ahead := make(chan *fetched, aheadPerPartition)
-	var fetchers sync.WaitGroup
-	defer fetchers.Wait()
-	go func() {
-		defer close(ahead)
-		for _, g := range gets {
-			f := &fetched{get: g, done: make(chan struct{}), reserved: min(g.length, r.opts.MaxBufferedBytes)}
-			if err := r.buffer.Acquire(ctx, f.reserved); err != nil {
-				return
+// blockWork is one block of a fetched GET, for its partition's worker.
+type blockWork struct {
+	f     *fetched
+	block segment.IndexEntry
+}
+
+// aheadGets bounds the GETs started and not yet handed to the partitions,
+// with the buffer's byte bound.
+const aheadGets = 64
+
+// fetchAndDeliver runs gets in order, many at a time, and hands each block
+// to its partition's worker, which delivers the blocks of its partition one
+// after another: per partition in offset order, partitions in parallel.
+func (r *Replayer) fetchAndDeliver(ctx context.Context, gets []get, cursors []*cursor, emit func(Record) error) error {
+	for _, g := range gets {
+		r.plannedBytes.Add(g.length)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	work := make([]chan blockWork, len(cursors))
+	for i, cur := range cursors {
+		work[i] = make(chan blockWork, aheadPerPartition)
+		g.Go(func() error {
+			dec := batch.NewDecoder(maxDecompressed)
+			defer dec.Close()
+			var err error
+			for w := range work[i] {
+				if err == nil {
+					err = r.deliver(w.f, w.block, cur, dec, emit)
+					if errors.Is(err, errDone) {
+						err = nil
+						cur.done = true
+					}
+				}
+				r.blockDone(w.f)
 			}
-			fetchers.Add(1)
+			return err
+		})
+	}
+	ahead := make(chan *fetched, aheadGets)
+	var fetches sync.WaitGroup
+	defer fetches.Wait()
+	g.Go(func() error {
+		defer close(ahead)
+		for _, gt := range gets {
+			f := &fetched{get: gt, done: make(chan struct{}), reserved: min(gt.length, r.opts.MaxBufferedBytes)}
+			f.pending.Store(int32(len(gt.blocks)))
+			if err := r.buffer.Acquire(ctx, f.reserved); err != nil {
+				return err
+			}
+			fetches.Add(1)
 			go func() {
-				defer fetchers.Done()
+				defer fetches.Done()
 				defer close(f.done)
 				if f.err = r.gets.Acquire(ctx, 1); f.err != nil {
 					return
@@ -333,80 +430,85 @@ func (r *Replayer) fetchAndDeliver(ctx context.Context, gets []get, cur *cursor,
 			case <-ctx.Done():
 				<-f.done
 				r.buffer.Release(f.reserved)
-				return
+				return ctx.Err()
 			}
 		}
-	}()
-	var err error
-	for f := range ahead {
-		if err == nil {
+		return nil
+	})
+	g.Go(func() error {
+		defer func() {
+			for _, w := range work {
+				close(w)
+			}
+		}()
+		for f := range ahead {
 			<-f.done
-			err = f.err
-			if err != nil && ctx.Err() == nil {
-				err = fmt.Errorf("replay: partition %d (offsets %d-%d): %w",
-					cur.tp.Partition, f.blocks[0].BaseOffset, f.blocks[len(f.blocks)-1].LastOffset, err)
+			if f.err == nil && int64(len(f.data)) != f.length {
+				f.err = fmt.Errorf("%s: %d bytes at %d, the index says %d: %w", f.object, len(f.data), f.off, f.length, segment.ErrCorrupt)
 			}
-			if err == nil {
-				err = r.deliver(f, cur, emit)
+			if f.err != nil {
+				b := f.blocks[0]
+				err := fmt.Errorf("replay: partition %d (offsets %d-%d): %w", b.Partition, b.BaseOffset, b.LastOffset, f.err)
+				r.buffer.Release(f.reserved)
+				for f := range ahead { // give back what was fetched ahead
+					<-f.done
+					r.buffer.Release(f.reserved)
+				}
+				return err
 			}
-			if err != nil {
-				cancel()
+			for i, b := range f.blocks {
+				select {
+				case work[f.owners[i]] <- blockWork{f: f, block: b}:
+				case <-ctx.Done():
+					r.blockDone(f)
+				}
 			}
-		} else {
-			<-f.done
 		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// blockDone counts one of f's blocks delivered, and gives f's bytes back to
+// the buffer after the last.
+func (r *Replayer) blockDone(f *fetched) {
+	if f.pending.Add(-1) == 0 {
 		f.data = nil
 		r.buffer.Release(f.reserved)
 	}
-	if errors.Is(err, errDone) {
-		return nil
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	return err
 }
 
-// errDone stops a partition that reached its end within a GET.
+// errDone stops a partition that reached its end within a block.
 var errDone = errors.New("replay: partition done")
 
-// deliver checks the blocks of one GET and emits their selected records.
-func (r *Replayer) deliver(f *fetched, cur *cursor, emit func(Record) error) error {
-	if int64(len(f.data)) != f.length {
-		return fmt.Errorf("replay: partition %d: %s: %d bytes at %d, the index says %d: %w",
-			cur.tp.Partition, f.object, len(f.data), f.off, f.length, segment.ErrCorrupt)
+// deliver checks one block of a GET and emits its selected records.
+func (r *Replayer) deliver(f *fetched, b segment.IndexEntry, cur *cursor, dec *batch.Decoder, emit func(Record) error) error {
+	if cur.done {
+		return nil
 	}
-	dec := batch.NewDecoder(maxDecompressed)
-	defer dec.Close()
+	block := f.data[b.Position-f.off : b.Position-f.off+b.Length]
+	if err := segment.CheckBlock(block, b); err != nil {
+		return fmt.Errorf("replay: partition %d: %s at byte %d (offsets %d-%d): %w",
+			cur.tp.Partition, f.object, b.Position, b.BaseOffset, b.LastOffset, err)
+	}
+	pos := b.Position
 	var recs []Record
-	for _, b := range f.blocks {
-		block := f.data[b.Position-f.off : b.Position-f.off+b.Length]
-		if err := segment.CheckBlock(block, b); err != nil {
-			return fmt.Errorf("replay: partition %d: %s at byte %d (offsets %d-%d): %w",
-				cur.tp.Partition, f.object, b.Position, b.BaseOffset, b.LastOffset, err)
+	return batch.Each(block, func(raw []byte, h batch.Header) error {
+		at := pos
+		pos += int64(len(raw))
+		if _, err := batch.Verify(raw); err != nil {
+			return fmt.Errorf("replay: partition %d: %s at byte %d (offset %d): %w", cur.tp.Partition, f.object, at, h.BaseOffset, err)
 		}
-		pos := b.Position
-		err := batch.Each(block, func(raw []byte, h batch.Header) error {
-			at := pos
-			pos += int64(len(raw))
-			if _, err := batch.Verify(raw); err != nil {
-				return fmt.Errorf("replay: partition %d: %s at byte %d (offset %d): %w", cur.tp.Partition, f.object, at, h.BaseOffset, err)
-			}
-			var err error
-			recs, err = cur.take(dec, raw, h, recs[:0])
-			if err != nil && !errors.Is(err, errDone) {
-				return fmt.Errorf("replay: partition %d: %s at byte %d (offset %d): %w", cur.tp.Partition, f.object, at, h.BaseOffset, err)
-			}
-			if emitErr := r.emit(recs, emit); emitErr != nil {
-				return emitErr
-			}
-			return err
-		})
-		if err != nil {
-			return err
+		var err error
+		recs, err = cur.take(dec, raw, h, recs[:0])
+		if err != nil && !errors.Is(err, errDone) {
+			return fmt.Errorf("replay: partition %d: %s at byte %d (offset %d): %w", cur.tp.Partition, f.object, at, h.BaseOffset, err)
 		}
-	}
-	return nil
+		if emitErr := r.emit(recs, emit); emitErr != nil {
+			return emitErr
+		}
+		return err
+	})
 }
 
 func (r *Replayer) emit(recs []Record, emit func(Record) error) error {
@@ -465,8 +567,9 @@ type cursor struct {
 	// next is the next offset to deliver, end the offset to stop before.
 	next, end int64
 	from, to  time.Time
-	// started is set once a record at or after from has been found.
-	started       bool
+	// started is set once a record at or after from has been found; done
+	// once the partition's end has been reached.
+	started, done bool
 	readCommitted bool
 	aborted       map[int64][]index.AbortedTxn
 }
