@@ -26,6 +26,7 @@ type coldReadResult struct {
 	objectMiB             float64
 	consumeOn, consumeOff float64 // through a restarted gateway, read-ahead on and off
 	replay                float64 // strata replay, 16 GETs in flight
+	parquet               float64 // strata replay --format parquet to a local directory
 	raw8, raw16           float64 // raw GETs of the same objects, 8 and 16 at a time
 }
 
@@ -110,6 +111,13 @@ func BenchmarkColdRead(b *testing.B) {
 		start := time.Now()
 		out := replayTopic(ctx, b, env, natsURL, store)
 		r.replay = r.objectMiB / time.Since(start).Seconds()
+
+		start = time.Now()
+		out = replayTopic(ctx, b, env, natsURL, append([]string{"--format", "parquet", "--out", b.TempDir()}, store...))
+		r.parquet = r.objectMiB / time.Since(start).Seconds()
+		if !strings.Contains(out, fmt.Sprintf("%d records", n)) {
+			b.Fatalf("parquet export: %s", out)
+		}
 		if !strings.Contains(out, fmt.Sprintf("%d records", n)) {
 			b.Fatalf("replay: %s", out)
 		}
@@ -118,6 +126,7 @@ func BenchmarkColdRead(b *testing.B) {
 		b.ReportMetric(r.consumeOn, "cold-consume-MB/s")
 		b.ReportMetric(r.consumeOff, "cold-consume-no-read-ahead-MB/s")
 		b.ReportMetric(r.replay, "replay-MB/s")
+		b.ReportMetric(r.parquet, "parquet-export-MB/s")
 		b.ReportMetric(r.raw8, "raw-get-8-MB/s")
 		b.ReportMetric(r.raw16, "raw-get-16-MB/s")
 		coldMu.Lock()
@@ -230,6 +239,7 @@ func printColdReadSummary(w io.Writer) {
 		{"consumer through a gateway, read-ahead (8 GETs)", r.consumeOn},
 		{"consumer through a gateway, no read-ahead", r.consumeOff},
 		{"strata replay (16 GETs)", r.replay},
+		{"strata replay --format parquet, to a local directory", r.parquet},
 		{"raw GET, 8 at a time", r.raw8},
 		{"raw GET, 16 at a time", r.raw16},
 	} {
