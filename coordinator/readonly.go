@@ -17,7 +17,8 @@ var ErrNoMetadata = errors.New("coordinator: no Strata metadata on these NATS se
 // partition heads, index chunks) as they exist, creating and changing
 // nothing, for tools beside the gateways such as `strata replay`: nothing
 // they do can disturb a gateway. Only the Store's read methods (LoadTopic,
-// LoadPartition) may be called on the result.
+// LoadPartition, and Schemas' Get and Watch when the registry's bucket
+// exists) may be called on the result.
 //
 // Reads go wherever the buckets' streams send them: gateways turn direct gets
 // off (see Open), so that is the stream leader.
@@ -50,6 +51,13 @@ func OpenReadOnly(ctx context.Context, js jetstream.JetStream, cfg Config) (*Sto
 			return nil, fmt.Errorf("bind bucket %s: %w", bucket, err)
 		}
 		*b.kv = kv
+	}
+	// The schema registry's bucket, for readers that decode records
+	// (Schemas); a cluster whose registry never ran has none.
+	if kv, err := js.KeyValue(ctx, cfg.Prefix+"_schemas"); err == nil {
+		s.schemas = kv
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("bind bucket %s_schemas: %w", cfg.Prefix, err)
 	}
 	s.table.init()
 	return s, nil

@@ -487,7 +487,7 @@ func runParquetExport(ctx context.Context, cfg replayConfig, js jetstream.JetStr
 		}
 	}
 	if cfg.Parquet.Decode {
-		reg, stop, err := openSchemaRegistry(ctx, js, cfg.Parquet.SchemaRegistryURL)
+		reg, stop, err := openSchemaRegistry(ctx, js, store, cfg.Parquet.SchemaRegistryURL)
 		if err != nil {
 			return err
 		}
@@ -561,7 +561,7 @@ func openExportOut(ctx context.Context, cfg replayConfig) (objstore.Bucket, erro
 // the coordinator's schema bucket, read-only. The second keeps replay free
 // of gateways (like the rest of it) and reads the records as the gateways'
 // registry stores them, with the registry's own code.
-func openSchemaRegistry(ctx context.Context, js jetstream.JetStream, url string) (*sr.Client, func(), error) {
+func openSchemaRegistry(ctx context.Context, js jetstream.JetStream, store *coordinator.Store, url string) (*sr.Client, func(), error) {
 	if url != "" {
 		cl, err := sr.NewClient(sr.URLs(url))
 		if err != nil {
@@ -570,11 +570,10 @@ func openSchemaRegistry(ctx context.Context, js jetstream.JetStream, url string)
 		return cl, func() {}, nil
 	}
 	bucket := coordinator.DefaultPrefix + "_schemas"
-	kv, err := js.KeyValue(ctx, bucket)
-	if err != nil {
+	if _, err := js.KeyValue(ctx, bucket); err != nil {
 		return nil, nil, fmt.Errorf("schema registry bucket %s: %w", bucket, err)
 	}
-	reg, err := schemaregistry.New(schemaregistry.Config{KV: readOnlySchemas{kv}})
+	reg, err := schemaregistry.New(schemaregistry.Config{KV: readOnlySchemas{store.Schemas()}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -608,22 +607,11 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return rec.Result(), nil
 }
 
-// readOnlySchemas is the schema registry's bucket for a reader: Get and
-// Watch as coordinator.SchemaKV, and writes refused.
-type readOnlySchemas struct{ kv jetstream.KeyValue }
+// readOnlySchemas is the coordinator's schema bucket for a reader: its Get
+// and Watch, and writes refused.
+type readOnlySchemas struct{ *coordinator.SchemaKV }
 
 var errReadOnlySchemas = errors.New("strata replay reads the schema registry and never writes it")
-
-func (r readOnlySchemas) Get(ctx context.Context, key string) ([]byte, uint64, error) {
-	e, err := r.kv.Get(ctx, key)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		return nil, 0, nil
-	case err != nil:
-		return nil, 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	return e.Value(), e.Revision(), nil
-}
 
 func (readOnlySchemas) Put(context.Context, string, []byte, uint64) (uint64, bool, error) {
 	return 0, false, errReadOnlySchemas
@@ -631,34 +619,4 @@ func (readOnlySchemas) Put(context.Context, string, []byte, uint64) (uint64, boo
 
 func (readOnlySchemas) Delete(context.Context, string, uint64) (bool, error) {
 	return false, errReadOnlySchemas
-}
-
-func (r readOnlySchemas) Watch(ctx context.Context, fn func(key string, value []byte, rev uint64)) error {
-	w, err := r.kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch schemas: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("watch schemas: watcher closed")
-			}
-			if e == nil {
-				fn("", nil, 0)
-				continue
-			}
-			var v []byte
-			if e.Operation() == jetstream.KeyValuePut {
-				v = e.Value()
-			}
-			fn(e.Key(), v, e.Revision())
-		}
-	}
 }
