@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -26,8 +27,12 @@ const DefaultGatewayLease = 10 * time.Second
 // Gateway is a live gateway as the cluster sees it.
 type Gateway struct {
 	NodeID int32  `json:"node_id"`
-	Addr   string `json:"addr"` // advertised host:port
-	Rack   string `json:"rack,omitempty"`
+	Addr   string `json:"addr"` // advertised host:port of the inter-broker listener
+	// Listeners are the advertised host:port of each of the gateway's
+	// listeners, by listener name; records from before named listeners
+	// have none, and clients of any listener are then given Addr.
+	Listeners map[string]string `json:"listeners,omitempty"`
+	Rack      string            `json:"rack,omitempty"`
 	// Incarnation tells two runs of one node id apart.
 	Incarnation string `json:"incarnation"`
 }
@@ -145,4 +150,9 @@ func (s *Store) Gateways(ctx context.Context) ([]Gateway, error) {
 	}
 	slices.SortFunc(out, func(a, b Gateway) int { return int(a.NodeID) - int(b.NodeID) })
 	return out, nil
+}
+
+// Equal reports whether g and o are the same record.
+func (g Gateway) Equal(o Gateway) bool {
+	return g.NodeID == o.NodeID && g.Addr == o.Addr && g.Rack == o.Rack && g.Incarnation == o.Incarnation && maps.Equal(g.Listeners, o.Listeners)
 }

@@ -84,6 +84,8 @@ type Store struct {
 	leaders    jetstream.KeyValue
 	schemas    jetstream.KeyValue
 	txns       jetstream.KeyValue
+	users      jetstream.KeyValue
+	acls       jetstream.KeyValue
 
 	// gatewayLease is the gateways bucket's TTL.
 	gatewayLease time.Duration
@@ -152,6 +154,8 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.leaders, "leaders", "Strata partitions' latest leader epochs", 0},
 		{&s.schemas, "schemas", "Strata schema registry: schemas, subjects, configs and modes", 0},
 		{&s.txns, "txns", "Strata transactional ids: one record per id, written by compare-and-swap", 0},
+		{&s.users, "users", "Strata SASL users: salted SCRAM credentials by mechanism and user", 0},
+		{&s.acls, "acls", "Strata ACL bindings: one record per binding", 0},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {

@@ -20,9 +20,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -174,7 +172,7 @@ func (v *clusterView) refresh(ctx context.Context) error {
 
 func (v *clusterView) setLive(gws []coordinator.Gateway, l *coordinator.Lease) {
 	v.mu.Lock()
-	changed := !slices.Equal(gws, v.live)
+	changed := !slices.EqualFunc(gws, v.live, coordinator.Gateway.Equal)
 	if changed {
 		v.live = gws
 		v.leaders = map[[16]byte][]int32{}
@@ -214,7 +212,7 @@ func (v *clusterView) leader(t coordinator.Topic, partition int32) int32 {
 	if !ok || int32(len(leaders)) != t.Partitions {
 		leaders = placement.Leaders(t.ID, t.Partitions, live)
 		v.mu.Lock()
-		if slices.Equal(live, v.live) {
+		if slices.EqualFunc(live, v.live, coordinator.Gateway.Equal) {
 			v.leaders[t.ID] = leaders
 		}
 		v.mu.Unlock()
@@ -245,19 +243,24 @@ type broker struct {
 }
 
 // brokers lists the live gateways, and this one even while it holds no
-// lease (its partitions then have no leader), by node id.
-func (s *Server) brokers() []broker {
-	out := []broker{{NodeID: s.cfg.NodeID, Rack: s.cfg.Rack, host: s.host, port: s.port}}
+// lease (its partitions then have no leader), by node id, with their
+// addresses on listener l (as Kafka, which gives each client the addresses of
+// the listener it connected to).
+func (s *Server) brokers(l *listener) []broker {
+	out := []broker{{NodeID: s.cfg.NodeID, Rack: s.cfg.Rack, host: l.host, port: l.port}}
 	for _, g := range s.view.gateways() {
 		if g.NodeID == s.cfg.NodeID {
 			continue
 		}
-		host, portStr, err := net.SplitHostPort(g.Addr)
-		port, perr := strconv.ParseInt(portStr, 10, 32)
-		if err != nil || perr != nil {
+		addr, ok := g.Listeners[l.Name]
+		if !ok {
+			addr = g.Addr
+		}
+		host, port, err := splitHostPort(addr)
+		if err != nil {
 			continue // RegisterGateway checked the address; a bad record is skipped
 		}
-		out = append(out, broker{NodeID: g.NodeID, Rack: g.Rack, host: host, port: int32(port)})
+		out = append(out, broker{NodeID: g.NodeID, Rack: g.Rack, host: host, port: port})
 	}
 	slices.SortFunc(out, func(a, b broker) int { return int(a.NodeID) - int(b.NodeID) })
 	return out

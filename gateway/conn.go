@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -55,16 +57,55 @@ type pendingReply struct {
 // not hold up the requests behind it.
 type conn struct {
 	s        *Server
+	ln       *listener
 	nc       net.Conn
 	remote   string
+	host     string // the client's IP address, as ACLs match it
 	clientID string
+
+	// principal is who the client is: AnonymousPrincipal until it
+	// authenticates, then "User:<name>" from its SASL login or client
+	// certificate. Read by the request goroutines, written by the read loop
+	// between requests.
+	principal atomic.Pointer[string]
 
 	replies chan *pendingReply // in request order; capacity maxInFlight
 	wg      sync.WaitGroup     // reply goroutines
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), replies: make(chan *pendingReply, maxInFlight)}
+func newConn(s *Server, l *listener, nc net.Conn) *conn {
+	c := &conn{s: s, ln: l, nc: nc, remote: nc.RemoteAddr().String(), replies: make(chan *pendingReply, maxInFlight)}
+	c.host = c.remote
+	if host, _, err := net.SplitHostPort(c.remote); err == nil {
+		c.host = host
+	}
+	c.setPrincipal(AnonymousPrincipal)
+	return c
+}
+
+// Principal returns the connection's principal ("User:alice").
+func (c *conn) Principal() string { return *c.principal.Load() }
+
+func (c *conn) setPrincipal(p string) { c.principal.Store(&p) }
+
+// handshake completes a TLS connection's handshake, within the write timeout,
+// and takes the principal of its client certificate.
+func (c *conn) handshake(ctx context.Context) error {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
+	}
+	p, err := c.s.tlsPrincipal(tc.ConnectionState())
+	if err != nil {
+		return fmt.Errorf("principal of the client certificate: %w", err)
+	}
+	c.setPrincipal(p)
+	return nil
 }
 
 // serve runs the connection until the client closes it, a protocol error, or ctx
@@ -76,6 +117,11 @@ func (c *conn) serve(ctx context.Context) {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	defer stop()
+	if err := c.handshake(ctx); err != nil {
+		c.s.cfg.Logger.Debug("closing connection", "remote", c.remote, "listener", c.ln.Name, "err", err)
+		c.nc.Close()
+		return
+	}
 
 	var writer sync.WaitGroup
 	writer.Go(func() {

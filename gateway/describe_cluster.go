@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (s *Server) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeCluster(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = req.EndpointType
@@ -23,7 +23,7 @@ func (s *Server) handleDescribeCluster(_ context.Context, _ *conn, kreq kmsg.Req
 		return respond(resp), nil
 	}
 	resp.ClusterID = s.cfg.ClusterID
-	for _, g := range s.brokers() {
+	for _, g := range s.brokers(c.ln) {
 		b := kmsg.NewDescribeClusterResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = g.NodeID, g.host, g.port, nonEmpty(g.Rack)
 		resp.Brokers = append(resp.Brokers, b)

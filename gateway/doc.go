@@ -35,7 +35,8 @@
 //
 // Usage:
 //
-//	srv, err := gateway.New(gateway.Config{Listener: ln, ClusterID: id,
+//	srv, err := gateway.New(gateway.Config{ClusterID: id,
+//		Listeners: []gateway.Listener{{Name: "PLAINTEXT", Protocol: gateway.Plaintext, Listener: ln}},
 //		Topics: store, TopicAdmin: store, ProducerIDs: store, Offsets: store, Logs: log})
 //	err = srv.Run(ctx)
 package gateway

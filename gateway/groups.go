@@ -50,7 +50,7 @@ import (
 	"github.com/stratalog/strata/coordinator/group"
 )
 
-func (s *Server) handleFindCoordinator(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleFindCoordinator(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	answer := func(key string) (int16, int32, string, int32) {
@@ -61,7 +61,7 @@ func (s *Server) handleFindCoordinator(_ context.Context, _ *conn, kreq kmsg.Req
 			return kerr.InvalidRequest.Code, -1, "", -1
 		}
 		node := s.view.coordinatorFor(key)
-		for _, b := range s.brokers() {
+		for _, b := range s.brokers(c.ln) {
 			if b.NodeID == node {
 				return 0, b.NodeID, b.host, b.port
 			}

@@ -34,11 +34,11 @@ import (
 	"github.com/stratalog/strata/tiered/index"
 )
 
-func (s *Server) handleMetadata(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleMetadata(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 
-	for _, g := range s.brokers() {
+	for _, g := range s.brokers(c.ln) {
 		b := kmsg.NewMetadataResponseBroker()
 		b.NodeID, b.Host, b.Port, b.Rack = g.NodeID, g.host, g.port, nonEmpty(g.Rack)
 		resp.Brokers = append(resp.Brokers, b)

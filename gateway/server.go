@@ -3,11 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -93,11 +92,14 @@ type LeaderEpochs interface {
 
 // Config configures a Server. Zero values mean the documented defaults.
 type Config struct {
-	// Listener is the Kafka listener. Required.
-	Listener net.Listener
-	// Advertise is the host:port given to clients in metadata. Default: the
-	// listener's address.
-	Advertise string
+	// Listeners are the gateway's Kafka listeners (see listeners.go); the
+	// first is the one other gateways send their requests to. At least one
+	// is required.
+	Listeners []Listener
+	// SSLPrincipal names the principal of a TLS client certificate, without
+	// the "User:" prefix (Kafka's ssl.principal.mapping.rules). Default:
+	// the subject's distinguished name.
+	SSLPrincipal func(*x509.Certificate) (string, error)
 	// NodeID is this gateway's broker id. Default 0.
 	NodeID int32
 	// Rack is this gateway's rack (broker.rack), if any.
@@ -197,8 +199,8 @@ type Config struct {
 
 func (c *Config) ensureDefaults() error {
 	switch {
-	case c.Listener == nil:
-		return errors.New("gateway: Config.Listener is required")
+	case len(c.Listeners) == 0:
+		return errors.New("gateway: Config.Listeners needs at least one listener")
 	case c.ClusterID == "":
 		return errors.New("gateway: Config.ClusterID is required")
 	case c.Topics == nil || c.TopicAdmin == nil || c.ProducerIDs == nil || c.Logs == nil || c.Offsets == nil:
@@ -215,8 +217,8 @@ func (c *Config) ensureDefaults() error {
 	if c.TransactionScanInterval <= 0 {
 		c.TransactionScanInterval = DefaultTransactionScanInterval
 	}
-	if c.Advertise == "" {
-		c.Advertise = c.Listener.Addr().String()
+	if c.SSLPrincipal == nil {
+		c.SSLPrincipal = subjectDN
 	}
 	if c.Incarnation == "" {
 		c.Incarnation = placement.NewIncarnation()
@@ -248,14 +250,14 @@ func (c *Config) ensureDefaults() error {
 
 // Server serves the Kafka protocol on one listener.
 type Server struct {
-	cfg     Config
-	host    string
-	port    int32
-	metrics *metrics
-	pids    *producerIDBlock
-	groups  *group.Coordinator
-	view    *clusterView
-	now     func() time.Time
+	cfg Config
+	// listeners are Config.Listeners, the inter-broker one first.
+	listeners []*listener
+	metrics   *metrics
+	pids      *producerIDBlock
+	groups    *group.Coordinator
+	view      *clusterView
+	now       func() time.Time
 	// inflight holds MaxInFlightRequestBytes of request bytes.
 	inflight *semaphore.Weighted
 	// decoders pools the scratch decoders produce checks records with.
@@ -275,24 +277,29 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.ensureDefaults(); err != nil {
 		return nil, err
 	}
-	host, portStr, err := net.SplitHostPort(cfg.Advertise)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: advertise address %q: %w", cfg.Advertise, err)
-	}
-	port, err := strconv.ParseInt(portStr, 10, 32)
-	if err != nil || port <= 0 {
-		return nil, fmt.Errorf("gateway: advertise address %q: bad port", cfg.Advertise)
-	}
 	s := &Server{
 		cfg:      cfg,
-		host:     host,
-		port:     int32(port),
 		metrics:  newMetrics(cfg.Registerer),
 		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
 	}
-	self := coordinator.Gateway{NodeID: cfg.NodeID, Addr: cfg.Advertise, Rack: cfg.Rack, Incarnation: cfg.Incarnation}
+	self := coordinator.Gateway{NodeID: cfg.NodeID, Rack: cfg.Rack, Incarnation: cfg.Incarnation, Listeners: map[string]string{}}
+	for _, l := range cfg.Listeners {
+		ln, err := newListener(l)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := self.Listeners[l.Name]; dup || l.Name == "" {
+			return nil, fmt.Errorf("gateway: listener name %q is empty or used twice", l.Name)
+		}
+		if _, err := ParseSecurityProtocol(string(l.Protocol)); err != nil {
+			return nil, fmt.Errorf("gateway: listener %s: %w", l.Name, err)
+		}
+		s.listeners = append(s.listeners, ln)
+		self.Listeners[l.Name] = ln.Advertise
+	}
+	self.Addr = s.listeners[0].Advertise
 	s.view = newClusterView(self, cfg.Members, s.membershipChanged)
 	if cfg.Transactions != nil {
 		s.txns = newTxnCoordinator(s)
@@ -308,15 +315,20 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Run accepts connections until ctx is done, then closes the listener and every
-// connection and returns once all connection goroutines have exited.
+// Run accepts connections on every listener until ctx is done, then closes the
+// listeners and every connection and returns once all connection goroutines
+// have exited.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 
-	stop := context.AfterFunc(ctx, func() { s.cfg.Listener.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		for _, l := range s.listeners {
+			l.Listener.Listener.Close()
+		}
+	})
 	defer stop()
 	if err := s.view.join(ctx); err != nil {
 		return fmt.Errorf("gateway: join the cluster: %w", err)
@@ -330,15 +342,30 @@ func (s *Server) Run(ctx context.Context) error {
 		s.cfg.OnServing()
 	}
 
+	errs := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		wg.Go(func() { errs <- s.accept(ctx, &wg, l) })
+	}
+	for range s.listeners {
+		if err := <-errs; err != nil {
+			cancel()
+			return err
+		}
+	}
+	return nil
+}
+
+// accept serves l's connections until ctx is done or accepting fails.
+func (s *Server) accept(ctx context.Context, wg *sync.WaitGroup, l *listener) error {
 	var delay time.Duration // backoff for temporary accept errors, as net/http
 	for {
-		nc, err := s.cfg.Listener.Accept()
+		nc, err := l.Listener.Listener.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if delay = min(max(2*delay, 5*time.Millisecond), time.Second); isTemporary(err) {
-				s.cfg.Logger.Warn("accept failed, retrying", "err", err, "delay", delay)
+				s.cfg.Logger.Warn("accept failed, retrying", "listener", l.Name, "err", err, "delay", delay)
 				t := time.NewTimer(delay)
 				select {
 				case <-t.C:
@@ -347,7 +374,7 @@ func (s *Server) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			return fmt.Errorf("gateway: accept: %w", err)
+			return fmt.Errorf("gateway: accept on %s: %w", l.Name, err)
 		}
 		delay = 0
 		if !s.admit() {
@@ -357,7 +384,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		wg.Go(func() {
 			defer s.release()
-			newConn(s, nc).serve(ctx)
+			newConn(s, l, nc).serve(ctx)
 		})
 	}
 }

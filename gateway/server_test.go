@@ -40,6 +40,12 @@ type serverOpts struct {
 	consumerSession, consumerHeartbeat time.Duration
 	// offsetsRetention and its check interval, when set.
 	offsetsRetention, offsetsRetentionCheck time.Duration
+	// listeners, when set, replace the one PLAINTEXT listener on a free
+	// loopback port; addr is then the first one's.
+	listeners []Listener
+	// configure, when set, changes the gateway's Config last (security
+	// tests set their authenticator and authorizer here).
+	configure func(*Config)
 }
 
 // startServer runs a gateway on its own for tb and stops every part in
@@ -121,17 +127,21 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 	}
 	b.wg.Go(func() { _ = log.Run(b.ctx) })
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	listeners := o.listeners
+	if listeners == nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		listeners = []Listener{{Name: "PLAINTEXT", Protocol: Plaintext, Listener: ln}}
 	}
 	var logs Logs = log
 	if o.wrapLogs != nil {
 		logs = o.wrapLogs(log)
 	}
 	rec := &recordingHandler{}
-	srv, err = New(Config{
-		Listener:                       ln,
+	cfg := Config{
+		Listeners:                      listeners,
 		NodeID:                         nodeID,
 		Rack:                           rack,
 		Incarnation:                    incarnation,
@@ -152,12 +162,16 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 		OffsetsRetention:               o.offsetsRetention,
 		OffsetsRetentionCheckInterval:  o.offsetsRetentionCheck,
 		Logger:                         slog.New(rec),
-	})
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	srv, err = New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	b.wg.Go(func() { _ = srv.Run(b.ctx) })
-	return &testServer{addr: ln.Addr().String(), store: store, log: log, wal: b.wal, logs: rec}
+	return &testServer{addr: listeners[0].Listener.Addr().String(), store: store, log: log, wal: b.wal, logs: rec}
 }
 
 func (s *testServer) client(tb testing.TB, opts ...kgo.Opt) *kgo.Client {

@@ -205,8 +205,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	var ready atomic.Bool
 	gw, err = gateway.New(gateway.Config{
-		Listener:                       ln,
-		Advertise:                      advertise,
+		Listeners:                      []gateway.Listener{{Name: "PLAINTEXT", Protocol: gateway.Plaintext, Listener: ln, Advertise: advertise}},
 		NodeID:                         int32(cfg.NodeID),
 		Rack:                           cfg.Rack,
 		Incarnation:                    incarnation,
