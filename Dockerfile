@@ -3,9 +3,12 @@
 #
 # Every `strata serve` flag is also the environment variable STRATA_<FLAG>
 # (e.g. STRATA_S3_BUCKET, STRATA_NATS_URL, STRATA_NODE_ID, STRATA_RACK,
-# STRATA_ADVERTISE); the defaults below listen on all interfaces, as a
-# container must. With none set it runs everything embedded, its data under
-# the /var/lib/strata volume. The image has no shell: the health check is
+# STRATA_ADVERTISED_LISTENERS); the defaults below listen on all interfaces,
+# as a container must. With none set it runs everything embedded, its data
+# under the /var/lib/strata volume. A PLAINTEXT listener on all interfaces
+# lets anyone in, so strata refuses to start with it unless
+# STRATA_ALLOW_UNAUTHENTICATED_LISTENERS=true: set that for a trusted network,
+# or give STRATA_LISTENERS a SASL or mutual-TLS listener (see the README). The image has no shell: the health check is
 # `strata healthcheck`, which asks the admin endpoint's /healthz.
 
 ARG GO_VERSION=1.26.8
@@ -25,7 +28,7 @@ FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /out/strata /usr/local/bin/strata
 COPY --from=build --chown=65532:65532 /out/data /var/lib/strata
-ENV STRATA_LISTEN=0.0.0.0:9092 \
+ENV STRATA_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
 	STRATA_HTTP_LISTEN=0.0.0.0:9644 \
 	STRATA_SCHEMA_REGISTRY_LISTEN=0.0.0.0:8081 \
 	STRATA_DATA_DIR=/var/lib/strata

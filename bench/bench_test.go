@@ -229,7 +229,7 @@ func startStrata(b *testing.B, env []string, dir string, args ...string) *strata
 		}
 		b.Skip("STRATA_BIN is not set; run `make bench`, which builds bin/strata")
 	}
-	p := &strataProc{b: b, env: env, args: append([]string{bin, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0",
+	p := &strataProc{b: b, env: env, args: append([]string{bin, "serve", "--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0",
 		"--embedded-nats-listen", "", "--data-dir", dir}, args...)}
 	p.start()
 	b.Cleanup(p.stop)

@@ -121,7 +121,7 @@ start_gateway() { # N
 	fi
 	: >"$dir/gateway-$i.log"
 	AWS_ACCESS_KEY_ID=$minio_user AWS_SECRET_ACCESS_KEY=$minio_password \
-		"$bin" serve --listen "127.0.0.1:$((base + 20 + i))" --http-listen "127.0.0.1:$((base + 30 + i))" \
+		"$bin" serve --listeners "PLAINTEXT://127.0.0.1:$((base + 20 + i))" --http-listen "127.0.0.1:$((base + 30 + i))" \
 		--schema-registry-listen "127.0.0.1:$((base + 50 + i))" --data-dir "$dir/shared" "${store[@]}" \
 		--nats-url "$nats_urls" --nats-monitor-url "$monitor_urls" --nats-replicas 3 --node-id "$i" \
 		--rack "${racks[$((i - 1))]}" --gateway-lease "$lease" --num-partitions "$partitions" \

@@ -21,7 +21,7 @@ fail() {
 # from the addresses it logs once it serves.
 start() {
 	: >"$work/strata.log"
-	"$bin" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --schema-registry-listen 127.0.0.1:0 --embedded-nats-listen '' --data-dir "$work/data" \
+	"$bin" serve --listeners PLAINTEXT://127.0.0.1:0 --http-listen 127.0.0.1:0 --schema-registry-listen 127.0.0.1:0 --embedded-nats-listen '' --data-dir "$work/data" \
 		--log-level info "${serve_args[@]}" >"$work/strata.log" 2>&1 &
 	pid=$!
 	broker=""

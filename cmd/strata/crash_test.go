@@ -75,7 +75,7 @@ func startChild(t *testing.T, cmd *exec.Cmd, what string) *process {
 // it serves Kafka.
 func startProcess(t *testing.T, dir, addr string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listen", addr, "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--listeners", "PLAINTEXT://" + addr, "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", dir}, args...)...)
 	cmd.Env = append(os.Environ(), runAsStrata+"=1")
 	p := startChild(t, cmd, "strata")
 	testenv.CheckFor(t, 60*time.Second, 50*time.Millisecond, func() error {

@@ -15,18 +15,31 @@ import (
 	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/internal/tlsfiles"
 	"github.com/stratalog/strata/schemaregistry"
+	"github.com/stratalog/strata/security/principal"
 	"github.com/stratalog/strata/tiered"
 )
 
 // serveConfig is everything `strata serve` is told, from flags and environment.
 type serveConfig struct {
 	storeConfig
-	Listen     string
-	Advertise  string
-	HTTPListen string
-	// TLS, when its certificate is set, puts the Kafka listener behind
-	// TLS (mutual with client CAs).
-	TLS tlsfiles.Files
+	// Listeners, AdvertisedListeners, ListenerSecurityProtocolMap and
+	// InterBrokerListenerName are Kafka's settings of those names; check
+	// resolves them into listeners.
+	Listeners                   string
+	AdvertisedListeners         string
+	ListenerSecurityProtocolMap string
+	InterBrokerListenerName     string
+	listeners                   []listenerSpec
+	// SSL is the TLS setup of the SSL and SASL_SSL listeners.
+	SSL tlsfiles.Files
+	// SSLPrincipalMappingRules is ssl.principal.mapping.rules, parsed into
+	// principalRules.
+	SSLPrincipalMappingRules string
+	principalRules           *principal.Rules
+	// AllowUnauthenticatedListeners lets a listener reachable from other
+	// hosts serve clients it does not authenticate.
+	AllowUnauthenticatedListeners bool
+	HTTPListen                    string
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
@@ -111,7 +124,9 @@ type s3Flags struct {
 // environment variable that also sets it (derived: STRATA_ plus the flag name in
 // upper case with '-' as '_'), its default and what it means.
 func serveFlags(c *serveConfig) []flagDef {
-	c.Listen, c.HTTPListen = "127.0.0.1:9092", "127.0.0.1:9644"
+	c.Listeners, c.ListenerSecurityProtocolMap = "PLAINTEXT://127.0.0.1:9092", defaultProtocolMap
+	c.SSL.ClientAuth, c.SSLPrincipalMappingRules = tlsfiles.ClientAuthNone, "DEFAULT"
+	c.HTTPListen = "127.0.0.1:9644"
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -128,11 +143,16 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.CompactionRate = schedule.DefaultMaxBytesPerSecond
 	c.MetadataSnapshotInterval = time.Minute
 	return append(storeFlags(&c.storeConfig), []flagDef{
-		{"listen", "Kafka listener address", (*stringValue)(&c.Listen)},
-		{"advertise", "host:port given to clients in metadata (default: --listen, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.Advertise)},
-		{"tls-cert-file", "PEM certificate chain of the Kafka listener: clients connect with TLS 1.2 or later (security.protocol=SSL); reloaded when the file changes", (*stringValue)(&c.TLS.CertFile)},
-		{"tls-key-file", "PEM private key of --tls-cert-file", (*stringValue)(&c.TLS.KeyFile)},
-		{"tls-client-ca-file", "PEM CAs whose client certificates the Kafka listener requires (mutual TLS)", (*stringValue)(&c.TLS.ClientCAFile)},
+		{"listeners", "the Kafka listeners, NAME://host:port comma-separated (an empty host binds every interface); each name's security protocol is in --listener-security-protocol-map", (*stringValue)(&c.Listeners)},
+		{"advertised-listeners", "the host:port clients are given per listener, NAME://host:port comma-separated (default: the listener's address, with the host name for 0.0.0.0 or ::)", (*stringValue)(&c.AdvertisedListeners)},
+		{"listener-security-protocol-map", "each listener name's security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), NAME:PROTOCOL comma-separated", (*stringValue)(&c.ListenerSecurityProtocolMap)},
+		{"inter-broker-listener-name", "the listener other gateways send their requests to (default: the first of --listeners)", (*stringValue)(&c.InterBrokerListenerName)},
+		{"allow-unauthenticated-listeners", "start even if a listener reachable from other hosts does not authenticate its clients (PLAINTEXT, or SSL without --ssl-client-auth required)", (*boolValue)(&c.AllowUnauthenticatedListeners)},
+		{"ssl-cert-file", "PEM certificate chain of the SSL and SASL_SSL listeners (TLS 1.2 or later); reloaded when the file changes", (*stringValue)(&c.SSL.CertFile)},
+		{"ssl-key-file", "PEM private key of --ssl-cert-file", (*stringValue)(&c.SSL.KeyFile)},
+		{"ssl-client-ca-file", "PEM CAs that sign the client certificates --ssl-client-auth asks for", (*stringValue)(&c.SSL.ClientCAFile)},
+		{"ssl-client-auth", "whether TLS clients must present a certificate (ssl.client.auth): none, requested or required; the principal is then the certificate's subject, mapped by --ssl-principal-mapping-rules", (*clientAuthValue)(&c.SSL.ClientAuth)},
+		{"ssl-principal-mapping-rules", "how a client certificate's subject becomes the principal's name (ssl.principal.mapping.rules), e.g. RULE:^CN=([^,]*),.*$/$1/L,DEFAULT", (*stringValue)(&c.SSLPrincipalMappingRules)},
 		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
 		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
 		{"schema-registry-max-body", "largest schema registry request body (e.g. 8MiB); larger ones get 413", &c.SchemaRegistryMaxBody},
@@ -240,11 +260,17 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 	if err := c.storeConfig.check(); err != nil {
 		return c, err
 	}
+	var err error
+	if c.listeners, err = parseListeners(c.Listeners, c.AdvertisedListeners, c.ListenerSecurityProtocolMap, c.InterBrokerListenerName); err != nil {
+		return c, err
+	}
 	switch {
-	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
-		return c, errors.New("--tls-cert-file and --tls-key-file go together")
-	case c.TLS.ClientCAFile != "" && c.TLS.CertFile == "":
-		return c, errors.New("--tls-client-ca-file needs --tls-cert-file")
+	case (c.SSL.CertFile == "") != (c.SSL.KeyFile == ""):
+		return c, errors.New("--ssl-cert-file and --ssl-key-file go together")
+	case c.SSL.ClientCAFile != "" && c.SSL.CertFile == "":
+		return c, errors.New("--ssl-client-ca-file needs --ssl-cert-file")
+	case c.SSL.ClientAuth != tlsfiles.ClientAuthNone && c.SSL.ClientCAFile == "":
+		return c, fmt.Errorf("--ssl-client-auth %s needs --ssl-client-ca-file", c.SSL.ClientAuth)
 	case c.NodeID < 0 || c.NodeID > 1<<31-1:
 		return c, fmt.Errorf("--node-id %d out of range", c.NodeID)
 	case c.FlushInterval <= 0:
@@ -280,7 +306,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
 		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
 	}
-	return c, nil
+	return c, checkListeners(&c)
 }
 
 // validListen reports whether addr is host:port with a port number.
@@ -314,6 +340,15 @@ func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 func (v *intValue) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	*v = intValue(n)
+	return err
+}
+
+type clientAuthValue tlsfiles.ClientAuth
+
+func (v *clientAuthValue) String() string { return string(*v) }
+func (v *clientAuthValue) Set(s string) error {
+	a, err := tlsfiles.ParseClientAuth(s)
+	*v = clientAuthValue(a)
 	return err
 }
 

@@ -18,7 +18,7 @@ func TestStartsWhileNATSClusterForms(t *testing.T) {
 	cluster := testenv.NewNATSCluster(t, 3)
 	cluster.Nodes[0].Start(t)
 
-	s := serveInProcess(t, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "",
+	s := serveInProcess(t, "--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "",
 		"--data-dir", t.TempDir(), "--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(),
 		"--nats-replicas", "3")
 	t.Cleanup(func() {

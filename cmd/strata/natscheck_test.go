@@ -19,7 +19,7 @@ func TestNATSDurabilityCheckAtStart(t *testing.T) {
 	// serves (stopping it then), or its error if it exits first.
 	serveUntilReady := func(args ...string) (string, error) {
 		t.Helper()
-		s := serveInProcess(t, append([]string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "",
+		s := serveInProcess(t, append([]string{"--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "",
 			"--data-dir", t.TempDir(), "--nats-url", ns.URL}, args...)...)
 		select {
 		case <-s.exited:

@@ -390,7 +390,7 @@ func runRecoverCmd(t *testing.T, args ...string) string {
 // it too.
 func startGateway(t *testing.T, args ...string) (string, string, func()) {
 	t.Helper()
-	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-level", "warn"}
+	base := []string{"--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--log-level", "warn"}
 	cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)

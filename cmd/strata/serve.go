@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +31,6 @@ import (
 	"github.com/stratalog/strata/internal/jsready"
 	"github.com/stratalog/strata/internal/natscheck"
 	"github.com/stratalog/strata/internal/natsembed"
-	"github.com/stratalog/strata/internal/tlsfiles"
 	"github.com/stratalog/strata/recovery"
 	"github.com/stratalog/strata/schemaregistry"
 	"github.com/stratalog/strata/tiered"
@@ -158,35 +157,19 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	listeners, peerTLS, err := openListeners(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("kafka listener: %w", err)
+		return err
 	}
-	var peerTLS *tls.Config
-	if cfg.TLS.CertFile != "" {
-		tlsCfg, err := tlsfiles.Config(cfg.TLS, logger.With("part", "tls"))
-		if err == nil {
-			peerTLS, err = tlsfiles.PeerConfig(tlsCfg, cfg.TLS)
-		}
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("kafka listener: %w", err)
-		}
-		// The gateway reads and writes through the TLS connection as
-		// through any other; the handshake runs on its first read.
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	advertise := cfg.Advertise
-	if advertise == "" {
-		advertise, err = defaultAdvertise(ln.Addr().(*net.TCPAddr), os.Hostname)
-		if err != nil {
-			ln.Close()
-			return err
+	closeListeners := func() {
+		for _, l := range listeners {
+			l.Listener.Close()
 		}
 	}
+	ln := listeners[0].Listener
 	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return fmt.Errorf("http listener: %w", err)
 	}
 	var registry *schemaregistry.Registry
@@ -197,7 +180,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			registryLn, err = net.Listen("tcp", cfg.SchemaRegistryListen)
 		}
 		if err != nil {
-			ln.Close()
+			closeListeners()
 			httpLn.Close()
 			return fmt.Errorf("schema registry: %w", err)
 		}
@@ -205,7 +188,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	}
 	var ready atomic.Bool
 	gw, err = gateway.New(gateway.Config{
-		Listeners:                      []gateway.Listener{{Name: "PLAINTEXT", Protocol: gateway.Plaintext, Listener: ln, Advertise: advertise}},
+		Listeners:                      listeners,
+		SSLPrincipal:                   func(cert *x509.Certificate) (string, error) { return cfg.principalRules.Map(cert.Subject.String()) },
 		NodeID:                         int32(cfg.NodeID),
 		Rack:                           cfg.Rack,
 		Incarnation:                    incarnation,
@@ -240,12 +224,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			if cfg.onServing != nil {
 				cfg.onServing(ln.Addr(), httpLn.Addr())
 			}
-			logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", advertise, "cluster", clusterID, "node", cfg.NodeID,
+			for _, l := range listeners {
+				logger.Info("serving kafka", "listener", l.Name, "protocol", l.Protocol, "listen", l.Listener.Addr().String(), "advertise", l.Advertise)
+			}
+			logger.Info("serving", "cluster", clusterID, "node", cfg.NodeID,
 				"http", httpLn.Addr().String())
 		},
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		httpLn.Close()
 		return err
 	}
@@ -260,7 +247,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Registerer:        reg,
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		httpLn.Close()
 		return err
 	}
@@ -279,7 +266,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Registerer: reg,
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		httpLn.Close()
 		return err
 	}
@@ -295,7 +282,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Registerer: reg,
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		httpLn.Close()
 		return err
 	}
@@ -307,7 +294,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		select {
 		case <-store.Synced():
 		case <-front.Done():
-			ln.Close()
+			closeListeners()
 			return nil
 		}
 		err := gw.Run(front)
@@ -464,8 +451,8 @@ func readAhead(n byteSize) int64 {
 // splitURLs is used for --nats-url lists with spaces after commas.
 func splitURLs(s string) string { return strings.ReplaceAll(s, " ", "") }
 
-// defaultAdvertise is the address given to clients when --advertise is not
-// set: the listener's, except that a wildcard listener (0.0.0.0, ::) is
+// defaultAdvertise is the address given to clients of a listener that
+// --advertised-listeners does not name: the listener's, except that a wildcard listener (0.0.0.0, ::) is
 // advertised under the host's name, as Kafka does for advertised.listeners,
 // since clients (and the other gateways' metadata) cannot dial a wildcard.
 func defaultAdvertise(ln *net.TCPAddr, hostname func() (string, error)) (string, error) {
@@ -474,7 +461,7 @@ func defaultAdvertise(ln *net.TCPAddr, hostname func() (string, error)) (string,
 	}
 	host, err := hostname()
 	if err != nil {
-		return "", fmt.Errorf("listening on %s and no --advertise: host name: %w", ln, err)
+		return "", fmt.Errorf("listening on %s and no --advertised-listeners for it: host name: %w", ln, err)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(ln.Port)), nil
 }

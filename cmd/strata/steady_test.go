@@ -208,7 +208,7 @@ func startServeAddrs(t *testing.T, args ...string) (kafka, httpAddr string) {
 // configure (if not nil) before serve starts, for the hooks tests set.
 func startServeWith(t *testing.T, configure func(*serveConfig), args ...string) (kafka, httpAddr string) {
 	t.Helper()
-	base := []string{"--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
+	base := []string{"--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--schema-registry-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn"}
 	cfg, err := parseServeFlags(append(base, args...), os.LookupEnv, io.Discard)
 	if err != nil {
 		t.Fatal(err)

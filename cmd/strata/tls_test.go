@@ -39,7 +39,7 @@ func TestTLSCluster(t *testing.T) {
 	for i, addr := range addrs {
 		startProcess(t, dir, addr, append([]string{"--nats-url", nats.URLs(), "--nats-monitor-url", nats.MonitorURLs(), "--nats-replicas", "3",
 			"--node-id", strconv.Itoa(i + 1), "--gateway-lease", "2s", "--flush-interval", "20ms",
-			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-client-ca-file", caFile}, store...)...)
+			"--listeners", "SSL://" + addr, "--ssl-cert-file", certFile, "--ssl-key-file", keyFile, "--ssl-client-ca-file", caFile, "--ssl-client-auth", "required"}, store...)...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

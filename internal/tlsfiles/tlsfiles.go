@@ -31,9 +31,44 @@ const CheckInterval = 5 * time.Second
 type Files struct {
 	// CertFile holds the certificate chain, leaf first; KeyFile its key.
 	CertFile, KeyFile string
-	// ClientCAFile, if set, holds the CAs that sign client certificates:
-	// clients must then present one (mutual TLS).
+	// ClientCAFile, if set, holds the CAs that sign client certificates,
+	// which ClientAuth asks for.
 	ClientCAFile string
+	// ClientAuth is Kafka's ssl.client.auth: whether clients are asked for
+	// a certificate signed by ClientCAFile. Needs ClientCAFile unless none.
+	ClientAuth ClientAuth
+}
+
+// ClientAuth is Kafka's ssl.client.auth.
+type ClientAuth string
+
+// The ssl.client.auth values. A certificate that is sent is always
+// verified; requested only lets a client send none.
+const (
+	ClientAuthNone      ClientAuth = "none"
+	ClientAuthRequested ClientAuth = "requested"
+	ClientAuthRequired  ClientAuth = "required"
+)
+
+// ParseClientAuth parses an ssl.client.auth value; empty is none.
+func ParseClientAuth(s string) (ClientAuth, error) {
+	switch a := ClientAuth(s); a {
+	case "":
+		return ClientAuthNone, nil
+	case ClientAuthNone, ClientAuthRequested, ClientAuthRequired:
+		return a, nil
+	}
+	return "", fmt.Errorf("ssl client auth %q: want none, requested or required", s)
+}
+
+func (a ClientAuth) tlsType() tls.ClientAuthType {
+	switch a {
+	case ClientAuthRequired:
+		return tls.RequireAndVerifyClientCert
+	case ClientAuthRequested:
+		return tls.VerifyClientCertIfGiven
+	}
+	return tls.NoClientCert
 }
 
 // Config returns a server TLS configuration (TLS 1.2 and later) serving the
@@ -51,6 +86,9 @@ func newConfig(f Files, logger *slog.Logger) (*tls.Config, *reloader, error) {
 	if f.CertFile == "" || f.KeyFile == "" {
 		return nil, nil, errors.New("tls: a certificate file and a key file are both needed")
 	}
+	if f.ClientAuth.tlsType() != tls.NoClientCert && f.ClientCAFile == "" {
+		return nil, nil, fmt.Errorf("tls: client auth %s needs a client CA file", f.ClientAuth)
+	}
 	r := &reloader{files: f, log: logger, now: time.Now}
 	if err := r.load(); err != nil {
 		return nil, nil, err
@@ -59,13 +97,13 @@ func newConfig(f Files, logger *slog.Logger) (*tls.Config, *reloader, error) {
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.certificate(), nil },
 	}
-	if f.ClientCAFile != "" {
+	if auth := f.ClientAuth.tlsType(); auth != tls.NoClientCert {
 		// Client CAs are reloaded too: GetConfigForClient hands each
 		// handshake the current pool.
 		cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			c := cfg.Clone()
 			c.GetConfigForClient = nil
-			c.ClientAuth = tls.RequireAndVerifyClientCert
+			c.ClientAuth = auth
 			c.ClientCAs = r.clientCAs()
 			return c, nil
 		}

@@ -116,7 +116,7 @@ func TestMutualTLS(t *testing.T) {
 	write(t, certFile, c)
 	write(t, keyFile, k)
 	write(t, caFile, ca.PEM)
-	cfg, err := Config(Files{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile}, nil)
+	cfg, err := Config(Files{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile, ClientAuth: ClientAuthRequired}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ def strata(tmp_path_factory):
         [
             binary,
             "serve",
-            "--listen", "127.0.0.1:0",
+            "--listeners", "PLAINTEXT://127.0.0.1:0",
             "--http-listen", "127.0.0.1:0",
             "--schema-registry-listen", "127.0.0.1:0",
             "--embedded-nats-listen", "",

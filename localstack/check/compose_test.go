@@ -125,10 +125,10 @@ func checkGateways(t *testing.T, p *types.Project, s3 string) {
 		}
 		// A client on the host reaches each gateway at what it advertises:
 		// the advertised port is published to the same port it listens on.
-		adv := env("STRATA_ADVERTISE")
+		adv, ok := strings.CutPrefix(env("STRATA_ADVERTISED_LISTENERS"), "PLAINTEXT://")
 		_, port, _ := strings.Cut(adv, ":")
-		if advertised[adv] || !strings.HasSuffix(env("STRATA_LISTEN"), ":"+port) || !publishes(s, port) {
-			t.Errorf("%s: advertises %q, listens on %q, publishes %+v", s.Name, adv, env("STRATA_LISTEN"), s.Ports)
+		if !ok || advertised[adv] || env("STRATA_LISTENERS") != "PLAINTEXT://0.0.0.0:"+port || !publishes(s, port) {
+			t.Errorf("%s: advertises %q, listens on %q, publishes %+v", s.Name, env("STRATA_ADVERTISED_LISTENERS"), env("STRATA_LISTENERS"), s.Ports)
 		}
 		advertised[adv] = true
 		if d, ok := s.DependsOn[s3]; !ok || d.Condition != types.ServiceConditionHealthy {

@@ -57,7 +57,7 @@ func startStrata(t *testing.T) *strata {
 		}
 		t.Skip("STRATA_BIN is not set; run scripts/e2e-confluent-go.sh path/to/strata")
 	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+	cmd := exec.Command(bin, "serve", "--listeners", "PLAINTEXT://127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--schema-registry-listen", "127.0.0.1:0", "--embedded-nats-listen", "", "--data-dir", t.TempDir(), "--log-level", "info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -51,6 +51,10 @@ module "gateways" {
   gateway_role_name     = module.iam.gateway_role_name
   client_cidr_blocks    = var.client_cidr_blocks
   metrics_cidr_blocks   = var.client_cidr_blocks
+  # PLAINTEXT Kafka, reachable only from client_cidr_blocks (the security
+  # group): anyone there may read and write. Set kafka_security_protocol to
+  # SASL_PLAINTEXT or SASL_SSL and turn this off to require logins.
+  allow_unauthenticated_clients = true
   # Auto-created topics get 3 partitions, so a consumer group has something
   # to balance even here.
   environment = { STRATA_NUM_PARTITIONS = "3" }

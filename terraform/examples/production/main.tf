@@ -57,5 +57,9 @@ module "gateways" {
   gateway_role_name     = module.iam.gateway_role_name
   client_cidr_blocks    = var.client_cidr_blocks
   metrics_cidr_blocks   = var.metrics_cidr_blocks
-  environment           = var.gateway_environment
+  # PLAINTEXT Kafka, reachable only from client_cidr_blocks (the security
+  # group): anyone there may read and write. Set kafka_security_protocol to
+  # SASL_PLAINTEXT or SASL_SSL and turn this off to require logins.
+  allow_unauthenticated_clients = true
+  environment                   = var.gateway_environment
 }

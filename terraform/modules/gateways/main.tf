@@ -12,24 +12,26 @@ locals {
   lb_sub   = coalesce(var.load_balancer_subnet_ids, var.subnet_ids)
 
   # Passed to strata serve as environment variables (every flag has a
-  # STRATA_* twin); STRATA_NODE_ID, STRATA_RACK and STRATA_ADVERTISE are
-  # added on the instance.
+  # STRATA_* twin); STRATA_NODE_ID, STRATA_RACK and
+  # STRATA_ADVERTISED_LISTENERS are added on the instance.
   strata_env = merge({
-    STRATA_LISTEN                 = "0.0.0.0:${var.kafka_port}"
-    STRATA_HTTP_LISTEN            = "0.0.0.0:${var.http_port}"
-    STRATA_SCHEMA_REGISTRY_LISTEN = "0.0.0.0:${var.schema_registry_port}"
-    STRATA_OBJECT_STORE           = "s3"
-    STRATA_S3_BUCKET              = var.bucket_name
-    STRATA_S3_REGION              = var.bucket_region
-    STRATA_NATS_URL               = var.nats_url
-    STRATA_NATS_MONITOR_URL       = var.nats_monitor_url
-    STRATA_NATS_REPLICAS          = tostring(var.nats_replicas)
-    STRATA_DATA_DIR               = "/var/lib/strata"
+    STRATA_LISTENERS                       = "${var.kafka_security_protocol}://0.0.0.0:${var.kafka_port}"
+    STRATA_ALLOW_UNAUTHENTICATED_LISTENERS = tostring(var.allow_unauthenticated_clients)
+    STRATA_HTTP_LISTEN                     = "0.0.0.0:${var.http_port}"
+    STRATA_SCHEMA_REGISTRY_LISTEN          = "0.0.0.0:${var.schema_registry_port}"
+    STRATA_OBJECT_STORE                    = "s3"
+    STRATA_S3_BUCKET                       = var.bucket_name
+    STRATA_S3_REGION                       = var.bucket_region
+    STRATA_NATS_URL                        = var.nats_url
+    STRATA_NATS_MONITOR_URL                = var.nats_monitor_url
+    STRATA_NATS_REPLICAS                   = tostring(var.nats_replicas)
+    STRATA_DATA_DIR                        = "/var/lib/strata"
   }, var.environment)
 
   gateway_conf = {
     STRATA_IMAGE   = var.image
     KAFKA_PORT     = tostring(var.kafka_port)
+    KAFKA_PROTOCOL = var.kafka_security_protocol
     DRAIN_TIMEOUT  = tostring(var.drain_timeout)
     ENV_FILE       = "/etc/strata/strata.env"
     ASG_NAME       = local.asg_name

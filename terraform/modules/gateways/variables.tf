@@ -140,6 +140,22 @@ variable "kafka_port" {
   default     = 9092
 }
 
+variable "kafka_security_protocol" {
+  description = "Security protocol of the Kafka listener (listener.security.protocol.map): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. SSL and SASL_SSL need STRATA_SSL_CERT_FILE and STRATA_SSL_KEY_FILE in environment, for files present on the instances' image; SASL needs users (STRATA_ADD_SCRAM, or kafka-configs against a running cluster)."
+  type        = string
+  default     = "PLAINTEXT"
+  validation {
+    condition     = contains(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], var.kafka_security_protocol)
+    error_message = "kafka_security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+  }
+}
+
+variable "allow_unauthenticated_clients" {
+  description = "Let the gateways serve clients they do not authenticate (a PLAINTEXT listener, or SSL without required client certificates): anyone who can reach the Kafka port may read, write and delete. Strata refuses to start such a listener otherwise."
+  type        = bool
+  default     = false
+}
+
 variable "schema_registry_port" {
   description = "Schema registry port on every gateway and on the load balancer."
   type        = number
@@ -209,8 +225,8 @@ variable "environment" {
   }
 
   validation {
-    condition     = length(setintersection(keys(var.environment), ["STRATA_NODE_ID", "STRATA_RACK", "STRATA_ADVERTISE"])) == 0
-    error_message = "STRATA_NODE_ID, STRATA_RACK and STRATA_ADVERTISE are derived on each instance and cannot be set."
+    condition     = length(setintersection(keys(var.environment), ["STRATA_NODE_ID", "STRATA_RACK", "STRATA_ADVERTISED_LISTENERS", "STRATA_LISTENERS"])) == 0
+    error_message = "STRATA_NODE_ID, STRATA_RACK and STRATA_ADVERTISED_LISTENERS are derived on each instance, and STRATA_LISTENERS from kafka_security_protocol and kafka_port; they cannot be set."
   }
 }
 

@@ -17,8 +17,8 @@
 #                one unless it reuses the address.
 #   --rack       the Availability Zone (broker.rack), for rack-aware leaders
 #                and KIP-392 follower fetching.
-#   --advertise  the private address and the Kafka port: clients connect to
-#                each gateway directly.
+#   --advertised-listeners  the private address and the Kafka port: clients
+#                connect to each gateway directly.
 #
 # Settings come from /etc/strata/gateway.conf (this script's: image, ports,
 # drain timeout, the lifecycle hook) and /etc/strata/strata.env (STRATA_*
@@ -55,7 +55,7 @@ load_conf() {
 	[[ -r $conf ]] || fail "$conf is missing"
 	# shellcheck disable=SC1090
 	source "$conf"
-	: "${STRATA_IMAGE:?} ${KAFKA_PORT:?} ${DRAIN_TIMEOUT:?} ${ENV_FILE:?}"
+	: "${STRATA_IMAGE:?} ${KAFKA_PORT:?} ${KAFKA_PROTOCOL:?} ${DRAIN_TIMEOUT:?} ${ENV_FILE:?}"
 }
 
 run() {
@@ -75,7 +75,7 @@ run() {
 		--env-file "$ENV_FILE" \
 		-e STRATA_NODE_ID="$(node_id "$ip")" \
 		-e STRATA_RACK="$az" \
-		-e STRATA_ADVERTISE="$ip:$KAFKA_PORT" \
+		-e STRATA_ADVERTISED_LISTENERS="$KAFKA_PROTOCOL://$ip:$KAFKA_PORT" \
 		"$STRATA_IMAGE" serve
 }
 

@@ -64,13 +64,14 @@ run "spread_over_zones_with_derived_identity" {
       strcontains(local.user_data, "ip=$(md local-ipv4)"),
       strcontains(local.user_data, "-e STRATA_RACK=\"$az\""),
       strcontains(local.user_data, "az=$(md placement/availability-zone)"),
-      strcontains(local.user_data, "-e STRATA_ADVERTISE=\"$ip:$KAFKA_PORT\""),
+      strcontains(local.user_data, "-e STRATA_ADVERTISED_LISTENERS=\"$KAFKA_PROTOCOL://$ip:$KAFKA_PORT\""),
+      strcontains(local.user_data, "KAFKA_PROTOCOL=PLAINTEXT"),
     ])
     error_message = "each instance derives its node id from its private address, its rack from its zone, and advertises its own address"
   }
 
   assert {
-    condition     = length(setintersection(keys(output.strata_environment), ["STRATA_NODE_ID", "STRATA_RACK", "STRATA_ADVERTISE"])) == 0
+    condition     = length(setintersection(keys(output.strata_environment), ["STRATA_NODE_ID", "STRATA_RACK", "STRATA_ADVERTISED_LISTENERS"])) == 0
     error_message = "no instance-specific setting may be shared by the whole group"
   }
 
@@ -80,7 +81,8 @@ run "spread_over_zones_with_derived_identity" {
       output.strata_environment.STRATA_OBJECT_STORE == "s3" &&
       output.strata_environment.STRATA_S3_BUCKET == "strata-segments-test" &&
       output.strata_environment.STRATA_NATS_MONITOR_URL == var.nats_monitor_url &&
-      output.strata_environment.STRATA_LISTEN == "0.0.0.0:9092" &&
+      output.strata_environment.STRATA_LISTENERS == "PLAINTEXT://0.0.0.0:9092" &&
+      output.strata_environment.STRATA_ALLOW_UNAUTHENTICATED_LISTENERS == "false" &&
       output.strata_environment.STRATA_HTTP_LISTEN == "0.0.0.0:9644"
     )
     error_message = "the gateways must use S3, the NATS cluster with R3 and its durability check, and listen on every interface"

@@ -184,7 +184,7 @@ public final class StrataCluster implements AutoCloseable {
         String monitorUrls = IntStream.rangeClosed(1, NODES)
                 .mapToObj(i -> "http://127.0.0.1:" + ports.natsMonitor(i)).collect(Collectors.joining(","));
         List<String> args = List.of(
-                "--listen", address(id),
+                "--listeners", "PLAINTEXT://" + address(id),
                 "--nats-url", natsUrls,
                 "--nats-monitor-url", monitorUrls,
                 "--nats-replicas", "3",

@@ -90,7 +90,7 @@ public final class StrataProcess implements AutoCloseable {
     public static StrataProcess start(String... extraArgs) throws IOException, InterruptedException {
         Path bin = binary();
         Path dataDir = Files.createTempDirectory("strata-interop-");
-        List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0"));
+        List<String> args = new ArrayList<>(List.of("--listeners", "PLAINTEXT://127.0.0.1:0"));
         args.addAll(Arrays.asList(extraArgs));
         try {
             return start(bin, "strata", dataDir, args, true);
@@ -102,7 +102,7 @@ public final class StrataProcess implements AutoCloseable {
 
     /**
      * Starts {@code strata serve --data-dir dataDir} with {@code args} (which
-     * must include {@code --listen}); the admin HTTP listener and the schema
+     * must include {@code --listeners}); the admin HTTP listener and the schema
      * registry go on port 0 unless {@code args} set them. The data directory
      * is deleted at close only if {@code ownsDataDir}.
      */

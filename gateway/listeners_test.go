@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Each client is told every gateway's address on the listener it came in on,
+// as Kafka's advertised.listeners does: here INTERNAL advertises 127.0.0.1 and
+// EXTERNAL the same ports under "localhost".
+func TestListenersAdvertisePerName(t *testing.T) {
+	b := newBackend(t, 2*time.Second)
+	type gw struct{ internal, external string }
+	var gws []gw
+	for node := range int32(2) {
+		var ls []Listener
+		var g gw
+		for _, name := range []string{"INTERNAL", "EXTERNAL"} {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := ln.Addr().(*net.TCPAddr).Port
+			l := Listener{Name: name, Protocol: Plaintext, Listener: ln}
+			if name == "EXTERNAL" {
+				l.Advertise = net.JoinHostPort("localhost", strconv.Itoa(port))
+				g.external = l.Advertise
+			} else {
+				g.internal = ln.Addr().String()
+			}
+			ls = append(ls, l)
+		}
+		b.gateway(t, serverOpts{listeners: ls}, node, "", true)
+		gws = append(gws, g)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	brokersVia := func(seed string) map[int32]string {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		adm := kadm.NewClient(cl)
+		for {
+			m, err := adm.BrokerMetadata(ctx)
+			if err == nil && len(m.Brokers) == 2 {
+				out := map[int32]string{}
+				for _, b := range m.Brokers {
+					out[b.NodeID] = net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+				}
+				return out
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("metadata via %s: %v (%v)", seed, err, m.Brokers)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	for seed, want := range map[string]func(gw) string{
+		gws[0].internal: func(g gw) string { return g.internal },
+		gws[1].external: func(g gw) string { return g.external },
+	} {
+		got := brokersVia(seed)
+		for node, g := range gws {
+			if got[int32(node)] != want(g) {
+				t.Errorf("via %s: node %d at %s, want %s", seed, node, got[int32(node)], want(g))
+			}
+		}
+	}
+}
