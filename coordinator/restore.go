@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -166,11 +167,52 @@ func (s *Store) HoldsMetadata(ctx context.Context) (bool, error) {
 // read in one pass, for a snapshot: the registry's records are opaque here
 // and restored as they are (SchemaKV.Put with revision 0).
 func (s *Store) SchemaRecords(ctx context.Context) (map[string][]byte, error) {
-	w, err := s.schemas.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("list schema records: %w", err)
+	return bucketRecords(ctx, s.schemas, s.log)
+}
+
+// securityBuckets names the buckets of the security records a snapshot
+// carries, by the name a snapshot gives them.
+func (s *Store) securityBuckets() map[string]jetstream.KeyValue {
+	return map[string]jetstream.KeyValue{"users": s.users, "acls": s.acls, "quotas": s.quotas}
+}
+
+// SecurityRecords returns the records of the SASL users, ACL and quota
+// buckets, by bucket ("users", "acls", "quotas") and key, for a snapshot.
+// Users' records hold salted SCRAM credentials, never passwords.
+func (s *Store) SecurityRecords(ctx context.Context) (map[string]map[string][]byte, error) {
+	out := map[string]map[string][]byte{}
+	for name, kv := range s.securityBuckets() {
+		recs, err := bucketRecords(ctx, kv, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(recs) > 0 {
+			out[name] = recs
+		}
 	}
-	defer stopWatcher(w, s.log)
+	return out, nil
+}
+
+// RestoreSecurityRecord writes a record SecurityRecords returned into an
+// empty bucket; a key that exists already is left as it is.
+func (s *Store) RestoreSecurityRecord(ctx context.Context, bucket, key string, value []byte) error {
+	kv, ok := s.securityBuckets()[bucket]
+	if !ok {
+		return fmt.Errorf("restore %s record %q: no such bucket", bucket, key)
+	}
+	if _, err := kv.Create(ctx, key, value); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("restore %s record %q: %w", bucket, key, err)
+	}
+	return nil
+}
+
+// bucketRecords reads every record of kv by key in one pass.
+func bucketRecords(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (map[string][]byte, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list records of %s: %w", kv.Bucket(), err)
+	}
+	defer stopWatcher(w, log)
 	out := map[string][]byte{}
 	for {
 		select {
@@ -178,7 +220,7 @@ func (s *Store) SchemaRecords(ctx context.Context) (map[string][]byte, error) {
 			return nil, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, errors.New("list schema records: watcher stopped")
+				return nil, fmt.Errorf("list records of %s: watcher stopped", kv.Bucket())
 			}
 			if e == nil {
 				return out, nil

@@ -86,6 +86,7 @@ type Store struct {
 	txns       jetstream.KeyValue
 	users      jetstream.KeyValue
 	acls       jetstream.KeyValue
+	quotas     jetstream.KeyValue
 
 	// gatewayLease is the gateways bucket's TTL.
 	gatewayLease time.Duration
@@ -156,6 +157,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		{&s.txns, "txns", "Strata transactional ids: one record per id, written by compare-and-swap", 0},
 		{&s.users, "users", "Strata SASL users: salted SCRAM credentials by mechanism and user", 0},
 		{&s.acls, "acls", "Strata ACL bindings: one record per binding", 0},
+		{&s.quotas, "quotas", "Strata client quotas: one record per user and client id entity", 0},
 	} {
 		kv, err := s.openBucket(ctx, cfg.Prefix+"_"+b.suffix, b.doc, b.ttl)
 		if err != nil {

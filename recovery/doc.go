@@ -39,7 +39,13 @@
 //	                "partitions": {"0": {"offset": 42, ...}}}],
 //	   "next_producer_id": 2000,
 //	   "txns": {"<transactional id>": "<base64 of its coordinator/txn record>"},
-//	   "schemas": {"<key in the registry's bucket>": "<base64 of the record>"}}}
+//	   "schemas": {"<key in the registry's bucket>": "<base64 of the record>"},
+//	   "security": {"users"|"acls"|"quotas":
+//	                  {"<key in that bucket>": "<base64 of the record>"}}}}
+//
+// "security" carries the SASL users' salted SCRAM credentials (never a
+// password: what Kafka's metadata log holds), the ACLs and the client quotas;
+// a snapshot is as sensitive as the bucket that holds it.
 //
 // The CRC covers the "snapshot" value byte for byte as written. A reader
 // refuses any other format version (ErrCorrupt); a new version must keep the
@@ -119,8 +125,9 @@
 // each partition's state (the snapshot's epochs, producers, transactions,
 // cleaner checkpoint, with the rebuilt index and offsets; no WAL sequence,
 // the WAL being new); each topic with its original id, name, partition count
-// and configs; the committed offsets, the transactional ids and the schema
-// registry's records (ids and all, as they were). Topics in footers but not
+// and configs; the committed offsets, the transactional ids, the schema
+// registry's records (ids and all, as they were), and the SASL users, ACLs
+// and client quotas. Topics in footers but not
 // in the snapshot (created after it, or every topic when
 // there is no snapshot) get the name recovered-<topic id hex>, default
 // configs and as many partitions as their blocks name, and the summary says
@@ -153,11 +160,12 @@
 //     producer that lives through the recovery may be fenced or see
 //     OUT_OF_ORDER_SEQUENCE_NUMBER and must be restarted.
 //   - Without any snapshot, in addition: topic names and configs, committed
-//     offsets, transactional ids, schemas, and the producer and
+//     offsets, transactional ids, schemas, SASL users, ACLs and quotas
+//     (a secured cluster then needs its --add-scram users again), and the producer and
 //     transaction state (no batch is read then: the aborted index is empty,
 //     so read_committed consumers see aborted transactions' records).
-//   - Consumer group membership (members rejoin), schemas registered after
-//     the snapshot, and the cluster secret (gateways are restarted anyway).
+//   - Consumer group membership (members rejoin), schemas, users, ACLs and
+//     quotas changed after the snapshot, and the cluster secret (gateways are restarted anyway).
 //
 // # Usage
 //

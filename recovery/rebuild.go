@@ -368,6 +368,13 @@ func apply(ctx context.Context, cfg Config, snap *Snapshot, sum *Summary) error 
 			return fmt.Errorf("restore schema registry record %q: %w", key, err)
 		}
 	}
+	for bucket, recs := range snap.Security {
+		for key, value := range recs {
+			if err := st.RestoreSecurityRecord(ctx, bucket, key, value); err != nil {
+				return err
+			}
+		}
+	}
 	for id, data := range snap.Txns {
 		if _, err := st.SaveTxn(ctx, id, data, 0); err != nil {
 			if errors.Is(err, coordinator.ErrConflict) {

@@ -67,6 +67,10 @@ type Snapshot struct {
 	// configs, modes, in schemaregistry's encoding) by their key in the
 	// registry's bucket.
 	Schemas map[string][]byte `json:"schemas,omitempty"`
+	// Security are the records of the SASL users (salted SCRAM
+	// credentials), ACL and client quota buckets, by bucket ("users",
+	// "acls", "quotas") and key, in the coordinator's encoding.
+	Security map[string]map[string][]byte `json:"security,omitempty"`
 }
 
 // TopicState is one topic and its partitions' committed states.

@@ -39,6 +39,12 @@ type schemaSource interface {
 	SchemaRecords(ctx context.Context) (map[string][]byte, error)
 }
 
+// securitySource is the optional capability of a Source to list the SASL
+// users', ACLs' and quotas' records.
+type securitySource interface {
+	SecurityRecords(ctx context.Context) (map[string]map[string][]byte, error)
+}
+
 const (
 	// DefaultKeep is how many snapshots a Snapshotter keeps by default.
 	DefaultKeep = 5
@@ -214,6 +220,11 @@ func (s *Snapshotter) read(ctx context.Context, now time.Time) (*Snapshot, error
 	}
 	if ss, ok := src.(schemaSource); ok {
 		if snap.Schemas, err = ss.SchemaRecords(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if ss, ok := src.(securitySource); ok {
+		if snap.Security, err = ss.SecurityRecords(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -185,7 +185,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"compaction-interval", "how often each gateway looks for lifecycle work on the partitions it leads: retention (retention.ms, retention.bytes), segment merging, key compaction", (*durationValue)(&c.CompactionInterval)},
 		{"compaction-rate", "bytes per second that segment merging and key compaction may read from object storage, averaged over jobs (each gateway runs one job at a time), so they never crowd out produce and fetch", &c.CompactionRate},
 		{"gc-grace", "an object or index record no index references is deleted once unreferenced and older than this; a commit that would reference an older object is abandoned (also covers slow readers)", (*durationValue)(&c.GCGrace)},
-		{"metadata-snapshot-interval", "how often one gateway writes the coordinator's metadata (topics, configs, partition indexes, committed offsets, producer ids, transactional ids, schemas) to the object store, for strata recover --from-bucket; 0 turns it off", (*durationValue)(&c.MetadataSnapshotInterval)},
+		{"metadata-snapshot-interval", "how often one gateway writes the coordinator's metadata (topics, configs, partition indexes, committed offsets, producer ids, transactional ids, schemas, SASL users, ACLs, quotas) to the object store, for strata recover --from-bucket; 0 turns it off", (*durationValue)(&c.MetadataSnapshotInterval)},
 		{"log-level", "debug, info, warn or error", (*levelValue)(&c.LogLevel)},
 	}...)
 }
