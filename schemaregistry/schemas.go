@@ -20,7 +20,7 @@ func (r *Registry) schemaByID(req *http.Request) (schemaRecord, error) {
 	if !ok {
 		return schemaRecord{}, errorf(codeSchemaNotFound, "Schema %d not found", id)
 	}
-	return s, nil
+	return s, r.readableSchema(req, id)
 }
 
 // getSchema is GET /schemas/ids/{id}, in the format parameter's format,
@@ -105,7 +105,7 @@ func (r *Registry) schemaSubjects(w http.ResponseWriter, req *http.Request) erro
 	}
 	out := []string{}
 	for _, u := range r.usesOf(s.ID, flag(req, "deleted")) {
-		if !slices.Contains(out, u.Subject) {
+		if !slices.Contains(out, u.Subject) && r.authorized(req, Access{Op: OpRead, Subject: u.Subject}) {
 			out = append(out, u.Subject)
 		}
 	}
@@ -125,7 +125,9 @@ func (r *Registry) schemaVersions(w http.ResponseWriter, req *http.Request) erro
 	}
 	out := []subjectVersion{}
 	for _, u := range r.usesOf(s.ID, flag(req, "deleted")) {
-		out = append(out, subjectVersion{u.Subject, u.Version})
+		if r.authorized(req, Access{Op: OpRead, Subject: u.Subject}) {
+			out = append(out, subjectVersion{u.Subject, u.Version})
+		}
 	}
 	writeJSON(w, out)
 	return nil
@@ -140,7 +142,7 @@ func (r *Registry) listSchemas(w http.ResponseWriter, req *http.Request) error {
 	names := r.cache.subjectNames()
 	slices.Sort(names)
 	for _, name := range names {
-		if !strings.HasPrefix(name, prefix) {
+		if !strings.HasPrefix(name, prefix) || !r.authorized(req, Access{Op: OpRead, Subject: name}) {
 			continue
 		}
 		rec, _ := r.cache.subject(name)

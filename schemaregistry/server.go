@@ -23,6 +23,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives the registry's logs. Default: discard.
 	Logger *slog.Logger
+	// Authorize, if set, decides whether a request may do an operation on
+	// a subject (see authorize.go); a denied request gets 403 (40301), and
+	// listings leave out what it may not read. nil allows everything.
+	Authorize func(req *http.Request, a Access) bool
 }
 
 // Registry serves Confluent's Schema Registry REST API from the records in
@@ -109,14 +113,14 @@ func (r *Registry) handle(pattern string, h handlerFunc) {
 func (r *Registry) routes() {
 	r.handle("GET /{$}", func(w http.ResponseWriter, _ *http.Request) error { writeJSON(w, struct{}{}); return nil })
 	r.handle("GET /subjects", r.listSubjects)
-	r.handle("GET /subjects/{subject}/versions", r.listVersions)
-	r.handle("POST /subjects/{subject}/versions", r.register)
-	r.handle("GET /subjects/{subject}/versions/{version}", r.getVersion)
-	r.handle("GET /subjects/{subject}/versions/{version}/schema", r.getVersionSchema)
-	r.handle("GET /subjects/{subject}/versions/{version}/referencedby", r.referencedBy)
-	r.handle("DELETE /subjects/{subject}/versions/{version}", r.deleteVersion)
-	r.handle("POST /subjects/{subject}", r.lookup)
-	r.handle("DELETE /subjects/{subject}", r.deleteSubject)
+	r.handle("GET /subjects/{subject}/versions", r.subjectRoute(OpRead, r.listVersions))
+	r.handle("POST /subjects/{subject}/versions", r.subjectRoute(OpWrite, r.register))
+	r.handle("GET /subjects/{subject}/versions/{version}", r.subjectRoute(OpRead, r.getVersion))
+	r.handle("GET /subjects/{subject}/versions/{version}/schema", r.subjectRoute(OpRead, r.getVersionSchema))
+	r.handle("GET /subjects/{subject}/versions/{version}/referencedby", r.subjectRoute(OpRead, r.referencedBy))
+	r.handle("DELETE /subjects/{subject}/versions/{version}", r.subjectRoute(OpDelete, r.deleteVersion))
+	r.handle("POST /subjects/{subject}", r.subjectRoute(OpRead, r.lookup))
+	r.handle("DELETE /subjects/{subject}", r.subjectRoute(OpDelete, r.deleteSubject))
 	r.handle("GET /schemas", r.listSchemas)
 	r.handle("GET /schemas/types", func(w http.ResponseWriter, _ *http.Request) error {
 		writeJSON(w, []string{"JSON", "PROTOBUF", "AVRO"})
@@ -126,20 +130,20 @@ func (r *Registry) routes() {
 	r.handle("GET /schemas/ids/{id}/schema", r.getSchemaText)
 	r.handle("GET /schemas/ids/{id}/subjects", r.schemaSubjects)
 	r.handle("GET /schemas/ids/{id}/versions", r.schemaVersions)
-	r.handle("GET /config", r.getConfig)
-	r.handle("PUT /config", r.putConfig)
-	r.handle("DELETE /config", r.deleteConfig)
-	r.handle("GET /config/{subject}", r.getConfig)
-	r.handle("PUT /config/{subject}", r.putConfig)
-	r.handle("DELETE /config/{subject}", r.deleteConfig)
-	r.handle("GET /mode", r.getMode)
-	r.handle("PUT /mode", r.putMode)
-	r.handle("DELETE /mode", r.deleteMode)
-	r.handle("GET /mode/{subject}", r.getMode)
-	r.handle("PUT /mode/{subject}", r.putMode)
-	r.handle("DELETE /mode/{subject}", r.deleteMode)
-	r.handle("POST /compatibility/subjects/{subject}/versions/{version}", r.checkCompatibility)
-	r.handle("POST /compatibility/subjects/{subject}/versions", r.checkCompatibility)
+	r.handle("GET /config", r.subjectRoute(OpReadConfig, r.getConfig))
+	r.handle("PUT /config", r.subjectRoute(OpWriteConfig, r.putConfig))
+	r.handle("DELETE /config", r.subjectRoute(OpWriteConfig, r.deleteConfig))
+	r.handle("GET /config/{subject}", r.subjectRoute(OpReadConfig, r.getConfig))
+	r.handle("PUT /config/{subject}", r.subjectRoute(OpWriteConfig, r.putConfig))
+	r.handle("DELETE /config/{subject}", r.subjectRoute(OpWriteConfig, r.deleteConfig))
+	r.handle("GET /mode", r.subjectRoute(OpReadConfig, r.getMode))
+	r.handle("PUT /mode", r.subjectRoute(OpWriteConfig, r.putMode))
+	r.handle("DELETE /mode", r.subjectRoute(OpWriteConfig, r.deleteMode))
+	r.handle("GET /mode/{subject}", r.subjectRoute(OpReadConfig, r.getMode))
+	r.handle("PUT /mode/{subject}", r.subjectRoute(OpWriteConfig, r.putMode))
+	r.handle("DELETE /mode/{subject}", r.subjectRoute(OpWriteConfig, r.deleteMode))
+	r.handle("POST /compatibility/subjects/{subject}/versions/{version}", r.subjectRoute(OpRead, r.checkCompatibility))
+	r.handle("POST /compatibility/subjects/{subject}/versions", r.subjectRoute(OpRead, r.checkCompatibility))
 	r.handle("GET /contexts", func(w http.ResponseWriter, _ *http.Request) error { writeJSON(w, []string{"."}); return nil })
 }
 

@@ -413,7 +413,7 @@ func (r *Registry) listSubjects(w http.ResponseWriter, req *http.Request) error 
 	out := []string{}
 	for _, name := range r.cache.subjectNames() {
 		rec, _ := r.cache.subject(name)
-		if strings.HasPrefix(name, prefix) && len(rec.live(deleted)) > 0 {
+		if strings.HasPrefix(name, prefix) && len(rec.live(deleted)) > 0 && r.authorized(req, Access{Op: OpRead, Subject: name}) {
 			out = append(out, name)
 		}
 	}
