@@ -40,6 +40,10 @@ type serveConfig struct {
 	// hosts serve clients it does not authenticate.
 	AllowUnauthenticatedListeners bool
 	HTTPListen                    string
+	// HTTPTLS serves the admin endpoint and the schema registry over
+	// HTTPS with SSL's certificate; HTTPAuth is none or basic.
+	HTTPTLS  bool
+	HTTPAuth string
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
@@ -126,7 +130,7 @@ type s3Flags struct {
 func serveFlags(c *serveConfig) []flagDef {
 	c.Listeners, c.ListenerSecurityProtocolMap = "PLAINTEXT://127.0.0.1:9092", defaultProtocolMap
 	c.SSL.ClientAuth, c.SSLPrincipalMappingRules = tlsfiles.ClientAuthNone, "DEFAULT"
-	c.HTTPListen = "127.0.0.1:9644"
+	c.HTTPListen, c.HTTPAuth = "127.0.0.1:9644", httpAuthNone
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -153,7 +157,8 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"ssl-client-ca-file", "PEM CAs that sign the client certificates --ssl-client-auth asks for", (*stringValue)(&c.SSL.ClientCAFile)},
 		{"ssl-client-auth", "whether TLS clients must present a certificate (ssl.client.auth): none, requested or required; the principal is then the certificate's subject, mapped by --ssl-principal-mapping-rules", (*clientAuthValue)(&c.SSL.ClientAuth)},
 		{"ssl-principal-mapping-rules", "how a client certificate's subject becomes the principal's name (ssl.principal.mapping.rules), e.g. RULE:^CN=([^,]*),.*$/$1/L,DEFAULT", (*stringValue)(&c.SSLPrincipalMappingRules)},
-		{"http-listen", "admin HTTP address: /healthz and /metrics", (*stringValue)(&c.HTTPListen)},
+		{"http-listen", "admin HTTP address: /healthz, /metrics, and /debug/pprof when on loopback or behind --http-auth basic", (*stringValue)(&c.HTTPListen)},
+		{"http-tls", "serve the admin endpoint and the schema registry over HTTPS with --ssl-cert-file and --ssl-key-file", (*boolValue)(&c.HTTPTLS)},
 		{"schema-registry-listen", "the schema registry's address (Confluent's REST API); empty turns it off", (*stringValue)(&c.SchemaRegistryListen)},
 		{"schema-registry-max-body", "largest schema registry request body (e.g. 8MiB); larger ones get 413", &c.SchemaRegistryMaxBody},
 		{"s3-create-bucket", "create the S3 bucket if it does not exist", (*boolValue)(&c.S3.CreateBucket)},
@@ -269,6 +274,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--ssl-cert-file and --ssl-key-file go together")
 	case c.SSL.ClientCAFile != "" && c.SSL.CertFile == "":
 		return c, errors.New("--ssl-client-ca-file needs --ssl-cert-file")
+	case c.HTTPTLS && c.SSL.CertFile == "":
+		return c, errors.New("--http-tls needs --ssl-cert-file and --ssl-key-file")
 	case c.SSL.ClientAuth != tlsfiles.ClientAuthNone && c.SSL.ClientCAFile == "":
 		return c, fmt.Errorf("--ssl-client-auth %s needs --ssl-client-ca-file", c.SSL.ClientAuth)
 	case c.NodeID < 0 || c.NodeID > 1<<31-1:

@@ -110,14 +110,7 @@ func (l listenerSpec) authenticates(clientAuth tlsfiles.ClientAuth) bool {
 }
 
 // loopback reports whether the listener binds loopback addresses only.
-func (l listenerSpec) loopback() bool {
-	host, _, _ := net.SplitHostPort(l.addr)
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func (l listenerSpec) loopback() bool { return isLoopback(l.addr) }
 
 // openListeners binds every listener, behind TLS where its protocol says,
 // and returns them for the gateway with the client side of the TLS setup for
@@ -179,8 +172,8 @@ func checkListeners(c *serveConfig) error {
 				"use SASL_SSL or SASL_PLAINTEXT, or SSL with --ssl-client-auth required, or pass --allow-unauthenticated-listeners", l.name, l.addr, l.protocol)
 		}
 	}
-	if !tlsUsed && c.SSL.CertFile != "" {
-		return errors.New("--ssl-cert-file is set but no listener uses SSL or SASL_SSL")
+	if !tlsUsed && !c.HTTPTLS && c.SSL.CertFile != "" {
+		return errors.New("--ssl-cert-file is set but no listener uses SSL or SASL_SSL, and no --http-tls")
 	}
 	rules, err := principal.Parse(c.SSLPrincipalMappingRules)
 	if err != nil {

@@ -8,20 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stratalog/strata/coordinator"
@@ -167,7 +164,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		}
 	}
 	ln := listeners[0].Listener
-	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
+	hf, err := newHTTPFront(cfg, logger)
+	if err != nil {
+		closeListeners()
+		return err
+	}
+	httpLn, err := hf.listen(cfg.HTTPListen)
 	if err != nil {
 		closeListeners()
 		return fmt.Errorf("http listener: %w", err)
@@ -177,7 +179,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	var schemas gateway.Schemas // nil unless the registry runs: a nil *Registry is not nil here
 	if cfg.SchemaRegistryListen != "" {
 		if registry, err = schemaregistry.New(schemaregistry.Config{KV: store.Schemas(), MaxBodyBytes: int64(cfg.SchemaRegistryMaxBody), Logger: logger.With("part", "schemaregistry")}); err == nil {
-			registryLn, err = net.Listen("tcp", cfg.SchemaRegistryListen)
+			registryLn, err = hf.listen(cfg.SchemaRegistryListen)
 		}
 		if err != nil {
 			closeListeners()
@@ -224,11 +226,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			if cfg.onServing != nil {
 				cfg.onServing(ln.Addr(), httpLn.Addr())
 			}
-			for _, l := range listeners {
-				logger.Info("serving kafka", "listener", l.Name, "protocol", l.Protocol, "listen", l.Listener.Addr().String(), "advertise", l.Advertise)
+			// Tools and test harnesses read the first listener's
+			// address from this line: its fields keep their order.
+			first := listeners[0]
+			logger.Info("serving kafka", "listen", ln.Addr().String(), "advertise", first.Advertise, "cluster", clusterID, "node", cfg.NodeID,
+				"http", httpLn.Addr().String(), "listener", first.Name, "protocol", first.Protocol)
+			for _, l := range listeners[1:] {
+				logger.Info("serving kafka listener", "listener", l.Name, "protocol", l.Protocol, "listen", l.Listener.Addr().String(), "advertise", l.Advertise)
 			}
-			logger.Info("serving", "cluster", clusterID, "node", cfg.NodeID,
-				"http", httpLn.Addr().String())
 		},
 	})
 	if err != nil {
@@ -301,10 +306,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ready.Store(false)
 		return err
 	})
-	g.Go(func() error { return serveHTTP(front, httpLn, reg, &ready) })
+	admin := hf.wrap(adminHandler(reg, &ready, hf.pprofAllowed(cfg.HTTPListen)))
+	g.Go(func() error { return serveHTTP(front, "http", httpLn, admin, logger) })
 	if registry != nil {
 		g.Go(func() error { return registry.Run(back) })
-		g.Go(func() error { return serveRegistry(front, registryLn, registry, cfg.onRegistry, logger) })
+		logger.Info("serving schema registry", "listen", registryLn.Addr().String())
+		if cfg.onRegistry != nil {
+			cfg.onRegistry(registryLn.Addr())
+		}
+		g.Go(func() error { return serveHTTP(front, "schema registry", registryLn, hf.wrap(registry), logger) })
 	}
 	g.Go(func() error { return store.Run(back) })
 	g.Go(func() error { return log.Run(back) })
@@ -393,50 +403,6 @@ func openBucket(ctx context.Context, cfg storeConfig) (objstore.Bucket, error) {
 		return nil, fmt.Errorf("s3 object store: %w", err)
 	}
 	return b, nil
-}
-
-// serveRegistry serves the schema registry on ln until ctx ends.
-func serveRegistry(ctx context.Context, ln net.Listener, reg *schemaregistry.Registry, onServing func(net.Addr), logger *slog.Logger) error {
-	srv := &http.Server{Handler: reg, ReadHeaderTimeout: 10 * time.Second}
-	stop := context.AfterFunc(ctx, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
-	defer stop()
-	logger.Info("serving schema registry", "listen", ln.Addr().String())
-	if onServing != nil {
-		onServing(ln.Addr())
-	}
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("schema registry: %w", err)
-	}
-	return nil
-}
-
-// serveHTTP serves /healthz (200 only while the Kafka listener serves) and
-// /metrics until ctx ends.
-func serveHTTP(ctx context.Context, ln net.Listener, reg *prometheus.Registry, ready *atomic.Bool) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	stop := context.AfterFunc(ctx, func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	})
-	defer stop()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("http: %w", err)
-	}
-	return nil
 }
 
 // readAhead is --read-ahead-bytes as tiered.Config.PrefetchBytes, whose
