@@ -357,6 +357,108 @@ func TestReplayParquet(t *testing.T) {
 		t.Fatalf("%d snapshots, want 1", head.Snapshots)
 	}
 	checkPyRows(t, "iceberg, killed and rerun", pyRows, f.consumed)
+	// Its manifests carry column statistics, so pyiceberg plans a filtered
+	// scan from the files' bounds, not just their dates (all the same here).
+	checkIcebergPruning(t, python, latestMetadata(t, filepath.Join(dir, f.topic)), rows, f)
+}
+
+// icebergPlan is what pyiceberg plans and reads for a filtered scan.
+type icebergPlan struct {
+	All     []string `json:"all"`
+	Planned []string `json:"planned"`
+	Rows    []struct {
+		Partition int32 `json:"partition"`
+		Offset    int64 `json:"offset"`
+	} `json:"rows"`
+}
+
+// planIceberg has pyiceberg plan and run a scan of the table of a metadata
+// file, filtered with column >= value (an int, or a timestamp in ISO 8601).
+func planIceberg(t *testing.T, python, metadata, column, value string) icebergPlan {
+	t.Helper()
+	const script = `
+import json, sys
+from pyiceberg.expressions import GreaterThanOrEqual
+from pyiceberg.table import StaticTable
+tbl = StaticTable.from_metadata(sys.argv[1])
+value = int(sys.argv[3]) if sys.argv[3].isdigit() else sys.argv[3]
+where = GreaterThanOrEqual(sys.argv[2], value)
+rows = tbl.scan(row_filter=where, selected_fields=("partition", "offset")).to_arrow().to_pylist()
+print(json.dumps({"all": [t.file.file_path for t in tbl.scan().plan_files()],
+                  "planned": [t.file.file_path for t in tbl.scan(row_filter=where).plan_files()], "rows": rows}))
+`
+	cmd := exec.Command(python, "-c", script, metadata, column, value)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyiceberg scan where %s >= %s: %v: %s", column, value, err, stderr.String())
+	}
+	var p icebergPlan
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatalf("pyiceberg scan where %s >= %s: %v: %s", column, value, err, out)
+	}
+	return p
+}
+
+// checkIcebergPruning checks through pyiceberg that scans filtered on
+// offset and on timestamp plan exactly the files whose greatest offset or
+// timestamp (as parquet-go read them, in rows) passes the filter, fewer
+// than the table's, and return exactly the records that pass it.
+func checkIcebergPruning(t *testing.T, python, metadata string, rows []goRow, f *replayFixture) {
+	t.Helper()
+	maxOffset, maxTs := map[string]int64{}, map[string]int64{}
+	for _, r := range rows {
+		name := filepath.Base(r.key)
+		maxOffset[name] = max(maxOffset[name], r.offset)
+		maxTs[name] = max(maxTs[name], r.ts)
+	}
+	var top int64
+	for _, r := range f.consumed {
+		top = max(top, r.Offset)
+	}
+	cut := f.t0.Add(replayRounds / 2 * time.Minute)
+	for _, tc := range []struct {
+		column, value string
+		keep          func(offset, ts int64) bool
+	}{
+		{"offset", strconv.FormatInt(top/2, 10), func(offset, _ int64) bool { return offset >= top/2 }},
+		{"timestamp", cut.Format("2006-01-02T15:04:05.000000+00:00"), func(_, ts int64) bool { return ts >= cut.UnixMilli() }},
+	} {
+		p := planIceberg(t, python, metadata, tc.column, tc.value)
+		var want, planned []string
+		for name := range maxOffset {
+			if tc.keep(maxOffset[name], maxTs[name]) {
+				want = append(want, name)
+			}
+		}
+		for _, path := range p.Planned {
+			planned = append(planned, filepath.Base(path))
+		}
+		slices.Sort(want)
+		slices.Sort(planned)
+		t.Logf("where %s >= %s: %d of %d files planned, %d rows", tc.column, tc.value, len(p.Planned), len(p.All), len(p.Rows))
+		if len(p.All) != len(maxOffset) || len(planned) >= len(p.All) || !slices.Equal(planned, want) {
+			t.Fatalf("where %s >= %s: pyiceberg planned %d of %d files %v, want the %d of %d files %v",
+				tc.column, tc.value, len(planned), len(p.All), planned, len(want), len(maxOffset), want)
+		}
+		wantRows := map[[2]int64]bool{}
+		for _, r := range f.consumed {
+			if tc.keep(r.Offset, r.Timestamp.UnixMilli()) {
+				wantRows[[2]int64{int64(r.Partition), r.Offset}] = true
+			}
+		}
+		for _, r := range p.Rows {
+			pos := [2]int64{int64(r.Partition), r.Offset}
+			if !wantRows[pos] {
+				t.Fatalf("where %s >= %s: partition %d offset %d read twice or not wanted", tc.column, tc.value, r.Partition, r.Offset)
+			}
+			delete(wantRows, pos)
+		}
+		if len(wantRows) > 0 {
+			t.Fatalf("where %s >= %s: %d records missing from the scan", tc.column, tc.value, len(wantRows))
+		}
+	}
 }
 
 const (

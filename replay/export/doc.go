@@ -123,8 +123,23 @@
 // table does not hold; the next run adds them. The schema is the files'
 // (field ids as above, nested ones included, timestamptz for timestamp),
 // partitioned by day(timestamp); a later run whose files have another
-// schema fails with ErrIcebergSchema. Manifests carry no column
-// statistics (engines prune by partition only).
+// schema fails with ErrIcebergSchema.
+//
+// Each manifest entry carries its file's column statistics, by field id,
+// so that engines prune files by value as well as by date: column sizes,
+// value and null counts, and lower and upper bounds, in Iceberg's
+// single-value serialization (int and date 4 bytes little-endian; long,
+// and time and timestamps as microseconds, 8; float and double their IEEE
+// bits, without NaNs; strings cut to 16 characters and binary to 16
+// bytes, an upper bound so cut incremented; decimals as minimal
+// two's-complement big-endian). They are read from the file's footer, the
+// column-chunk statistics parquet-go writes, not tracked while writing: a
+// commit also adds the files of a killed run, which only their footers
+// describe. Bounds are kept for the primitive columns outside lists and
+// maps (partition, offset, timestamp, key, a bytes value, and the decoded
+// value's fields, in nested structs too), as Iceberg's own writers keep
+// them; fields of lists and maps get counts only. NaN counts are left
+// out (footers do not have them).
 //
 // Why not github.com/apache/iceberg-go (v0.7.0 is on the module proxy): it
 // commits only through a catalog (REST, Glue or SQL), and brings arrow-go

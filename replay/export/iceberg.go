@@ -95,6 +95,7 @@ type icebergFile struct {
 	path       string
 	day        int32 // days since 1970-01-01
 	rows, size int64
+	stats      fileStats
 }
 
 // listDataFiles lists the exported data files of topic.
@@ -113,7 +114,8 @@ func listDataFiles(ctx context.Context, out objstore.Bucket, topic string) ([]fi
 	return files, nil
 }
 
-// describeFile reads f's size and, from its footer, its row count.
+// describeFile reads f's size and, from its footer, its row count and
+// column statistics.
 func describeFile(ctx context.Context, out objstore.Bucket, f fileRange, path string) (icebergFile, error) {
 	size, err := out.Size(ctx, f.key)
 	if err != nil {
@@ -126,7 +128,11 @@ func describeFile(ctx context.Context, out objstore.Bucket, f fileRange, path st
 	}
 	date := f.key[strings.Index(f.key, "date=")+len("date=") : strings.Index(f.key, "/part-")]
 	day, _ := time.Parse(time.DateOnly, date) // parseFileKey checked it
-	return icebergFile{path: path, day: int32(day.Unix() / 86400), rows: pf.NumRows(), size: size}, nil
+	stats, err := columnStats(pf)
+	if err != nil {
+		return icebergFile{}, fmt.Errorf("export: column statistics of %s: %w", f.key, err)
+	}
+	return icebergFile{path: path, day: int32(day.Unix() / 86400), rows: pf.NumRows(), size: size, stats: stats}, nil
 }
 
 // bucketReaderAt reads an object with ranged GETs. It holds a context
@@ -301,13 +307,15 @@ func (j *Job) commitSnapshot(ctx context.Context, meta tableMetadata, version in
 	entries := make([]any, len(added))
 	for i, f := range added {
 		rows += f.rows
+		dataFile := f.stats.manifestFields()
+		maps.Copy(dataFile, map[string]any{
+			"content": int32(0), "file_path": f.path, "file_format": "PARQUET",
+			"partition":    map[string]any{"timestamp_day": time.Unix(int64(f.day)*86400, 0).UTC()},
+			"record_count": f.rows, "file_size_in_bytes": f.size,
+		})
 		entries[i] = map[string]any{
 			"status": int32(1), "snapshot_id": snapshotID, "sequence_number": nil, "file_sequence_number": nil,
-			"data_file": map[string]any{
-				"content": int32(0), "file_path": f.path, "file_format": "PARQUET",
-				"partition":    map[string]any{"timestamp_day": time.Unix(int64(f.day)*86400, 0).UTC()},
-				"record_count": f.rows, "file_size_in_bytes": f.size,
-			},
+			"data_file": dataFile,
 		}
 	}
 	uuid := newUUID()
@@ -555,7 +563,11 @@ func icebergType(n parquet.Node, last *int) (any, error) {
 }
 
 // The Avro schemas of Iceberg's manifest list and manifest files (format
-// version 2), with the field ids readers resolve by.
+// version 2), with the field ids readers resolve by. The data file's column
+// statistics are maps with int keys, which Avro writes as arrays of
+// key-value records marked "logicalType":"map" (Iceberg's Avro mapping);
+// nan_value_counts is left out, since footers do not count NaNs, and
+// readers then take NaNs as possible.
 var (
 	manifestFileSchema = avro.MustParse(`{"type":"record","name":"manifest_file","fields":[
 		{"name":"manifest_path","type":"string","field-id":500},
@@ -588,5 +600,15 @@ var (
 			{"name":"partition","field-id":102,"type":{"type":"record","name":"r102","fields":[
 				{"name":"timestamp_day","type":["null",{"type":"int","logicalType":"date"}],"default":null,"field-id":1000}]}},
 			{"name":"record_count","type":"long","field-id":103},
-			{"name":"file_size_in_bytes","type":"long","field-id":104}]}}]}`)
+			{"name":"file_size_in_bytes","type":"long","field-id":104},
+			{"name":"column_sizes","type":["null",{"type":"array","logicalType":"map","items":{"type":"record","name":"k117_v118","fields":[
+				{"name":"key","type":"int","field-id":117},{"name":"value","type":"long","field-id":118}]}}],"default":null,"field-id":108},
+			{"name":"value_counts","type":["null",{"type":"array","logicalType":"map","items":{"type":"record","name":"k119_v120","fields":[
+				{"name":"key","type":"int","field-id":119},{"name":"value","type":"long","field-id":120}]}}],"default":null,"field-id":109},
+			{"name":"null_value_counts","type":["null",{"type":"array","logicalType":"map","items":{"type":"record","name":"k121_v122","fields":[
+				{"name":"key","type":"int","field-id":121},{"name":"value","type":"long","field-id":122}]}}],"default":null,"field-id":110},
+			{"name":"lower_bounds","type":["null",{"type":"array","logicalType":"map","items":{"type":"record","name":"k126_v127","fields":[
+				{"name":"key","type":"int","field-id":126},{"name":"value","type":"bytes","field-id":127}]}}],"default":null,"field-id":125},
+			{"name":"upper_bounds","type":["null",{"type":"array","logicalType":"map","items":{"type":"record","name":"k129_v130","fields":[
+				{"name":"key","type":"int","field-id":129},{"name":"value","type":"bytes","field-id":130}]}}],"default":null,"field-id":128}]}}]}`)
 )
