@@ -110,14 +110,23 @@
 //
 // The idempotent-producer and transaction state (index.Partition's
 // Producers, OpenTxns, Aborted) of records the snapshot did not know is
-// rebuilt from their batch headers: Rebuild reads the blocks at or above the
-// snapshot's high watermark (all of a partition the snapshot does not have)
-// and applies each batch as the log does (tiered.ApplyRecovered); what it
-// reads beyond footers is thus what was written since the snapshot. A
-// transaction begun after the snapshot and still open at the end of the
-// recovered log is marked aborted up to the high watermark: its
-// coordinator's record is lost, so nothing would ever end it and it would
-// hold the last stable offset back forever.
+// rebuilt from their batch headers, as Kafka rebuilds its producer state and
+// transaction index from its log segments: Rebuild reads the blocks at or
+// above the snapshot's high watermark, and all of a partition the snapshot
+// does not have (every partition without a snapshot: a replay from offset 0
+// with empty state), and applies each batch as the log does
+// (tiered.ApplyRecovered); what it reads beyond footers is thus what was
+// written since the snapshot, or the whole log without one. It streams the
+// blocks in offset order, with Config.Concurrency GETs in flight over all
+// partitions and no more blocks than that in memory. A producer's last use
+// is the creation time of the object holding its last batch, and producers
+// idle for a day (tiered.DefaultProducerExpiry) before the newest object are
+// dropped, as the log's flushes drop them, so that replaying years of a log
+// does not keep every producer that ever wrote to it. A transaction begun
+// after the snapshot (any transaction without one) and still open at the end
+// of the recovered log is marked aborted up to the high watermark, without a
+// marker: its coordinator's record is lost, so nothing would ever end it and
+// it would hold the last stable offset back forever.
 //
 // Then it writes, each as a create: the cluster id (clients see the cluster
 // they knew), the producer id counter at the snapshot's plus ProducerIDMargin
@@ -161,9 +170,10 @@
 //     OUT_OF_ORDER_SEQUENCE_NUMBER and must be restarted.
 //   - Without any snapshot, in addition: topic names and configs, committed
 //     offsets, transactional ids, schemas, SASL users, ACLs and quotas
-//     (a secured cluster then needs its --add-scram users again), and the producer and
-//     transaction state (no batch is read then: the aborted index is empty,
-//     so read_committed consumers see aborted transactions' records).
+//     (a secured cluster then needs its --add-scram users again). The
+//     producer and transaction state is not lost: it is rebuilt from every
+//     batch (above), but every transaction open at the end is aborted, and
+//     transactional producers must initialise again (their ids are gone).
 //   - Consumer group membership (members rejoin), schemas, users, ACLs and
 //     quotas changed after the snapshot, and the cluster secret (gateways are restarted anyway).
 //

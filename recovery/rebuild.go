@@ -95,7 +95,7 @@ func Rebuild(ctx context.Context, cfg Config) (*Summary, error) {
 	for _, o := range objs {
 		exists[o.key] = o
 	}
-	if err := replayStates(ctx, cfg, snap, topics, exists); err != nil {
+	if err := replayStates(ctx, cfg, topics, exists); err != nil {
 		return nil, err
 	}
 	sum.Topics, sum.DeletedTopics = topics, deleted

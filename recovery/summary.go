@@ -64,9 +64,10 @@ type PartitionSummary struct {
 	// longer in the bucket (merged or expired since; their offsets come
 	// from the objects that replaced them, where those exist).
 	MissingObjects int
-	// AbortedOpen counts transactions that began after the snapshot and
-	// were still open at the end of the recovered log: marked aborted,
-	// since no transaction coordinator knows them any more.
+	// AbortedOpen counts transactions that began after the snapshot (or
+	// any, without one) and were still open at the end of the recovered
+	// log: marked aborted, since no transaction coordinator knows them any
+	// more.
 	AbortedOpen int
 
 	tp    index.TopicPartition
@@ -96,7 +97,8 @@ func (s *Summary) Write(w io.Writer) error {
 		pf("metadata snapshot: %s (taken %s)\n", s.Snapshot, s.SnapshotTaken.UTC().Format(time.RFC3339))
 	} else {
 		pf("NO METADATA SNAPSHOT: topics are rebuilt from segment footers alone, under generated names (%s<topic id>),\n"+
-			"with default configs; committed offsets, transactional ids and producer state are lost\n", GeneratedTopicPrefix)
+			"with default configs; committed offsets and transactional ids are lost (producer and transaction state\n"+
+			"is rebuilt from the batches; transactions open at the end are aborted)\n", GeneratedTopicPrefix)
 	}
 	for _, k := range s.BadSnapshots {
 		pf("skipped unreadable snapshot: %s\n", k)
