@@ -48,6 +48,24 @@
 //	                    <escaped group>.<escaped member>      one member's record
 //	strata_txns         <escaped transactional id>            a transactional id's record
 //	                                                          (coordinator/txn), by CAS
+//	strata_users        <mechanism>.<escaped user>            a user's salted SCRAM credential
+//	                                                          for one mechanism (users.go):
+//	                                                          {"v":1, "salt":..., "iterations":4096,
+//	                                                          "stored_key":..., "server_key":...}
+//	strata_acls         <64 hex digits: SHA-256 of the        one ACL binding (acls.go), made
+//	                    binding's fields, each length-        with kv.Create (so creating it
+//	                    prefixed, after "strata acl v1\0">    again is a no-op), deleted by
+//	                                                          revision, never updated:
+//	                                                          {"v":1, "resource_type":"TOPIC",
+//	                                                          "resource_name":"orders",
+//	                                                          "pattern_type":"LITERAL",
+//	                                                          "principal":"User:alice", "host":"*",
+//	                                                          "operation":"READ", "permission":"ALLOW"}
+//	strata_quotas       <type>.<d|n<escaped name>>, per       one client quota entity's values
+//	                    component, sorted by type:            (quotas.go), by CAS; deleted with
+//	                    user.nalice, client-id.d.user.nalice  its last quota:
+//	                                                          {"v":1, "quotas":
+//	                                                          {"producer_byte_rate":1048576}}
 //
 // Group ids and transactional ids are escaped like topic names (any byte
 // outside [a-zA-Z0-9_-]), so the '.' between group and topic is unambiguous.

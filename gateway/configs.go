@@ -14,6 +14,11 @@ package gateway
 //     KIP-339. Both validate every value first (INVALID_CONFIG), honour
 //     ValidateOnly, and store the result with one compare-and-swap.
 //
+//   - ACLs (authorize.go): describing a topic's configs needs
+//     DESCRIBE_CONFIGS on it, altering them ALTER_CONFIGS
+//     (TOPIC_AUTHORIZATION_FAILED); a broker's, the same on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
+//
 // Deviations: broker configs cannot be altered (INVALID_REQUEST); other
 // resource types (broker loggers, client metrics) get INVALID_REQUEST.
 
@@ -31,12 +36,17 @@ import (
 	"github.com/stratalog/strata/coordinator"
 )
 
-func (s *Server) handleDescribeConfigs(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeConfigs(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if code := s.configsDenied(ctx, c, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationDescribeConfigs); code != 0 {
+			sr.ErrorCode = code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t, ok := s.cfg.Topics.Topic(rr.ResourceName)
@@ -73,6 +83,24 @@ func (s *Server) handleDescribeConfigs(_ context.Context, _ *conn, kreq kmsg.Req
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return respond(resp), nil
+}
+
+// configsDenied is the error for op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
+// config resource the principal may not touch, 0 when it may: a topic's
+// configs are the topic's, a broker's the cluster's (Kafka's ConfigHelper).
+// Other types are left to the handlers, which refuse them.
+func (s *Server) configsDenied(ctx context.Context, c *conn, typ kmsg.ConfigResourceType, name string, op kmsg.ACLOperation) int16 {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if !s.authorize(ctx, c, op, kmsg.ACLResourceTypeTopic, name) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	case kmsg.ConfigResourceTypeBroker:
+		if !s.authorizeCluster(ctx, c, op) {
+			return kerr.ClusterAuthorizationFailed.Code
+		}
+	}
+	return 0
 }
 
 func describedConfig(req *kmsg.DescribeConfigsRequest, name, value, def string, typ kmsg.ConfigType, set, readOnly bool) kmsg.DescribeConfigsResponseResourceConfig {
@@ -122,12 +150,16 @@ func (s *Server) brokerConfigs() []brokerConfig {
 	}
 }
 
-func (s *Server) handleAlterConfigs(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleAlterConfigs(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.AlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if sr.ErrorCode = s.configsDenied(ctx, c, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationAlterConfigs); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		err := s.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(map[string]string) (map[string]string, error) {
 			next := make(map[string]string, len(rr.Configs))
 			for _, c := range rr.Configs {
@@ -144,12 +176,16 @@ func (s *Server) handleAlterConfigs(ctx context.Context, _ *conn, kreq kmsg.Requ
 	return respond(resp), nil
 }
 
-func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if sr.ErrorCode = s.configsDenied(ctx, c, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationAlterConfigs); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		err := s.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
 			next := maps.Clone(cur)
 			if next == nil {

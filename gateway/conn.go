@@ -46,9 +46,12 @@ func respond(r kmsg.Response) reply { return func(context.Context) kmsg.Response
 type pendingReply struct {
 	corr int32
 	key  int16
-	done chan struct{}
-	resp kmsg.Response
-	err  error // close the connection instead of responding
+	// token, when not nil, is a bare SASL token to write size-prefixed in
+	// place of a response (the framing after a v0 SaslHandshake).
+	token []byte
+	done  chan struct{}
+	resp  kmsg.Response
+	err   error // close the connection instead of responding
 }
 
 // conn is one client connection: one goroutine reads and dispatches requests in
@@ -68,6 +71,11 @@ type conn struct {
 	// certificate. Read by the request goroutines, written by the read loop
 	// between requests.
 	principal atomic.Pointer[string]
+	// sasl is the SASL login, owned by the read loop (see sasl.go).
+	sasl saslState
+	// throttle mutes the connection while a client quota throttles it
+	// (KIP-219): the read loop reads no request until it ends (quotas.go).
+	throttle throttleUntil
 
 	replies chan *pendingReply // in request order; capacity maxInFlight
 	wg      sync.WaitGroup     // reply goroutines
@@ -141,21 +149,36 @@ func (c *conn) serve(ctx context.Context) {
 	c.nc.Close()
 }
 
+// readLoop reads frames until an error or a failed SASL login, which ends
+// the connection once the replies enqueued so far are written. It reads a
+// frame's size (and then its api key) before allocating anything for it.
 func (c *conn) readLoop(ctx context.Context) error {
 	var head [8]byte // frame size, api key, api version
 	for {
-		if _, err := io.ReadFull(c.nc, head[:]); err != nil {
+		if err := c.throttle.wait(ctx); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c.nc, head[:4]); err != nil {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(head[0:4]))
-		key := int16(binary.BigEndian.Uint16(head[4:6]))
-		limit := min(c.s.cfg.MaxRequestBytes, maxControlRequestBytes)
-		if key == produceKey {
-			limit = c.s.cfg.MaxRequestBytes
+		if c.sasl.raw {
+			if err := c.saslToken(ctx, size); err != nil {
+				return err
+			}
+			continue
 		}
-		if size < minFrameBytes || size > limit {
+		if size < minFrameBytes {
 			c.s.metrics.badFrames.Inc()
-			return fmt.Errorf("frame of %d bytes for api key %d outside [%d, %d]", size, key, minFrameBytes, limit)
+			return fmt.Errorf("frame of %d bytes, minimum %d", size, minFrameBytes)
+		}
+		if _, err := io.ReadFull(c.nc, head[4:]); err != nil {
+			return err
+		}
+		key := int16(binary.BigEndian.Uint16(head[4:6]))
+		if limit := c.frameLimit(key); size > limit {
+			c.s.metrics.badFrames.Inc()
+			return fmt.Errorf("frame of %d bytes for api key %d over the limit of %d", size, key, limit)
 		}
 		// Take the frame's bytes from the server-wide budget before
 		// allocating them; they go back when its reply is done.
@@ -174,13 +197,32 @@ func (c *conn) readLoop(ctx context.Context) error {
 			c.s.metrics.badFrames.Inc()
 			return err
 		}
+		if c.sasl.closing != nil {
+			return c.sasl.closing
+		}
 	}
+}
+
+// frameLimit is the largest frame of api key the connection may send now.
+func (c *conn) frameLimit(key int16) int32 {
+	limit := min(c.s.cfg.MaxRequestBytes, maxControlRequestBytes)
+	if key == produceKey {
+		limit = c.s.cfg.MaxRequestBytes
+	}
+	// Other gateways send transaction markers without logging in, and one
+	// marker request lists every partition of a transaction on its leader;
+	// its handler refuses anyone else.
+	if c.preAuth() && !(key == writeTxnMarkersKey && c.s.txns != nil) {
+		limit = min(limit, maxPreAuthFrameBytes)
+	}
+	return limit
 }
 
 // dispatch parses one request frame and starts serving it. An error closes the
 // connection: Kafka closes connections that send an unknown api key, an
 // unsupported version (but for ApiVersions) or an undecodable request.
 func (c *conn) dispatch(ctx context.Context, body []byte, release func()) error {
+	started := c.s.now() // request time, for request_percentage, runs from here
 	r := kbin.Reader{Src: body}
 	key, version, corr := r.Int16(), r.Int16(), r.Int32()
 	clientID := r.NullableString()
@@ -189,6 +231,9 @@ func (c *conn) dispatch(ctx context.Context, body []byte, release func()) error 
 	}
 	if clientID != nil {
 		c.clientID = *clientID
+	}
+	if err := c.saslGate(key); err != nil {
+		return err
 	}
 	a, known := apiByKey(key)
 	if !known {
@@ -215,7 +260,7 @@ func (c *conn) dispatch(ctx context.Context, body []byte, release func()) error 
 	}
 	c.s.metrics.requests[key].Inc()
 
-	rep, err := c.start(ctx, a, req)
+	rep, err := c.startQuota(ctx, a, req, len(body)+4, started, &c.throttle)
 	if err != nil {
 		return err
 	}
@@ -239,6 +284,22 @@ func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply, re
 		pr.resp = rep(ctx)
 	})
 	return nil
+}
+
+// enqueueToken takes the next place in the response order for a bare SASL
+// token (after a v0 SaslHandshake).
+func (c *conn) enqueueToken(ctx context.Context, token []byte) error {
+	if token == nil {
+		token = []byte{} // nil would mean "a response"
+	}
+	pr := &pendingReply{key: saslAuthenticateKey, token: token, done: make(chan struct{})}
+	close(pr.done)
+	select {
+	case c.replies <- pr:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // start runs the in-order part of a handler, turning a panic into a closed
@@ -271,10 +332,15 @@ func (c *conn) writeLoop(ctx context.Context) {
 		if pr.err != nil {
 			return
 		}
-		if pr.resp == nil {
+		switch {
+		case pr.token != nil:
+			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(pr.token)))
+			buf = append(buf, pr.token...)
+		case pr.resp == nil:
 			continue
+		default:
+			buf = appendResponse(buf[:0], pr.corr, pr.resp)
 		}
-		buf = appendResponse(buf[:0], pr.corr, pr.resp)
 		if err := c.nc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 			return
 		}

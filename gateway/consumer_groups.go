@@ -23,6 +23,14 @@ package gateway
 //     GROUP_ID_NOT_FOUND, and a JoinGroup for a consumer-protocol group with
 //     members INCONSISTENT_GROUP_PROTOCOL. An empty group changes type.
 //
+//   - ACLs (authorize.go): ConsumerGroupHeartbeat needs READ on the group
+//     (GROUP_AUTHORIZATION_FAILED) and DESCRIBE on every topic subscribed to
+//     by name (else TOPIC_AUTHORIZATION_FAILED, and nothing changes), as
+//     Kafka; ConsumerGroupDescribe DESCRIBE on each group, and a group
+//     whose members subscribe to or are assigned a topic the principal may
+//     not DESCRIBE is TOPIC_AUTHORIZATION_FAILED, so that no topic name
+//     leaks. Authorized operations are reported when asked.
+//
 // Deviations: members of classic groups cannot be migrated into
 // consumer-protocol groups online (group.consumer.migration.policy is
 // "disabled"); per-group configs (KIP-1101) are not served.
@@ -43,6 +51,16 @@ import (
 func (s *Server) handleConsumerGroupHeartbeat(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ConsumerGroupHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+	if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
+	for _, t := range req.SubscribedTopicNames {
+		if !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, t) {
+			resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			return respond(resp), nil
+		}
+	}
 	hb := group.ConsumerHeartbeat{
 		Group:                req.Group,
 		MemberID:             req.MemberID,
@@ -86,12 +104,20 @@ func (s *Server) handleConsumerGroupHeartbeat(ctx context.Context, c *conn, kreq
 	return respond(resp), nil
 }
 
-func (s *Server) handleConsumerGroupDescribe(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleConsumerGroupDescribe(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewConsumerGroupDescribeResponseGroup()
 		rg.Group, rg.AuthorizedOperations = name, math.MinInt32
+		if !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		if req.IncludeAuthorizedOperations {
+			rg.AuthorizedOperations = s.authorizedOps(ctx, c, kmsg.ACLResourceTypeGroup, name)
+		}
 		d, ok, err := s.groups.ConsumerDescribe(ctx, name)
 		switch {
 		case name == "":
@@ -117,9 +143,38 @@ func (s *Server) handleConsumerGroupDescribe(ctx context.Context, _ *conn, kreq 
 				rg.Members = append(rg.Members, rm)
 			}
 		}
+		if s.cfg.Authorizer != nil && !s.describesTopics(ctx, c, rg) {
+			// As Kafka: not a partial answer, which would tell which
+			// topics the group uses.
+			rg = kmsg.NewConsumerGroupDescribeResponseGroup()
+			rg.Group, rg.ErrorCode = name, kerr.TopicAuthorizationFailed.Code
+		}
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return respond(resp), nil
+}
+
+// describesTopics reports whether the principal may DESCRIBE every topic a
+// described group's members subscribe to or are assigned.
+func (s *Server) describesTopics(ctx context.Context, c *conn, rg kmsg.ConsumerGroupDescribeResponseGroup) bool {
+	ok := func(topic string) bool {
+		return topic == "" || s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic)
+	}
+	for _, m := range rg.Members {
+		for _, t := range m.SubscribedTopics {
+			if !ok(t) {
+				return false
+			}
+		}
+		for _, a := range [...]kmsg.Assignment{m.Assignment, m.TargetAssignment} {
+			for _, tp := range a.TopicPartitions {
+				if !ok(tp.Topic) {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 func describeAssignment(a group.Assignment, names map[group.TopicID]string) kmsg.Assignment {

@@ -16,6 +16,8 @@ package gateway
 //     gateway does not lead is NOT_LEADER_OR_FOLLOWER (clients send each
 //     partition to its leader).
 //   - TimeoutMillis bounds the wait; the move may still land after it.
+//   - ACLs (authorize.go): DELETE on each topic, else its partitions are
+//     TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -32,18 +34,22 @@ func (s *Server) handleDeleteRecords(ctx context.Context, c *conn, kreq kmsg.Req
 	if timeout <= 0 {
 		timeout = DefaultProduceTimeout
 	}
+	connCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, rt := range req.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
+		denied := !s.authorize(connCtx, c, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
 			tp, exists := t.Partition(rp.Partition)
 			switch {
+			case denied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !s.view.leads(t, tp):

@@ -5,7 +5,9 @@ package gateway
 // Behavior: the live gateways as brokers, the lowest node id as the
 // controller (there is none: the coordinator store decides); v1 endpoint type
 // 1 (brokers) is the only one served, others get UNSUPPORTED_ENDPOINT_TYPE.
-// Cluster authorized operations are not computed until ACLs exist.
+// Cluster authorized operations, when asked for, need DESCRIBE on the cluster
+// (else 0), as Kafka's brokers answer; the request itself needs no
+// permission there (see authorize.go).
 
 import (
 	"context"
@@ -14,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func (s *Server) handleDescribeCluster(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeCluster(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = req.EndpointType
@@ -29,5 +31,8 @@ func (s *Server) handleDescribeCluster(_ context.Context, c *conn, kreq kmsg.Req
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	resp.ControllerID = resp.Brokers[0].NodeID
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = s.clusterAuthorizedOps(ctx, c)
+	}
 	return respond(resp), nil
 }

@@ -33,6 +33,21 @@
 // (KIP-511). A panic while serving a request is recovered, logged with the
 // remote address, and closes only that connection.
 //
+// # Security
+//
+// A gateway serves several named listeners (listeners.go), each PLAINTEXT,
+// SSL, SASL_PLAINTEXT or SASL_SSL, as Kafka's listeners and
+// listener.security.protocol.map. Every connection has a principal:
+// "User:ANONYMOUS" until it authenticates, then its TLS client certificate's
+// subject (Config.SSLPrincipal) or its SASL user (sasl.go: PLAIN and
+// SCRAM-SHA-256/512 against the coordinator's salted credentials, KIP-368
+// re-authentication; before a SASL login only ApiVersions and the SASL APIs
+// are served, in frames of at most 64 KiB). With Config.Authorizer, every
+// API checks Kafka's ACLs for that principal (authorize.go, acls.go), and
+// client quotas (quotas.go) throttle it with throttle_time_ms and a muted
+// connection (KIP-219). KIP-554 credentials (scram_credentials.go), ACLs and
+// quotas are stored in the coordinator, so every gateway applies the same.
+//
 // Usage:
 //
 //	srv, err := gateway.New(gateway.Config{ClusterID: id,

@@ -19,6 +19,9 @@ package gateway
 //     served; read_uncommitted reads up to the high watermark. Both report
 //     the LSO.
 //
+//   - ACLs (authorize.go): READ on each topic, else its partitions are
+//     TOPIC_AUTHORIZATION_FAILED.
+//
 // Deviations: fetch sessions (KIP-227) are declined: a request to open one gets
 // session id 0, which KIP-227 allows and which makes clients send full fetches;
 // an incremental fetch names a session that cannot exist and gets
@@ -34,6 +37,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,39 +54,73 @@ import (
 // goroutine for days; Kafka clients ask for 500 ms to a few seconds.
 const maxFetchWait = 5 * time.Minute
 
-func (s *Server) handleFetch(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleFetch(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.FetchRequest)
-	return func(ctx context.Context) kmsg.Response { return s.fetch(ctx, req) }, nil
+	denied := s.fetchDenied(ctx, c, req)
+	return func(ctx context.Context) kmsg.Response { return s.fetch(ctx, req, denied) }, nil
 }
 
-func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) kmsg.Response {
+// fetchDenied marks the topics (by index in req.Topics) the principal may
+// not READ; nil when it may read them all. A topic id no topic has is left
+// to fetchOnce (UNKNOWN_TOPIC_ID).
+func (s *Server) fetchDenied(ctx context.Context, c *conn, req *kmsg.FetchRequest) []bool {
+	if s.cfg.Authorizer == nil {
+		return nil
+	}
+	byID := req.Version >= 13
+	var denied []bool
+	for i, rt := range req.Topics {
+		name := rt.Topic
+		if t, ok := internalTopicNamed(rt.Topic, rt.TopicID, byID); ok {
+			name = t.Name
+		} else if t, ok := s.fetchTopic(rt, byID); ok {
+			name = t.Name
+		} else if byID {
+			continue
+		}
+		if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, name) {
+			if denied == nil {
+				denied = make([]bool, len(req.Topics))
+			}
+			denied[i] = true
+		}
+	}
+	return denied
+}
+
+func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []bool) kmsg.Response {
 	if req.SessionID != 0 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp
 	}
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
+	if len(denied) > 0 && !slices.Contains(denied, false) {
+		wait = 0 // nothing to wait for, as Kafka answers a fetch of only refused partitions
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		watches := make([]<-chan struct{}, 0, 8)
-		resp, n, failed := s.fetchOnce(ctx, req, &watches)
+		resp, n, failed := s.fetchOnce(ctx, req, denied, &watches)
 		if n >= int(req.MinBytes) || failed || wait == 0 {
 			return resp
 		}
 		if !waitAny(ctx, timer.C, watches) {
 			// The deadline passed: answer with what is there now.
-			resp, _, _ = s.fetchOnce(ctx, req, nil)
+			resp, _, _ = s.fetchOnce(ctx, req, denied, nil)
 			return resp
 		}
 	}
 }
 
-// fetchOnce reads every requested partition once. It returns the response, the
-// record bytes in it, and whether any partition failed. When watches is not nil
-// it collects each partition's watch channel, taken before the read so that a
-// write landing after the read still wakes the caller.
-func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches *[]<-chan struct{}) (*kmsg.FetchResponse, int, bool) {
+// fetchOnce reads every requested partition once, but those of denied
+// topics (TOPIC_AUTHORIZATION_FAILED, which does not end a long poll: the
+// other partitions are still waited for, as Kafka). It returns the response,
+// the record bytes in it, and whether any partition failed. When watches is
+// not nil it collects each partition's watch channel, taken before the read
+// so that a write landing after the read still wakes the caller.
+func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied []bool, watches *[]<-chan struct{}) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	remaining := int(req.MaxBytes)
 	if remaining <= 0 {
@@ -90,7 +128,7 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 	}
 	total, failed := 0, false
 	byID := req.Version >= 13
-	for _, rt := range req.Topics {
+	for i, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		t, known := s.fetchTopic(rt, byID)
@@ -101,6 +139,11 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, watches 
 			// An empty record set, never null: librdkafka rejects a
 			// null one as a bad message set size.
 			sp.RecordBatches = []byte{}
+			if i < len(denied) && denied[i] {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			tp, exists := t.Partition(rp.Partition)
 			leads := exists && s.view.leads(t, tp)
 			_, internal := internalTopicNamed(rt.Topic, rt.TopicID, byID)

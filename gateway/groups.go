@@ -29,6 +29,14 @@ package gateway
 //     restart members carry on with their generations, epochs and
 //     assignments, without a rebalance.
 //
+//   - ACLs (authorize.go): FindCoordinator needs DESCRIBE on the group or
+//     transactional id; JoinGroup, SyncGroup, Heartbeat and LeaveGroup READ
+//     on the group; DescribeGroups DESCRIBE and DeleteGroups DELETE on each
+//     group (GROUP_AUTHORIZATION_FAILED). ListGroups lists every group with
+//     DESCRIBE on the cluster, else only the groups the principal may
+//     DESCRIBE, and never fails for it. DescribeGroups v3+ reports the
+//     authorized operations when asked.
+//
 // Deviations: after a restart or a coordinator move, ListGroups shows a group
 // with stored members as Empty until one of its members' requests (or a
 // describe) loads it. Transaction coordinators are not served yet
@@ -50,11 +58,15 @@ import (
 	"github.com/stratalog/strata/coordinator/group"
 )
 
-func (s *Server) handleFindCoordinator(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleFindCoordinator(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	answer := func(key string) (int16, int32, string, int32) {
 		switch {
+		case req.CoordinatorType == 0 && !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key):
+			return kerr.GroupAuthorizationFailed.Code, -1, "", -1
+		case req.CoordinatorType == 1 && !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key):
+			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
 		case req.CoordinatorType == 1 && s.txns == nil:
 			return kerr.TransactionalIDAuthorizationFailed.Code, -1, "", -1
 		case req.CoordinatorType > 1 || key == "":
@@ -81,10 +93,14 @@ func (s *Server) handleFindCoordinator(_ context.Context, c *conn, kreq kmsg.Req
 	return respond(resp), nil
 }
 
-func (s *Server) handleJoinGroup(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleJoinGroup(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Generation = -1
+	if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	if req.Group == "" {
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 		return respond(resp), nil
@@ -128,9 +144,13 @@ func (s *Server) handleJoinGroup(_ context.Context, c *conn, kreq kmsg.Request) 
 	}, nil
 }
 
-func (s *Server) handleSyncGroup(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleSyncGroup(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	sr := group.SyncRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation,
 		ProtocolType: req.ProtocolType, Protocol: req.Protocol,
@@ -152,16 +172,24 @@ func (s *Server) handleSyncGroup(_ context.Context, _ *conn, kreq kmsg.Request) 
 	}, nil
 }
 
-func (s *Server) handleHeartbeat(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleHeartbeat(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	resp.ErrorCode = errorCode(s.groups.Heartbeat(ctx, req.Group, req.MemberID, deref(req.InstanceID), req.Generation))
 	return respond(resp), nil
 }
 
-func (s *Server) handleLeaveGroup(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleLeaveGroup(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	if req.Version < 3 {
 		resp.ErrorCode = errorCode(s.groups.Leave(ctx, req.Group, []group.LeavingMember{{MemberID: req.MemberID}})[0])
 		return respond(resp), nil
@@ -194,7 +222,7 @@ func (s *Server) groupSummaries(ctx context.Context) (map[string]group.Summary, 
 	return groups, nil
 }
 
-func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleListGroups(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ListGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	groups, err := s.groupSummaries(ctx)
@@ -202,9 +230,11 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return respond(resp), nil
 	}
+	all := s.authorizeCluster(ctx, c, kmsg.ACLOperationDescribe)
 	names := make([]string, 0, len(groups))
 	for g := range groups {
-		if s.coordinates(g) { // each gateway lists the groups it coordinates, as Kafka's brokers
+		// Each gateway lists the groups it coordinates, as Kafka's brokers.
+		if s.coordinates(g) && (all || s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, g)) {
 			names = append(names, g)
 		}
 	}
@@ -225,12 +255,20 @@ func (s *Server) handleListGroups(ctx context.Context, _ *conn, kreq kmsg.Reques
 	return respond(resp), nil
 }
 
-func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeGroups(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = name
+		if !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
+		if req.IncludeAuthorizedOperations {
+			rg.AuthorizedOperations = s.authorizedOps(ctx, c, kmsg.ACLResourceTypeGroup, name)
+		}
 		d, ok, err := s.groups.Describe(ctx, name)
 		if err != nil {
 			rg.ErrorCode, rg.ErrorMessage = errorCode(err), errorMessage(err)
@@ -268,12 +306,17 @@ func (s *Server) handleDescribeGroups(ctx context.Context, _ *conn, kreq kmsg.Re
 	return respond(resp), nil
 }
 
-func (s *Server) handleDeleteGroups(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDeleteGroups(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	for _, name := range req.Groups {
 		rg := kmsg.NewDeleteGroupsResponseGroup()
 		rg.Group = name
+		if !s.authorize(ctx, c, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, name) {
+			rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		err := s.groups.Delete(ctx, name)
 		topics, lerr := s.cfg.Offsets.OffsetTopics(ctx, name)
 		switch {

@@ -12,6 +12,10 @@ package gateway
 //   - With a transactional id, the id's transaction coordinator answers
 //     (transactions.go): the id's producer id, its epoch bumped to fence
 //     the previous producer, as Kafka's.
+//   - ACLs (authorize.go): WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one, IDEMPOTENT_WRITE
+//     on the cluster or WRITE on at least one topic (KIP-679), else
+//     CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -25,9 +29,20 @@ import (
 // once: one KV compare-and-swap per thousand producers.
 const producerIDBlockSize = 1000
 
-func (s *Server) handleInitProducerID(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleInitProducerID(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	switch {
+	case req.TransactionalID != nil && !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	case req.TransactionalID == nil && !s.authorizeCluster(ctx, c, kmsg.ACLOperationIdempotentWrite) &&
+		!s.authorizeAny(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic):
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+	}
+	if resp.ErrorCode != 0 {
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		return respond(resp), nil
+	}
 	if req.TransactionalID != nil {
 		return func(ctx context.Context) kmsg.Response {
 			s.initTransactionalProducer(ctx, req, resp)

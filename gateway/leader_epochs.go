@@ -16,6 +16,9 @@ package gateway
 //     requested epoch, so a consumer can tell whether the log was truncated
 //     under it (it never is here: every acknowledged record is committed).
 //
+// ACLs (authorize.go): CLUSTER_ACTION on the cluster, or DESCRIBE on each
+// topic, else its partitions are TOPIC_AUTHORIZATION_FAILED.
+//
 // Deviation: requests from followers (ReplicaID >= 0) are answered the same;
 // there are no follower replicas.
 
@@ -53,18 +56,23 @@ func (s *Server) checkLeaderEpoch(ctx context.Context, tp index.TopicPartition, 
 	return 0
 }
 
-func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleOffsetForLeaderEpoch(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	// CLUSTER_ACTION (a replica's) covers every topic, as in Kafka.
+	replica := s.cfg.Authorizer != nil && s.authorizeCluster(ctx, c, kmsg.ACLOperationClusterAction)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
+		denied := !replica && !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition, sp.LeaderEpoch, sp.EndOffset = rp.Partition, -1, -1
 			tp, exists := t.Partition(rp.Partition)
 			switch {
+			case denied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !exists:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !s.view.leads(t, tp):

@@ -12,6 +12,8 @@ package gateway
 //   - IsolationLevel is accepted; the last stable offset equals the high
 //     watermark until transactions exist.
 //   - LeaderEpoch is -1 (see Metadata).
+//   - ACLs (authorize.go): DESCRIBE on each topic, else its partitions are
+//     TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -31,18 +33,21 @@ const (
 	earliestLocalTimestamp = -4
 )
 
-func (s *Server) handleListOffsets(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleListOffsets(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, rt := range req.Topics {
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
+		denied := !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if _, internal := internalTopicNamed(rt.Topic, [16]byte{}, false); internal && rp.Partition >= 0 && rp.Partition < internalTopicPartitions {
+			if denied {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if _, internal := internalTopicNamed(rt.Topic, [16]byte{}, false); internal && rp.Partition >= 0 && rp.Partition < internalTopicPartitions {
 				sp.Offset = 0 // no records (internal_topics.go)
 			} else if tp, exists := t.Partition(rp.Partition); !exists {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -19,9 +19,13 @@ package gateway
 //
 //   - __consumer_offsets and __transaction_state are listed as internal
 //     topics (internal_topics.go).
-//
-// Deviation: authorized operations are reported as -2147483648 (not requested)
-// since ACLs are a later issue.
+//   - ACLs (authorize.go): a topic the principal may not DESCRIBE is left
+//     out of an all-topics answer and is TOPIC_AUTHORIZATION_FAILED when
+//     asked for by name (its existence not told) or id; auto-creating a
+//     topic needs CREATE on the cluster or on the topic, else
+//     TOPIC_AUTHORIZATION_FAILED. Authorized operations (v8+) are reported
+//     when asked for: every supported operation without an Authorizer, as
+//     Kafka; the cluster's (v8-v10) need DESCRIBE on it, else 0.
 
 import (
 	"context"
@@ -46,47 +50,80 @@ func (s *Server) handleMetadata(ctx context.Context, c *conn, kreq kmsg.Request)
 	resp.ClusterID = &s.cfg.ClusterID
 	resp.ControllerID = resp.Brokers[0].NodeID
 
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = s.clusterAuthorizedOps(ctx, c)
+	}
+	describable := func(name string) bool {
+		return s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
+	}
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
-		for _, t := range s.cfg.Topics.Topics() {
-			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
+		for _, t := range append(s.cfg.Topics.Topics(), internalTopics...) {
+			if describable(t.Name) {
+				resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
+			}
 		}
-		for _, t := range internalTopics {
-			resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
+	} else {
+		autoCreate := !s.cfg.DisableAutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+		mayCreate := func(name string) bool {
+			return s.authorizeCluster(ctx, c, kmsg.ACLOperationCreate) ||
+				s.authorize(ctx, c, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, name)
 		}
-		return respond(resp), nil
+		for _, rt := range req.Topics {
+			resp.Topics = append(resp.Topics, s.requestedTopicMetadata(ctx, rt, autoCreate, describable, mayCreate))
+		}
 	}
-	autoCreate := !s.cfg.DisableAutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
-	for _, rt := range req.Topics {
-		resp.Topics = append(resp.Topics, s.requestedTopicMetadata(ctx, rt, autoCreate))
+	if req.IncludeTopicAuthorizedOperations {
+		for i := range resp.Topics {
+			if mt := &resp.Topics[i]; mt.Topic != nil && mt.ErrorCode != kerr.TopicAuthorizationFailed.Code {
+				mt.AuthorizedOperations = s.authorizedOps(ctx, c, kmsg.ACLResourceTypeTopic, *mt.Topic)
+			}
+		}
 	}
 	return respond(resp), nil
 }
 
-func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+// requestedTopicMetadata answers one topic asked for by name or id;
+// describable and mayCreate are the principal's DESCRIBE and auto-create
+// permissions.
+func (s *Server) requestedTopicMetadata(ctx context.Context, rt kmsg.MetadataRequestTopic, autoCreate bool, describable, mayCreate func(string) bool) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
 	// A topic id asks by id whatever the name says: the Java client sends
 	// an empty name beside it, franz-go a null one.
 	byID := rt.TopicID != [16]byte{}
-	if t, ok := internalTopicNamed(deref(rt.Topic), rt.TopicID, byID); ok {
-		return s.topicMetadata(ctx, t)
-	}
-	if byID {
-		t, ok := s.cfg.Topics.TopicByID(rt.TopicID)
-		if !ok {
-			mt := kmsg.NewMetadataResponseTopic()
+	t, ok := internalTopicNamed(deref(rt.Topic), rt.TopicID, byID)
+	if !ok && byID {
+		if t, ok = s.cfg.Topics.TopicByID(rt.TopicID); !ok {
 			mt.TopicID = rt.TopicID
 			mt.ErrorCode = kerr.UnknownTopicID.Code
+			return mt
+		}
+	}
+	if byID || ok {
+		if !describable(t.Name) {
+			// Ids are not secret (Kafka answers them too); names are.
+			mt.TopicID = rt.TopicID
+			if !byID {
+				mt.Topic = rt.Topic
+			}
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			return mt
 		}
 		return s.topicMetadata(ctx, t)
 	}
 	name := *rt.Topic
-	t, ok := s.cfg.Topics.Topic(name)
-	if ok {
+	mt.Topic = rt.Topic
+	if !describable(name) {
+		mt.ErrorCode = kerr.TopicAuthorizationFailed.Code // whether or not it exists
+		return mt
+	}
+	if t, ok := s.cfg.Topics.Topic(name); ok {
 		return s.topicMetadata(ctx, t)
 	}
-	mt := kmsg.NewMetadataResponseTopic()
-	mt.Topic = rt.Topic
+	if autoCreate && !mayCreate(name) {
+		mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		return mt
+	}
 	if err := validateTopicName(name); err != nil {
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt

@@ -30,6 +30,13 @@ package gateway
 //     all (NON_EMPTY_GROUP); a group with neither members nor offsets is
 //     GROUP_ID_NOT_FOUND.
 //
+// ACLs (authorize.go): OffsetCommit needs READ on the group (else every
+// partition is GROUP_AUTHORIZATION_FAILED) and on each topic
+// (TOPIC_AUTHORIZATION_FAILED); OffsetFetch DESCRIBE on the group and on each
+// topic named (TOPIC_AUTHORIZATION_FAILED), and leaves out of an all-topics
+// answer the topics the principal may not DESCRIBE; OffsetDelete DELETE on the
+// group and READ on each topic.
+//
 // Committed offsets expire after the retention (offsets.retention.minutes):
 // see offset_retention.go. Deviation: RetentionTimeMillis (v2-v4) is ignored,
 // as Kafka does from v5 on.
@@ -62,31 +69,47 @@ type GroupOffsets interface {
 	DeleteTopicOffsets(ctx context.Context, topic string) error
 }
 
-func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleOffsetCommit(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	generation, member := req.Generation, req.MemberID
 	if req.Version == 0 {
 		generation, member = -1, ""
 	}
-	check, groupErr := s.groups.CheckCommit(ctx, group.CommitRequest{
-		Group: req.Group, MemberID: member, InstanceID: deref(req.InstanceID), Generation: generation,
-		MemberEpochs: req.Version >= 9,
-	})
-	if req.Group == "" {
-		groupErr = kerr.InvalidGroupID
+	// Kafka checks the group, then the group id, then each topic, before
+	// the group coordinator checks the member.
+	var (
+		requestErr error // for every partition
+		check      func(topicID [16]byte, partition int32) error
+		groupErr   error // for the partitions of authorized topics
+	)
+	switch {
+	case !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group):
+		requestErr = kerr.GroupAuthorizationFailed
+	case req.Group == "":
+		requestErr = kerr.InvalidGroupID
+	default:
+		check, groupErr = s.groups.CheckCommit(ctx, group.CommitRequest{
+			Group: req.Group, MemberID: member, InstanceID: deref(req.InstanceID), Generation: generation,
+			MemberEpochs: req.Version >= 9,
+		})
 	}
 	nowMs := s.now().UnixMilli()
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
+		topicDenied := requestErr == nil && !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic)
 		offsets := make(map[int32]coordinator.CommittedOffset, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
 			_, exists := t.Partition(rp.Partition)
 			switch {
+			case requestErr != nil:
+				sp.ErrorCode = errorCode(requestErr)
+			case topicDenied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case groupErr != nil:
 				sp.ErrorCode = errorCode(groupErr)
 			case !exists:
@@ -120,9 +143,18 @@ func (s *Server) handleOffsetCommit(ctx context.Context, _ *conn, kreq kmsg.Requ
 	return respond(resp), nil
 }
 
-func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleOffsetFetch(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetFetchRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	describable := func(topic string) bool {
+		return s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topic)
+	}
+	groupAuthErr := func(group string) error {
+		if !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, group) {
+			return kerr.GroupAuthorizationFailed
+		}
+		return nil
+	}
 	if req.Version >= 8 {
 		for _, rg := range req.Groups {
 			g := kmsg.NewOffsetFetchResponseGroup()
@@ -135,9 +167,12 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 				topics = nil
 			}
 			var fetched []kmsg.OffsetFetchResponseTopic
-			err := s.groups.CheckFetch(ctx, rg.Group, deref(rg.MemberID), rg.MemberEpoch)
+			err := groupAuthErr(rg.Group)
 			if err == nil {
-				fetched, err = s.fetchOffsets(ctx, rg.Group, topics, req.RequireStable)
+				err = s.groups.CheckFetch(ctx, rg.Group, deref(rg.MemberID), rg.MemberEpoch)
+			}
+			if err == nil {
+				fetched, err = s.fetchOffsets(ctx, rg.Group, topics, req.RequireStable, describable)
 			}
 			g.ErrorCode = errorCode(err)
 			for _, ft := range fetched {
@@ -158,7 +193,11 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 	if req.Version < 2 && topics == nil {
 		topics = []kmsg.OffsetFetchRequestTopic{}
 	}
-	if err := s.groups.CheckFetch(ctx, req.Group, "", -1); err != nil {
+	err := groupAuthErr(req.Group)
+	if err == nil {
+		err = s.groups.CheckFetch(ctx, req.Group, "", -1)
+	}
+	if err != nil {
 		// Before v2 there is no group-level error: each partition has it.
 		resp.ErrorCode = errorCode(err)
 		for _, rt := range topics {
@@ -173,7 +212,7 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 		}
 		return respond(resp), nil
 	}
-	fetched, err := s.fetchOffsets(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable)
+	fetched, err := s.fetchOffsets(ctx, req.Group, topics, req.Version >= 7 && req.RequireStable, describable)
 	resp.ErrorCode = errorCode(err)
 	resp.Topics = fetched
 	return respond(resp), nil
@@ -182,7 +221,9 @@ func (s *Server) handleOffsetFetch(ctx context.Context, _ *conn, kreq kmsg.Reque
 // fetchOffsets reads the group's committed offsets for topics, or for every
 // topic it committed when topics is nil. With requireStable, a partition
 // with offsets pending in a transaction is UNSTABLE_OFFSET_COMMIT (KIP-447).
-func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestTopic, requireStable bool) ([]kmsg.OffsetFetchResponseTopic, error) {
+// A topic not describable is TOPIC_AUTHORIZATION_FAILED when named, and left
+// out when every topic is asked for.
+func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.OffsetFetchRequestTopic, requireStable bool, describable func(string) bool) ([]kmsg.OffsetFetchResponseTopic, error) {
 	if group == "" {
 		return nil, kerr.InvalidGroupID
 	}
@@ -200,11 +241,24 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: n})
+			if describable(n) {
+				topics = append(topics, kmsg.OffsetFetchRequestTopic{Topic: n})
+			}
 		}
 	}
 	var out []kmsg.OffsetFetchResponseTopic
 	for _, rt := range topics {
+		if !describable(rt.Topic) {
+			st := kmsg.NewOffsetFetchResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewOffsetFetchResponseTopicPartition()
+				sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = p, -1, -1, kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			out = append(out, st)
+			continue
+		}
 		committed, err := s.cfg.Offsets.FetchOffsets(ctx, group, rt.Topic)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", kerr.CoordinatorNotAvailable, err)
@@ -237,9 +291,34 @@ func (s *Server) fetchOffsets(ctx context.Context, group string, topics []kmsg.O
 	return out, nil
 }
 
-func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleOffsetDelete(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !s.authorize(ctx, c, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
+	// Topics the principal may not READ are answered before the group is
+	// looked at, as Kafka's KafkaApis does before its group coordinator.
+	denied := map[string]bool{}
+	for _, rt := range req.Topics {
+		if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			denied[rt.Topic] = true
+		}
+	}
+	if len(req.Topics) > 0 && len(denied) == len(req.Topics) {
+		for _, rt := range req.Topics {
+			st := kmsg.NewOffsetDeleteResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetDeleteResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return respond(resp), nil
+	}
 	members, subscribed, gerr := s.groupSubscriptions(ctx, req.Group)
 	topics, err := s.cfg.Offsets.OffsetTopics(ctx, req.Group)
 	switch {
@@ -264,7 +343,9 @@ func (s *Server) handleOffsetDelete(ctx context.Context, _ *conn, kreq kmsg.Requ
 		for _, rp := range rt.Partitions {
 			parts = append(parts, rp.Partition)
 		}
-		if subscribed[rt.Topic] {
+		if denied[rt.Topic] {
+			code = kerr.TopicAuthorizationFailed.Code
+		} else if subscribed[rt.Topic] {
 			code = kerr.GroupSubscribedToTopic.Code
 		} else if err := s.cfg.Offsets.DeleteOffsets(ctx, req.Group, rt.Topic, parts); err != nil {
 			code = kerr.CoordinatorNotAvailable.Code

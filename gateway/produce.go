@@ -36,6 +36,10 @@ package gateway
 //     the producer's first batch of it in the partition (transactions.go):
 //     a partition the transaction does not hold is INVALID_TXN_STATE.
 //
+//   - ACLs (authorize.go): WRITE on each topic (TOPIC_AUTHORIZATION_FAILED
+//     for its partitions), and with transactional batches WRITE on the
+//     transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for all).
+//
 // Deviation: LogAppendTime is always -1 because
 // message.timestamp.type=LogAppendTime is not accepted yet.
 
@@ -67,10 +71,15 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 
 	var produced []producedPartition
 	var rtxn requestTxn
+	// Kafka refuses the whole request when it carries transactional
+	// batches the principal may not write for its transactional id.
+	txnDenied := s.cfg.Authorizer != nil && hasTransactionalBatch(req) &&
+		(req.TransactionID == nil || !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID))
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
+		topicDenied := !txnDenied && !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -78,6 +87,10 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 			tp, exists := t.Partition(rp.Partition)
 			_, internal := internalTopicNamed(rt.Topic, [16]byte{}, false)
 			switch {
+			case txnDenied:
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			case topicDenied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case internal:
@@ -161,6 +174,20 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 		return nil, err
 	}
 	return s.cfg.Logs.Append(ctx, tp, records)
+}
+
+// hasTransactionalBatch reports whether any partition's records are a
+// transactional batch (Kafka's RequestUtils.hasTransactionalRecords); a
+// batch too short to tell is left to appendBatch to refuse.
+func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if h, err := batch.ReadHeader(rp.Records); err == nil && h.Transactional() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // maxDecompressedFactor bounds what checkRecords decompresses, as a multiple

@@ -193,6 +193,47 @@ type Config struct {
 	// (offsets.retention.check.interval.ms). Default 10 minutes.
 	OffsetsRetentionCheckInterval time.Duration
 
+	// Authorizer, if set, enforces Kafka ACLs on every request (see
+	// authorize.go) and, when it is an ACLAdmin, serves CreateAcls,
+	// DescribeAcls and DeleteAcls; ACLAuthorizer keeps the cluster's ACLs
+	// from the coordinator. nil checks nothing, and the ACL APIs answer
+	// SECURITY_DISABLED, as a Kafka broker without authorizer.class.name.
+	Authorizer Authorizer
+	// SuperUsers are principals ("User:admin") allowed everything (Kafka's
+	// super.users).
+	SuperUsers []string
+	// AllowEveryoneIfNoACLFound is Kafka's allow.everyone.if.no.acl.found:
+	// a resource no ACL names at all is open to every principal. Default
+	// false: closed.
+	AllowEveryoneIfNoACLFound bool
+
+	// Credentials keeps the users' salted SCRAM credentials (sasl.go):
+	// what logins on SASL_PLAINTEXT and SASL_SSL listeners are checked
+	// against, and what DescribeUserScramCredentials and
+	// AlterUserScramCredentials (KIP-554) manage; coordinator.Store
+	// implements it. Required with a SASL listener; without it those two
+	// APIs answer SECURITY_DISABLED.
+	Credentials Credentials
+	// SASLMechanisms is Kafka's sasl.enabled.mechanisms, of PLAIN,
+	// SCRAM-SHA-256 and SCRAM-SHA-512. Default: all three.
+	SASLMechanisms []string
+	// ConnectionsMaxReauth is Kafka's connections.max.reauth.ms (KIP-368):
+	// how long a SASL login lasts before the client must log in again on
+	// the same connection, which is otherwise closed at its next request.
+	// Default 0: a login lasts as long as its connection.
+	ConnectionsMaxReauth time.Duration
+
+	// Quotas keeps the cluster's client quotas (quotas.go), managed with
+	// DescribeClientQuotas and AlterClientQuotas and enforced by every
+	// gateway; coordinator.Store implements it. nil enforces none, and
+	// those two APIs answer UNSUPPORTED_VERSION.
+	Quotas QuotaStore
+	// QuotaWindow and QuotaWindows are Kafka's quota.window.size.seconds
+	// and quota.window.num: a client's rate is measured over QuotaWindows
+	// windows of QuotaWindow. Defaults 1 s and 11.
+	QuotaWindow  time.Duration
+	QuotaWindows int
+
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -245,7 +286,7 @@ func (c *Config) ensureDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	return nil
+	return c.saslDefaults()
 }
 
 // Server serves the Kafka protocol on one listener.
@@ -258,6 +299,12 @@ type Server struct {
 	groups    *group.Coordinator
 	view      *clusterView
 	now       func() time.Time
+	// aclCaches holds each connection's cached authorization decisions.
+	aclCaches aclCaches
+	// sasl serves the SASL mechanisms; nil without Config.Credentials.
+	sasl saslServer
+	// quotas enforces Config.Quotas; nil without them.
+	quotas *quotaEnforcer
 	// inflight holds MaxInFlightRequestBytes of request bytes.
 	inflight *semaphore.Weighted
 	// decoders pools the scratch decoders produce checks records with.
@@ -277,12 +324,20 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.ensureDefaults(); err != nil {
 		return nil, err
 	}
+	srv, err := newSASLServer(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
+		sasl:     srv,
 		metrics:  newMetrics(cfg.Registerer),
 		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
+	}
+	if cfg.Quotas != nil {
+		s.quotas = newQuotaEnforcer(&s.cfg)
 	}
 	self := coordinator.Gateway{NodeID: cfg.NodeID, Rack: cfg.Rack, Incarnation: cfg.Incarnation, Listeners: map[string]string{}}
 	for _, l := range cfg.Listeners {
@@ -335,6 +390,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.view.run(ctx, func(msg string, args ...any) { s.cfg.Logger.Warn(msg, args...) }) })
 	wg.Go(func() { s.expireOffsetsLoop(ctx) })
+	if q := s.quotas; q != nil {
+		wg.Go(func() { q.run(ctx) })
+	}
 	if s.txns != nil {
 		wg.Go(func() { s.txns.run(ctx) })
 	}

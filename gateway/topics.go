@@ -19,6 +19,14 @@ package gateway
 // under the name starts empty) and its segment objects are removed by garbage
 // collection (tiered/gc) after the grace period.
 //
+// ACLs (authorize.go), as Kafka's ControllerApis: CreateTopics needs CREATE
+// on the cluster or on each topic (TOPIC_AUTHORIZATION_FAILED), and answers a
+// created topic's configs only with DESCRIBE_CONFIGS on it (else
+// ConfigErrorCode TOPIC_AUTHORIZATION_FAILED, no configs, -1 counts);
+// DeleteTopics DELETE on the cluster or on each topic, a topic named but not
+// describable being TOPIC_AUTHORIZATION_FAILED whether or not it exists;
+// CreatePartitions ALTER on the cluster or on each topic.
+//
 // Deviations: manual replica assignments are refused with INVALID_REQUEST, since
 // replicas are not placed on brokers.
 
@@ -36,13 +44,14 @@ import (
 // gateway build a metadata response of billions of entries.
 const maxPartitions = 100_000
 
-func (s *Server) handleCreateTopics(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleCreateTopics(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := make(map[string]int, len(req.Topics))
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	clusterCreate := s.authorizeCluster(ctx, c, kmsg.ACLOperationCreate)
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -53,10 +62,19 @@ func (s *Server) handleCreateTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		if !clusterCreate && !s.authorize(ctx, c, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			st.ErrorMessage = kmsg.StringPtr("Authorization failed.") // Kafka's message
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		t, err := s.createTopic(ctx, rt, req.ValidateOnly)
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errorMessage(err)
+		} else if !s.authorize(ctx, c, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			st.TopicID = t.ID
+			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
 		} else {
 			st.TopicID = t.ID
 			st.NumPartitions = t.Partitions
@@ -114,7 +132,7 @@ func (s *Server) createTopic(ctx context.Context, rt kmsg.CreateTopicsRequestTop
 	return s.cfg.TopicAdmin.CreateTopic(ctx, t)
 }
 
-func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDeleteTopics(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	targets := req.Topics
@@ -126,6 +144,13 @@ func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 			targets = append(targets, rt)
 		}
 	}
+	clusterDelete := s.authorizeCluster(ctx, c, kmsg.ACLOperationDelete)
+	describable := func(name string) bool {
+		return clusterDelete || s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name)
+	}
+	deletable := func(name string) bool {
+		return clusterDelete || s.authorize(ctx, c, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, name)
+	}
 	for _, rt := range targets {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -133,6 +158,12 @@ func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 		switch {
 		case rt.Topic != nil:
 			name = *rt.Topic
+			_, exists := s.cfg.Topics.Topic(name)
+			if !describable(name) || exists && !deletable(name) {
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 		default:
 			t, ok := s.cfg.Topics.TopicByID(rt.TopicID)
 			if !ok {
@@ -141,6 +172,17 @@ func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 				continue
 			}
 			name = t.Name
+			if !deletable(name) {
+				// The name is told only to who may describe the topic.
+				if !describable(name) {
+					st.Topic = nil
+				} else {
+					st.Topic = &t.Name
+				}
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, st)
+				continue
+			}
 			st.Topic = &t.Name
 		}
 		t, err := s.cfg.TopicAdmin.DeleteTopic(ctx, name)
@@ -162,12 +204,18 @@ func (s *Server) handleDeleteTopics(ctx context.Context, _ *conn, kreq kmsg.Requ
 	return respond(resp), nil
 }
 
-func (s *Server) handleCreatePartitions(ctx context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleCreatePartitions(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	clusterAlter := s.authorizeCluster(ctx, c, kmsg.ACLOperationAlter)
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
+		if !clusterAlter && !s.authorize(ctx, c, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		err := s.createPartitions(ctx, rt, req.ValidateOnly)
 		st.ErrorCode = errorCode(err)
 		st.ErrorMessage = errorMessage(err)

@@ -33,6 +33,18 @@ package gateway
 //     cluster's secret (other gateways); clients get
 //     CLUSTER_AUTHORIZATION_FAILED.
 //
+// ACLs (authorize.go), as Kafka's KafkaApis: InitProducerId,
+// AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit need WRITE
+// on the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+// AddPartitionsToTxn also WRITE on each topic (TOPIC_AUTHORIZATION_FAILED,
+// the rest OPERATION_NOT_ATTEMPTED), and its v4+ (broker to broker)
+// CLUSTER_ACTION; AddOffsetsToTxn and TxnOffsetCommit READ on the group
+// (GROUP_AUTHORIZATION_FAILED), TxnOffsetCommit READ on each topic;
+// WriteTxnMarkers CLUSTER_ACTION, which other gateways are trusted with;
+// DescribeTransactions DESCRIBE on each id, listing only the topics the
+// principal may DESCRIBE; ListTransactions lists only the ids it may
+// DESCRIBE; DescribeProducers READ on each topic.
+//
 // Deviations: ListTransactions v2's id pattern is not offered; the
 // coordinator epoch of markers is the transaction record's revision.
 
@@ -97,16 +109,55 @@ func (s *Server) initTransactionalProducer(ctx context.Context, req *kmsg.InitPr
 	resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.ProducerEpoch
 }
 
-func (s *Server) handleAddPartitionsToTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+// txnAuth is what a principal was refused in one transaction's
+// AddPartitionsToTxn: the transactional id, or topics.
+type txnAuth struct {
+	idDenied bool
+	topics   map[string]bool // denied topics
+}
+
+func (s *Server) authorizeAddPartitions(ctx context.Context, c *conn, id string, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic) txnAuth {
+	if !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, id) {
+		return txnAuth{idDenied: true}
+	}
+	var a txnAuth
+	for _, rt := range topics {
+		if !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			if a.topics == nil {
+				a.topics = map[string]bool{}
+			}
+			a.topics[rt.Topic] = true
+		}
+	}
+	return a
+}
+
+func (s *Server) handleAddPartitionsToTxn(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.AddPartitionsToTxnRequest)
+	var v3Topics []kmsg.AddPartitionsToTxnRequestTransactionTopic
+	for _, rt := range req.Topics {
+		v3Topics = append(v3Topics, kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: rt.Topic, Partitions: rt.Partitions})
+	}
+	// v4+ is for brokers only (KIP-890): Kafka asks CLUSTER_ACTION.
+	peer := s.txns != nil && s.txns.peers.isPeer(c.clientID)
+	brokerDenied := req.Version >= 4 && s.cfg.Authorizer != nil && !peer &&
+		!s.authorizeCluster(ctx, c, kmsg.ACLOperationClusterAction)
+	auths := make([]txnAuth, len(req.Transactions))
+	if req.Version < 4 {
+		auths = []txnAuth{s.authorizeAddPartitions(ctx, c, req.TransactionalID, v3Topics)}
+	} else if !brokerDenied {
+		for i, rtx := range req.Transactions {
+			auths[i] = s.authorizeAddPartitions(ctx, c, rtx.TransactionalID, rtx.Topics)
+		}
+	}
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+		if brokerDenied {
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			return resp
+		}
 		if req.Version < 4 {
-			topics := make([]kmsg.AddPartitionsToTxnRequestTransactionTopic, 0, len(req.Topics))
-			for _, rt := range req.Topics {
-				topics = append(topics, kmsg.AddPartitionsToTxnRequestTransactionTopic{Topic: rt.Topic, Partitions: rt.Partitions})
-			}
-			codes := s.addPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, topics, req.Version < 2)
+			codes := s.addPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, false, v3Topics, req.Version < 2, auths[0])
 			for _, rt := range req.Topics {
 				st := kmsg.NewAddPartitionsToTxnResponseTopic()
 				st.Topic = rt.Topic
@@ -119,8 +170,8 @@ func (s *Server) handleAddPartitionsToTxn(_ context.Context, _ *conn, kreq kmsg.
 			}
 			return resp
 		}
-		for _, rtx := range req.Transactions {
-			codes := s.addPartitions(ctx, rtx.TransactionalID, rtx.ProducerID, rtx.ProducerEpoch, rtx.VerifyOnly, rtx.Topics, false)
+		for i, rtx := range req.Transactions {
+			codes := s.addPartitions(ctx, rtx.TransactionalID, rtx.ProducerID, rtx.ProducerEpoch, rtx.VerifyOnly, rtx.Topics, false, auths[i])
 			stx := kmsg.NewAddPartitionsToTxnResponseTransaction()
 			stx.TransactionalID = rtx.TransactionalID
 			for _, rt := range rtx.Topics {
@@ -140,8 +191,9 @@ func (s *Server) handleAddPartitionsToTxn(_ context.Context, _ *conn, kreq kmsg.
 }
 
 // addPartitions adds (or with verifyOnly checks) partitions of one
-// transaction and returns each partition's code.
-func (s *Server) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verifyOnly bool, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic, fencedAsEpoch bool) map[string]map[int32]int16 {
+// transaction and returns each partition's code. What auth denies fails the
+// transaction's partitions first, as Kafka answers before its coordinator.
+func (s *Server) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verifyOnly bool, topics []kmsg.AddPartitionsToTxnRequestTransactionTopic, fencedAsEpoch bool, auth txnAuth) map[string]map[int32]int16 {
 	codes := map[string]map[int32]int16{}
 	all := func(code int16) map[string]map[int32]int16 {
 		for _, rt := range topics {
@@ -156,26 +208,39 @@ func (s *Server) addPartitions(ctx context.Context, id string, pid int64, epoch 
 		}
 		return codes
 	}
-	if code := s.txnNotReady(id); code != 0 {
-		return all(code)
+	if auth.idDenied {
+		return all(kerr.TransactionalIDAuthorizationFailed.Code)
+	}
+	if len(auth.topics) == 0 {
+		if code := s.txnNotReady(id); code != 0 {
+			return all(code)
+		}
 	}
 	parts := map[string][]int32{}
-	unknown := false
+	refused := false // a partition is refused: the others are not attempted
 	for _, rt := range topics {
 		t, known := s.cfg.Topics.Topic(rt.Topic)
 		for _, p := range rt.Partitions {
+			if auth.topics[rt.Topic] {
+				if codes[rt.Topic] == nil {
+					codes[rt.Topic] = map[int32]int16{}
+				}
+				codes[rt.Topic][p] = kerr.TopicAuthorizationFailed.Code
+				refused = true
+				continue
+			}
 			if _, ok := t.Partition(p); !known || !ok {
 				if codes[rt.Topic] == nil {
 					codes[rt.Topic] = map[int32]int16{}
 				}
 				codes[rt.Topic][p] = kerr.UnknownTopicOrPartition.Code
-				unknown = true
+				refused = true
 				continue
 			}
 			parts[rt.Topic] = append(parts[rt.Topic], p)
 		}
 	}
-	if unknown {
+	if refused {
 		return all(kerr.OperationNotAttempted.Code)
 	}
 	for topic := range parts {
@@ -210,8 +275,18 @@ func (s *Server) addPartitions(ctx context.Context, id string, pid int64, epoch 
 	return all(txnCode(err, fencedAsEpoch))
 }
 
-func (s *Server) handleAddOffsetsToTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleAddOffsetsToTxn(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.AddOffsetsToTxnRequest)
+	switch {
+	case !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, req.TransactionalID):
+		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return respond(resp), nil
+	case !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group):
+		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 		if resp.ErrorCode = s.txnNotReady(req.TransactionalID); resp.ErrorCode != 0 {
@@ -228,8 +303,14 @@ func (s *Server) handleAddOffsetsToTxn(_ context.Context, _ *conn, kreq kmsg.Req
 	}, nil
 }
 
-func (s *Server) handleEndTxn(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleEndTxn(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.EndTxnRequest)
+	if !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, req.TransactionalID) {
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return respond(resp), nil
+	}
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.ProducerID, resp.ProducerEpoch = -1, -1
@@ -260,8 +341,22 @@ func (s *Server) handleEndTxn(_ context.Context, _ *conn, kreq kmsg.Request) (re
 	}, nil
 }
 
-func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleTxnOffsetCommit(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.TxnOffsetCommitRequest)
+	var authErr error
+	deniedTopics := map[string]bool{}
+	switch {
+	case !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, req.TransactionalID):
+		authErr = kerr.TransactionalIDAuthorizationFailed
+	case !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group):
+		authErr = kerr.GroupAuthorizationFailed
+	default:
+		for _, rt := range req.Topics {
+			if !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic) {
+				deniedTopics[rt.Topic] = true
+			}
+		}
+	}
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 		var (
@@ -269,6 +364,7 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 			check    func(topicID [16]byte, partition int32) error
 		)
 		switch {
+		case authErr != nil:
 		case s.txns == nil:
 			groupErr = kerr.TransactionalIDAuthorizationFailed
 		case txn.CheckID(req.TransactionalID) != nil:
@@ -294,6 +390,11 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 			for _, rp := range rt.Partitions {
 				_, exists := t.Partition(rp.Partition)
 				switch {
+				case authErr != nil:
+					codes[rt.Topic][rp.Partition] = errorCode(authErr)
+				case deniedTopics[rt.Topic]:
+					// Before the coordinator's checks, as Kafka.
+					codes[rt.Topic][rp.Partition] = kerr.TopicAuthorizationFailed.Code
 				case groupErr != nil:
 					codes[rt.Topic][rp.Partition] = errorCode(groupErr)
 				case !known || !exists:
@@ -342,9 +443,12 @@ func (s *Server) handleTxnOffsetCommit(_ context.Context, _ *conn, kreq kmsg.Req
 	}, nil
 }
 
-func (s *Server) handleWriteTxnMarkers(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleWriteTxnMarkers(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.WriteTxnMarkersRequest)
-	peer := s.txns != nil && s.txns.peers.isPeer(c.clientID)
+	// Other gateways are trusted; with ACLs, so is a principal with
+	// CLUSTER_ACTION, as Kafka's brokers' own.
+	peer := s.txns != nil && (s.txns.peers.isPeer(c.clientID) ||
+		s.cfg.Authorizer != nil && s.authorizeCluster(ctx, c, kmsg.ACLOperationClusterAction))
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 		for _, rm := range req.Markers {
@@ -383,7 +487,7 @@ func (s *Server) handleWriteTxnMarkers(_ context.Context, c *conn, kreq kmsg.Req
 	}, nil
 }
 
-func (s *Server) handleDescribeTransactions(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeTransactions(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeTransactionsRequest)
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
@@ -391,9 +495,15 @@ func (s *Server) handleDescribeTransactions(_ context.Context, _ *conn, kreq kms
 			st := kmsg.NewDescribeTransactionsResponseTransactionState()
 			st.TransactionalID = id
 			st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
-			if st.ErrorCode = s.txnNotReady(id); st.ErrorCode == 0 {
+			if !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, id) {
+				st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			} else if st.ErrorCode = s.txnNotReady(id); st.ErrorCode == 0 {
 				st.ErrorCode = s.describeTransaction(ctx, id, &st)
 			}
+			// Only the partitions of topics the principal may describe.
+			st.Topics = slices.DeleteFunc(st.Topics, func(t kmsg.DescribeTransactionsResponseTransactionStateTopic) bool {
+				return !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, t.Topic)
+			})
 			resp.TransactionStates = append(resp.TransactionStates, st)
 		}
 		return resp
@@ -426,7 +536,7 @@ func (s *Server) describeTransaction(ctx context.Context, id string, st *kmsg.De
 	return 0
 }
 
-func (s *Server) handleListTransactions(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleListTransactions(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.ListTransactionsRequest)
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.ListTransactionsResponse)
@@ -455,7 +565,7 @@ func (s *Server) handleListTransactions(_ context.Context, _ *conn, kreq kmsg.Re
 		}
 		nowMs := s.now().UnixMilli()
 		for _, id := range slices.Sorted(maps.Keys(recs)) {
-			if !s.txns.coordinates(id) {
+			if !s.txns.coordinates(id) || !s.authorize(ctx, c, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, id) {
 				continue
 			}
 			cur, err := txn.Decode(recs[id].Data)
@@ -470,7 +580,7 @@ func (s *Server) handleListTransactions(_ context.Context, _ *conn, kreq kmsg.Re
 	}, nil
 }
 
-func (s *Server) handleDescribeProducers(_ context.Context, _ *conn, kreq kmsg.Request) (reply, error) {
+func (s *Server) handleDescribeProducers(_ context.Context, c *conn, kreq kmsg.Request) (reply, error) {
 	req := kreq.(*kmsg.DescribeProducersRequest)
 	return func(ctx context.Context) kmsg.Response {
 		resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
@@ -478,11 +588,14 @@ func (s *Server) handleDescribeProducers(_ context.Context, _ *conn, kreq kmsg.R
 			st := kmsg.NewDescribeProducersResponseTopic()
 			st.Topic = rt.Topic
 			t, known := s.cfg.Topics.Topic(rt.Topic)
+			denied := !s.authorize(ctx, c, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic)
 			for _, p := range rt.Partitions {
 				sp := kmsg.NewDescribeProducersResponseTopicPartition()
 				sp.Partition = p
 				tp, exists := t.Partition(p)
 				switch {
+				case denied:
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				case !known || !exists:
 					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				case !s.view.leads(t, tp):
