@@ -2,6 +2,7 @@
 #   make run    build and start Strata embedded (Kafka on 127.0.0.1:9092)
 #   make test   install what tests need (MinIO, nats-server, kcat, kafkajs), then run every test
 #   make bench  benchmarks against kfake and raw object-store throughput
+#   make profile  the benchmarks (BENCH, default all) with CPU and heap profiles in profiles/
 #   make interop  the interoperability suites in interop/ (JVM and Python clients)
 #   make image  the container image (needs a Docker engine)
 #   make chaos  the gateway kill test for CHAOS_DURATION (default 2m)
@@ -20,6 +21,9 @@ FUZZTIME ?= 10s
 # (golang/go#75804, fixed in Go 1.27); a count never takes that path.
 FUZZ_TARGETS := \
 	./gateway:FuzzConnection:3000x \
+	./gateway:FuzzSASLConnection:3000x \
+	./security/sasl:FuzzScram:2000x \
+	./security/sasl:FuzzPlain:20000x \
 	./tiered/batch:FuzzVerify:20000x \
 	./tiered/batch:FuzzEachRecord:10000x \
 	./tiered/segment:FuzzReadIndex:50000x \
@@ -34,7 +38,7 @@ FUZZ_TARGETS := \
 # The installer and internal/testenv find MinIO under the same cache dir.
 export STRATA_CACHE_DIR
 
-.PHONY: all build run test test-deps unit fuzz-smoke e2e deploy-check interop image bench chaos fuzz lint clean
+.PHONY: all build run test test-deps unit fuzz-smoke e2e deploy-check interop image bench profile chaos fuzz lint clean
 
 all: build
 
@@ -96,6 +100,16 @@ chaos:
 
 bench: test-deps build
 	STRATA_BIN=$(CURDIR)/bin/strata $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+# Each gateway a benchmark starts writes profiles/strata-<pid>-{cpu,allocs,heap}.pprof
+# (STRATA_PROFILE_DIR); the benchmark process itself (kfake, the clients)
+# writes bench-cpu.pprof and bench-mem.pprof. Read them with
+# `go tool pprof -top profiles/strata-<pid>-cpu.pprof`.
+BENCH ?= .
+profile: test-deps build
+	rm -rf profiles && mkdir -p profiles
+	STRATA_PROFILE_DIR=$(CURDIR)/profiles STRATA_BIN=$(CURDIR)/bin/strata $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 30m \
+		-o profiles/bench.test -cpuprofile profiles/bench-cpu.pprof -memprofile profiles/bench-mem.pprof ./bench/
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

@@ -17,6 +17,15 @@
 // table prints every figure with its ratio to kfake (and Strata-on-MinIO produce
 // as a share of raw PUT throughput): those ratios are the figures to quote.
 //
+// `make profile` runs the same benchmarks (BENCH selects them, as -bench) with
+// profiles: every gateway they start writes its CPU profile and, when it
+// stops, its allocation and heap profiles to profiles/strata-<pid>-*.pprof
+// (STRATA_PROFILE_DIR), and the benchmark process (kfake and the clients)
+// writes profiles/bench-{cpu,mem}.pprof. A performance claim in this package
+// should be traceable to such a profile. A running gateway serves the same
+// profiles at /debug/pprof on its admin endpoint (on loopback, or behind
+// --http-auth basic).
+//
 // BenchmarkProduceConsume runs each Strata target with its embedded NATS, so
 // its topics are on the default wal tier with a one-node write-ahead tail.
 //

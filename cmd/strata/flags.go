@@ -44,6 +44,17 @@ type serveConfig struct {
 	// HTTPS with SSL's certificate; HTTPAuth is none or basic.
 	HTTPTLS  bool
 	HTTPAuth string
+	// SASLEnabledMechanisms and ConnectionsMaxReauth are Kafka's
+	// sasl.enabled.mechanisms and connections.max.reauth.ms; AddScram
+	// creates SASL users at start (kafka-storage format --add-scram).
+	SASLEnabledMechanisms string
+	ConnectionsMaxReauth  time.Duration
+	AddScram              scramUsers
+	// Authorizer is acl or none; SuperUsers and AllowEveryoneIfNoACLFound
+	// are Kafka's super.users and allow.everyone.if.no.acl.found.
+	Authorizer                string
+	SuperUsers                string
+	AllowEveryoneIfNoACLFound bool
 	// SchemaRegistryListen is the schema registry's address; empty: off.
 	SchemaRegistryListen string
 	// SchemaRegistryMaxBody caps a registry request's body.
@@ -96,6 +107,9 @@ type serveConfig struct {
 	// at which the process kills itself with SIGKILL: fault injection for the
 	// crash tests, from STRATA_TEST_CRASH_AT. Not a flag: never for production.
 	crashAt string
+	// profileDir, from STRATA_PROFILE_DIR, makes serve write CPU and heap
+	// profiles of its run there (profile.go). Not a flag: for benchmarks.
+	profileDir string
 
 	// onServing, if set, is called with the bound addresses once the Kafka
 	// listener serves; tests listen on port 0 and learn the port from it.
@@ -131,6 +145,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.Listeners, c.ListenerSecurityProtocolMap = "PLAINTEXT://127.0.0.1:9092", defaultProtocolMap
 	c.SSL.ClientAuth, c.SSLPrincipalMappingRules = tlsfiles.ClientAuthNone, "DEFAULT"
 	c.HTTPListen, c.HTTPAuth = "127.0.0.1:9644", httpAuthNone
+	c.SASLEnabledMechanisms, c.Authorizer = "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "none"
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -156,6 +171,13 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"ssl-key-file", "PEM private key of --ssl-cert-file", (*stringValue)(&c.SSL.KeyFile)},
 		{"ssl-client-ca-file", "PEM CAs that sign the client certificates --ssl-client-auth asks for", (*stringValue)(&c.SSL.ClientCAFile)},
 		{"ssl-client-auth", "whether TLS clients must present a certificate (ssl.client.auth): none, requested or required; the principal is then the certificate's subject, mapped by --ssl-principal-mapping-rules", (*clientAuthValue)(&c.SSL.ClientAuth)},
+		{"sasl-enabled-mechanisms", "SASL mechanisms the SASL listeners accept (sasl.enabled.mechanisms), of SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN; PLAIN checks passwords against the users' SCRAM credentials", (*stringValue)(&c.SASLEnabledMechanisms)},
+		{"connections-max-reauth", "how long a SASL login lasts before the client must log in again on its connection (connections.max.reauth.ms, KIP-368); 0: as long as the connection", (*durationValue)(&c.ConnectionsMaxReauth)},
+		{"add-scram", "create a SASL user at start unless it has a credential for that mechanism, as kafka-storage format --add-scram: 'SCRAM-SHA-512=[name=admin,password=admin-secret]' (repeatable; ';' separates several in one value)", &c.AddScram},
+		{"authorizer", "acl: enforce Kafka ACLs (CreateAcls, kafka-acls) on every request; none: allow everything", (*stringValue)(&c.Authorizer)},
+		{"super-users", "principals allowed everything whatever the ACLs (super.users), e.g. User:admin;User:ops", (*stringValue)(&c.SuperUsers)},
+		{"allow-everyone-if-no-acl-found", "let every principal use a resource no ACL names (allow.everyone.if.no.acl.found)", (*boolValue)(&c.AllowEveryoneIfNoACLFound)},
+		{"http-auth", "none, or basic: the admin endpoint (but /healthz) and the schema registry ask for a SASL user's name and password; with --authorizer acl, registry subjects are authorized as their topics", (*stringValue)(&c.HTTPAuth)},
 		{"ssl-principal-mapping-rules", "how a client certificate's subject becomes the principal's name (ssl.principal.mapping.rules), e.g. RULE:^CN=([^,]*),.*$/$1/L,DEFAULT", (*stringValue)(&c.SSLPrincipalMappingRules)},
 		{"http-listen", "admin HTTP address: /healthz, /metrics, and /debug/pprof when on loopback or behind --http-auth basic", (*stringValue)(&c.HTTPListen)},
 		{"http-tls", "serve the admin endpoint and the schema registry over HTTPS with --ssl-cert-file and --ssl-key-file", (*boolValue)(&c.HTTPTLS)},
@@ -262,6 +284,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, err
 	}
 	c.crashAt, _ = lookupEnv("STRATA_TEST_CRASH_AT")
+	c.profileDir, _ = lookupEnv("STRATA_PROFILE_DIR")
 	if err := c.storeConfig.check(); err != nil {
 		return c, err
 	}
@@ -274,6 +297,12 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--ssl-cert-file and --ssl-key-file go together")
 	case c.SSL.ClientCAFile != "" && c.SSL.CertFile == "":
 		return c, errors.New("--ssl-client-ca-file needs --ssl-cert-file")
+	case c.Authorizer != "acl" && c.Authorizer != "none":
+		return c, fmt.Errorf("--authorizer %q: acl or none", c.Authorizer)
+	case c.HTTPAuth != httpAuthNone && c.HTTPAuth != httpAuthBasic:
+		return c, fmt.Errorf("--http-auth %q: none or basic", c.HTTPAuth)
+	case c.ConnectionsMaxReauth < 0:
+		return c, errors.New("--connections-max-reauth must not be negative")
 	case c.HTTPTLS && c.SSL.CertFile == "":
 		return c, errors.New("--http-tls needs --ssl-cert-file and --ssl-key-file")
 	case c.SSL.ClientAuth != tlsfiles.ClientAuthNone && c.SSL.ClientCAFile == "":

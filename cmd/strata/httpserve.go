@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/stratalog/strata/gateway"
 	"github.com/stratalog/strata/internal/tlsfiles"
+	"github.com/stratalog/strata/security/httpauth"
 )
 
 // The --http-auth values.
@@ -94,9 +96,18 @@ func serveHTTP(ctx context.Context, name string, ln net.Listener, h http.Handler
 	return nil
 }
 
-// newHTTPFront sets up TLS and authentication for the HTTP endpoints.
-func newHTTPFront(cfg serveConfig, logger *slog.Logger) (httpFront, error) {
+// newHTTPFront sets up TLS and authentication for the HTTP endpoints; users
+// are creds', and secret keys made-up credentials (httpauth.Config.Secret).
+func newHTTPFront(cfg serveConfig, creds gateway.Credentials, secret string, logger *slog.Logger) (httpFront, error) {
 	f := httpFront{wrap: func(h http.Handler) http.Handler { return h }, auth: cfg.HTTPAuth}
+	if cfg.HTTPAuth == httpAuthBasic {
+		a, err := httpauth.New(httpauth.Config{Credentials: gateway.SASLCredentials(creds), Secret: []byte(secret),
+			Open: isHealthz, Logger: logger.With("part", "httpauth")})
+		if err != nil {
+			return f, err
+		}
+		f.wrap = a.Wrap
+	}
 	if cfg.HTTPTLS {
 		// Server TLS only: HTTP clients log in with basic auth, not
 		// certificates.

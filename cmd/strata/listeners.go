@@ -124,10 +124,29 @@ func openListeners(cfg serveConfig, logger *slog.Logger) (_ []gateway.Listener, 
 			}
 		}
 	}()
-	var serverTLS *tls.Config
+	// As Kafka (KIP-684), --ssl-client-auth applies to SSL listeners only: a
+	// SASL_SSL client logs in with SASL, and its listener asks for no
+	// certificate.
+	var sslTLS, saslTLS *tls.Config
+	serverTLS := func(p gateway.SecurityProtocol) (*tls.Config, error) {
+		cfgp, files := &sslTLS, cfg.SSL
+		if p == gateway.SASLSSL {
+			cfgp = &saslTLS
+			files.ClientAuth = tlsfiles.ClientAuthNone
+		}
+		if *cfgp == nil {
+			c, err := tlsfiles.Config(files, logger.With("part", "tls"))
+			if err != nil {
+				return nil, err
+			}
+			*cfgp = c
+		}
+		return *cfgp, nil
+	}
 	for _, spec := range cfg.listeners {
-		if spec.protocol.TLS() && serverTLS == nil {
-			if serverTLS, err = tlsfiles.Config(cfg.SSL, logger.With("part", "tls")); err != nil {
+		var tlsCfg *tls.Config
+		if spec.protocol.TLS() {
+			if tlsCfg, err = serverTLS(spec.protocol); err != nil {
 				return nil, nil, fmt.Errorf("listener %s: %w", spec.name, err)
 			}
 		}
@@ -142,15 +161,16 @@ func openListeners(cfg serveConfig, logger *slog.Logger) (_ []gateway.Listener, 
 				return nil, nil, err
 			}
 		}
-		if spec.protocol.TLS() {
+		if tlsCfg != nil {
 			// The gateway completes the handshake before serving.
-			ln = tls.NewListener(ln, serverTLS)
+			ln = tls.NewListener(ln, tlsCfg)
 		}
 		out = append(out, gateway.Listener{Name: spec.name, Protocol: spec.protocol, Listener: ln, Advertise: advertise})
 	}
 	// Gateways send one another requests on the first listener.
 	if out[0].Protocol.TLS() {
-		if peerTLS, err = tlsfiles.PeerConfig(serverTLS, cfg.SSL); err != nil {
+		server, _ := serverTLS(out[0].Protocol)
+		if peerTLS, err = tlsfiles.PeerConfig(server, cfg.SSL); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -171,6 +191,10 @@ func checkListeners(c *serveConfig) error {
 			return fmt.Errorf("listener %s://%s (%s) is reachable from other hosts and does not authenticate its clients: "+
 				"use SASL_SSL or SASL_PLAINTEXT, or SSL with --ssl-client-auth required, or pass --allow-unauthenticated-listeners", l.name, l.addr, l.protocol)
 		}
+	}
+	if c.SchemaRegistryListen != "" && !isLoopback(c.SchemaRegistryListen) && c.HTTPAuth != httpAuthBasic && !c.AllowUnauthenticatedListeners {
+		return fmt.Errorf("the schema registry on %s is reachable from other hosts and anyone may change schemas there: "+
+			"use --http-auth basic, or pass --allow-unauthenticated-listeners", c.SchemaRegistryListen)
 	}
 	if !tlsUsed && !c.HTTPTLS && c.SSL.CertFile != "" {
 		return errors.New("--ssl-cert-file is set but no listener uses SSL or SASL_SSL, and no --http-tls")

@@ -68,6 +68,11 @@ func TestUnauthenticatedListenersRefused(t *testing.T) {
 		{[]string{"--ssl-client-auth", "required"}, false},                      // no client CAs
 		{[]string{"--ssl-principal-mapping-rules", "RULE:^CN=(.*$/$1/"}, false}, // a bad rule
 		{[]string{"--ssl-principal-mapping-rules", "RULE:^CN=([^,]*),.*$/$1/L,DEFAULT"}, true},
+		{[]string{"--schema-registry-listen", "0.0.0.0:8081"}, false},
+		{[]string{"--schema-registry-listen", "0.0.0.0:8081", "--http-auth", "basic"}, true},
+		{[]string{"--schema-registry-listen", "0.0.0.0:8081", "--allow-unauthenticated-listeners"}, true},
+		{[]string{"--authorizer", "simple"}, false},
+		{[]string{"--http-auth", "digest"}, false},
 	} {
 		_, err := parseServeFlags(tc.args, env, io.Discard)
 		if (err == nil) != tc.ok {

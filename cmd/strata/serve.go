@@ -43,9 +43,18 @@ import (
 // 1. the Kafka listener and the HTTP server stop (clients see the connection
 // close and retry elsewhere); 2. the log flushes what it has queued; 3. the
 // coordinator's watcher stops; 4. NATS is closed.
-func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(logger)
+	stopProfiles, err := startProfiles(cfg.profileDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if perr := stopProfiles(); perr != nil {
+			logger.Warn("write profiles", "err", perr)
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -154,6 +163,21 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return err
 	}
 
+	if err := addScramUsers(ctx, store, cfg.AddScram, logger); err != nil {
+		return err
+	}
+	// authorizer stays a nil interface without --authorizer acl: the
+	// gateway then checks nothing.
+	var authorizer gateway.Authorizer
+	var acls *gateway.ACLAuthorizer
+	policy := aclPolicy(cfg)
+	if cfg.Authorizer == "acl" {
+		if acls, err = gateway.NewACLAuthorizer(ctx, store, logger.With("part", "acl")); err != nil {
+			return err
+		}
+		authorizer = acls
+	}
+
 	listeners, peerTLS, err := openListeners(cfg, logger)
 	if err != nil {
 		return err
@@ -164,7 +188,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		}
 	}
 	ln := listeners[0].Listener
-	hf, err := newHTTPFront(cfg, logger)
+	hf, err := newHTTPFront(cfg, store, clusterSecret, logger)
 	if err != nil {
 		closeListeners()
 		return err
@@ -178,7 +202,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	var registryLn net.Listener
 	var schemas gateway.Schemas // nil unless the registry runs: a nil *Registry is not nil here
 	if cfg.SchemaRegistryListen != "" {
-		if registry, err = schemaregistry.New(schemaregistry.Config{KV: store.Schemas(), MaxBodyBytes: int64(cfg.SchemaRegistryMaxBody), Logger: logger.With("part", "schemaregistry")}); err == nil {
+		rcfg := schemaregistry.Config{KV: store.Schemas(), MaxBodyBytes: int64(cfg.SchemaRegistryMaxBody), Logger: logger.With("part", "schemaregistry")}
+		if authorizer != nil {
+			rcfg.Authorize = registryAuthorizer(authorizer, policy)
+		}
+		if registry, err = schemaregistry.New(rcfg); err == nil {
 			registryLn, err = hf.listen(cfg.SchemaRegistryListen)
 		}
 		if err != nil {
@@ -219,6 +247,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		Members:                        store,
 		LeaderEpochs:                   store,
 		Schemas:                        schemas,
+		Credentials:                    store,
+		SASLMechanisms:                 splitList(cfg.SASLEnabledMechanisms),
+		ConnectionsMaxReauth:           cfg.ConnectionsMaxReauth,
+		Authorizer:                     authorizer,
+		SuperUsers:                     policy.SuperUsers,
+		AllowEveryoneIfNoACLFound:      policy.AllowEveryoneIfNoACLFound,
+		Quotas:                         store,
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
 		OnServing: func() {
@@ -306,7 +341,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ready.Store(false)
 		return err
 	})
-	admin := hf.wrap(adminHandler(reg, &ready, hf.pprofAllowed(cfg.HTTPListen)))
+	admin := adminHandler(reg, &ready, hf.pprofAllowed(cfg.HTTPListen))
+	if authorizer != nil && cfg.HTTPAuth == httpAuthBasic {
+		admin = adminAuthorizer(authorizer, policy, admin)
+	}
+	admin = hf.wrap(admin)
 	g.Go(func() error { return serveHTTP(front, "http", httpLn, admin, logger) })
 	if registry != nil {
 		g.Go(func() error { return registry.Run(back) })
@@ -317,6 +356,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		g.Go(func() error { return serveHTTP(front, "schema registry", registryLn, hf.wrap(registry), logger) })
 	}
 	g.Go(func() error { return store.Run(back) })
+	if acls != nil {
+		g.Go(func() error { return acls.Run(back) })
+	}
 	g.Go(func() error { return log.Run(back) })
 	// The lifecycle jobs stop with the gateway, before the log's last flush.
 	g.Go(func() error { return scheduler.Run(front) })
