@@ -8,7 +8,7 @@ import (
 
 type metrics struct {
 	conns        prometheus.Gauge
-	connsRefused prometheus.Counter
+	connsRefused *prometheus.CounterVec
 	badFrames    prometheus.Counter
 	// offsetsExpired counts partitions whose committed offset expired.
 	offsetsExpired prometheus.Counter
@@ -24,10 +24,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strata_gateway_connections",
 			Help: "Open Kafka client connections.",
 		}),
-		connsRefused: f.NewCounter(prometheus.CounterOpts{
+		connsRefused: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_gateway_connections_refused_total",
-			Help: "Connections closed on accept because MaxConnections were open.",
-		}),
+			Help: "Connections closed on accept by a connection limit (max_connections, max_connections_per_ip, connection_creation_rate).",
+		}, []string{"limit"}),
 		badFrames: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_gateway_bad_requests_total",
 			Help: "Connections closed for a malformed, oversized or unsupported request.",

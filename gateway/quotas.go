@@ -48,8 +48,8 @@ package gateway
 //     goroutine, which mostly waits on the WAL, the object store or new
 //     data, none of it a handler thread's time as Kafka counts it. So fetch
 //     requests cost little request time.
-//   - controller_mutation_rate and ip connection_creation_rate are stored
-//     and described, not enforced. ip names must be addresses; Kafka also
+//   - ip connection_creation_rate is enforced on accept (connlimits.go);
+//     controller_mutation_rate is stored and described, not enforced. ip names must be addresses; Kafka also
 //     resolves host names.
 //   - A request read before a throttle was decided (clients pipeline up to
 //     five) is served at once; the mute holds back the ones after it. For

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -179,6 +181,15 @@ type Config struct {
 	// MaxConnections caps open client connections; more are closed on
 	// accept. Default 10000.
 	MaxConnections int
+	// MaxConnectionsPerIP caps open connections from one address (Kafka's
+	// max.connections.per.ip); 0: no cap. MaxConnectionsPerIPOverrides
+	// gives some addresses another cap (max.connections.per.ip.overrides;
+	// 0 refuses the address).
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[netip.Addr]int
+	// MaxConnectionCreationRate caps new connections per second on each
+	// listener (max.connection.creation.rate, KIP-612); 0: no cap.
+	MaxConnectionCreationRate float64
 	// GroupConsumerSessionTimeout and GroupConsumerHeartbeatInterval time
 	// consumer-protocol group members (KIP-848): Kafka's
 	// group.consumer.session.timeout.ms and
@@ -314,9 +325,8 @@ type Server struct {
 	txns     *txnCoordinator
 	verified verifiedTxns
 
-	// conns counts open connections against MaxConnections.
-	connsMu sync.Mutex
-	conns   int
+	// conns counts open connections against the connection limits.
+	conns *connLimits
 }
 
 // New validates cfg and returns a Server; Run serves.
@@ -336,9 +346,12 @@ func New(cfg Config) (*Server, error) {
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
 	}
+	var ipQuota func(string) (float64, bool)
 	if cfg.Quotas != nil {
 		s.quotas = newQuotaEnforcer(&s.cfg)
+		ipQuota = s.quotas.limits.ConnectionRate
 	}
+	s.conns = newConnLimits(&s.cfg, ipQuota)
 	self := coordinator.Gateway{NodeID: cfg.NodeID, Rack: cfg.Rack, Incarnation: cfg.Incarnation, Listeners: map[string]string{}}
 	for _, l := range cfg.Listeners {
 		ln, err := newListener(l)
@@ -416,7 +429,11 @@ func (s *Server) Run(ctx context.Context) error {
 // accept serves l's connections until ctx is done or accepting fails.
 func (s *Server) accept(ctx context.Context, wg *sync.WaitGroup, l *listener) error {
 	var delay time.Duration // backoff for temporary accept errors, as net/http
+	pace := newAcceptRate(s.cfg.MaxConnectionCreationRate)
 	for {
+		if err := waitAccept(ctx, pace); err != nil {
+			return nil // ctx ended
+		}
 		nc, err := l.Listener.Listener.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -435,33 +452,32 @@ func (s *Server) accept(ctx context.Context, wg *sync.WaitGroup, l *listener) er
 			return fmt.Errorf("gateway: accept on %s: %w", l.Name, err)
 		}
 		delay = 0
-		if !s.admit() {
-			s.metrics.connsRefused.Inc()
-			nc.Close()
+		if !s.admit(nc) {
 			continue
 		}
 		wg.Go(func() {
-			defer s.release()
+			defer s.release(nc)
 			newConn(s, l, nc).serve(ctx)
 		})
 	}
 }
 
-func (s *Server) admit() bool {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.conns >= s.cfg.MaxConnections {
+// admit counts a new connection, or closes it when a connection limit
+// refuses it; it reports whether the connection was admitted.
+func (s *Server) admit(nc net.Conn) bool {
+	addr := remoteAddr(nc)
+	if reason := s.conns.admit(addr, s.now()); reason != admitted {
+		s.metrics.connsRefused.WithLabelValues(string(reason)).Inc()
+		s.cfg.Logger.Debug("connection refused", "remote", nc.RemoteAddr().String(), "limit", string(reason))
+		nc.Close()
 		return false
 	}
-	s.conns++
 	s.metrics.conns.Inc()
 	return true
 }
 
-func (s *Server) release() {
-	s.connsMu.Lock()
-	s.conns--
-	s.connsMu.Unlock()
+func (s *Server) release(nc net.Conn) {
+	s.conns.release(remoteAddr(nc))
 	s.metrics.conns.Dec()
 }
 

@@ -50,6 +50,13 @@ type serveConfig struct {
 	SASLEnabledMechanisms string
 	ConnectionsMaxReauth  time.Duration
 	AddScram              scramUsers
+	// Connection limits: Kafka's max.connections, max.connections.per.ip
+	// (and its overrides, address:count comma-separated) and
+	// max.connection.creation.rate.
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides string
+	MaxConnectionCreationRate    int
 	// Authorizer is acl or none; SuperUsers and AllowEveryoneIfNoACLFound
 	// are Kafka's super.users and allow.everyone.if.no.acl.found.
 	Authorizer                string
@@ -146,6 +153,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.SSL.ClientAuth, c.SSLPrincipalMappingRules = tlsfiles.ClientAuthNone, "DEFAULT"
 	c.HTTPListen, c.HTTPAuth = "127.0.0.1:9644", httpAuthNone
 	c.SASLEnabledMechanisms, c.Authorizer = "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "none"
+	c.MaxConnections = gateway.DefaultMaxConnections
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -177,6 +185,10 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"authorizer", "acl: enforce Kafka ACLs (CreateAcls, kafka-acls) on every request; none: allow everything", (*stringValue)(&c.Authorizer)},
 		{"super-users", "principals allowed everything whatever the ACLs (super.users), e.g. User:admin;User:ops", (*stringValue)(&c.SuperUsers)},
 		{"allow-everyone-if-no-acl-found", "let every principal use a resource no ACL names (allow.everyone.if.no.acl.found)", (*boolValue)(&c.AllowEveryoneIfNoACLFound)},
+		{"max-connections", "open client connections (max.connections); more are closed on accept", (*intValue)(&c.MaxConnections)},
+		{"max-connections-per-ip", "open connections from one address (max.connections.per.ip); more are closed on accept; 0: no cap", (*intValue)(&c.MaxConnectionsPerIP)},
+		{"max-connections-per-ip-overrides", "other caps for some addresses, address:count comma-separated (max.connections.per.ip.overrides; 0 refuses the address)", (*stringValue)(&c.MaxConnectionsPerIPOverrides)},
+		{"max-connection-creation-rate", "new connections per second on each listener (max.connection.creation.rate); 0: no cap", (*intValue)(&c.MaxConnectionCreationRate)},
 		{"http-auth", "none, or basic: the admin endpoint (but /healthz) and the schema registry ask for a SASL user's name and password; with --authorizer acl, registry subjects are authorized as their topics", (*stringValue)(&c.HTTPAuth)},
 		{"ssl-principal-mapping-rules", "how a client certificate's subject becomes the principal's name (ssl.principal.mapping.rules), e.g. RULE:^CN=([^,]*),.*$/$1/L,DEFAULT", (*stringValue)(&c.SSLPrincipalMappingRules)},
 		{"http-listen", "admin HTTP address: /healthz, /metrics, and /debug/pprof when on loopback or behind --http-auth basic", (*stringValue)(&c.HTTPListen)},
@@ -301,6 +313,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--authorizer %q: acl or none", c.Authorizer)
 	case c.HTTPAuth != httpAuthNone && c.HTTPAuth != httpAuthBasic:
 		return c, fmt.Errorf("--http-auth %q: none or basic", c.HTTPAuth)
+	case c.MaxConnections <= 0 || c.MaxConnectionsPerIP < 0 || c.MaxConnectionCreationRate < 0:
+		return c, errors.New("--max-connections must be positive, --max-connections-per-ip and --max-connection-creation-rate not negative")
 	case c.ConnectionsMaxReauth < 0:
 		return c, errors.New("--connections-max-reauth must not be negative")
 	case c.HTTPTLS && c.SSL.CertFile == "":

@@ -45,3 +45,24 @@ func TestAddScramFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestParseIPOverrides(t *testing.T) {
+	got, err := parseIPOverrides("10.0.0.1:5, ::1:0,[fe80::1]:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"10.0.0.1": 5, "::1": 0, "fe80::1": 7}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for a, n := range got {
+		if want[a.String()] != n {
+			t.Errorf("%s: %d, want %d", a, n, want[a.String()])
+		}
+	}
+	for _, bad := range []string{"10.0.0.1", "host:3", "10.0.0.1:-1", "10.0.0.1:x"} {
+		if _, err := parseIPOverrides(bad); err == nil {
+			t.Errorf("parseIPOverrides(%q) succeeded", bad)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,6 +48,24 @@ func addScramUsers(ctx context.Context, store *coordinator.Store, users scramUse
 		logger.Info("created SASL user", "user", u.name, "mechanism", u.mechanism)
 	}
 	return nil
+}
+
+// parseIPOverrides parses --max-connections-per-ip-overrides.
+func parseIPOverrides(s string) (map[netip.Addr]int, error) {
+	out := map[netip.Addr]int{}
+	for _, entry := range splitList(s) {
+		host, count, ok := strings.Cut(entry, ":")
+		if i := strings.LastIndex(entry, ":"); i > 0 {
+			host, count, ok = entry[:i], entry[i+1:], true // an IPv6 address has colons too
+		}
+		addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		n, cerr := strconv.Atoi(count)
+		if !ok || err != nil || cerr != nil || n < 0 {
+			return nil, fmt.Errorf("--max-connections-per-ip-overrides entry %q: want address:count", entry)
+		}
+		out[addr.Unmap()] = n
+	}
+	return out, nil
 }
 
 // splitList splits a comma- or semicolon-separated flag value.

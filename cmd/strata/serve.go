@@ -178,6 +178,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		authorizer = acls
 	}
 
+	ipOverrides, err := parseIPOverrides(cfg.MaxConnectionsPerIPOverrides)
+	if err != nil {
+		return err
+	}
+
 	listeners, peerTLS, err := openListeners(cfg, logger)
 	if err != nil {
 		return err
@@ -254,6 +259,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		SuperUsers:                     policy.SuperUsers,
 		AllowEveryoneIfNoACLFound:      policy.AllowEveryoneIfNoACLFound,
 		Quotas:                         store,
+		MaxConnections:                 cfg.MaxConnections,
+		MaxConnectionsPerIP:            cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides:   ipOverrides,
+		MaxConnectionCreationRate:      float64(cfg.MaxConnectionCreationRate),
 		Logger:                         logger.With("part", "gateway"),
 		Registerer:                     reg,
 		OnServing: func() {

@@ -36,8 +36,9 @@
 // (double, partitions per second, KIP-599) for user and client-id entities;
 // connection_creation_rate (int, connections per second, KIP-612) for ip
 // entities. Every value must be above zero. The first three are enforced
-// (Limiter.Record); controller_mutation_rate and connection_creation_rate are
-// stored and described but not enforced.
+// (Limiter.Record); connection_creation_rate is the gateway's to enforce on
+// accept (Limiter.ConnectionRate); controller_mutation_rate is stored and
+// described but not enforced.
 //
 // # Rates and throttles
 //

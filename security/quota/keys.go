@@ -20,7 +20,7 @@ const (
 	// deletions per second (KIP-599). Stored, not enforced.
 	ControllerMutationRate = "controller_mutation_rate"
 	// ConnectionCreationRate bounds new connections per second from one IP
-	// address (KIP-612). Stored, not enforced.
+	// address (KIP-612); the gateway closes those beyond it.
 	ConnectionCreationRate = "connection_creation_rate"
 )
 

@@ -142,6 +142,20 @@ func (l *Limiter) Quotas() map[Entity]Values {
 	return out
 }
 
+// ConnectionRate returns the connection_creation_rate that applies to
+// connections from ip: its own, else the default IP entity's; ok is false
+// when neither has one.
+func (l *Limiter) ConnectionRate(ip string) (perSecond float64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range [2]Entity{{IP: Named(ip)}, {IP: Default()}} {
+		if v, ok := l.quotas[e][ConnectionCreationRate]; ok {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
 // Resolve returns the quota of type t that applies to (user, clientID) and
 // the entity it is configured on, by Kafka's precedence; ok is false when
 // none does.
