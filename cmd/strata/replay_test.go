@@ -109,6 +109,13 @@ func startReplayFixture(t *testing.T) *replayFixture {
 // index names a merged segment (IndexEntry.Whole).
 func (f *replayFixture) waitForObjectStorage(t *testing.T, n int64) {
 	t.Helper()
+	f.waitIndexed(t, n, true)
+}
+
+// waitIndexed waits until the index covers all n records and, with
+// needMerged, names a merged segment.
+func (f *replayFixture) waitIndexed(t *testing.T, n int64, needMerged bool) {
+	t.Helper()
 	nc, err := nats.Connect(f.natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +154,7 @@ func (f *replayFixture) waitForObjectStorage(t *testing.T, n int64) {
 				}
 			}
 		}
-		if merged && indexed == n {
+		if (merged || !needMerged) && indexed == n {
 			return
 		}
 		seen = fmt.Sprintf(" merged %v, %d of %d records indexed;%s", merged, indexed, n, seen)
