@@ -71,6 +71,7 @@ fuzz-smoke:
 e2e: build
 	scripts/e2e-kcat.sh bin/strata
 	scripts/e2e-kafkajs.sh bin/strata
+	scripts/e2e-security.sh bin/strata
 	scripts/e2e-compact.sh bin/strata
 	scripts/e2e-cluster.sh bin/strata
 	scripts/e2e-confluent-go.sh bin/strata

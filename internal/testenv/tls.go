@@ -105,3 +105,45 @@ func (ca *CA) ClientConfig(t testing.TB, cn string) *tls.Config {
 	}
 	return cfg
 }
+
+// IssueExpired is Issue for a certificate that expired a minute ago (and
+// was valid for the hour before), within the CA's own validity, so that
+// expiry is its only fault: a TLS peer that verifies it refuses it with
+// x509.Expired.
+func (ca *CA) IssueExpired(t testing.TB, cn string, serial int64) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(-time.Minute),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+}
+
+// ExpiredClientConfig is ClientConfig presenting a certificate for cn that
+// IssueExpired made.
+func (ca *CA) ExpiredClientConfig(t testing.TB, cn string) *tls.Config {
+	t.Helper()
+	cfg := ca.ClientConfig(t, "")
+	cert, err := tls.X509KeyPair(ca.IssueExpired(t, cn, 101))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Certificates = []tls.Certificate{cert}
+	return cfg
+}

@@ -2,6 +2,8 @@ package sasl
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -21,6 +23,11 @@ type scramExchange struct {
 	// made-up one, which must never authenticate.
 	known bool
 	step  int // 0: client-first expected, 1: client-final, 2: done
+	// cred, clientFirstBare and serverFirst are kept for
+	// doubledNonceFinal, the one client-final message xdg-go cannot check.
+	cred            Credential
+	clientFirstBare string
+	serverFirst     string
 }
 
 func (e *scramExchange) Step(ctx context.Context, token []byte) ([]byte, bool, string, error) {
@@ -63,7 +70,7 @@ func (e *scramExchange) first(ctx context.Context, token []byte) ([]byte, error)
 			lookupErr = err
 			return scram.StoredCredentials{}, err
 		}
-		e.known = known
+		e.known, e.cred = known, c
 		return scram.StoredCredentials{
 			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
 			StoredKey:  c.StoredKey,
@@ -86,6 +93,8 @@ func (e *scramExchange) first(ctx context.Context, token []byte) ([]byte, error)
 	if err != nil {
 		return nil, failf("%s client-first message: %v", e.mechanism, err)
 	}
+	_, e.clientFirstBare, _ = strings.Cut(msg[len("n,"):], ",")
+	e.serverFirst = reply
 	if authz := e.conv.AuthzID(); authz != "" && authz != e.conv.Username() {
 		// ScramSaslServer: "Client requested an authorization id that
 		// is different from username".
@@ -100,6 +109,12 @@ func (e *scramExchange) final(token []byte) ([]byte, string, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, "", failf("%s client-final message of %d bytes, limit %d", e.mechanism, len(token), MaxTokenBytes)
 	}
+	if reply, ok, err := e.doubledNonceFinal(string(token)); ok || err != nil {
+		if err != nil {
+			return nil, "", err
+		}
+		return reply, e.conv.Username(), nil
+	}
 	reply, err := e.conv.Step(string(token))
 	switch {
 	case err != nil:
@@ -108,6 +123,59 @@ func (e *scramExchange) final(token []byte) ([]byte, string, error) {
 		return nil, "", failf("%s: wrong proof or unknown user %q", e.mechanism, e.conv.Username())
 	}
 	return []byte(reply), e.conv.Username(), nil
+}
+
+// doubledNonceFinal checks the client-final message librdkafka before 2.6.1
+// sends (confluentinc/librdkafka#4895): its nonce is the client's nonce
+// followed by the whole server-first nonce, which begins with the client's
+// nonce again. Kafka up to 3.9 took it, its check being that the nonce ends
+// with the server's; xdg-go, like Kafka 4, wants the nonces equal. kcat and
+// every librdkafka client of Debian 12 and Ubuntu 22.04 send it, so it is
+// taken here as Kafka 3.9 takes it: the proof is checked over the message as
+// sent, so nothing but the nonce's spelling is relaxed. ok is false for any
+// other message, which xdg-go then checks.
+func (e *scramExchange) doubledNonceFinal(msg string) (reply []byte, ok bool, err error) {
+	serverNonce := attribute(e.serverFirst, "r")
+	without, proofB64, found := strings.Cut(msg, ",p=")
+	if !found || serverNonce == "" {
+		return nil, false, nil
+	}
+	fields := strings.Split(without, ",")
+	if len(fields) != 2 || fields[0] != "c=biws" || !strings.HasPrefix(fields[1], "r=") {
+		return nil, false, nil
+	}
+	nonce := fields[1][len("r="):]
+	clientNonce := attribute(e.clientFirstBare, "r")
+	if nonce == serverNonce || nonce != clientNonce+serverNonce {
+		return nil, false, nil
+	}
+	proof, err := base64.StdEncoding.DecodeString(proofB64)
+	h := hashFor(e.mechanism)
+	if err != nil || len(proof) != h().Size() {
+		return nil, true, failf("%s client-final message of user %q: malformed proof", e.mechanism, e.conv.Username())
+	}
+	authMessage := e.clientFirstBare + "," + e.serverFirst + "," + without
+	signature := mac(h, e.cred.StoredKey, authMessage)
+	clientKey := make([]byte, len(proof))
+	for i := range proof {
+		clientKey[i] = proof[i] ^ signature[i]
+	}
+	sum := h()
+	sum.Write(clientKey)
+	if subtle.ConstantTimeCompare(sum.Sum(nil), e.cred.StoredKey) != 1 || !e.known {
+		return nil, true, failf("%s: wrong proof or unknown user %q", e.mechanism, e.conv.Username())
+	}
+	return []byte("v=" + base64.StdEncoding.EncodeToString(mac(h, e.cred.ServerKey, authMessage))), true, nil
+}
+
+// attribute returns the value of a SCRAM message's attribute, "" if absent.
+func attribute(msg, name string) string {
+	for f := range strings.SplitSeq(msg, ",") {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // checkClientFirst applies the rules of Kafka's ScramMessages.ClientFirstMessage
