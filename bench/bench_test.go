@@ -56,6 +56,7 @@ func TestMain(m *testing.M) {
 	printRegistrySummary(os.Stdout)
 	printTxnSummary(os.Stdout)
 	printColdReadSummary(os.Stdout)
+	printSecuritySummary(os.Stdout)
 	os.Exit(code)
 }
 
