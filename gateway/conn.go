@@ -158,6 +158,12 @@ func (c *conn) readLoop(ctx context.Context) error {
 		if err := c.throttle.wait(ctx); err != nil {
 			return err
 		}
+		// A connection that sends nothing for ConnectionsMaxIdle is
+		// closed (connections.max.idle.ms), so idle and abandoned
+		// connections, logged in or not, do not pile up.
+		if err := c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle)); err != nil {
+			return err
+		}
 		if _, err := io.ReadFull(c.nc, head[:4]); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -140,5 +141,49 @@ func TestConnectionCreationRateQuota(t *testing.T) {
 			t.Fatalf("10 connections at once from one address under a %.0f/s quota: %d refused", rate, refused)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A connection that sends nothing for ConnectionsMaxIdle is closed, one that
+// keeps sending is not.
+func TestConnectionsMaxIdle(t *testing.T) {
+	s := startServer(t, serverOpts{configure: func(c *Config) { c.ConnectionsMaxIdle = 300 * time.Millisecond }})
+	idle, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	_ = idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read a byte the server never sent")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("an idle connection stayed open for 5 s")
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle limit", waited)
+	}
+	// A client that keeps talking keeps its connection: ApiVersions v0
+	// every 150 ms for over a second, all answered on one connection.
+	talker, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer talker.Close()
+	for i := range 8 {
+		// size 10, api key 18, version 0, correlation id i, null client id
+		req := []byte{0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, byte(i), 0xff, 0xff}
+		if _, err := talker.Write(req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		var size [4]byte
+		_ = talker.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(talker, size[:]); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if _, err := io.ReadFull(talker, make([]byte, binary.BigEndian.Uint32(size[:]))); err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		time.Sleep(150 * time.Millisecond)
 	}
 }

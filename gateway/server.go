@@ -31,6 +31,8 @@ const (
 	DefaultMaxInFlightRequestBytes = 512 << 20
 	// DefaultMaxConnections bounds open client connections.
 	DefaultMaxConnections = 10000
+	// DefaultConnectionsMaxIdle is Kafka's connections.max.idle.ms.
+	DefaultConnectionsMaxIdle = 10 * time.Minute
 	// DefaultOffsetsRetention is Kafka's offsets.retention.minutes (7 days),
 	// and DefaultOffsetsRetentionCheckInterval its
 	// offsets.retention.check.interval.ms.
@@ -181,6 +183,9 @@ type Config struct {
 	// MaxConnections caps open client connections; more are closed on
 	// accept. Default 10000.
 	MaxConnections int
+	// ConnectionsMaxIdle closes a connection that sends no request for this
+	// long (Kafka's connections.max.idle.ms). Default 10 minutes.
+	ConnectionsMaxIdle time.Duration
 	// MaxConnectionsPerIP caps open connections from one address (Kafka's
 	// max.connections.per.ip); 0: no cap. MaxConnectionsPerIPOverrides
 	// gives some addresses another cap (max.connections.per.ip.overrides;
@@ -287,6 +292,9 @@ func (c *Config) ensureDefaults() error {
 	c.MaxInFlightRequestBytes = max(c.MaxInFlightRequestBytes, int64(c.MaxRequestBytes))
 	if c.MaxConnections <= 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.ConnectionsMaxIdle <= 0 {
+		c.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
 	}
 	if c.OffsetsRetention <= 0 {
 		c.OffsetsRetention = DefaultOffsetsRetention

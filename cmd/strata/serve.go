@@ -260,6 +260,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		AllowEveryoneIfNoACLFound:      policy.AllowEveryoneIfNoACLFound,
 		Quotas:                         store,
 		MaxConnections:                 cfg.MaxConnections,
+		ConnectionsMaxIdle:             cfg.ConnectionsMaxIdle,
 		MaxConnectionsPerIP:            cfg.MaxConnectionsPerIP,
 		MaxConnectionsPerIPOverrides:   ipOverrides,
 		MaxConnectionCreationRate:      float64(cfg.MaxConnectionCreationRate),
