@@ -2,13 +2,13 @@ package gateway
 
 import (
 	"context"
-	"net"
-	"net/netip"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
