@@ -38,6 +38,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 enum KafkaTool {
     TOPICS("kafka-topics.sh", "org.apache.kafka.tools.TopicCommand"),
     CONFIGS("kafka-configs.sh", "org.apache.kafka.tools.ConfigCommand"),
+    ACLS("kafka-acls.sh", "org.apache.kafka.tools.AclCommand"),
     CONSOLE_PRODUCER("kafka-console-producer.sh", "org.apache.kafka.tools.ConsoleProducer"),
     CONSOLE_CONSUMER("kafka-console-consumer.sh", "org.apache.kafka.tools.consumer.ConsoleConsumer"),
     CONSUMER_GROUPS("kafka-consumer-groups.sh", "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"),
