@@ -22,10 +22,10 @@ package gateway
 //   - ACLs (authorize.go): READ on each topic, else its partitions are
 //     TOPIC_AUTHORIZATION_FAILED.
 //
-// Deviations: fetch sessions (KIP-227) are declined: a request to open one gets
-// session id 0, which KIP-227 allows and which makes clients send full fetches;
-// an incremental fetch names a session that cannot exist and gets
-// FETCH_SESSION_ID_NOT_FOUND.
+//   - Fetch sessions (KIP-227, v7+): see fetch_sessions.go. The session
+//     decides which partitions a fetch reads and which its response carries.
+//   - The long poll waits on all the partitions' watch channels at once with
+//     reflect.Select (waitAny): no goroutine per partition.
 //
 // Follower fetching (KIP-392): the leader answers a v11+ fetch from a
 // consumer with a rack (client.rack) with a PreferredReadReplica in that rack,
@@ -37,6 +37,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -55,9 +56,12 @@ import (
 const maxFetchWait = 5 * time.Minute
 
 func (s *Server) handleFetch(ctx context.Context, c *conn, kreq kmsg.Request) (reply, error) {
-	req := kreq.(*kmsg.FetchRequest)
-	denied := s.fetchDenied(ctx, c, req)
-	return func(ctx context.Context) kmsg.Response { return s.fetch(ctx, req, denied) }, nil
+	f, code := s.fetchSessions.begin(c, kreq.(*kmsg.FetchRequest))
+	if code != 0 {
+		return respond(sessionError(f.req, code)), nil
+	}
+	denied := s.fetchDenied(ctx, c, f.req)
+	return func(ctx context.Context) kmsg.Response { return f.finish(s.fetch(ctx, f.req, denied)) }, nil
 }
 
 // fetchDenied marks the topics (by index in req.Topics) the principal may
@@ -88,12 +92,9 @@ func (s *Server) fetchDenied(ctx context.Context, c *conn, req *kmsg.FetchReques
 	return denied
 }
 
-func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []bool) kmsg.Response {
-	if req.SessionID != 0 {
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return resp
-	}
+// fetch serves req, every partition a fetch reads, waiting as its long poll
+// asks.
+func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []bool) *kmsg.FetchResponse {
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, maxFetchWait)
 	if len(denied) > 0 && !slices.Contains(denied, false) {
 		wait = 0 // nothing to wait for, as Kafka answers a fetch of only refused partitions
@@ -274,37 +275,57 @@ func (s *Server) preferredReadReplica(tp index.TopicPartition, rack string) int3
 	return placement.ReadReplica(tp.TopicID, tp.Partition, rack, s.view.gateways())
 }
 
-// waitAny blocks until one of watches closes (true), the deadline fires, or ctx
-// ends (false).
+// maxSelectCases is the most cases reflect.Select takes.
+const maxSelectCases = 1 << 16
+
+// waitAny blocks until one of watches closes (true), the deadline fires, or
+// ctx ends (false). It selects on them all at once with reflect.Select, in
+// the calling goroutine; only past maxSelectCases watches (a fetch of more
+// partitions than that) does each further chunk of them wait in a goroutine
+// of its own, which exits before waitAny returns.
 func waitAny(ctx context.Context, deadline <-chan time.Time, watches []<-chan struct{}) bool {
-	if len(watches) == 0 {
-		select {
-		case <-deadline:
-		case <-ctx.Done():
+	const fixed = 3 // ctx, deadline, and the chunks' wake-up
+	cases := make([]reflect.SelectCase, fixed, fixed+min(len(watches), maxSelectCases-fixed))
+	cases[0] = recvCase(ctx.Done())
+	cases[1] = recvCase(deadline)
+	cases[2] = recvCase[struct{}](nil) // never ready, unless chunks wait below
+	if len(watches) > maxSelectCases-fixed {
+		woke, stop := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		var wg sync.WaitGroup
+		// Shutdown order: 1. stop closes; 2. every chunk's goroutine exits.
+		defer wg.Wait()
+		defer close(stop)
+		for rest := watches[maxSelectCases-fixed:]; len(rest) > 0; {
+			chunk := rest[:min(len(rest), maxSelectCases-1)]
+			rest = rest[len(chunk):]
+			wg.Go(func() {
+				if waitChunk(stop, chunk) {
+					once.Do(func() { close(woke) })
+				}
+			})
 		}
-		return false
+		cases[2] = recvCase(woke)
+		watches = watches[:maxSelectCases-fixed]
 	}
-	// Fan the watches into one channel. The helper goroutines exit when
-	// waitAny returns (stop), so none outlives the wait.
-	woke := make(chan struct{})
-	stop := make(chan struct{})
-	defer close(stop)
-	var once sync.Once
 	for _, w := range watches {
-		go func() {
-			select {
-			case <-w:
-				once.Do(func() { close(woke) })
-			case <-stop:
-			}
-		}()
+		cases = append(cases, recvCase(w))
 	}
-	select {
-	case <-woke:
-		return true
-	case <-deadline:
-		return false
-	case <-ctx.Done():
-		return false
+	chosen, _, _ := reflect.Select(cases)
+	return chosen >= 2
+}
+
+// waitChunk blocks until one of watches closes (true) or stop does (false).
+func waitChunk(stop <-chan struct{}, watches []<-chan struct{}) bool {
+	cases := make([]reflect.SelectCase, 0, len(watches)+1)
+	cases = append(cases, recvCase(stop))
+	for _, w := range watches {
+		cases = append(cases, recvCase(w))
 	}
+	chosen, _, _ := reflect.Select(cases)
+	return chosen > 0
+}
+
+func recvCase[T any](ch <-chan T) reflect.SelectCase {
+	return reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)}
 }

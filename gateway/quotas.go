@@ -512,6 +512,9 @@ func (c *conn) startQuota(ctx context.Context, a api, req kmsg.Request, frameByt
 			var d time.Duration
 			if resp, d = s.throttleFetch(id, f, s.now()); d > 0 {
 				mute.extend(s.now().Add(d))
+				// The fetch session recorded what the dropped
+				// response held as told.
+				s.fetchSessions.unsent(f.SessionID, c)
 			}
 		}
 		if resp != nil {

@@ -41,6 +41,9 @@ const (
 	// DefaultNumPartitions is Kafka's num.partitions, used for auto-created
 	// topics and CreateTopics with NumPartitions -1.
 	DefaultNumPartitions = 1
+	// DefaultMaxIncrementalFetchSessionCacheSlots is Kafka's
+	// max.incremental.fetch.session.cache.slots.
+	DefaultMaxIncrementalFetchSessionCacheSlots = 1000
 	// DefaultProduceTimeout applies when a produce request's timeout is not
 	// positive.
 	DefaultProduceTimeout = 30 * time.Second
@@ -195,6 +198,11 @@ type Config struct {
 	// MaxConnectionCreationRate caps new connections per second on each
 	// listener (max.connection.creation.rate, KIP-612); 0: no cap.
 	MaxConnectionCreationRate float64
+	// MaxIncrementalFetchSessionCacheSlots caps the fetch sessions (KIP-227)
+	// this gateway keeps (Kafka's max.incremental.fetch.session.cache.slots;
+	// see fetch_sessions.go for eviction). Default 1000; negative: none, so
+	// every fetch is a full one.
+	MaxIncrementalFetchSessionCacheSlots int
 	// GroupConsumerSessionTimeout and GroupConsumerHeartbeatInterval time
 	// consumer-protocol group members (KIP-848): Kafka's
 	// group.consumer.session.timeout.ms and
@@ -296,6 +304,9 @@ func (c *Config) ensureDefaults() error {
 	if c.ConnectionsMaxIdle <= 0 {
 		c.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
 	}
+	if c.MaxIncrementalFetchSessionCacheSlots == 0 {
+		c.MaxIncrementalFetchSessionCacheSlots = DefaultMaxIncrementalFetchSessionCacheSlots
+	}
 	if c.OffsetsRetention <= 0 {
 		c.OffsetsRetention = DefaultOffsetsRetention
 	}
@@ -335,6 +346,8 @@ type Server struct {
 
 	// conns counts open connections against the connection limits.
 	conns *connLimits
+	// fetchSessions are the incremental fetch sessions (KIP-227).
+	fetchSessions *fetchSessionCache
 }
 
 // New validates cfg and returns a Server; Run serves.
@@ -353,6 +366,8 @@ func New(cfg Config) (*Server, error) {
 		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
 		now:      time.Now,
 		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
+
+		fetchSessions: newFetchSessionCache(cfg),
 	}
 	var ipQuota func(string) (float64, bool)
 	if cfg.Quotas != nil {

@@ -55,6 +55,8 @@ type serveConfig struct {
 	// max.connection.creation.rate.
 	MaxConnections               int
 	ConnectionsMaxIdle           time.Duration
+	// FetchSessionSlots is Kafka's max.incremental.fetch.session.cache.slots.
+	FetchSessionSlots int
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides string
 	MaxConnectionCreationRate    int
@@ -155,6 +157,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.HTTPListen, c.HTTPAuth = "127.0.0.1:9644", httpAuthNone
 	c.SASLEnabledMechanisms, c.Authorizer = "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN", "none"
 	c.MaxConnections, c.ConnectionsMaxIdle = gateway.DefaultMaxConnections, gateway.DefaultConnectionsMaxIdle
+	c.FetchSessionSlots = gateway.DefaultMaxIncrementalFetchSessionCacheSlots
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
 	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
@@ -187,6 +190,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"super-users", "principals allowed everything whatever the ACLs (super.users), e.g. User:admin;User:ops", (*stringValue)(&c.SuperUsers)},
 		{"allow-everyone-if-no-acl-found", "let every principal use a resource no ACL names (allow.everyone.if.no.acl.found)", (*boolValue)(&c.AllowEveryoneIfNoACLFound)},
 		{"max-connections", "open client connections (max.connections); more are closed on accept", (*intValue)(&c.MaxConnections)},
+		{"max-incremental-fetch-session-cache-slots", "incremental fetch sessions (KIP-227) each gateway keeps (max.incremental.fetch.session.cache.slots); 0 turns them off", (*intValue)(&c.FetchSessionSlots)},
 		{"connections-max-idle", "close a connection that sends no request for this long (connections.max.idle.ms)", (*durationValue)(&c.ConnectionsMaxIdle)},
 		{"max-connections-per-ip", "open connections from one address (max.connections.per.ip); more are closed on accept; 0: no cap", (*intValue)(&c.MaxConnectionsPerIP)},
 		{"max-connections-per-ip-overrides", "other caps for some addresses, address:count comma-separated (max.connections.per.ip.overrides; 0 refuses the address)", (*stringValue)(&c.MaxConnectionsPerIPOverrides)},
@@ -315,6 +319,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--authorizer %q: acl or none", c.Authorizer)
 	case c.HTTPAuth != httpAuthNone && c.HTTPAuth != httpAuthBasic:
 		return c, fmt.Errorf("--http-auth %q: none or basic", c.HTTPAuth)
+	case c.FetchSessionSlots < 0:
+		return c, errors.New("--max-incremental-fetch-session-cache-slots must not be negative")
 	case c.MaxConnections <= 0 || c.ConnectionsMaxIdle <= 0 || c.MaxConnectionsPerIP < 0 || c.MaxConnectionCreationRate < 0:
 		return c, errors.New("--max-connections and --connections-max-idle must be positive, --max-connections-per-ip and --max-connection-creation-rate not negative")
 	case c.ConnectionsMaxReauth < 0:

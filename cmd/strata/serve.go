@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -261,11 +262,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		Quotas:                         store,
 		MaxConnections:                 cfg.MaxConnections,
 		ConnectionsMaxIdle:             cfg.ConnectionsMaxIdle,
-		MaxConnectionsPerIP:            cfg.MaxConnectionsPerIP,
-		MaxConnectionsPerIPOverrides:   ipOverrides,
-		MaxConnectionCreationRate:      float64(cfg.MaxConnectionCreationRate),
-		Logger:                         logger.With("part", "gateway"),
-		Registerer:                     reg,
+		// The gateway reads 0 as its default and a negative count as off.
+		MaxIncrementalFetchSessionCacheSlots: cmp.Or(cfg.FetchSessionSlots, -1),
+		MaxConnectionsPerIP:                  cfg.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides:         ipOverrides,
+		MaxConnectionCreationRate:            float64(cfg.MaxConnectionCreationRate),
+		Logger:                               logger.With("part", "gateway"),
+		Registerer:                           reg,
 		OnServing: func() {
 			ready.Store(true)
 			if cfg.onServing != nil {
