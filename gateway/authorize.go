@@ -120,7 +120,7 @@ func (s *Server) decide(ctx context.Context, c *conn, k aclKey) bool {
 	if p.IsSuperUser(principal) {
 		return true
 	}
-	cache := s.aclCaches.get(ctx, c)
+	cache := &c.acls
 	// The generation is read before deciding: a decision cached under it
 	// reflects bindings at least that new.
 	gen := a.Generation()
@@ -217,21 +217,4 @@ func (c *aclCache) store(principal string, gen uint64, k aclKey, ok bool) {
 		c.gen, c.principal, c.decisions = gen, principal, make(map[aclKey]bool)
 	}
 	c.decisions[k] = ok
-}
-
-// aclCaches holds each connection's aclCache. A connection's cache belongs
-// with the connection, but conn is owned by conn.go; this keeps it beside,
-// keyed by the connection and dropped when the context its requests are
-// served under ends (the connection's).
-type aclCaches struct{ m sync.Map } // *conn → *aclCache
-
-func (t *aclCaches) get(ctx context.Context, c *conn) *aclCache {
-	if v, ok := t.m.Load(c); ok {
-		return v.(*aclCache)
-	}
-	v, loaded := t.m.LoadOrStore(c, &aclCache{})
-	if !loaded {
-		context.AfterFunc(ctx, func() { t.m.Delete(c) })
-	}
-	return v.(*aclCache)
 }

@@ -71,6 +71,8 @@ type conn struct {
 	// certificate. Read by the request goroutines, written by the read loop
 	// between requests.
 	principal atomic.Pointer[string]
+	// acls caches the connection's authorization decisions (authorize.go).
+	acls aclCache
 	// sasl is the SASL login, owned by the read loop (see sasl.go).
 	sasl saslState
 	// throttle mutes the connection while a client quota throttles it

@@ -329,8 +329,6 @@ type Server struct {
 	groups    *group.Coordinator
 	view      *clusterView
 	now       func() time.Time
-	// aclCaches holds each connection's cached authorization decisions.
-	aclCaches aclCaches
 	// sasl serves the SASL mechanisms; nil without Config.Credentials.
 	sasl saslServer
 	// quotas enforces Config.Quotas; nil without them.
