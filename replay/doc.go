@@ -20,9 +20,10 @@
 // fetches together the blocks of different partitions lying side by side
 // in one object, as a flush writes them: adjacent blocks make one GET of up
 // to Options.MaxGetBytes. The GETs run in that order, Options.Concurrency at
-// a time, ahead of delivery by at most Options.MaxBufferedBytes; each
-// partition's worker delivers its blocks one after another, the partitions
-// in parallel.
+// a time, ahead of delivery by at most Options.MaxBufferedBytes; each block
+// goes to its partition's worker as soon as its bytes have arrived, before
+// the rest of its GET, and each worker delivers its blocks one after
+// another, the partitions in parallel.
 // Every block is checked against its index entry (offsets, record count,
 // timestamps) and every batch's CRC-32C before a record of it is delivered:
 // a missing or corrupt object fails the replay with an error naming the

@@ -25,7 +25,8 @@ const maxDecompressedBatch = 64 << 20
 type ReadResult struct {
 	// Records holds whole RecordBatch v2 batches, in offset order. The first
 	// batch may start before the offset asked for (clients skip records
-	// below it, as with Kafka).
+	// below it, as with Kafka). It may be the block cache's own bytes:
+	// the caller must not modify it.
 	Records []byte
 	// HighWatermark, LastStableOffset and LogStartOffset are the
 	// partition's at the read.
@@ -105,7 +106,7 @@ func (l *Log) readState(ctx context.Context, tp index.TopicPartition, s snapshot
 	if offset < st.LogStartOffset || offset > s.highWatermark {
 		return res, ErrOffsetOutOfRange
 	}
-	r := reader{l: l, offset: offset, end: s.highWatermark, maxBytes: maxBytes, res: &res}
+	r := reader{l: l, tp: tp, st: st, offset: offset, end: s.highWatermark, maxBytes: maxBytes, res: &res}
 	if committed {
 		r.end = s.lastStable
 	}
@@ -135,7 +136,8 @@ func (r *reader) read(ctx context.Context, s snapshot) error {
 		if r.stop(tb.h, len(tb.data)) {
 			break
 		}
-		r.add(tb.h, tb.data)
+		r.res.Records = append(r.res.Records, tb.data...)
+		r.last = tb.h.LastOffset()
 		if len(r.res.Records) >= r.maxBytes {
 			break
 		}
@@ -148,15 +150,19 @@ func (r *reader) read(ctx context.Context, s snapshot) error {
 // but at least one batch; last is the last offset of what it added.
 type reader struct {
 	l        *Log
+	tp       index.TopicPartition
+	st       index.Partition
 	offset   int64
 	end      int64
 	maxBytes int
 	res      *ReadResult
 	last     int64
 	// blocks counts the committed blocks read, missed says one of them
-	// was not in the cache (for read-ahead).
+	// was not in the cache (for read-ahead), and cold that read-ahead was
+	// started from the first block found missing.
 	blocks int
 	missed bool
+	cold   bool
 }
 
 // stop reports whether the batch h, of size bytes, is past the read.
@@ -164,9 +170,17 @@ func (r *reader) stop(h batch.Header, size int) bool {
 	return h.BaseOffset >= r.end || len(r.res.Records) > 0 && len(r.res.Records)+size > r.maxBytes
 }
 
-func (r *reader) add(h batch.Header, b []byte) {
-	r.res.Records = append(r.res.Records, b...)
-	r.last = h.LastOffset()
+// addBlock adds whole batches of one segment block, through last. The first
+// batches a read adds are the block's own bytes, not a copy: the cache's
+// blocks are never modified, and neither are ReadResult.Records. The full
+// slice expression makes any later append copy them.
+func (r *reader) addBlock(b []byte, last int64) {
+	if len(r.res.Records) == 0 {
+		r.res.Records = b[:len(b):len(b)]
+	} else {
+		r.res.Records = append(r.res.Records, b...)
+	}
+	r.last = last
 }
 
 // entries appends the committed batches from the read's offset on. full
@@ -210,24 +224,44 @@ func (r *reader) entries(ctx context.Context, st index.Partition) (full bool, er
 // reports that the read's end or maxBytes was reached.
 func (r *reader) block(ctx context.Context, e segment.IndexEntry) (full bool, err error) {
 	r.blocks++
+	if !r.cold && !r.l.cache.Contains(blockKey(e)) {
+		// A cold read: start reading ahead from the block after this one
+		// now, so that the next blocks, which this read may need too, are
+		// fetched while this one's GET runs rather than after it.
+		r.cold = true
+		r.l.prefetch.after(r.tp, r.st, e.LastOffset+1, true)
+	}
 	block, missed, err := r.l.blockMissed(ctx, e)
 	if err != nil {
 		return false, err
 	}
 	r.missed = r.missed || missed
+	// The batches to add are a run of the block's bytes, [from, to): add
+	// them at once, so a read copies no more than it returns.
+	from, to, pos, last := -1, -1, 0, int64(-1)
+	added := len(r.res.Records)
 	err = batch.Each(block, func(b []byte, h batch.Header) error {
+		at := pos
+		pos += len(b)
 		if h.LastOffset() < r.offset {
 			return nil
 		}
-		if r.stop(h, len(b)) {
+		if (added > 0 || from >= 0) && added+len(b) > r.maxBytes || h.BaseOffset >= r.end {
 			full = true
 			return errStopIteration
 		}
-		r.add(h, b)
+		if from < 0 {
+			from = at
+		}
+		to, last = pos, h.LastOffset()
+		added += len(b)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStopIteration) {
 		return false, fmt.Errorf("read block of %s at %d: %w", e.Object, e.Position, err)
+	}
+	if from >= 0 {
+		r.addBlock(block[from:to], last)
 	}
 	return full || len(r.res.Records) >= r.maxBytes, nil
 }

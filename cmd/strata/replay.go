@@ -187,6 +187,9 @@ func runReplay(ctx context.Context, cfg replayConfig, stdout, stderr io.Writer) 
 		FromOffset: cfg.FromOffset, ToOffset: cfg.ToOffset,
 		From: cfg.From, To: cfg.To,
 		ReadCommitted: cfg.ReadCommitted, Concurrency: cfg.Concurrency,
+		// The text and JSON formatters copy what they write; a producer
+		// keeps the record's slices until they are sent.
+		ReuseBuffers: !strings.HasPrefix(cfg.Out, "kafka://"),
 	})
 
 	topic, err := store.LoadTopic(ctx, cfg.Topic)

@@ -234,6 +234,9 @@ func (j *Job) Run(ctx context.Context) error {
 
 // exportPartition exports one partition with its own Replayer.
 func (j *Job) exportPartition(ctx context.Context, p int32, opts replay.Options) error {
+	// Every record is written into the Parquet writer's column buffers,
+	// which copy it, before the next is decoded.
+	opts.ReuseBuffers = true
 	r := replay.New(j.cfg.Index, j.cfg.Source, opts)
 	j.mu.Lock()
 	j.replayers = append(j.replayers, r)

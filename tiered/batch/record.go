@@ -131,6 +131,24 @@ func (d *Decoder) EachRecord(b []byte, fn func(Record) error) error {
 	if err != nil {
 		return err
 	}
+	return p.each(fn)
+}
+
+// EachVerifiedRecord is EachRecord for a batch the caller has just checked
+// with Verify, which returned h: it decodes the records without computing
+// the CRC again (a reader that checks every batch before deciding whether
+// to decode it would otherwise pay for the CRC twice). b is the batch, as
+// Verify read it. The records are checked as EachRecord checks them.
+func (d *Decoder) EachVerifiedRecord(b []byte, h Header, fn func(Record) error) error {
+	p, err := d.openVerified(b, h)
+	if err != nil {
+		return err
+	}
+	return p.each(fn)
+}
+
+// each decodes the batch's records in order and calls fn with each.
+func (p *recordParser) each(fn func(Record) error) error {
 	for i := int32(0); i < p.h.NumRecords; i++ {
 		r, err := p.record(true)
 		if err != nil {
@@ -169,9 +187,21 @@ func (d *Decoder) EachKeyValue(b []byte, fn func(key, value []byte) error) error
 // left unread, as in Kafka's DefaultRecordBatch.
 func (d *Decoder) open(b []byte) (recordParser, error) {
 	h, err := Verify(b)
-	if err != nil || h.NumRecords == 0 {
+	if err != nil {
 		return recordParser{h: h}, err
 	}
+	return d.openVerified(b, h)
+}
+
+// openVerified is open for a batch Verify accepted with header h.
+func (d *Decoder) openVerified(b []byte, h Header) (recordParser, error) {
+	if h.NumRecords == 0 {
+		return recordParser{h: h}, nil
+	}
+	if len(b) < h.Size() {
+		return recordParser{}, fmt.Errorf("batch at offset %d: %d bytes, header says %d: %w", h.BaseOffset, len(b), h.Size(), ErrCorrupt)
+	}
+	var err error
 	data := b[HeaderSize:h.Size()]
 	if c := h.Compression(); c != CodecNone {
 		if data, err = d.decompress(c, data); err != nil {
