@@ -53,10 +53,10 @@ type serveConfig struct {
 	// Connection limits: Kafka's max.connections, max.connections.per.ip
 	// (and its overrides, address:count comma-separated) and
 	// max.connection.creation.rate.
-	MaxConnections               int
-	ConnectionsMaxIdle           time.Duration
+	MaxConnections     int
+	ConnectionsMaxIdle time.Duration
 	// FetchSessionSlots is Kafka's max.incremental.fetch.session.cache.slots.
-	FetchSessionSlots int
+	FetchSessionSlots            int
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides string
 	MaxConnectionCreationRate    int
