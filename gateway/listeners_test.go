@@ -15,10 +15,10 @@ import (
 // as Kafka's advertised.listeners does: here INTERNAL advertises 127.0.0.1 and
 // EXTERNAL the same ports under "localhost".
 func TestListenersAdvertisePerName(t *testing.T) {
-	b := newBackend(t, 2*time.Second)
+	b := newBackend(t, 0)
 	type gw struct{ internal, external string }
 	var gws []gw
-	for node := range int32(2) {
+	for node := int32(1); node <= 2; node++ {
 		var ls []Listener
 		var g gw
 		for _, name := range []string{"INTERNAL", "EXTERNAL"} {
@@ -40,7 +40,7 @@ func TestListenersAdvertisePerName(t *testing.T) {
 		gws = append(gws, g)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	brokersVia := func(seed string) map[int32]string {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
@@ -60,7 +60,8 @@ func TestListenersAdvertisePerName(t *testing.T) {
 			}
 			select {
 			case <-ctx.Done():
-				t.Fatalf("metadata via %s: %v (%v)", seed, err, m.Brokers)
+				live, lerr := b.store.Gateways(context.Background())
+				t.Fatalf("metadata via %s: %v (%v); the coordinator's live gateways: %+v (%v)", seed, err, m.Brokers, live, lerr)
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -70,9 +71,10 @@ func TestListenersAdvertisePerName(t *testing.T) {
 		gws[1].external: func(g gw) string { return g.external },
 	} {
 		got := brokersVia(seed)
-		for node, g := range gws {
-			if got[int32(node)] != want(g) {
-				t.Errorf("via %s: node %d at %s, want %s", seed, node, got[int32(node)], want(g))
+		for i, g := range gws {
+			node := int32(i + 1)
+			if got[node] != want(g) {
+				t.Errorf("via %s: node %d at %s, want %s", seed, node, got[node], want(g))
 			}
 		}
 	}
