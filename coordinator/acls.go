@@ -13,7 +13,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -118,39 +117,22 @@ func (s *Store) ACLRevision(ctx context.Context) (uint64, error) {
 // delivered as a deletion of its key, so that no gateway keeps acting on
 // what it said before.
 func (s *Store) WatchACLs(ctx context.Context, fn func(key string, a *ACL, rev uint64)) error {
-	w, err := s.acls.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch acls: %w", err)
-	}
-	defer stopWatcher(w, s.log)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("watch acls: watcher closed")
-			}
-			if e == nil {
-				fn("", nil, 0)
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				fn(e.Key(), nil, e.Revision())
-				continue
-			}
+	return watchBucket(ctx, s.acls, "acls", s.log, func(e jetstream.KeyValueEntry) {
+		switch {
+		case e == nil:
+			fn("", nil, 0)
+		case e.Operation() != jetstream.KeyValuePut:
+			fn(e.Key(), nil, e.Revision())
+		default:
 			a, err := decodeACL(e.Key(), e.Value())
 			if err != nil {
 				s.log.Error("corrupt acl record", "key", e.Key(), "revision", e.Revision(), "err", err)
 				fn(e.Key(), nil, e.Revision())
-				continue
+				return
 			}
 			fn(e.Key(), &a, e.Revision())
 		}
-	}
+	})
 }
 
 // decodeACL decodes the record stored under key, which must be its

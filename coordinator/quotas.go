@@ -183,33 +183,17 @@ func (s *Store) putQuota(ctx context.Context, key string, values map[string]floa
 // on the watching goroutine, one event at a time. Records that cannot be
 // decoded are logged and skipped.
 func (s *Store) WatchClientQuotas(ctx context.Context, fn func(QuotaEvent)) error {
-	w, err := s.quotas.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch client quotas: %w", err)
-	}
-	defer stopWatcher(w, s.log)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("watch client quotas: watcher closed")
-			}
-			if e == nil {
-				fn(QuotaEvent{Synced: true})
-				continue
-			}
-			if ev, err := quotaEvent(e); err != nil {
-				s.log.Warn("skipping client quota record", "key", e.Key(), "err", err)
-			} else {
-				fn(ev)
-			}
+	return watchBucket(ctx, s.quotas, "client quotas", s.log, func(e jetstream.KeyValueEntry) {
+		if e == nil {
+			fn(QuotaEvent{Synced: true})
+			return
 		}
-	}
+		if ev, err := quotaEvent(e); err != nil {
+			s.log.Warn("skipping client quota record", "key", e.Key(), "err", err)
+		} else {
+			fn(ev)
+		}
+	})
 }
 
 func quotaEvent(e jetstream.KeyValueEntry) (QuotaEvent, error) {

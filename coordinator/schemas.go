@@ -8,8 +8,8 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -70,31 +70,15 @@ func (k *SchemaKV) Delete(ctx context.Context, key string, prev uint64) (bool, e
 // with key "" marking that the stored records are all delivered) every
 // change, until ctx ends. A deleted key comes with a nil value.
 func (k *SchemaKV) Watch(ctx context.Context, fn func(key string, value []byte, rev uint64)) error {
-	w, err := k.kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch schemas: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("watch schemas: watcher closed")
-			}
-			if e == nil {
-				fn("", nil, 0)
-				continue
-			}
-			var v []byte
-			if e.Operation() == jetstream.KeyValuePut {
-				v = e.Value()
-			}
-			fn(e.Key(), v, e.Revision())
+	return watchBucket(ctx, k.kv, "schemas", slog.New(slog.DiscardHandler), func(e jetstream.KeyValueEntry) {
+		if e == nil {
+			fn("", nil, 0)
+			return
 		}
-	}
+		var v []byte
+		if e.Operation() == jetstream.KeyValuePut {
+			v = e.Value()
+		}
+		fn(e.Key(), v, e.Revision())
+	})
 }
