@@ -208,7 +208,19 @@ func (s *Store) RestoreSecurityRecord(ctx context.Context, bucket, key string, v
 
 // bucketRecords reads every record of kv by key in one pass.
 func bucketRecords(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (map[string][]byte, error) {
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	return filteredRecords(ctx, kv, nil, log)
+}
+
+// filteredRecords reads the records of kv whose keys match one of filters
+// (every record without filters) by key in one pass.
+func filteredRecords(ctx context.Context, kv jetstream.KeyValue, filters []string, log *slog.Logger) (map[string][]byte, error) {
+	var w jetstream.KeyWatcher
+	var err error
+	if len(filters) == 0 {
+		w, err = kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	} else {
+		w, err = kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list records of %s: %w", kv.Bucket(), err)
 	}

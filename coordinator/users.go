@@ -122,47 +122,30 @@ func (s *Store) UserCredential(ctx context.Context, user, mechanism string) (Use
 // credentials is not in the result. It reads the bucket's stream in one
 // pass; records written meanwhile may or may not be in it.
 func (s *Store) UserCredentials(ctx context.Context, users ...string) ([]UserCredential, error) {
-	var w jetstream.KeyWatcher
-	var err error
-	if len(users) == 0 {
-		w, err = s.users.WatchAll(ctx, jetstream.IgnoreDeletes())
-	} else {
-		filters := make([]string, 0, len(users))
-		for _, u := range users {
-			// Any mechanism's key of the user: "*.<escaped user>".
-			if _, kerr := userKey(u, "m"); kerr != nil {
-				return nil, fmt.Errorf("list user credentials: %w", kerr)
-			}
-			filters = append(filters, "*."+topicKey(u))
+	var filters []string
+	for _, u := range users {
+		// Any mechanism's key of the user: "*.<escaped user>".
+		if _, err := userKey(u, "m"); err != nil {
+			return nil, fmt.Errorf("list user credentials: %w", err)
 		}
-		w, err = s.users.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
+		filters = append(filters, "*."+topicKey(u))
 	}
+	recs, err := filteredRecords(ctx, s.users, filters, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("list user credentials: %w", err)
 	}
-	defer stopWatcher(w, s.log)
-	var out []UserCredential
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("list user credentials: watcher stopped")
-			}
-			if e == nil { // every stored record has been delivered
-				slices.SortFunc(out, func(a, b UserCredential) int {
-					return cmp.Or(strings.Compare(a.User, b.User), strings.Compare(a.Mechanism, b.Mechanism))
-				})
-				return out, nil
-			}
-			c, err := decodeUser(e.Key(), e.Value())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, c)
+	out := make([]UserCredential, 0, len(recs))
+	for key, value := range recs {
+		c, err := decodeUser(key, value)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, c)
 	}
+	slices.SortFunc(out, func(a, b UserCredential) int {
+		return cmp.Or(strings.Compare(a.User, b.User), strings.Compare(a.Mechanism, b.Mechanism))
+	})
+	return out, nil
 }
 
 // PutUserCredential creates or replaces c's user's credential for its
