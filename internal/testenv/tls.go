@@ -52,13 +52,20 @@ func NewCA(t testing.TB, name string) *CA {
 // number, valid for 127.0.0.1, and its PEM key.
 func (ca *CA) Issue(t testing.TB, cn string, serial int64) (certPEM, keyPEM []byte) {
 	t.Helper()
+	now := time.Now()
+	return ca.issue(t, cn, serial, now.Add(-time.Hour), now.Add(time.Hour))
+}
+
+// issue makes a certificate for cn valid from notBefore to notAfter.
+func (ca *CA) issue(t testing.TB, cn string, serial int64, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
@@ -112,27 +119,8 @@ func (ca *CA) ClientConfig(t testing.TB, cn string) *tls.Config {
 // x509.Expired.
 func (ca *CA) IssueExpired(t testing.TB, cn string, serial int64) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(-time.Minute),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	return ca.issue(t, cn, serial, now.Add(-time.Hour), now.Add(-time.Minute))
 }
 
 // ExpiredClientConfig is ClientConfig presenting a certificate for cn that
