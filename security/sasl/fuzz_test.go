@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	xscram "github.com/xdg-go/scram"
@@ -36,7 +37,10 @@ func FuzzScram(f *testing.F) {
 		}
 
 		// A real client with a wrong password, its final message altered.
-		if password == "alice-secret" {
+		// HMAC pads a short key with zero bytes, so to PBKDF2 (and to every
+		// SCRAM server, Kafka's included) a password with NULs appended is
+		// the same password.
+		if strings.TrimRight(password, "\x00") == "alice-secret" {
 			return
 		}
 		client, err := h.NewClientUnprepped("alice", password, "")
