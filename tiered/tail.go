@@ -22,7 +22,10 @@ import (
 // Group commit: one sender goroutine per partition runs while batches wait;
 // each WAL message carries every batch queued while the previous one was in
 // flight (up to the server's max payload), so latency is one JetStream round
-// trip and throughput is not bounded by it.
+// trip and throughput is not bounded by it. Across partitions, the WAL sends
+// the messages of many senders waiting at once as one atomic batch per shard
+// (wal's group commit), so the round trips follow the gateway's load, not
+// its partition count.
 //
 // Fencing: the sender names the subject sequence it expects (wal.Log.Append).
 // A failed append — fenced, or with an unknown outcome — breaks the partition:

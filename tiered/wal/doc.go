@@ -3,8 +3,9 @@
 // segment holding it is durable in object storage and indexed.
 //
 // It owns the WAL streams, the record format inside each message, fenced
-// appends, replay and purge. It leaves offsets, group commit, flushing and
-// recovery policy to package tiered, which drives it.
+// appends and their group commit across partitions, replay and purge. It
+// leaves offsets, the batching of one partition's produce requests into a
+// record, flushing and recovery policy to package tiered, which drives it.
 //
 // # Layout
 //
@@ -22,6 +23,15 @@
 //     subject's messages therefore form one chain in which every writer knew
 //     the whole chain before it: a deposed leader's append fails with
 //     ErrFenced, and the offsets in the chain are contiguous.
+//   - Group commit keeps that check per partition: appends of many
+//     partitions waiting at once go to their shard as one JetStream atomic
+//     batch (one round trip, one Raft proposal, one fsync), each message
+//     still naming its subject's expected sequence. The server checks them
+//     all before storing any, so a batch holding a deposed leader's append
+//     stores nothing; the appends are then retried one by one and only the
+//     deposed one fails. Batched messages are ordinary messages on their
+//     partition subjects in the same Record format, so replay reads them
+//     as it reads messages published before the group commit existed.
 //   - Each message is one Record: the leader epoch, the offsets of the
 //     RecordBatch v2 bytes it carries, and a CRC32C over all of it, checked
 //     on every read (ErrCorrupt).

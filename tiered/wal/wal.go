@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,7 +62,10 @@ type Log struct {
 	js         jetstream.JetStream
 	cfg        Config
 	streams    []jetstream.Stream
+	committers []*committer // one per shard; see group.go
 	maxPayload int
+
+	batches, batchedAppends, fallbacks atomic.Uint64
 }
 
 // Open creates the WAL streams, or checks existing ones against cfg.
@@ -91,6 +95,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Log, error)
 			return nil, err
 		}
 		l.streams = append(l.streams, s)
+		l.committers = append(l.committers, newCommitter(l, s.CachedInfo().Config.AllowAtomicPublish))
 	}
 	return l, nil
 }
@@ -119,6 +124,8 @@ func (l *Log) openStream(ctx context.Context, n int) (jetstream.Stream, error) {
 		// Direct gets may be answered by a lagging replica; replay must
 		// see every acknowledged append, so reads go to the leader.
 		AllowDirect: false,
+		// The group commit sends concurrent appends as atomic batches.
+		AllowAtomicPublish: true,
 	}
 	s, err := l.js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -129,6 +136,14 @@ func (l *Log) openStream(ctx context.Context, n int) (jetstream.Stream, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wal: open stream %s: %w", want.Name, err)
+	}
+	if got := s.CachedInfo().Config; !got.AllowAtomicPublish {
+		// A stream made before the group commit: allow batches. A server
+		// too old for them ignores the flag, and appends go one by one.
+		got.AllowAtomicPublish = true
+		if updated, err := l.js.UpdateStream(ctx, got); err == nil {
+			s = updated
+		}
 	}
 	got := s.CachedInfo().Config
 	switch {
@@ -193,8 +208,9 @@ func (l *Log) StreamNames() []string {
 }
 
 // natsHeaderBytes is room left in a message for the NATS headers an append
-// carries (the expected last subject sequence).
-const natsHeaderBytes = 128
+// carries: the expected last subject sequence and, in a group commit, the
+// batch's id, sequence and commit mark (about 150 bytes).
+const natsHeaderBytes = 256
 
 // MaxDataBytes is the most batch data one Record may carry: the server's max
 // payload less the record header and the NATS headers.
@@ -202,13 +218,19 @@ func (l *Log) MaxDataBytes() int {
 	return l.maxPayload - HeaderBytes - natsHeaderBytes
 }
 
-// shard returns p's shard and subject.
-func (l *Log) shard(p Partition) (jetstream.Stream, string) {
+// shard returns p's shard number and subject.
+func (l *Log) shard(p Partition) (int, string) {
 	h := fnv.New32a()
 	h.Write(p.TopicID[:])
 	h.Write([]byte{byte(p.Partition >> 24), byte(p.Partition >> 16), byte(p.Partition >> 8), byte(p.Partition)})
 	n := int(h.Sum32() % uint32(len(l.streams)))
-	return l.streams[n], l.subjectPrefix(n) + hex.EncodeToString(p.TopicID[:]) + "." + strconv.Itoa(int(p.Partition))
+	return n, l.subjectPrefix(n) + hex.EncodeToString(p.TopicID[:]) + "." + strconv.Itoa(int(p.Partition))
+}
+
+// stream returns p's shard stream and subject.
+func (l *Log) stream(p Partition) (jetstream.Stream, string) {
+	n, subject := l.shard(p)
+	return l.streams[n], subject
 }
 
 // Append publishes r to p's subject if the subject's last sequence is still
@@ -216,12 +238,34 @@ func (l *Log) shard(p Partition) (jetstream.Stream, string) {
 // the stream's quorum has stored it. It returns ErrFenced (wrapped) when the
 // subject moved on: another writer appended. Any other error leaves the
 // outcome unknown; the caller must not assume r was or was not stored.
+// Appends of other partitions waiting at the same time share a round trip
+// (group.go).
 func (l *Log) Append(ctx context.Context, p Partition, r Record, expectLast uint64) (uint64, error) {
 	if len(r.Data) > l.MaxDataBytes() {
 		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), l.MaxDataBytes())
 	}
-	_, subject := l.shard(p)
-	data := appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r)
+	n, subject := l.shard(p)
+	req := &appendReq{
+		subject:    subject,
+		data:       appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r),
+		expectLast: expectLast,
+		done:       make(chan struct{}),
+	}
+	l.committers[n].submit(req)
+	select {
+	case <-req.done:
+		return req.seq, req.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("wal: append to %s: outcome unknown: %w", subject, ctx.Err())
+	}
+}
+
+// appendTimeout bounds one round of appends: JetStream answers in
+// milliseconds, and a producer waiting longer is better told to retry.
+const appendTimeout = 10 * time.Second
+
+// appendOne publishes one encoded record on its own.
+func (l *Log) appendOne(ctx context.Context, subject string, data []byte, expectLast uint64) (uint64, error) {
 	for attempt := 1; ; attempt++ {
 		msg := &nats.Msg{Subject: subject, Data: data}
 		ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expectLast))
@@ -271,7 +315,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // LastSeq returns the sequence of p's last message, 0 if it has none.
 func (l *Log) LastSeq(ctx context.Context, p Partition) (uint64, error) {
-	s, subject := l.shard(p)
+	s, subject := l.stream(p)
 	m, err := s.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
@@ -299,7 +343,7 @@ func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq
 	if last == after {
 		return after, nil
 	}
-	s, subject := l.shard(p)
+	s, subject := l.stream(p)
 	seq := after + 1
 	if last-after > bulkReplaySpan {
 		if seq, err = replayBulk(ctx, s, subject, seq, last, fn); err != nil {
@@ -375,6 +419,12 @@ func replayBulk(ctx context.Context, s jetstream.Stream, subject string, from, l
 			}
 			next = md.Sequence.Stream + 1
 			delivered++
+			if next > last {
+				// Done: not waiting out the fetch, which on a subject
+				// sparse in its stream has fewer messages than it asks
+				// for and would run to bulkFetchWait.
+				return next, nil
+			}
 		}
 		if delivered == 0 {
 			break
@@ -390,7 +440,7 @@ func (l *Log) Purge(ctx context.Context, p Partition, before uint64) error {
 	if before <= 1 {
 		return nil
 	}
-	s, subject := l.shard(p)
+	s, subject := l.stream(p)
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
 		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
 	}

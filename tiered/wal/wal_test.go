@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stratalog/strata/internal/testenv"
 	"github.com/stratalog/strata/tiered/wal"
@@ -233,5 +235,91 @@ func TestReplayMany(t *testing.T) {
 				t.Fatalf("replay after %d, record %d: seq %d offset %d %q", after, i, g.seq, g.r.BaseOffset, g.r.Data)
 			}
 		}
+	}
+}
+
+// TestGroupCommit: hundreds of partitions appending at once, each its own
+// chain, share batches; every append lands once, in its chain's order, and a
+// stale writer among them is still fenced.
+func TestGroupCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes int
+	}{{"one-node", 1}, {"three-nodes", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var js jetstream.JetStream
+			if tc.nodes == 1 {
+				js = testenv.NATS(t).JetStream(t)
+			} else {
+				c := testenv.StartNATSCluster(t, 3)
+				c.WaitReady(t)
+				js = c.JetStream(t)
+			}
+			w := open(t, js, wal.Config{Shards: 2, Replicas: tc.nodes})
+			const parts, rounds = 300, 4
+			g, gctx := errgroup.WithContext(ctx)
+			lasts := make([]uint64, parts)
+			for i := range parts {
+				g.Go(func() error {
+					var last uint64
+					for k := range rounds {
+						r := wal.Record{Epoch: 1, BaseOffset: int64(k), LastOffset: int64(k), Data: fmt.Appendf(nil, "%d/%d", i, k)}
+						seq, err := w.Append(gctx, part(int32(i)), r, last)
+						if err != nil {
+							return fmt.Errorf("partition %d, append %d: %w", i, k, err)
+						}
+						last = seq
+					}
+					lasts[i] = last
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if s := w.GroupStats(); s.Batches == 0 || s.BatchedAppends < 2*uint64(w.MinBatch()) {
+				t.Fatalf("%d appends at once made no batches: %+v", parts*rounds, s)
+			}
+			for i := range parts {
+				got, end := replayAll(t, w, part(int32(i)), 0)
+				if len(got) != rounds || end != lasts[i] {
+					t.Fatalf("partition %d: %d records through %d, want %d through %d", i, len(got), end, rounds, lasts[i])
+				}
+				for k, g := range got {
+					if g.r.BaseOffset != int64(k) || string(g.r.Data) != fmt.Sprintf("%d/%d", i, k) {
+						t.Fatalf("partition %d, record %d: %+v", i, k, g.r)
+					}
+				}
+			}
+			// The chains are fenced as before: a writer expecting an
+			// older sequence is refused.
+			if _, err := w.Append(ctx, part(5), wal.Record{Epoch: 1}, lasts[5]-1); !errors.Is(err, wal.ErrFenced) {
+				t.Fatalf("stale append after the group commit: %v, want ErrFenced", err)
+			}
+		})
+	}
+}
+
+// TestOpenAllowsBatchesOnOldStreams: a WAL stream made before the group
+// commit (no atomic publishes) is updated to allow them when opened.
+func TestOpenAllowsBatchesOnOldStreams(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.NATS(t).JetStream(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "strata_WAL_0", Subjects: []string{"strata.wal.0.>"},
+		Storage: jetstream.FileStorage, Replicas: 1, DenyDelete: true}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := js.Publish(ctx, "strata.wal.0."+strings.Repeat("ab", 16)+".0", []byte("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open(t, js, wal.Config{})
+	s, err := js.Stream(ctx, "strata_WAL_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := s.CachedInfo(); !info.Config.AllowAtomicPublish || info.State.LastSeq != last.Sequence {
+		t.Fatalf("after open: atomic publish %v, last sequence %d (want true, %d)", info.Config.AllowAtomicPublish, info.State.LastSeq, last.Sequence)
 	}
 }
