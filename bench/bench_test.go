@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 	printTxnSummary(os.Stdout)
 	printColdReadSummary(os.Stdout)
 	printSecuritySummary(os.Stdout)
+	printThroughputSummary(os.Stdout)
 	os.Exit(code)
 }
 

@@ -118,4 +118,36 @@
 //     rounds, with each one's CPU per GiB. It then checks the ACLs by their
 //     outcomes (the bench user commits for its group only and may not
 //     create a topic).
+//
+// BenchmarkThroughput measures issue 19's throughput targets against kfake,
+// which it builds from testdata/kfakeserver and runs as a process of its
+// own, so that its CPU and memory are its own. Every run creates a topic,
+// produces 1 KiB incompressible records round-robin over its partitions and
+// reads them back from the start by direct assignment, checking that each
+// partition's offsets run from 0 without a gap to its share of the records.
+// The producer has Kafka 4's defaults (acks=all, idempotent, 5 ms linger,
+// a 32 MiB buffer, no compression) with batches of up to 1 MiB, or, for
+// comparison, linger 0 and franz-go's default buffer:
+//
+//   - embedded: `strata serve` on its embedded NATS against kfake, 512 MiB a
+//     run at 6 partitions, two rounds of each settings, the order swapped
+//     in the second;
+//   - partitions: on a fresh embedded gateway, 256 MiB a run at 10,000
+//     partitions against 6, Kafka's defaults, two rounds, and how long
+//     creating the 10,000-partition topic takes: the CreateTopics request,
+//     and until Metadata lists every partition with a leader (the gateway
+//     claims its partitions when it first describes them);
+//   - r3: as embedded, with one gateway on a three-node NATS cluster in the
+//     bench process (WAL and coordinator at R3) and segments in MinIO.
+//
+// For every run it reads the target's CPU time from /proc/<pid>/stat over
+// the produce and the consume half, and for a gateway its VmRSS at the start
+// and its VmHWM over the run (reset through /proc/<pid>/clear_refs). The
+// summary pools each target's rounds (bytes over summed time) and gives
+// Strata / kfake produce and consume MB/s and CPU per GiB, 10,000 / 6
+// partitions, and the topic creation time, next to the issue's targets:
+// embedded produce at least 0.8 of kfake's and consume 0.9, both at 10,000
+// partitions at least 0.8 of 6 partitions', and creation under 5 s.
+// STRATA_BENCH_THROUGHPUT_MIB sets the 6-partition volume (and the
+// 10,000-partition one to half of it) for a quick check.
 package bench
