@@ -238,7 +238,15 @@ func pendingBytes(batches []*pending) int {
 
 // writeSegment encodes parts as one segment and records each part's entries.
 func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
+	// Sized up front: grown by doubling, the buffer's clearing and copying
+	// took a fifth of a producing gateway's CPU. Compression only shrinks
+	// the batches; the slack covers block framing and the footer.
+	size := 0
+	for _, fp := range parts {
+		size += pendingBytes(fp.batches)
+	}
 	var buf bytes.Buffer
+	buf.Grow(size + size/32 + 64<<10)
 	w := segment.NewWriter(&buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
 	for _, fp := range parts {
 		for _, pb := range fp.batches {
