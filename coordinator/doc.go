@@ -42,7 +42,14 @@
 //	                    cluster-secret                        what gateways present to one
 //	                                                          another (Store.ClusterSecret)
 //	strata_offsets      <escaped group>.<escaped topic>       a group's committed offsets
-//	                                                          for one topic, by partition
+//	                                                          for one topic's partitions
+//	                                                          0-1023, and the list of its
+//	                                                          other shards (offsets.go)
+//	                    <escaped group>.<escaped topic>.<k>   the same for partitions
+//	                                                          1024k to 1024k+1023
+//	strata_leaders      <topic id hex>.<partition>            a partition's latest claim
+//	                                                          (leaders.go): {"epoch":4,
+//	                                                          "node_id":0, "incarnation":...}
 //	strata_groups       <escaped group>                       a group's membership meta
 //	                                                          (coordinator/group), by CAS
 //	                    <escaped group>.<escaped member>      one member's record
@@ -69,8 +76,11 @@
 //
 // Group ids and transactional ids are escaped like topic names (any byte
 // outside [a-zA-Z0-9_-]), so the '.' between group and topic is unambiguous.
-// One offsets record per group and topic makes a commit of a topic's
-// partitions one compare-and-swap. A transactional id's key is at most 3 KiB
+// One offsets record per group, topic and 1,024 partitions makes a commit of
+// a topic of up to 1,024 partitions one compare-and-swap, and keeps every
+// record under RecordLimit at 10,000 or 100,000 partitions (a single record
+// per topic, as versions before sharding wrote, is still read as shard 0;
+// see offsetsRecord for the rules). A transactional id's key is at most 3 KiB
 // (ErrTooLarge beyond): keys travel in NATS protocol lines, which a server
 // refuses past 4 KiB by closing the connection.
 //
@@ -101,6 +111,9 @@
 //	                 "tail_entries":"<base64 of the encoded entries>"}
 //	chunk record    {"v":3, "entry_data":"<base64 of the encoded entries>"}
 //	counter record  {"next":2000}
+//	offsets record  {"partitions":{"0":{"offset":42, "leader_epoch":1, "metadata":"",
+//	                 "commit_ms":1700000000000}, ...}, "shards":[1, 9]}
+//	                 ("shards" only in shard 0, and only when other shards exist)
 //
 // # Partition state and chunks
 //

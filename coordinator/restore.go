@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,38 +65,69 @@ type GroupOffsets struct {
 }
 
 // AllOffsets returns every group's committed offsets, read in one pass over
-// the offsets bucket; records written meanwhile may or may not be in it.
+// the offsets bucket; records written meanwhile may or may not be in it. A
+// topic's shards (see offsetsRecord) come back as one GroupOffsets.
 func (s *Store) AllOffsets(ctx context.Context) ([]GroupOffsets, error) {
 	w, err := s.offsets.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list committed offsets: %w", err)
 	}
 	defer stopWatcher(w, s.log)
-	var out []GroupOffsets
+	type groupTopic struct{ group, topic string }
+	var order []groupTopic
+	firsts := map[groupTopic]offsetsRecord{}
+	others := map[groupTopic]map[int32]map[int32]CommittedOffset{}
 	for {
+		var e jetstream.KeyValueEntry
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
+		case u, ok := <-w.Updates():
 			if !ok {
 				return nil, errors.New("list committed offsets: watcher stopped")
 			}
-			if e == nil {
-				return out, nil
-			}
-			encGroup, encTopic, _ := strings.Cut(e.Key(), ".")
-			group, gerr := topicName(encGroup)
-			topic, terr := topicName(encTopic)
-			if gerr != nil || terr != nil {
-				return nil, corruptf("offsets key %q", e.Key())
-			}
-			var rec offsetsRecord
-			if err := json.Unmarshal(e.Value(), &rec); err != nil {
-				return nil, corruptf("offsets %s: %v", e.Key(), err)
-			}
-			out = append(out, GroupOffsets{Group: group, Topic: topic, Partitions: rec.Partitions})
+			e = u
 		}
+		if e == nil {
+			break
+		}
+		encGroup, rest, _ := strings.Cut(e.Key(), ".")
+		encTopic, encShard, sharded := strings.Cut(rest, ".")
+		group, gerr := topicName(encGroup)
+		topic, terr := topicName(encTopic)
+		shard, serr := strconv.ParseInt(encShard, 10, 32)
+		if gerr != nil || terr != nil || sharded && (serr != nil || shard <= 0) {
+			return nil, corruptf("offsets key %q", e.Key())
+		}
+		var rec offsetsRecord
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			return nil, corruptf("offsets %s: %v", e.Key(), err)
+		}
+		gt := groupTopic{group, topic}
+		if !sharded {
+			order = append(order, gt)
+			firsts[gt] = rec
+			continue
+		}
+		if others[gt] == nil {
+			others[gt] = map[int32]map[int32]CommittedOffset{}
+		}
+		others[gt][int32(shard)] = rec.Partitions
 	}
+	// Only the shards shard 0 lists count; a partition's own shard wins.
+	out := make([]GroupOffsets, 0, len(order))
+	for _, gt := range order {
+		first := firsts[gt]
+		parts := first.Partitions
+		for _, k := range first.Shards {
+			if parts == nil {
+				parts = map[int32]CommittedOffset{}
+			}
+			maps.Copy(parts, others[gt][k])
+		}
+		out = append(out, GroupOffsets{Group: gt.group, Topic: gt.topic, Partitions: parts})
+	}
+	return out, nil
 }
 
 // NextProducerID returns the next producer id the counter would hand out

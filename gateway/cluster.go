@@ -205,6 +205,16 @@ func (v *clusterView) gateway(nodeID int32) (coordinator.Gateway, bool) {
 
 // leader returns the node id leading tp, -1 when no gateway is live.
 func (v *clusterView) leader(t coordinator.Topic, partition int32) int32 {
+	leaders := v.leadersOf(t)
+	if partition < 0 || int(partition) >= len(leaders) {
+		return -1
+	}
+	return leaders[partition]
+}
+
+// leadersOf returns the node id leading each partition of t (-1 when no
+// gateway is live). The slice is shared: callers must not change it.
+func (v *clusterView) leadersOf(t coordinator.Topic) []int32 {
 	v.mu.RLock()
 	leaders, ok := v.leaders[t.ID]
 	live := v.live
@@ -217,10 +227,7 @@ func (v *clusterView) leader(t coordinator.Topic, partition int32) int32 {
 		}
 		v.mu.Unlock()
 	}
-	if partition < 0 || int(partition) >= len(leaders) {
-		return -1
-	}
-	return leaders[partition]
+	return leaders
 }
 
 // leads reports whether this gateway leads tp.

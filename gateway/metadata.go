@@ -15,7 +15,11 @@ package gateway
 //   - Each partition's leader is the gateway the live set assigns it to
 //     (cluster.go), its only replica; with no live gateway it has none
 //     (LEADER_NOT_AVAILABLE). LeaderEpoch is the latest claimed epoch
-//     (leader_epochs.go), -1 for a partition never written.
+//     (leader_epochs.go), -1 for a partition never written. Metadata
+//     claims only this gateway's partitions that another run claimed last
+//     (concurrently), never a partition never written, so a new topic costs
+//     no store round trip and loads no partition state, whatever its
+//     partition count.
 //
 //   - __consumer_offsets and __transaction_state are listed as internal
 //     topics (internal_topics.go).
@@ -153,32 +157,73 @@ func (s *Server) topicMetadata(ctx context.Context, t coordinator.Topic) kmsg.Me
 	mt.Topic = &name
 	mt.TopicID = t.ID
 	_, mt.IsInternal = internalTopicNamed(name, t.ID, false)
+	leaders := s.view.leadersOf(t)
+	// Every partition with the same leader shares its one-element replica
+	// list: a 10,000-partition answer makes a handful of them, not 20,000.
+	replicas := map[int32][]int32{}
+	var claims []int // partitions to claim before their epoch is told
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, t.Partitions)
 	for p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p
-		mp.Leader = s.view.leader(t, p)
+		mp.Leader = -1
+		if int(p) < len(leaders) {
+			mp.Leader = leaders[p]
+		}
 		mp.LeaderEpoch = -1
-		if s.cfg.LeaderEpochs != nil && !mt.IsInternal {
-			tp := index.TopicPartition{TopicID: t.ID, Partition: p}
-			mp.LeaderEpoch = s.cfg.LeaderEpochs.LeaderEpoch(tp)
-			if mp.Leader == s.cfg.NodeID {
-				// This gateway's own partitions are claimed before
-				// their epoch is told, so that clients do not fetch
-				// with the previous leader's epoch, be fenced, and
-				// wait out their metadata refresh interval.
-				if e, err := s.cfg.Logs.LeaderEpoch(ctx, tp); err == nil {
-					mp.LeaderEpoch = max(mp.LeaderEpoch, e)
-				}
+		if !mt.IsInternal {
+			var claim bool
+			mp.LeaderEpoch, claim = s.leaderEpoch(index.TopicPartition{TopicID: t.ID, Partition: p}, mp.Leader)
+			if claim {
+				claims = append(claims, len(mt.Partitions))
 			}
 		}
 		if mp.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		} else {
-			mp.Replicas = []int32{mp.Leader}
-			mp.ISR = []int32{mp.Leader}
+			r, ok := replicas[mp.Leader]
+			if !ok {
+				r = []int32{mp.Leader}
+				replicas[mp.Leader] = r
+			}
+			mp.Replicas, mp.ISR = r, r
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
+	// This gateway's partitions last claimed elsewhere are claimed before
+	// their epoch is told, so that clients do not fetch with the previous
+	// leader's epoch, be fenced, and wait out their metadata refresh
+	// interval; concurrently, since each claim is a few store round trips.
+	forEachLimited(len(claims), metadataClaimParallelism, func(i int) {
+		mp := &mt.Partitions[claims[i]]
+		tp := index.TopicPartition{TopicID: t.ID, Partition: mp.Partition}
+		if e, err := s.cfg.Logs.LeaderEpoch(ctx, tp); err == nil {
+			mp.LeaderEpoch = max(mp.LeaderEpoch, e)
+		}
+	})
 	return mt
+}
+
+// metadataClaimParallelism bounds the claims one Metadata request makes at
+// once (see topicMetadata).
+const metadataClaimParallelism = 32
+
+// leaderEpoch is the epoch Metadata tells for tp, led by leader: the latest
+// published claim's, -1 when none is known (a partition never written).
+// claim is set for a partition this gateway leads whose latest claim another
+// run made: it is claimed before its epoch is told. A partition never written
+// is not claimed: claiming every partition of a new topic, one store round
+// trip after another, took 21 s at 10,000 partitions (issue #19) and kept
+// every partition's state in memory. The epoch told never goes down (franz-go
+// ignores metadata whose epoch went backwards, as stale).
+func (s *Server) leaderEpoch(tp index.TopicPartition, leader int32) (epoch int32, claim bool) {
+	if s.cfg.LeaderEpochs == nil || leader < 0 {
+		return -1, false
+	}
+	c, ok := s.cfg.LeaderEpochs.LeaderClaim(tp)
+	if !ok {
+		return -1, false
+	}
+	mine := c.NodeID == s.cfg.NodeID && c.Incarnation == s.cfg.Incarnation
+	return c.Epoch, leader == s.cfg.NodeID && !mine
 }

@@ -13,8 +13,10 @@ package gateway
 //     UNSUPPORTED_VERSION); see consumer_groups.go.
 //   - Offsets, leader epochs and metadata (at most offset.metadata.max.bytes,
 //     4096, else OFFSET_METADATA_TOO_LARGE) are stored in the coordinator by
-//     compare-and-swap, one record per group and topic, so no gateway crash
-//     loses a committed offset. Unknown topics or partitions get
+//     compare-and-swap, one record per group, topic and 1,024 partitions, so
+//     no gateway crash loses a committed offset. A commit whose records would
+//     exceed the coordinator's record limit (long metadata on many
+//     partitions) gets OFFSET_METADATA_TOO_LARGE. Unknown topics or partitions get
 //     UNKNOWN_TOPIC_OR_PARTITION.
 //   - OffsetFetch returns -1 for partitions without a commit; a null topic
 //     list (v2+) returns every committed topic; v8 fetches several groups; v9
@@ -43,6 +45,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -130,10 +133,16 @@ func (s *Server) handleOffsetCommit(ctx context.Context, c *conn, kreq kmsg.Requ
 		if len(offsets) > 0 {
 			if err := s.cfg.Offsets.CommitOffsets(ctx, req.Group, rt.Topic, offsets); err != nil {
 				s.cfg.Logger.Warn("commit offsets", "group", req.Group, "topic", rt.Topic, "err", err)
+				// Retriable, so the client commits again; except when
+				// the offsets' metadata cannot fit, which no retry
+				// changes.
+				code := kerr.CoordinatorNotAvailable.Code
+				if errors.Is(err, coordinator.ErrTooLarge) {
+					code = kerr.OffsetMetadataTooLarge.Code
+				}
 				for i := range st.Partitions {
 					if _, ok := offsets[st.Partitions[i].Partition]; ok {
-						// Retriable: the client commits again.
-						st.Partitions[i].ErrorCode = kerr.CoordinatorNotAvailable.Code
+						st.Partitions[i].ErrorCode = code
 					}
 				}
 			}

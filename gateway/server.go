@@ -91,10 +91,19 @@ type Logs interface {
 	Producers(ctx context.Context, tp index.TopicPartition) ([]tiered.ProducerState, error)
 }
 
-// LeaderEpochs tells Metadata each partition's latest leader epoch (-1 when
-// unknown); coordinator.Store implements it.
+// LeaderEpochs tells Metadata and ListOffsets what is known of each
+// partition's claims; coordinator.Store implements it.
 type LeaderEpochs interface {
+	// LeaderEpoch is the latest published epoch, -1 when none is known.
 	LeaderEpoch(tp index.TopicPartition) int32
+	// LeaderClaim is the latest published claim (epoch, node id and
+	// incarnation), false when none is known.
+	LeaderClaim(tp index.TopicPartition) (coordinator.LeaderClaim, bool)
+	// PartitionRevision reads, from the store, the revision of tp's
+	// committed head: 0 when it was never claimed. A claim writes the
+	// head before any record is appended, so 0 means the partition holds
+	// no record.
+	PartitionRevision(ctx context.Context, tp index.TopicPartition) (uint64, error)
 }
 
 // Config configures a Server. Zero values mean the documented defaults.
@@ -155,8 +164,10 @@ type Config struct {
 	// (Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms).
 	// Default 5 s.
 	TransactionScanInterval time.Duration
-	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs;
-	// nil reports -1 (unknown), so clients do not validate epochs.
+	// LeaderEpochs, if set, gives Metadata the partitions' leader epochs,
+	// and lets ListOffsets answer partitions never written without
+	// claiming them; nil reports -1 (unknown), so clients do not validate
+	// epochs.
 	LeaderEpochs LeaderEpochs
 	// StepHook, if set, is called at the steps of a transaction's end:
 	// "txn:prepared" (the decision stored, no marker written yet) and

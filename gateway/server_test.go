@@ -118,7 +118,7 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 			return srv.Durability(ctx, tp)
 		},
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
-			if err := store.PublishLeaderEpoch(ctx, tp, nodeID, epoch); err != nil && ctx.Err() == nil {
+			if err := store.PublishLeaderEpoch(ctx, tp, nodeID, incarnation, epoch); err != nil && ctx.Err() == nil {
 				tb.Errorf("publish leader epoch: %v", err)
 			}
 		}})

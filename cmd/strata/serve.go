@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 	log, err := tiered.New(tiered.Config{
 		MayClaim: claims.MayClaim,
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
-			if err := store.PublishLeaderEpoch(ctx, tp, int32(cfg.NodeID), epoch); err != nil {
+			if err := store.PublishLeaderEpoch(ctx, tp, int32(cfg.NodeID), incarnation, epoch); err != nil {
 				// Metadata shows an older epoch meanwhile; a client sending
 				// it is fenced and retries, and the next claim publishes.
 				logger.Warn("publish leader epoch", "partition", tp.Partition, "epoch", epoch, "err", err)
