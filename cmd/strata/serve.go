@@ -98,6 +98,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 	if err := checkNATS(ctx, cfg, js, append(store.StreamNames(), tail.StreamNames()...), logger); err != nil {
 		return err
 	}
+	tail.RegisterMetrics(reg)
 	if tail.MaxDataBytes() < 1<<20 {
 		logger.Warn("nats max_payload is small: batches larger than the wal takes are refused with MESSAGE_TOO_LARGE; set max_payload: 8MB on the servers",
 			"max_batch_bytes", tail.MaxDataBytes())

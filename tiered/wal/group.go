@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Group commit. Appends of many partitions that are waiting at the same time
@@ -261,3 +263,20 @@ func (c *committer) commitBatch(ctx context.Context, round []*appendReq) {
 // MinBatch is the fewest concurrent appends the group commit sends as one
 // batch on this WAL's replica count.
 func (l *Log) MinBatch() int { return l.committers[0].minBatch }
+
+// RegisterMetrics exports the group commit's counters with reg.
+func (l *Log) RegisterMetrics(reg prometheus.Registerer) {
+	f := promauto.With(reg)
+	f.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_wal_batches_total",
+		Help: "JetStream atomic batches the WAL's group commit sent, each carrying the appends of many partitions.",
+	}, func() float64 { return float64(l.batches.Load()) })
+	f.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_wal_batched_appends_total",
+		Help: "WAL appends sent in atomic batches (the rest went one by one).",
+	}, func() float64 { return float64(l.batchedAppends.Load()) })
+	f.NewCounterFunc(prometheus.CounterOpts{
+		Name: "strata_wal_batch_fallbacks_total",
+		Help: "Atomic batches the server refused whole (a fenced partition, a subject in process, batch limits), whose appends were retried one by one.",
+	}, func() float64 { return float64(l.fallbacks.Load()) })
+}
