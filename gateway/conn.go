@@ -52,6 +52,31 @@ type pendingReply struct {
 	done  chan struct{}
 	resp  kmsg.Response
 	err   error // close the connection instead of responding
+	// held are released once resp is written or dropped: budget its
+	// bytes hold until then (holdUntilWritten). Set by the reply
+	// goroutine before done closes.
+	held []func()
+}
+
+// releaseHeld runs pr's held releases once.
+func (pr *pendingReply) releaseHeld() {
+	for _, release := range pr.held {
+		release()
+	}
+	pr.held = nil
+}
+
+type pendingReplyKey struct{}
+
+// holdUntilWritten makes release run once the reply being computed under
+// ctx is written to the client, or dropped with its connection. Outside a
+// connection's reply (no reply in ctx) it runs release at once.
+func holdUntilWritten(ctx context.Context, release func()) {
+	if pr, ok := ctx.Value(pendingReplyKey{}).(*pendingReply); ok {
+		pr.held = append(pr.held, release)
+		return
+	}
+	release()
 }
 
 // conn is one client connection: one goroutine reads and dispatches requests in
@@ -80,7 +105,10 @@ type conn struct {
 	throttle throttleUntil
 
 	replies chan *pendingReply // in request order; capacity maxInFlight
-	wg      sync.WaitGroup     // reply goroutines
+	// unwritten is the reply the write loop was waiting for when the
+	// connection ended; serve releases what it held.
+	unwritten *pendingReply
+	wg        sync.WaitGroup // reply goroutines
 }
 
 func newConn(s *Server, l *listener, nc net.Conn) *conn {
@@ -149,6 +177,13 @@ func (c *conn) serve(ctx context.Context) {
 	cancel()
 	c.wg.Wait()
 	c.nc.Close()
+	// Replies the write loop did not write: their budget goes back.
+	if c.unwritten != nil {
+		c.unwritten.releaseHeld()
+	}
+	for pr := range c.replies {
+		pr.releaseHeld()
+	}
 }
 
 // readLoop reads frames until an error or a failed SASL login, which ends
@@ -190,10 +225,10 @@ func (c *conn) readLoop(ctx context.Context) error {
 		}
 		// Take the frame's bytes from the server-wide budget before
 		// allocating them; they go back when its reply is done.
-		if err := c.s.inflight.Acquire(ctx, int64(size)); err != nil {
+		if err := c.s.inflight.acquire(ctx, int64(size)); err != nil {
 			return err
 		}
-		release := sync.OnceFunc(func() { c.s.inflight.Release(int64(size)) })
+		release := sync.OnceFunc(func() { c.s.inflight.release(int64(size)) })
 		body := make([]byte, size)
 		copy(body, head[4:])
 		if _, err := io.ReadFull(c.nc, body[4:]); err != nil {
@@ -289,7 +324,7 @@ func (c *conn) enqueue(ctx context.Context, corr int32, key int16, rep reply, re
 		defer close(pr.done)
 		defer release()
 		defer c.recoverInto(pr)
-		pr.resp = rep(ctx)
+		pr.resp = rep(context.WithValue(ctx, pendingReplyKey{}, pr))
 	})
 	return nil
 }
@@ -335,29 +370,49 @@ func (c *conn) writeLoop(ctx context.Context) {
 		select {
 		case <-pr.done:
 		case <-ctx.Done():
+			c.unwritten = pr // its reply may still be running
 			return
 		}
-		if pr.err != nil {
-			return
-		}
-		switch {
-		case pr.token != nil:
-			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(pr.token)))
-			buf = append(buf, pr.token...)
-		case pr.resp == nil:
-			continue
-		default:
-			buf = appendResponse(buf[:0], pr.corr, pr.resp)
-		}
-		if err := c.nc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-			return
-		}
-		if _, err := c.nc.Write(buf); err != nil {
-			c.s.cfg.Logger.Debug("write response", "remote", c.remote, "err", err)
+		if err := c.writeReply(pr, &buf); err != nil {
 			return
 		}
 	}
 }
+
+// writeReply writes pr's response, if it has one, through *buf, and
+// releases what the response held. An error ends the connection.
+func (c *conn) writeReply(pr *pendingReply, buf *[]byte) error {
+	defer pr.releaseHeld()
+	if pr.err != nil {
+		return pr.err
+	}
+	switch {
+	case pr.token != nil:
+		*buf = binary.BigEndian.AppendUint32((*buf)[:0], uint32(len(pr.token)))
+		*buf = append(*buf, pr.token...)
+	case pr.resp == nil:
+		return nil
+	default:
+		*buf = appendResponse((*buf)[:0], pr.corr, pr.resp)
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(*buf)
+	if cap(*buf) > maxKeptWriteBuffer {
+		*buf = nil // one large fetch must not pin its size per connection
+	}
+	if err != nil {
+		c.s.cfg.Logger.Debug("write response", "remote", c.remote, "err", err)
+	}
+	return err
+}
+
+// maxKeptWriteBuffer is the largest write buffer a connection keeps between
+// responses. Larger ones (fetch responses of up to fetch.max.bytes, 50 MiB by
+// default) are dropped after their write: kept, a thousand idle consumers
+// would each hold their largest response.
+const maxKeptWriteBuffer = 1 << 20
 
 // appendResponse frames resp: size, correlation id, the response header's tags
 // when flexible (except ApiVersions, whose response header is always v0 so that

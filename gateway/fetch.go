@@ -37,6 +37,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -103,16 +104,41 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 	defer timer.Stop()
 	for {
 		watches := make([]<-chan struct{}, 0, 8)
-		resp, n, failed := s.fetchOnce(ctx, req, denied, &watches)
+		resp, n, failed, release := s.fetchGranted(ctx, req, denied, &watches)
 		if n >= int(req.MinBytes) || failed || wait == 0 {
+			holdUntilWritten(ctx, release)
 			return resp
 		}
+		release() // too little: this response is dropped
 		if !waitAny(ctx, timer.C, watches) {
 			// The deadline passed: answer with what is there now.
-			resp, _, _ = s.fetchOnce(ctx, req, denied, nil)
+			resp, _, _, release = s.fetchGranted(ctx, req, denied, nil)
+			holdUntilWritten(ctx, release)
 			return resp
 		}
 	}
+}
+
+// fetchGranted is fetchOnce within a grant of the fetch response budget
+// (MaxFetchResponseBytes): up to req.MaxBytes, less while other fetches
+// hold it. It gives back at once what the response does not carry; release
+// gives back the rest, once the response is written or dropped.
+func (s *Server) fetchGranted(ctx context.Context, req *kmsg.FetchRequest, denied []bool, watches *[]<-chan struct{}) (resp *kmsg.FetchResponse, n int, failed bool, release func()) {
+	want := int64(req.MaxBytes)
+	if want <= 0 {
+		want = math.MaxInt32
+	}
+	grant, err := s.fetchBytes.acquireUpTo(ctx, want)
+	if err != nil {
+		// The connection is closing: nothing will be written.
+		return req.ResponseKind().(*kmsg.FetchResponse), 0, true, func() {}
+	}
+	resp, n, failed = s.fetchOnce(ctx, req, denied, watches, int(grant))
+	// A first batch larger than the grant is served whole (KIP-74); the
+	// grant is what stays held.
+	held := min(int64(n), grant)
+	s.fetchBytes.release(grant - held)
+	return resp, n, failed, sync.OnceFunc(func() { s.fetchBytes.release(held) })
 }
 
 // fetchOnce reads every requested partition once, but those of denied
@@ -121,12 +147,9 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 // the record bytes in it, and whether any partition failed. When watches is
 // not nil it collects each partition's watch channel, taken before the read
 // so that a write landing after the read still wakes the caller.
-func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied []bool, watches *[]<-chan struct{}) (*kmsg.FetchResponse, int, bool) {
+func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied []bool, watches *[]<-chan struct{}, maxBytes int) (*kmsg.FetchResponse, int, bool) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	remaining := int(req.MaxBytes)
-	if remaining <= 0 {
-		remaining = int(^uint32(0) >> 1)
-	}
+	remaining := maxBytes
 	total, failed := 0, false
 	byID := req.Version >= 13
 	for i, rt := range req.Topics {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/coordinator/group"
@@ -29,6 +28,9 @@ const (
 	// DefaultMaxInFlightRequestBytes bounds the request bytes being served
 	// across all connections (Kafka's queued.max.request.bytes).
 	DefaultMaxInFlightRequestBytes = 512 << 20
+	// DefaultMaxFetchResponseBytes bounds the record bytes fetch responses
+	// hold across all connections, from their read until their write.
+	DefaultMaxFetchResponseBytes = 256 << 20
 	// DefaultMaxConnections bounds open client connections.
 	DefaultMaxConnections = 10000
 	// DefaultConnectionsMaxIdle is Kafka's connections.max.idle.ms.
@@ -194,6 +196,11 @@ type Config struct {
 	// can expand a frame several times) may take. Default 512 MiB, and never
 	// below MaxRequestBytes.
 	MaxInFlightRequestBytes int64
+	// MaxFetchResponseBytes caps the record bytes fetch responses hold
+	// across all connections, from their read until their write: a fetch
+	// gets less than its MaxBytes while others hold them, and at least
+	// 1 MiB. Default DefaultMaxFetchResponseBytes.
+	MaxFetchResponseBytes int64
 	// MaxConnections caps open client connections; more are closed on
 	// accept. Default 10000.
 	MaxConnections int
@@ -315,6 +322,9 @@ func (c *Config) ensureDefaults() error {
 	if c.ConnectionsMaxIdle <= 0 {
 		c.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
 	}
+	if c.MaxFetchResponseBytes <= 0 {
+		c.MaxFetchResponseBytes = DefaultMaxFetchResponseBytes
+	}
 	if c.MaxIncrementalFetchSessionCacheSlots == 0 {
 		c.MaxIncrementalFetchSessionCacheSlots = DefaultMaxIncrementalFetchSessionCacheSlots
 	}
@@ -344,8 +354,9 @@ type Server struct {
 	sasl saslServer
 	// quotas enforces Config.Quotas; nil without them.
 	quotas *quotaEnforcer
-	// inflight holds MaxInFlightRequestBytes of request bytes.
-	inflight *semaphore.Weighted
+	// inflight holds MaxInFlightRequestBytes of request bytes, fetchBytes
+	// MaxFetchResponseBytes of fetch responses' record bytes.
+	inflight, fetchBytes *byteBudget
 	// decoders pools the scratch decoders produce checks records with.
 	decoders sync.Pool
 	// txns is the transaction coordinator, nil without Config.Transactions;
@@ -369,12 +380,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		sasl:     srv,
-		metrics:  newMetrics(cfg.Registerer),
-		pids:     &producerIDBlock{ids: cfg.ProducerIDs},
-		now:      time.Now,
-		inflight: semaphore.NewWeighted(cfg.MaxInFlightRequestBytes),
+		cfg:        cfg,
+		sasl:       srv,
+		metrics:    newMetrics(cfg.Registerer),
+		pids:       &producerIDBlock{ids: cfg.ProducerIDs},
+		now:        time.Now,
+		inflight:   newByteBudget(cfg.MaxInFlightRequestBytes),
+		fetchBytes: newByteBudget(cfg.MaxFetchResponseBytes),
 
 		fetchSessions: newFetchSessionCache(cfg),
 	}

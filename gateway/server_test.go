@@ -25,6 +25,7 @@ import (
 // JetStream KV, the tiered log over a local-directory object store.
 type testServer struct {
 	addr  string
+	srv   *Server
 	store *coordinator.Store
 	log   *tiered.Log
 	wal   *wal.Log
@@ -171,7 +172,7 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 		tb.Fatal(err)
 	}
 	b.wg.Go(func() { _ = srv.Run(b.ctx) })
-	return &testServer{addr: listeners[0].Listener.Addr().String(), store: store, log: log, wal: b.wal, logs: rec}
+	return &testServer{addr: listeners[0].Listener.Addr().String(), srv: srv, store: store, log: log, wal: b.wal, logs: rec}
 }
 
 func (s *testServer) client(tb testing.TB, opts ...kgo.Opt) *kgo.Client {

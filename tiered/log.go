@@ -321,6 +321,16 @@ func (l *Log) tailStats() (bytes int, age time.Duration) {
 	return l.queued + l.flushing, l.tailAgeLocked()
 }
 
+// TailBytes returns the bytes waiting for object storage, for the memory
+// budget's metrics.
+func (l *Log) TailBytes() int64 {
+	n, _ := l.tailStats()
+	return int64(n)
+}
+
+// CachedBytes returns the bytes the block cache holds.
+func (l *Log) CachedBytes() int64 { return l.cache.Size() }
+
 func (l *Log) tailAgeLocked() time.Duration {
 	if l.queued+l.flushing == 0 {
 		return 0

@@ -90,9 +90,15 @@ type serveConfig struct {
 	ReadAheadBytes  byteSize
 	MaxRequestBytes byteSize
 	MaxInFlight     byteSize
-	AutoCreate      bool
-	NumPartitions   int
-	LogLevel        slog.Level
+	// MemoryLimit is the gateway's memory budget; MaxTailBytes,
+	// CacheBytes, MaxInFlight and MaxFetchResponseBytes left at 0 get a
+	// share of it; memory is the resulting plan (memory.go).
+	MemoryLimit           byteSize
+	MaxFetchResponseBytes byteSize
+	memory                memoryBudget
+	AutoCreate            bool
+	NumPartitions         int
+	LogLevel              slog.Level
 	// ConsumerSessionTimeout and ConsumerHeartbeatInterval time KIP-848
 	// consumer group members.
 	ConsumerSessionTimeout    time.Duration
@@ -160,12 +166,12 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.FetchSessionSlots = gateway.DefaultMaxIncrementalFetchSessionCacheSlots
 	c.SchemaRegistryListen, c.SchemaRegistryMaxBody = "127.0.0.1:8081", schemaregistry.DefaultMaxBodyBytes
 	c.FlushInterval, c.FlushBytes = 250*time.Millisecond, 8<<20
-	c.CacheBytes, c.MaxRequestBytes, c.MaxInFlight = 256<<20, 100<<20, 512<<20
+	c.MemoryLimit, c.MaxRequestBytes = 1<<30, 100<<20
 	c.ReadAheadBytes = byteSize(tiered.DefaultPrefetchBytes)
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
 	c.EmbeddedNATSListen = "127.0.0.1:4222"
-	c.WALShards, c.MaxTailBytes, c.MaxTailAge = 1, tiered.DefaultMaxTailBytes, tiered.DefaultMaxTailAge
+	c.WALShards, c.MaxTailAge = 1, tiered.DefaultMaxTailAge
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	c.TransactionMaxTimeout, c.TransactionalIDExpiration = gateway.DefaultTransactionMaxTimeout, gateway.DefaultTransactionalIDExpiration
@@ -208,17 +214,19 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"nats-monitor-url", "the external NATS servers' monitoring URLs (comma-separated http://host:8222), to check at start that each fsyncs every write (sync_interval: always)", (*stringValue)(&c.NATSMonitorURLs)},
 		{"allow-unsafe-nats", "start even if the external NATS servers' durability cannot be verified or falls short (acknowledged records may be lost on power loss)", (*boolValue)(&c.AllowUnsafeNATS)},
 		{"wal-shards", "JetStream streams the write-ahead tail is spread over (fixed while it holds data)", (*intValue)(&c.WALShards)},
-		{"max-tail-bytes", "bytes that may wait for object storage (the WAL tail, held in memory) before produce gets KAFKA_STORAGE_ERROR", &c.MaxTailBytes},
+		{"memory-limit", "the gateway's memory budget: the parts below left at 0 get a share of it, and it is Go's soft memory limit (GOMEMLIMIT wins)", &c.MemoryLimit},
+		{"max-tail-bytes", "bytes that may wait for object storage (the WAL tail, held in memory) before produce gets KAFKA_STORAGE_ERROR (0: a quarter of --memory-limit)", &c.MaxTailBytes},
 		{"max-tail-age", "how long the oldest batch may wait for object storage before produce gets KAFKA_STORAGE_ERROR", (*durationValue)(&c.MaxTailAge)},
 		{"node-id", "this gateway's broker id, unique in the cluster", (*intValue)(&c.NodeID)},
 		{"gateway-lease", "a gateway not heard from this long is out of the cluster and its partitions move (set when the cluster's NATS is first used)", (*durationValue)(&c.GatewayLease)},
 		{"rack", "this gateway's rack (broker.rack)", (*stringValue)(&c.Rack)},
 		{"flush-interval", "how often queued batches are written as one segment (a wal-tier partition with under 64 KiB queued skips up to 12 of them)", (*durationValue)(&c.FlushInterval)},
 		{"flush-bytes", "write a segment early once this many bytes are queued (e.g. 8MiB)", &c.FlushBytes},
-		{"cache-bytes", "block cache size (e.g. 256MiB)", &c.CacheBytes},
+		{"cache-bytes", "block cache size, e.g. 256MiB (0: a quarter of --memory-limit)", &c.CacheBytes},
 		{"read-ahead-bytes", "how far ahead of a consumer reading old data its partition's blocks are fetched into the block cache (0 turns read-ahead off)", &c.ReadAheadBytes},
 		{"max-request-bytes", "largest request frame accepted (socket.request.max.bytes)", &c.MaxRequestBytes},
-		{"max-inflight-request-bytes", "request bytes being served at once, all connections (queued.max.request.bytes)", &c.MaxInFlight},
+		{"max-inflight-request-bytes", "request bytes being served at once, all connections (queued.max.request.bytes; 0: an eighth of --memory-limit, at least --max-request-bytes)", &c.MaxInFlight},
+		{"max-fetch-response-bytes", "record bytes being read into fetch responses at once, all connections; a fetch gets less than it asks while others hold them (0: an eighth of --memory-limit)", &c.MaxFetchResponseBytes},
 		{"auto-create-topics", "create unknown topics on metadata requests (auto.create.topics.enable)", (*boolValue)(&c.AutoCreate)},
 		{"num-partitions", "partitions of auto-created topics (num.partitions)", (*intValue)(&c.NumPartitions)},
 		{"group-consumer-session-timeout", "consumer-protocol group members not heard from this long are removed (group.consumer.session.timeout.ms)", (*durationValue)(&c.ConsumerSessionTimeout)},
@@ -343,8 +351,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, fmt.Errorf("--embedded-nats-listen %q is not host:port", c.EmbeddedNATSListen)
 	case c.WALShards < 1 || c.WALShards > 64:
 		return c, fmt.Errorf("--wal-shards %d out of range 1..64", c.WALShards)
-	case c.MaxTailAge <= 0 || c.MaxTailBytes <= 0:
-		return c, errors.New("--max-tail-age and --max-tail-bytes must be positive")
+	case c.MaxTailAge <= 0:
+		return c, errors.New("--max-tail-age must be positive")
 	case c.NumPartitions <= 0:
 		return c, errors.New("--num-partitions must be positive")
 	case c.MaxRequestBytes > 1<<31-1:
@@ -363,6 +371,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), stder
 		return c, errors.New("--transaction-max-timeout, --transactional-id-expiration and --transaction-scan-interval must be positive")
 	case c.ConsumerHeartbeatInterval <= 0 || c.ConsumerSessionTimeout <= c.ConsumerHeartbeatInterval:
 		return c, errors.New("--group-consumer-heartbeat-interval must be positive and below --group-consumer-session-timeout")
+	}
+	if c.memory, err = planMemory(c); err != nil {
+		return c, err
 	}
 	return c, checkListeners(&c)
 }

@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "strata serve:", err)
 			return 2
 		}
+		applyGoMemoryLimit(cfg.memory)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if err := serve(ctx, cfg, stderr); err != nil {

@@ -114,7 +114,7 @@ func TestReplayLarge(t *testing.T) {
 	f.storeArgs = []string{"--object-store", "s3", "--s3-endpoint", s.Endpoint, "--s3-bucket", s.NewBucket(t), "--s3-region", s.Region, "--s3-path-style"}
 	natsURL := make(chan string, 1)
 	f.broker, _ = startServeWith(t, func(c *serveConfig) { c.onEmbeddedNATS = func(u string) { natsURL <- u } },
-		append(append([]string{"--embedded-nats-listen", "127.0.0.1:0", "--max-tail-bytes", "1GiB"}, f.storeArgs...), lifecycleArgs...)...)
+		append(append([]string{"--embedded-nats-listen", "127.0.0.1:0", "--max-tail-bytes", "1GiB", "--memory-limit", "3GiB"}, f.storeArgs...), lifecycleArgs...)...)
 	f.natsURL = <-natsURL
 	createTopicWith(t, f.broker, f.topic, partitions, map[string]string{"retention.ms": "-1"})
 

@@ -152,9 +152,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		NodeID:        strconv.Itoa(cfg.NodeID),
 		FlushInterval: cfg.FlushInterval,
 		FlushBytes:    int(cfg.FlushBytes),
-		MaxTailBytes:  int(cfg.MaxTailBytes),
+		MaxTailBytes:  int(cfg.memory.Tail),
 		MaxTailAge:    cfg.MaxTailAge,
-		CacheBytes:    int64(cfg.CacheBytes),
+		CacheBytes:    cfg.memory.Cache,
 		PrefetchBytes: readAhead(cfg.ReadAheadBytes),
 		ObjectGrace:   cfg.GCGrace,
 		StepHook:      crash,
@@ -244,7 +244,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		DisableAutoCreateTopics:        !cfg.AutoCreate,
 		NumPartitions:                  int32(cfg.NumPartitions),
 		MaxRequestBytes:                int32(cfg.MaxRequestBytes),
-		MaxInFlightRequestBytes:        int64(cfg.MaxInFlight),
+		MaxInFlightRequestBytes:        cfg.memory.Requests,
+		MaxFetchResponseBytes:          cfg.memory.FetchResponses,
 		GroupConsumerSessionTimeout:    cfg.ConsumerSessionTimeout,
 		GroupConsumerHeartbeatInterval: cfg.ConsumerHeartbeatInterval,
 		OffsetsRetention:               cfg.OffsetsRetention,
@@ -290,6 +291,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		httpLn.Close()
 		return err
 	}
+	registerMemoryMetrics(reg, cfg.memory, memoryUse{
+		Tail:           log.TailBytes,
+		Cache:          log.CachedBytes,
+		Requests:       gw.RequestBytesHeld,
+		FetchResponses: gw.FetchResponseBytesHeld,
+	})
 	scheduler, err := schedule.New(schedule.Config{
 		Topics:            store,
 		Logs:              log,
