@@ -100,6 +100,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 	if len(denied) > 0 && !slices.Contains(denied, false) {
 		wait = 0 // nothing to wait for, as Kafka answers a fetch of only refused partitions
 	}
+	s.loadLed(ctx, s.fetchLed(req, denied))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -117,6 +118,20 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 			return resp
 		}
 	}
+}
+
+// fetchLed returns the partitions of req this gateway leads and may read.
+func (s *Server) fetchLed(req *kmsg.FetchRequest, denied []bool) []index.TopicPartition {
+	var led []index.TopicPartition
+	for i, rt := range req.Topics {
+		if i < len(denied) && denied[i] {
+			continue
+		}
+		if t, ok := s.fetchTopic(rt, req.Version >= 13); ok {
+			led = appendLed(s, led, t.Name, rt.Partitions, func(rp kmsg.FetchRequestTopicPartition) int32 { return rp.Partition })
+		}
+	}
+	return led
 }
 
 // fetchGranted is fetchOnce within a grant of the fetch response budget

@@ -142,4 +142,29 @@ func TestIssue19ManyPartitions(t *testing.T) {
 			t.Fatalf("fetched offset of partition %d: %+v, want %d", p, o, p%7)
 		}
 	}
+
+	// A consumer of the whole topic fetches all 10,000 partitions (the
+	// gateway loads those it has not yet, 32 at a time) and reads every
+	// record once.
+	whole := s.client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	read := map[string]int{}
+	for n := 0; n < written*perPart; {
+		fs := whole.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("whole-topic consumer read %d of %d records", n, written*perPart)
+		}
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			read[string(r.Value)]++
+			n++
+		})
+	}
+	for v, c := range read {
+		if c != 1 {
+			t.Fatalf("whole-topic consumer read %q %d times", v, c)
+		}
+	}
+	if len(read) != written*perPart {
+		t.Fatalf("whole-topic consumer read %d distinct records, want %d", len(read), written*perPart)
+	}
 }

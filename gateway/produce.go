@@ -75,11 +75,20 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 	// batches the principal may not write for its transactional id.
 	txnDenied := s.cfg.Authorizer != nil && hasTransactionalBatch(req) &&
 		(req.TransactionID == nil || !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID))
-	for _, rt := range req.Topics {
+	denied := make([]bool, len(req.Topics))
+	var led []index.TopicPartition
+	for i, rt := range req.Topics {
+		denied[i] = !txnDenied && !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic)
+		if !txnDenied && !denied[i] {
+			led = appendLed(s, led, rt.Topic, rt.Partitions, func(rp kmsg.ProduceRequestTopicPartition) int32 { return rp.Partition })
+		}
+	}
+	s.loadLed(ctx, led)
+	for i, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
 		t, _ := s.cfg.Topics.Topic(rt.Topic)
-		topicDenied := !txnDenied && !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic)
+		topicDenied := denied[i]
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -194,3 +203,28 @@ func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
 // of the batch limit: more than any real codec's ratio on real records, and
 // still a bound a hostile batch cannot exceed.
 const maxDecompressedFactor = 64
+
+// appendLed appends to led the partitions of topic, as a request names them,
+// that this gateway leads.
+func appendLed[P any](s *Server, led []index.TopicPartition, topic string, parts []P, partition func(P) int32) []index.TopicPartition {
+	t, ok := s.cfg.Topics.Topic(topic)
+	if !ok {
+		return led
+	}
+	for _, rp := range parts {
+		if tp, exists := t.Partition(partition(rp)); exists && s.view.leads(t, tp) {
+			led = append(led, tp)
+		}
+	}
+	return led
+}
+
+// loadLed loads, several at a time, the partitions a request names that this
+// gateway leads, before the request uses them one by one: the first produce
+// or fetch of a 10,000-partition topic would otherwise load them serially,
+// a few coordinator round trips each.
+func (s *Server) loadLed(ctx context.Context, led []index.TopicPartition) {
+	if len(led) > 1 {
+		s.cfg.Logs.Load(ctx, led)
+	}
+}

@@ -82,6 +82,9 @@ type Logs interface {
 	OffsetForTimestamp(ctx context.Context, tp index.TopicPartition, ts int64) (offset, timestamp int64, found bool, err error)
 	ReleaseUnless(keep func(index.TopicPartition) bool)
 	LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, error)
+	// Load loads the partitions of tps not loaded yet, several at a
+	// time, ahead of a request's use of each in turn.
+	Load(ctx context.Context, tps []index.TopicPartition)
 	// Replica reads, of partitions this gateway does not lead (KIP-392).
 	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
 	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)

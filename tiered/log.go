@@ -449,6 +449,43 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 	return p, nil
 }
 
+// loadParallelism bounds the partitions Load loads at once: each load is a
+// few coordinator round trips (claim, head, leader epoch) and a WAL read.
+const loadParallelism = 32
+
+// Load loads those of tps not loaded yet, loadParallelism at a time, so that
+// a request naming many partitions for the first time (a produce or fetch
+// of a 10,000-partition topic) does not load them one after another. It
+// reports nothing: a partition that failed to load is dropped, and its next
+// use loads it again and reports the error.
+func (l *Log) Load(ctx context.Context, tps []index.TopicPartition) {
+	var missing []index.TopicPartition
+	l.mu.Lock()
+	for _, tp := range tps {
+		if _, ok := l.parts[tp]; !ok {
+			missing = append(missing, tp)
+		}
+	}
+	l.mu.Unlock()
+	if len(missing) < 2 {
+		return // the caller's own use loads a single one
+	}
+	work := make(chan index.TopicPartition)
+	var wg sync.WaitGroup
+	for range min(len(missing), loadParallelism) {
+		wg.Go(func() {
+			for tp := range work {
+				_, _ = l.partition(ctx, tp)
+			}
+		})
+	}
+	for _, tp := range missing {
+		work <- tp
+	}
+	close(work)
+	wg.Wait()
+}
+
 // drop forgets p, if it is still the one loaded, so the next use of its
 // partition reloads the state from the index, and releases queuedBytes of its
 // failed batches from the queue budget.
