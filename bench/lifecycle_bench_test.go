@@ -255,44 +255,8 @@ func (e *lifecycleEnv) coldRead(b *testing.B) coldRead {
 // returns MiB/s of record values.
 func consumeChecked(ctx context.Context, b *testing.B, addr string) float64 {
 	b.Helper()
-	offsets := make(map[int32]kgo.Offset, partitions)
-	for p := range int32(partitions) {
-		offsets[p] = kgo.NewOffset().AtStart()
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.FetchMaxBytes(64<<20),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{lifecycleTopic: offsets}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	n := lifecycleBytes / walRecordBytes
-	next := make([]int64, partitions)
-	start := time.Now()
-	for got := 0; got < n; {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			b.Fatalf("consumed %d of %d records within %v", got, n, phaseTimeout)
-		}
-		fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", t, p, err) })
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			recs := p.Records
-			if len(recs) == 0 {
-				return
-			}
-			// Offsets only increase within a fetch, so first and last
-			// pin down a gapless run.
-			first, last := recs[0].Offset, recs[len(recs)-1].Offset
-			if first != next[p.Partition] || last != first+int64(len(recs))-1 {
-				b.Fatalf("partition %d: offsets %d..%d in %d records, want from %d without gaps", p.Partition, first, last, len(recs), next[p.Partition])
-			}
-			next[p.Partition] = last + 1
-			got += len(recs)
-		})
-		if got > n {
-			b.Fatalf("consumed %d records, produced %d", got, n)
-		}
-	}
-	return float64(lifecycleBytes) / (1 << 20) / time.Since(start).Seconds()
+	_, elapsed := consumeGapless(ctx, b, addr, lifecycleTopic, partitions, lifecycleBytes/walRecordBytes)
+	return float64(lifecycleBytes) / (1 << 20) / elapsed.Seconds()
 }
 
 // topicUsage sums the topic usage gauges (one topic on this gateway);

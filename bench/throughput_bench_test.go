@@ -396,6 +396,25 @@ func deleteTopic(ctx context.Context, b *testing.B, addr, topic string) {
 // the time it took.
 func consumeCounted(ctx context.Context, b *testing.B, addr, topic string, partitions, n int) time.Duration {
 	b.Helper()
+	next, elapsed := consumeGapless(ctx, b, addr, topic, partitions, n)
+	for p, end := range next {
+		want := int64(n / partitions)
+		if p < n%partitions {
+			want++
+		}
+		if end != want {
+			b.Fatalf("%s/%d: read %d records, produced %d", topic, p, end, want)
+		}
+	}
+	return elapsed
+}
+
+// consumeGapless reads topic's partitions from the start by direct
+// assignment until it has n records, checking that each partition's offsets
+// run from 0 without a gap, and returns each partition's next offset and the
+// time it took.
+func consumeGapless(ctx context.Context, b *testing.B, addr, topic string, partitions, n int) ([]int64, time.Duration) {
+	b.Helper()
 	offsets := make(map[int32]kgo.Offset, partitions)
 	for p := range int32(partitions) {
 		offsets[p] = kgo.NewOffset().AtStart()
@@ -408,7 +427,7 @@ func consumeCounted(ctx context.Context, b *testing.B, addr, topic string, parti
 	for got := 0; got < n; {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			b.Fatalf("consumed %d of %d records from %s within %v", got, n, topic, tpTimeout)
+			b.Fatalf("consumed %d of %d records from %s", got, n, topic)
 		}
 		fs.EachError(func(t string, p int32, err error) { b.Fatalf("fetch %s/%d: %v", t, p, err) })
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
@@ -425,18 +444,11 @@ func consumeCounted(ctx context.Context, b *testing.B, addr, topic string, parti
 			next[p.Partition] = last + 1
 			got += len(recs)
 		})
-	}
-	elapsed := time.Since(start)
-	for p, end := range next {
-		want := int64(n / partitions)
-		if p < n%partitions {
-			want++
-		}
-		if end != want {
-			b.Fatalf("%s/%d: read %d records, produced %d", topic, p, end, want)
+		if got > n {
+			b.Fatalf("consumed %d records from %s, produced %d", got, topic, n)
 		}
 	}
-	return elapsed
+	return next, time.Since(start)
 }
 
 // procSample is the CPU time used so far by a target's process and by
