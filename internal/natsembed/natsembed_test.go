@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -173,24 +174,19 @@ func TestRestartKeepsData(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
-	// A JetStream cluster needs its routes at start, so the cluster ports
-	// are picked up front and every server routes to all three (a route to
-	// itself is ignored).
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-	}
 	var servers []*Server
-	for i, p := range ports {
-		servers = append(servers, start(t, Config{
-			StoreDir:    t.TempDir(),
-			Port:        -1,
-			ServerName:  fmt.Sprintf("n%d", i+1),
-			ClusterName: "c",
-			ClusterPort: p,
-			Routes:      routes,
-		}))
+	var routes []string
+	for attempt := 1; servers == nil; attempt++ {
+		var err error
+		if servers, routes, err = startCluster(t); err != nil {
+			// Another process can take a cluster port between freePort
+			// and the server's bind, and that server never becomes
+			// ready: try again on fresh ports.
+			if !errors.Is(err, ErrNotReady) || attempt == 3 {
+				t.Fatalf("start, attempt %d: %v", attempt, err)
+			}
+			t.Logf("start, attempt %d: %v", attempt, err)
+		}
 	}
 	seed := servers[0]
 	if got, want := seed.ClusterURL(), routes[0]; got != want {
@@ -213,6 +209,39 @@ func TestCluster(t *testing.T) {
 		_, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "r3", Replicas: 3, Storage: jetstream.FileStorage})
 		return err
 	})
+}
+
+// startCluster starts three clustered servers. A JetStream cluster needs its
+// routes at start, so the cluster ports are picked up front and every server
+// routes to all three (a route to itself is ignored). On an error it shuts
+// down the servers it started.
+func startCluster(t *testing.T) ([]*Server, []string, error) {
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	var servers []*Server
+	for i, p := range ports {
+		s, err := Start(Config{
+			StoreDir:     t.TempDir(),
+			Port:         -1,
+			ServerName:   fmt.Sprintf("n%d", i+1),
+			ClusterName:  "c",
+			ClusterPort:  p,
+			Routes:       routes,
+			ReadyTimeout: 10 * time.Second,
+		})
+		if err != nil {
+			for _, started := range servers {
+				started.Shutdown()
+			}
+			return nil, nil, err
+		}
+		t.Cleanup(s.Shutdown)
+		servers = append(servers, s)
+	}
+	return servers, routes, nil
 }
 
 // checkFor calls f every interval until it returns nil, failing the test if
