@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,10 +36,7 @@ func startSecuredClients(t *testing.T) *securedClients {
 	dir := t.TempDir()
 	ca := testenv.NewCA(t, "strata-test-ca")
 	certFile, keyFile := ca.IssueFiles(t, dir, "gateway", 2)
-	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := ca.PEMFile(t, dir)
 	s := &securedClients{ca: ca, saslSSL: freeLoopbackAddr(t), mtls: freeLoopbackAddr(t)}
 	startSecured(t, []string{
 		"--listeners", "SASL_SSL://" + s.saslSSL + ",SSL://" + s.mtls,

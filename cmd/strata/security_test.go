@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,10 +29,7 @@ func TestSecuredGateway(t *testing.T) {
 	dir := t.TempDir()
 	ca := testenv.NewCA(t, "strata-test-ca")
 	certFile, keyFile := ca.IssueFiles(t, dir, "gateway", 2)
-	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := ca.PEMFile(t, dir)
 	saslSSL, saslPlain, mtls := freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)
 	args := []string{
 		"--listeners", "SASL_SSL://" + saslSSL + ",INTERNAL://" + saslPlain + ",SSL://" + mtls,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -28,10 +26,7 @@ func TestTLSCluster(t *testing.T) {
 	dir := t.TempDir()
 	ca := testenv.NewCA(t, "strata-test-ca")
 	certFile, keyFile := ca.IssueFiles(t, dir, "gateway", 2)
-	caFile := filepath.Join(dir, "ca.crt")
-	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := ca.PEMFile(t, dir)
 
 	nats := testenv.StartNATSCluster(t, 3)
 	store := sharedObjectStore(t)

@@ -95,6 +95,17 @@ func (ca *CA) IssueFiles(t testing.TB, dir, name string, serial int64) (certFile
 	return certFile, keyFile
 }
 
+// PEMFile writes ca's certificate to dir/ca.crt, for --ssl-client-ca-file
+// and clients that take a CA file, and returns the path.
+func (ca *CA) PEMFile(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(path, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // ClientConfig returns a TLS client configuration trusting ca, presenting a
 // certificate ca issues for cn when cn is not empty.
 func (ca *CA) ClientConfig(t testing.TB, cn string) *tls.Config {
