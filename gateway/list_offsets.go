@@ -21,10 +21,10 @@ package gateway
 
 import (
 	"context"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stratalog/strata/tiered"
 	"github.com/stratalog/strata/tiered/index"
@@ -104,26 +104,12 @@ func (s *Server) handleListOffsets(ctx context.Context, c *conn, kreq kmsg.Reque
 // forEachLimited calls fn(0) to fn(n-1), at most limit at a time, and
 // returns when every call has returned.
 func forEachLimited(n, limit int, fn func(i int)) {
-	if n <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(n, limit) {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for i := range n {
-		next <- i
+		g.Go(func() error { fn(i); return nil })
 	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // neverWritten reports whether tp is known to hold no record without

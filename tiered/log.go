@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stratalog/strata/tiered/cache"
 	"github.com/stratalog/strata/tiered/index"
@@ -470,20 +471,15 @@ func (l *Log) Load(ctx context.Context, tps []index.TopicPartition) {
 	if len(missing) < 2 {
 		return // the caller's own use loads a single one
 	}
-	work := make(chan index.TopicPartition)
-	var wg sync.WaitGroup
-	for range min(len(missing), loadParallelism) {
-		wg.Go(func() {
-			for tp := range work {
-				_, _ = l.partition(ctx, tp)
-			}
+	var g errgroup.Group
+	g.SetLimit(loadParallelism)
+	for _, tp := range missing {
+		g.Go(func() error {
+			_, _ = l.partition(ctx, tp)
+			return nil
 		})
 	}
-	for _, tp := range missing {
-		work <- tp
-	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 }
 
 // drop forgets p, if it is still the one loaded, so the next use of its
