@@ -243,7 +243,7 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 	// the batches; the slack covers block framing and the footer.
 	size := 0
 	for _, fp := range parts {
-		size += pendingBytes(fp.batches)
+		size += fp.bytes
 	}
 	var buf bytes.Buffer
 	buf.Grow(size + size/32 + 64<<10)
