@@ -128,7 +128,7 @@ func (s *Server) fetchLed(req *kmsg.FetchRequest, denied []bool) []index.TopicPa
 			continue
 		}
 		if t, ok := s.fetchTopic(rt, req.Version >= 13); ok {
-			led = appendLed(s, led, t.Name, rt.Partitions, func(rp kmsg.FetchRequestTopicPartition) int32 { return rp.Partition })
+			led = appendLed(s, led, t, rt.Partitions, func(rp kmsg.FetchRequestTopicPartition) int32 { return rp.Partition })
 		}
 	}
 	return led

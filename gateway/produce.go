@@ -75,20 +75,21 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 	// batches the principal may not write for its transactional id.
 	txnDenied := s.cfg.Authorizer != nil && hasTransactionalBatch(req) &&
 		(req.TransactionID == nil || !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID))
+	topics := make([]coordinator.Topic, len(req.Topics))
 	denied := make([]bool, len(req.Topics))
 	var led []index.TopicPartition
 	for i, rt := range req.Topics {
+		topics[i], _ = s.cfg.Topics.Topic(rt.Topic)
 		denied[i] = !txnDenied && !s.authorize(ctx, c, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic)
 		if !txnDenied && !denied[i] {
-			led = appendLed(s, led, rt.Topic, rt.Partitions, func(rp kmsg.ProduceRequestTopicPartition) int32 { return rp.Partition })
+			led = appendLed(s, led, topics[i], rt.Partitions, func(rp kmsg.ProduceRequestTopicPartition) int32 { return rp.Partition })
 		}
 	}
 	s.loadLed(ctx, led)
 	for i, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		t, _ := s.cfg.Topics.Topic(rt.Topic)
-		topicDenied := denied[i]
+		t, topicDenied := topics[i], denied[i]
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -204,13 +205,9 @@ func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
 // still a bound a hostile batch cannot exceed.
 const maxDecompressedFactor = 64
 
-// appendLed appends to led the partitions of topic, as a request names them,
+// appendLed appends to led the partitions of t, as a request names them,
 // that this gateway leads.
-func appendLed[P any](s *Server, led []index.TopicPartition, topic string, parts []P, partition func(P) int32) []index.TopicPartition {
-	t, ok := s.cfg.Topics.Topic(topic)
-	if !ok {
-		return led
-	}
+func appendLed[P any](s *Server, led []index.TopicPartition, t coordinator.Topic, parts []P, partition func(P) int32) []index.TopicPartition {
 	for _, rp := range parts {
 		if tp, exists := t.Partition(partition(rp)); exists && s.view.leads(t, tp) {
 			led = append(led, tp)
