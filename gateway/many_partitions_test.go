@@ -146,11 +146,17 @@ func TestIssue19ManyPartitions(t *testing.T) {
 	// A consumer of the whole topic fetches all 10,000 partitions (the
 	// gateway loads those it has not yet, 32 at a time) and reads every
 	// record once.
+	// Its own deadline: the first fetch claims the 9,800 partitions not
+	// yet claimed, a few fsynced coordinator writes each, which takes
+	// about 25 s alone with -race and several times that on a loaded
+	// CI machine.
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer wcancel()
 	whole := s.client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	read := map[string]int{}
 	for n := 0; n < written*perPart; {
-		fs := whole.PollFetches(ctx)
-		if ctx.Err() != nil {
+		fs := whole.PollFetches(wctx)
+		if wctx.Err() != nil {
 			t.Fatalf("whole-topic consumer read %d of %d records", n, written*perPart)
 		}
 		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("fetch partition %d: %v", p, err) })
