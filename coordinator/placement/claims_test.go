@@ -1,8 +1,12 @@
 package placement
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
@@ -61,4 +65,91 @@ func TestClaims(t *testing.T) {
 	if err := alone.MayClaim(ctx, index.TopicPartition{TopicID: topic.ID}); err != nil {
 		t.Errorf("a gateway on its own may not claim: %v", err)
 	}
+}
+
+// heldMembers is a real store's membership whose reads each wait for a
+// value on release once they have read the store, so that a test can hold
+// one in flight.
+type heldMembers struct {
+	Members
+	started chan struct{}
+	release chan struct{}
+	reads   atomic.Int32
+}
+
+func (m *heldMembers) Gateways(ctx context.Context) ([]coordinator.Gateway, error) {
+	m.reads.Add(1)
+	gws, err := m.Members.Gateways(ctx)
+	m.started <- struct{}{}
+	<-m.release
+	return gws, err
+}
+
+// TestClaimsShareFreshReads: calls that arrive while a membership read is
+// in flight do not take its answer, which may predate them: they share one
+// read that starts after it, and see a gateway that joined meanwhile.
+func TestClaimsShareFreshReads(t *testing.T) {
+	ctx := t.Context()
+	store, err := coordinator.Open(ctx, testenv.NATS(t).JetStream(t), coordinator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := store.CreateTopic(ctx, coordinator.Topic{Name: "fresh", Partitions: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := coordinator.Gateway{NodeID: 1, Addr: "127.0.0.1:9001", Incarnation: NewIncarnation()}
+	if _, err := store.RegisterGateway(ctx, self); err != nil {
+		t.Fatal(err)
+	}
+	members := &heldMembers{Members: store, started: make(chan struct{}, 64), release: make(chan struct{}, 64)}
+	c := &Claims{Members: members, Topics: store, NodeID: self.NodeID, Incarnation: self.Incarnation}
+
+	first := make(chan error, 1)
+	go func() { first <- c.MayClaim(ctx, index.TopicPartition{TopicID: topic.ID, Partition: 0}) }()
+	<-members.started // the first read is in flight, before gateway 2 joins
+	other := coordinator.Gateway{NodeID: 2, Addr: "127.0.0.1:9002", Incarnation: NewIncarnation()}
+	if _, err := store.RegisterGateway(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	late := make([]error, topic.Partitions)
+	var wg sync.WaitGroup
+	for p := range topic.Partitions {
+		wg.Go(func() { late[p] = c.MayClaim(ctx, index.TopicPartition{TopicID: topic.ID, Partition: p}) })
+	}
+	waitFor(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.next != nil && c.next.calls == int(topic.Partitions)
+	})
+	members.release <- struct{}{} // the first read, then the one they share
+	members.release <- struct{}{}
+	if err := <-first; err != nil {
+		t.Errorf("the first call, alone by its read: %v", err)
+	}
+	wg.Wait()
+	if n := members.reads.Load(); n != 2 {
+		t.Errorf("%d membership reads for %d calls, want 2", n, topic.Partitions+1)
+	}
+	leaders := Leaders(topic.ID, topic.Partitions, []coordinator.Gateway{self, other})
+	for p, err := range late {
+		switch {
+		case leaders[p] == self.NodeID && err != nil:
+			t.Errorf("partition %d, led by this gateway: %v", p, err)
+		case leaders[p] != self.NodeID && !errors.Is(err, ErrNotLeader):
+			t.Errorf("partition %d, led by gateway %d since it joined: %v, want ErrNotLeader", p, leaders[p], err)
+		}
+	}
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not met in 10s")
 }
