@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/stratalog/strata/tiered/cache"
 	"github.com/stratalog/strata/tiered/index"
@@ -61,6 +62,9 @@ const (
 	DefaultProducerExpiry = 24 * time.Hour
 	// DefaultMaxTailAge is Config.MaxTailAge's default.
 	DefaultMaxTailAge = 5 * time.Minute
+	// DefaultVerifyRate is Config.VerifyRate's default: up to 500
+	// partitions waiting at their high watermark are checked every second.
+	DefaultVerifyRate = 500
 	// DefaultWALPurgeInterval is Config.WALPurgeInterval's default. A purge
 	// is a replicated JetStream operation, and nats-server's file store
 	// scans every message between a subject's first and the purge point,
@@ -141,6 +145,13 @@ type Config struct {
 	// watermark checks that no other gateway has committed to the partition
 	// since this one claimed it (see Read). Default 1s.
 	VerifyInterval time.Duration
+	// VerifyRate is how many of those checks the Log makes a second at
+	// most, over all its partitions: each costs two store reads, so a
+	// consumer waiting on 10,000 partitions must not cost 20,000 reads a
+	// second. A partition is then checked every VerifyInterval or every
+	// partitions/VerifyRate seconds, whichever is longer. Default
+	// DefaultVerifyRate.
+	VerifyRate int
 	// WAL, if set, is the write-ahead tail (tail.go): partitions on the wal
 	// tier acknowledge a batch once it is there, and every partition
 	// replays it when loaded. Without it every partition is on the s3
@@ -229,6 +240,9 @@ func (c *Config) ensureDefaults() error {
 	if c.VerifyInterval <= 0 {
 		c.VerifyInterval = time.Second
 	}
+	if c.VerifyRate <= 0 {
+		c.VerifyRate = DefaultVerifyRate
+	}
 	if c.MaxTailAge <= 0 {
 		c.MaxTailAge = DefaultMaxTailAge
 	}
@@ -260,6 +274,10 @@ type Log struct {
 	cache    *cache.Cache
 	metrics  *metrics
 	prefetch *prefetcher // nil when off
+	// verifies budgets verifyClaim's store reads (Config.VerifyRate), in a
+	// burst of at most a tenth of a second's worth, so a fetch of many
+	// partitions is not held up by all their checks at once.
+	verifies *rate.Limiter
 
 	// commitMu serialises the flush's index commits with lifecycle edits
 	// (lifecycle.go), so that each builds on what the other committed. It
@@ -308,6 +326,7 @@ func New(cfg Config) (*Log, error) {
 		parts:         make(map[index.TopicPartition]*partition),
 		replicas:      make(map[index.TopicPartition]*replica),
 		durableBefore: cfg.Now(),
+		verifies:      rate.NewLimiter(rate.Limit(cfg.VerifyRate), max(1, cfg.VerifyRate/10)),
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)
 	l.prefetch = newPrefetcher(l)

@@ -294,6 +294,55 @@ func TestStaleClaimIsNoticedOnRead(t *testing.T) {
 	}
 }
 
+// TestStaleClaimChecksAreBudgeted: the checks of TestStaleClaimIsNoticedOnRead
+// share the Log's VerifyRate. With room for one a second, of two stale
+// partitions read at once only the first is checked and reloaded; the
+// second is checked once the budget has refilled.
+func TestStaleClaimChecksAreBudgeted(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now()
+	var clock sync.Mutex
+	tps := []index.TopicPartition{{TopicID: [16]byte{4}, Partition: 0}, {TopicID: [16]byte{4}, Partition: 1}}
+	first := e.startLog(t, Config{NodeID: "a", VerifyInterval: time.Millisecond, VerifyRate: 1, Now: func() time.Time {
+		clock.Lock()
+		defer clock.Unlock()
+		return now
+	}})
+	other := e.startLog(t, Config{NodeID: "b"})
+	for _, tp := range tps {
+		if _, err := appendWait(t, first, tp, testBatch(t, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := appendWait(t, other, tp, testBatch(t, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	advance := func(d time.Duration) {
+		clock.Lock()
+		now = now.Add(d)
+		clock.Unlock()
+	}
+	advance(2 * time.Millisecond) // past VerifyInterval
+	read := func(tp index.TopicPartition) int64 {
+		t.Helper()
+		res, err := first.Read(t.Context(), tp, 3, 1<<20, ReadUncommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.HighWatermark
+	}
+	if hw := read(tps[0]); hw != 5 {
+		t.Fatalf("partition 0, checked: high watermark %d, want the other log's 5", hw)
+	}
+	if hw := read(tps[1]); hw != 3 {
+		t.Fatalf("partition 1, over the budget: high watermark %d, want this log's stale 3 (no check)", hw)
+	}
+	advance(time.Second)
+	if hw := read(tps[1]); hw != 5 {
+		t.Fatalf("partition 1, a second later: high watermark %d, want the other log's 5", hw)
+	}
+}
+
 // TestMayClaimRefuses: a log whose MayClaim refuses cannot take a partition.
 func TestMayClaimRefuses(t *testing.T) {
 	e := newEnv(t)

@@ -309,12 +309,13 @@ var errStopIteration = errors.New("stop iteration")
 // verifyClaim drops p, and reports so, when the index holds a revision of it
 // or the WAL a message of it that this gateway did not write: its claim was
 // superseded and what it holds is stale. It checks at most once per
-// VerifyInterval, and each store only while this gateway has nothing in
+// VerifyInterval, when the Log's VerifyRate has room (a partition that
+// finds none stays due for its next read), and each store only while this gateway has nothing in
 // flight to it, whose write would look like another writer's.
 func (l *Log) verifyClaim(ctx context.Context, p *partition) bool {
 	now := l.cfg.Now()
 	p.mu.Lock()
-	due := now.Sub(p.verifiedAt) >= l.cfg.VerifyInterval
+	due := now.Sub(p.verifiedAt) >= l.cfg.VerifyInterval && l.verifies.AllowN(now, 1)
 	if due {
 		p.verifiedAt = now
 	}
