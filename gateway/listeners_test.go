@@ -43,14 +43,16 @@ func TestListenersAdvertisePerName(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	brokersVia := func(seed string) map[int32]string {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
 		for {
-			m, err := adm.BrokerMetadata(ctx)
+			// A client of its own each time: one client kept answering
+			// from the broker list of its first Metadata response, taken
+			// before the second gateway joined, for the whole minute.
+			cl, err := kgo.NewClient(kgo.SeedBrokers(seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+			cl.Close()
 			if err == nil && len(m.Brokers) == 2 {
 				out := map[int32]string{}
 				for _, b := range m.Brokers {
