@@ -413,6 +413,10 @@ func listKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]
 	for k := range lister.Keys() {
 		keys = append(keys, k)
 	}
+	// The listing also ends when ctx does, with only the keys seen so far.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list keys %s of %s: %w", strings.Join(filters, ","), kv.Bucket(), err)
+	}
 	return keys, nil
 }
 

@@ -99,9 +99,16 @@ func (v *clusterView) run(ctx context.Context, log func(msg string, args ...any)
 			v.leave(log)
 			return
 		case <-renew.C:
-			v.renew(ctx, log)
+			rctx, cancel := context.WithTimeout(ctx, lease/3)
+			v.renew(rctx, log)
+			cancel()
 		case <-refresh.C:
-			if err := v.refresh(ctx); err != nil && ctx.Err() == nil {
+			// Bounded: a listing of the gateways bucket that never
+			// finished held this loop, and the view with it, for good.
+			rctx, cancel := context.WithTimeout(ctx, max(refreshEvery, 5*time.Second))
+			err := v.refresh(rctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				log("refresh cluster membership", "err", err)
 			}
 		}
