@@ -109,7 +109,7 @@ func (s *Store) PublishLeaderEpoch(ctx context.Context, tp index.TopicPartition,
 	err = retryCAS(ctx, func() error {
 		if !known {
 			known = true
-			_, err := s.leaders.Create(ctx, key, data)
+			_, err := s.leaderWrites.write(ctx, key, data, 0)
 			if !isCASMismatch(err) {
 				return err
 			}
@@ -117,7 +117,7 @@ func (s *Store) PublishLeaderEpoch(ctx context.Context, tp index.TopicPartition,
 		e, err := s.leaders.Get(ctx, key)
 		switch {
 		case isNotFound(err):
-			_, err = s.leaders.Create(ctx, key, data)
+			_, err = s.leaderWrites.write(ctx, key, data, 0)
 		case err != nil:
 			return err
 		default:
@@ -125,7 +125,7 @@ func (s *Store) PublishLeaderEpoch(ctx context.Context, tp index.TopicPartition,
 			if json.Unmarshal(e.Value(), &cur) == nil && cur.Epoch >= epoch {
 				return nil
 			}
-			_, err = s.leaders.Update(ctx, key, data, e.Revision())
+			_, err = s.leaderWrites.write(ctx, key, data, e.Revision())
 		}
 		if isCASMismatch(err) {
 			return errCASLost

@@ -208,7 +208,7 @@ func (s *Store) CommitPartition(ctx context.Context, tp index.TopicPartition, ne
 	if err != nil {
 		return index.Partition{}, 0, err
 	}
-	return s.writeHead(ctx, h)
+	return s.writeHead(ctx, h, false)
 }
 
 // preparedHead is a head record ready for its compare-and-swap: its chunks
@@ -251,14 +251,17 @@ func (s *Store) prepareHead(ctx context.Context, tp index.TopicPartition, next i
 	return preparedHead{tp: tp, key: key, next: next, prev: prevRevision, data: data}, nil
 }
 
-// writeHead compare-and-swaps a prepared head into the partitions bucket.
-func (s *Store) writeHead(ctx context.Context, h preparedHead) (index.Partition, uint64, error) {
+// writeHead compare-and-swaps a prepared head into the partitions bucket,
+// group-committed with other heads written at the same time (casBatcher);
+// alone, it is written by itself (CommitPartitions' fallback, whose batch
+// was just refused).
+func (s *Store) writeHead(ctx context.Context, h preparedHead, alone bool) (index.Partition, uint64, error) {
 	var rev uint64
 	var err error
-	if h.prev == 0 {
-		rev, err = s.partitions.Create(ctx, h.key, h.data)
+	if alone {
+		rev, err = s.headWrites.alone(ctx, h.key, h.data, h.prev)
 	} else {
-		rev, err = s.partitions.Update(ctx, h.key, h.data, h.prev)
+		rev, err = s.headWrites.write(ctx, h.key, h.data, h.prev)
 	}
 	if isCASMismatch(err) {
 		return index.Partition{}, 0, s.casLost(ctx, h)

@@ -107,7 +107,7 @@ func (s *Store) CommitPartitions(ctx context.Context, commits []index.Commit) []
 	g.SetLimit(commitParallelism)
 	for _, i := range single {
 		g.Go(func() error {
-			stored, rev, err := s.writeHead(gctx, heads[i])
+			stored, rev, err := s.writeHead(gctx, heads[i], true)
 			results[i] = index.CommitResult{Stored: stored, Revision: rev, Err: err}
 			return nil
 		})
@@ -130,20 +130,37 @@ type batchAck struct {
 // single commits that follow see their own writes as conflicts, which is what
 // a lost answer to CommitPartition looks like too.
 func (s *Store) publishHeads(ctx context.Context, heads []preparedHead) ([]uint64, error) {
+	msgs := make([]casMsg, len(heads))
+	for i, h := range heads {
+		msgs[i] = casMsg{subject: s.partitionsSubject + h.key, data: h.data, prev: h.prev}
+	}
+	return publishAtomic(ctx, s.js.Conn(), msgs)
+}
+
+// casMsg is one message of an atomic batch: data for subject, stored only if
+// the subject's last sequence is prev (0: the subject has no message).
+type casMsg struct {
+	subject string
+	data    []byte
+	prev    uint64
+}
+
+// publishAtomic publishes msgs as one atomic batch and returns their
+// sequences. An error means none was stored, unless the answer was lost.
+func publishAtomic(ctx context.Context, nc *nats.Conn, msgs []casMsg) ([]uint64, error) {
 	var raw [12]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never returns an error
 	id := hex.EncodeToString(raw[:])
-	nc := s.js.Conn()
 	var reply *nats.Msg
-	for i, h := range heads {
-		m := nats.NewMsg(s.partitionsSubject + h.key)
-		m.Data = h.data
+	for i, c := range msgs {
+		m := nats.NewMsg(c.subject)
+		m.Data = c.data
 		m.Header.Set(batchIDHeader, id)
 		m.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
-		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(h.prev, 10))
-		if i < len(heads)-1 {
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(c.prev, 10))
+		if i < len(msgs)-1 {
 			if err := nc.PublishMsg(m); err != nil {
-				return nil, fmt.Errorf("stage head %s: %w", h.key, err)
+				return nil, fmt.Errorf("stage %s: %w", c.subject, err)
 			}
 			continue
 		}
@@ -153,7 +170,7 @@ func (s *Store) publishHeads(ctx context.Context, heads []preparedHead) ([]uint6
 		reply, err = nc.RequestMsgWithContext(rctx, m)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("commit batch of %d heads: %w", len(heads), err)
+			return nil, fmt.Errorf("commit batch of %d: %w", len(msgs), err)
 		}
 	}
 	var ack batchAck
@@ -163,23 +180,23 @@ func (s *Store) publishHeads(ctx context.Context, heads []preparedHead) ([]uint6
 	switch {
 	case ack.Error != nil:
 		return nil, ack.Error
-	case ack.BatchID != id || ack.Count != len(heads) || ack.Seq < uint64(len(heads)):
-		return nil, fmt.Errorf("batch ack %+v does not match batch %s of %d", ack, id, len(heads))
+	case ack.BatchID != id || ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)):
+		return nil, fmt.Errorf("batch ack %+v does not match batch %s of %d", ack, id, len(msgs))
 	}
 	// An atomic batch is stored with consecutive sequences, ending at the
 	// commit's.
-	revs := make([]uint64, len(heads))
-	first := ack.Seq - uint64(len(heads)) + 1
-	for i := range revs {
-		revs[i] = first + uint64(i)
+	seqs := make([]uint64, len(msgs))
+	first := ack.Seq - uint64(len(msgs)) + 1
+	for i := range seqs {
+		seqs[i] = first + uint64(i)
 	}
-	return revs, nil
+	return seqs, nil
 }
 
-// enableAtomicHeads turns on atomic batch publish on the partitions bucket's
-// stream and reports whether the server kept it: servers before 2.12 do not
-// know the setting, and CommitPartitions then commits one head at a time.
-func (s *Store) enableAtomicHeads(ctx context.Context, stream string) (bool, error) {
+// enableAtomicBatches turns on atomic batch publish on a bucket's stream and
+// reports whether the server kept it: servers before 2.12 do not know the
+// setting, and the bucket's writes are then made one at a time.
+func (s *Store) enableAtomicBatches(ctx context.Context, stream string) (bool, error) {
 	info, err := s.streamConfig(ctx, stream)
 	if err != nil {
 		return false, err

@@ -102,6 +102,9 @@ type Store struct {
 	// atomic batches on that bucket.
 	partitionsSubject string
 	atomicHeads       bool
+	// headWrites and leaderWrites group-commit the single writes to the
+	// partitions and leaders buckets (casBatcher).
+	headWrites, leaderWrites *casBatcher
 	// heads remembers partition heads by revision; it has its own lock.
 	heads headCache
 	// leaderEpochs is the watched copy of the leaders bucket; its own lock.
@@ -112,8 +115,9 @@ type Store struct {
 // returns a Store using them. Buckets use file storage, history 1 and
 // cfg.Replicas; an existing bucket with other replicas or storage is refused
 // with ErrBucketConfig. Open also turns off direct gets on each bucket (see
-// openBucket), and turns on atomic batch publish on the partitions bucket
-// where the server has it (see CommitPartitions). It is safe for several processes to Open the same buckets at
+// openBucket), and turns on atomic batch publish on the partitions and
+// leaders buckets where the server has it (see CommitPartitions and
+// casBatcher). It is safe for several processes to Open the same buckets at
 // once.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
@@ -167,11 +171,17 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		s.streams = append(s.streams, "KV_"+cfg.Prefix+"_"+b.suffix)
 	}
 	s.partitionsSubject = "$KV." + cfg.Prefix + "_partitions."
-	atomic, err := s.enableAtomicHeads(ctx, "KV_"+cfg.Prefix+"_partitions")
+	atomic, err := s.enableAtomicBatches(ctx, "KV_"+cfg.Prefix+"_partitions")
 	if err != nil {
 		return nil, err
 	}
 	s.atomicHeads = atomic
+	s.headWrites = &casBatcher{kv: s.partitions, nc: js.Conn(), subject: s.partitionsSubject, atomic: atomic}
+	atomic, err = s.enableAtomicBatches(ctx, "KV_"+cfg.Prefix+"_leaders")
+	if err != nil {
+		return nil, err
+	}
+	s.leaderWrites = &casBatcher{kv: s.leaders, nc: js.Conn(), subject: "$KV." + cfg.Prefix + "_leaders.", atomic: atomic}
 	s.gatewayLease = cfg.GatewayLease
 	if st, err := s.gateways.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() != cfg.GatewayLease {
 		s.log.Warn("gateways bucket keeps its own lease length", "lease", st.TTL(), "configured", cfg.GatewayLease)

@@ -471,7 +471,10 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 
 // loadParallelism bounds the partitions Load loads at once: each load is a
 // few coordinator round trips (claim, head, leader epoch) and a WAL read.
-const loadParallelism = 32
+// Enough run at once for the coordinator to group-commit their claims'
+// writes (its batches start at 64): 20,000 first writes took 10.9 s at 32
+// at once, 8.4 s at 256, and 6.4 s at 256 with the batches.
+const loadParallelism = 256
 
 // Load loads those of tps not loaded yet, loadParallelism at a time, so that
 // a request naming many partitions for the first time (a produce or fetch
