@@ -58,6 +58,7 @@ func TestMain(m *testing.M) {
 	printColdReadSummary(os.Stdout)
 	printSecuritySummary(os.Stdout)
 	printThroughputSummary(os.Stdout)
+	printClusterPartitionsSummary(os.Stdout)
 	os.Exit(code)
 }
 

@@ -150,4 +150,31 @@
 // partitions at least 0.8 of 6 partitions', and creation under 5 s.
 // STRATA_BENCH_THROUGHPUT_MIB sets the 6-partition volume (and the
 // 10,000-partition one to half of it) for a quick check.
+//
+// BenchmarkClusterPartitions measures the issue's partition counts, 100,000
+// partitions per cluster in topics of 10,000, on one `strata serve` on its
+// embedded NATS:
+//
+//  1. it creates the topics, one CreateTopics request each, polls Metadata
+//     for every topic until it lists every partition with a leader, and
+//     times 5 more Metadata requests for every topic, each sent past the
+//     client's metadata cache;
+//  2. it writes one 100 B record to every partition with Kafka's producer
+//     defaults (acks=all, idempotent, 5 ms linger): the first write, in
+//     which the gateway claims each partition; then one more, the steady
+//     write, with every partition loaded;
+//  3. it reads everything back from the start by direct assignment, a
+//     topic at a time, checking each partition's count and that its
+//     offsets run from 0 without a gap.
+//
+// Before any topic exists and after each step it reads the gateway's Go
+// heap in use (go_memstats_heap_alloc_bytes, right after a request for
+// /debug/pprof/heap?gc=1 has run a garbage collection) and its VmRSS, and
+// gives their growth per partition. The baseline, last and on the same
+// gateway, is the same record counts written twice to a 6-partition topic
+// and read back: the summary gives the steady write's and the read's
+// records/s at 100,000 partitions against it, and every phase's time and
+// the gateway's and the bench process's CPU.
+// STRATA_BENCH_CLUSTER_PARTITIONS sets the partition count for a quick
+// check.
 package bench
