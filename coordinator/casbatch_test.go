@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -25,18 +26,31 @@ func TestCASBatcher(t *testing.T) {
 	const n = 300
 	key := func(i int) string { return "k." + strconv.Itoa(i) }
 
-	// All at once: the first write goes alone, the others queue behind it.
+	// Writes made while a batch is in flight queue for the next one. The
+	// batch in flight is staged here, so that all n are sure to queue.
+	b.mu.Lock()
+	b.running, b.idle = true, make(chan struct{})
+	b.mu.Unlock()
 	revs := make([]uint64, n)
 	errs := make([]error, n)
-	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			<-start
 			revs[i], errs[i] = b.write(ctx, key(i), []byte("v1 "+key(i)), 0)
 		})
 	}
-	close(start)
+	testenv.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.queue) < n {
+			return fmt.Errorf("%d of %d writes queued", len(b.queue), n)
+		}
+		return nil
+	})
+	b.mu.Lock()
+	b.running = false
+	close(b.idle)
+	b.mu.Unlock()
 	wg.Wait()
 	for i := range n {
 		if errs[i] != nil {
@@ -44,10 +58,9 @@ func TestCASBatcher(t *testing.T) {
 		}
 		checkValue(ctx, t, s, key(i), "v1 "+key(i), revs[i])
 	}
-	if b.batchedWrites.Load() == 0 {
-		t.Fatalf("%d concurrent creates, none stored by a batch (%d batches tried)", n, b.batches.Load())
+	if got := b.batchedWrites.Load(); got != n {
+		t.Fatalf("%d queued creates, %d stored by a batch (%d batches tried), want all in one", n, got, b.batches.Load())
 	}
-	t.Logf("%d creates: %d batches tried, %d writes stored by them", n, b.batches.Load(), b.batchedWrites.Load())
 
 	// Updates at once, one of them with a stale revision and one creating
 	// a key that exists: those two lose, every other lands.
