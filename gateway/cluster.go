@@ -288,6 +288,10 @@ func (s *Server) membershipChanged() {
 		return ok && s.view.leads(t, tp)
 	})
 	s.groups.ReleaseUnless(s.coordinates)
+	s.unwritten.forgetUnless(func(tp index.TopicPartition) bool {
+		t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
+		return ok && s.view.leads(t, tp)
+	})
 	s.verified.forgetUnless(func(tp index.TopicPartition) bool {
 		t, ok := s.cfg.Topics.TopicByID(tp.TopicID)
 		return ok && s.view.leads(t, tp)

@@ -26,6 +26,10 @@ package gateway
 //     decides which partitions a fetch reads and which its response carries.
 //   - The long poll waits on all the partitions' watch channels at once with
 //     reflect.Select (waitAny): no goroutine per partition.
+//   - A partition never written is read from offset 0 as empty without
+//     being claimed or loaded (unwritten.go), so consumers of a new wide
+//     topic cost its gateway neither claims nor memory; their long polls
+//     wake on the gateway's first append to it.
 //
 // Follower fetching (KIP-392): the leader answers a v11+ fetch from a
 // consumer with a rack (client.rack) with a PreferredReadReplica in that rack,
@@ -100,7 +104,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 	if len(denied) > 0 && !slices.Contains(denied, false) {
 		wait = 0 // nothing to wait for, as Kafka answers a fetch of only refused partitions
 	}
-	s.loadLed(ctx, s.fetchLed(req, denied))
+	s.loadLed(ctx, s.checkUnwritten(ctx, req, s.fetchLed(req, denied)))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -210,6 +214,9 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied [
 					break
 				}
 				src = s.cfg.Logs
+				if written, ok := s.knownUnwritten(tp, rp.FetchOffset); ok {
+					src = unwrittenSource{written}
+				}
 			}
 			if src != nil {
 				limit := min(int(rp.PartitionMaxBytes), remaining)

@@ -183,7 +183,11 @@ func (s *Server) appendBatch(ctx context.Context, t coordinator.Topic, tp index.
 	if err := s.checkRecords(t, records); err != nil {
 		return nil, err
 	}
-	return s.cfg.Logs.Append(ctx, tp, records)
+	a, err := s.cfg.Logs.Append(ctx, tp, records)
+	// The partition is loaded now (or failed to load): fetches waiting on
+	// it as never written read it again.
+	s.unwritten.forget(tp)
+	return a, err
 }
 
 // hasTransactionalBatch reports whether any partition's records are a

@@ -85,6 +85,9 @@ type Logs interface {
 	// Load loads the partitions of tps not loaded yet, several at a
 	// time, ahead of a request's use of each in turn.
 	Load(ctx context.Context, tps []index.TopicPartition)
+	// Loaded reports whether tp is loaded, or loading, as a partition
+	// this gateway leads.
+	Loaded(tp index.TopicPartition) bool
 	// Replica reads, of partitions this gateway does not lead (KIP-392).
 	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
 	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)
@@ -371,6 +374,9 @@ type Server struct {
 	conns *connLimits
 	// fetchSessions are the incremental fetch sessions (KIP-227).
 	fetchSessions *fetchSessionCache
+	// unwritten are the led partitions fetches found never written
+	// (unwritten.go).
+	unwritten *unwrittenParts
 }
 
 // New validates cfg and returns a Server; Run serves.
@@ -392,6 +398,7 @@ func New(cfg Config) (*Server, error) {
 		fetchBytes: newByteBudget(cfg.MaxFetchResponseBytes),
 
 		fetchSessions: newFetchSessionCache(cfg),
+		unwritten:     newUnwrittenParts(),
 	}
 	var ipQuota func(string) (float64, bool)
 	if cfg.Quotas != nil {

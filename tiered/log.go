@@ -504,6 +504,15 @@ func (l *Log) Load(ctx context.Context, tps []index.TopicPartition) {
 	_ = g.Wait()
 }
 
+// Loaded reports whether tp is loaded, or loading, as a partition this Log
+// leads.
+func (l *Log) Loaded(tp index.TopicPartition) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.parts[tp]
+	return ok
+}
+
 // drop forgets p, if it is still the one loaded, so the next use of its
 // partition reloads the state from the index, and releases queuedBytes of its
 // failed batches from the queue budget.
