@@ -43,6 +43,16 @@ func (s *Server) checkLeaderEpoch(ctx context.Context, tp index.TopicPartition, 
 	case err != nil:
 		return errorCode(err)
 	case current < epoch:
+		// The client's epoch is older than this leader's claim. If that
+		// claim is not published (its publication failed: the store was
+		// unreachable for the moment), Metadata cannot tell the client
+		// a newer epoch, and the client would be fenced again after each
+		// refresh: publish it now.
+		if s.cfg.LeaderEpochs != nil && s.cfg.LeaderEpochs.LeaderEpoch(tp) < epoch {
+			if err := s.cfg.LeaderEpochs.PublishLeaderEpoch(ctx, tp, s.cfg.NodeID, s.cfg.Incarnation, epoch); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("publish leader epoch", "partition", tp.Partition, "epoch", epoch, "err", err)
+			}
+		}
 		return kerr.FencedLeaderEpoch.Code
 	case current > epoch:
 		// When a later claim is published, what this gateway holds is

@@ -216,6 +216,11 @@ const metadataClaimParallelism = 32
 // trip after another, took 21 s at 10,000 partitions (issue #19) and kept
 // every partition's state in memory. The epoch told never goes down (franz-go
 // ignores metadata whose epoch went backwards, as stale).
+//
+// For a partition this gateway has loaded, the epoch told is its own claim's
+// even when a later publication is missing: this run may have claimed it
+// again (after a failed WAL append, say) and failed to publish that claim,
+// and a client told the published epoch would be fenced by every fetch.
 func (s *Server) leaderEpoch(tp index.TopicPartition, leader int32) (epoch int32, claim bool) {
 	if s.cfg.LeaderEpochs == nil || leader < 0 {
 		return -1, false
@@ -223,6 +228,11 @@ func (s *Server) leaderEpoch(tp index.TopicPartition, leader int32) (epoch int32
 	c, ok := s.cfg.LeaderEpochs.LeaderClaim(tp)
 	if !ok {
 		return -1, false
+	}
+	if leader == s.cfg.NodeID {
+		if e, loaded := s.cfg.Logs.LoadedEpoch(tp); loaded {
+			return max(c.Epoch, e), false
+		}
 	}
 	mine := c.NodeID == s.cfg.NodeID && c.Incarnation == s.cfg.Incarnation
 	return c.Epoch, leader == s.cfg.NodeID && !mine

@@ -88,6 +88,9 @@ type Logs interface {
 	// Loaded reports whether tp is loaded, or loading, as a partition
 	// this gateway leads.
 	Loaded(tp index.TopicPartition) bool
+	// LoadedEpoch is the leader epoch of tp if it is loaded; it never
+	// loads or waits.
+	LoadedEpoch(tp index.TopicPartition) (int32, bool)
 	// Replica reads, of partitions this gateway does not lead (KIP-392).
 	ReadReplica(ctx context.Context, tp index.TopicPartition, offset int64, maxBytes int, iso tiered.Isolation) (tiered.ReadResult, error)
 	ReplicaOffsets(ctx context.Context, tp index.TopicPartition) (tiered.Offsets, error)
@@ -112,6 +115,9 @@ type LeaderEpochs interface {
 	// head before any record is appended, so 0 means the partition holds
 	// no record.
 	PartitionRevision(ctx context.Context, tp index.TopicPartition) (uint64, error)
+	// PublishLeaderEpoch records that the run incarnation of node claimed
+	// tp at epoch, unless a later epoch is already published.
+	PublishLeaderEpoch(ctx context.Context, tp index.TopicPartition, node int32, incarnation string, epoch int32) error
 }
 
 // Config configures a Server. Zero values mean the documented defaults.

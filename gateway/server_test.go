@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,10 @@ type serverOpts struct {
 	consumerSession, consumerHeartbeat time.Duration
 	// offsetsRetention and its check interval, when set.
 	offsetsRetention, offsetsRetentionCheck time.Duration
+	// unpublished, when set and true, drops the publication of the
+	// claims made meanwhile, as a store unreachable for the moment would
+	// (fault injection: a live NATS cannot fail one write on demand).
+	unpublished *atomic.Bool
 	// listeners, when set, replace the one PLAINTEXT listener on a free
 	// loopback port; addr is then the first one's.
 	listeners []Listener
@@ -119,6 +124,9 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 			return srv.Durability(ctx, tp)
 		},
 		OnClaim: func(ctx context.Context, tp index.TopicPartition, epoch int32) {
+			if o.unpublished != nil && o.unpublished.Load() {
+				return
+			}
 			if err := store.PublishLeaderEpoch(ctx, tp, nodeID, incarnation, epoch); err != nil && ctx.Err() == nil {
 				tb.Errorf("publish leader epoch: %v", err)
 			}

@@ -551,6 +551,26 @@ func (l *Log) LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, 
 	return p.snapshot().committed.LeaderEpoch, nil
 }
 
+// LoadedEpoch returns the leader epoch tp is held at if it is loaded here
+// (its load has finished); unlike LeaderEpoch it never loads or waits.
+func (l *Log) LoadedEpoch(tp index.TopicPartition) (int32, bool) {
+	l.mu.Lock()
+	p, ok := l.parts[tp]
+	l.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	select {
+	case <-p.loaded:
+	default:
+		return 0, false
+	}
+	if p.loadErr != nil {
+		return 0, false
+	}
+	return p.snapshot().committed.LeaderEpoch, true
+}
+
 // EndOffsetFor answers OffsetForLeaderEpoch for tp (index.Partition.EndOffsetFor).
 func (l *Log) EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch int32) (leaderEpoch int32, endOffset int64, err error) {
 	p, err := l.partition(ctx, tp)
