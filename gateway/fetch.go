@@ -104,7 +104,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 	if len(denied) > 0 && !slices.Contains(denied, false) {
 		wait = 0 // nothing to wait for, as Kafka answers a fetch of only refused partitions
 	}
-	s.loadLed(ctx, s.checkUnwritten(ctx, req, s.fetchLed(req, denied)))
+	s.loadLed(ctx, s.checkUnwritten(ctx, s.fetchLed(req, denied)))
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/time/rate"
 
 	"github.com/stratalog/strata/tiered"
@@ -52,15 +51,13 @@ func newUnwrittenParts() *unwrittenParts {
 	return &unwrittenParts{parts: make(map[index.TopicPartition]*unwrittenPart), checks: rate.NewLimiter(unwrittenChecks, unwrittenChecks)}
 }
 
-// lookup returns tp's entry, and whether the store should be asked again.
-func (u *unwrittenParts) lookup(tp index.TopicPartition, now time.Time) (p *unwrittenPart, recheck bool) {
+// due reports whether the store should be asked about tp: never asked, or
+// last asked unwrittenRecheck ago and the rechecks' budget has room.
+func (u *unwrittenParts) due(tp index.TopicPartition, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	p = u.parts[tp]
-	if p == nil {
-		return nil, true
-	}
-	return p, now.Sub(p.checkedAt) >= unwrittenRecheck && u.checks.AllowN(now, 1)
+	p := u.parts[tp]
+	return p == nil || now.Sub(p.checkedAt) >= unwrittenRecheck && u.checks.AllowN(now, 1)
 }
 
 // confirm records that the store held no head for tp at now.
@@ -101,66 +98,47 @@ func (u *unwrittenParts) forgetUnless(keep func(index.TopicPartition) bool) {
 	}
 }
 
-// unwrittenCandidate reports whether a fetch of tp from offset may be
-// answered as a partition never written, pending the store's word: it is
-// read from 0, not loaded here, and no claim of it is known.
-func (s *Server) unwrittenCandidate(tp index.TopicPartition, offset int64) bool {
-	if offset != 0 || s.cfg.LeaderEpochs == nil || s.cfg.Logs.Loaded(tp) {
+// unwrittenCandidate reports whether tp may be a partition never written,
+// pending the store's word: it is not loaded here and no claim of it is
+// known.
+func (s *Server) unwrittenCandidate(tp index.TopicPartition) bool {
+	if s.cfg.LeaderEpochs == nil || s.cfg.Logs.Loaded(tp) {
 		return false
 	}
 	_, claimed := s.cfg.LeaderEpochs.LeaderClaim(tp)
 	return !claimed
 }
 
-// checkUnwritten asks the store, several at a time, about those of the
-// fetch's led partitions that are candidates (unwrittenCandidate) it has
-// not asked about lately, and returns the led partitions that are not
-// known to be never written: the ones to load.
-func (s *Server) checkUnwritten(ctx context.Context, req *kmsg.FetchRequest, led []index.TopicPartition) []index.TopicPartition {
+// checkUnwritten asks the store (neverWritten), several at a time, about
+// the fetch's led partitions that are candidates it has not asked about
+// lately, and returns the led partitions not known to be never written:
+// the ones to load.
+func (s *Server) checkUnwritten(ctx context.Context, led []index.TopicPartition) []index.TopicPartition {
 	if s.cfg.LeaderEpochs == nil {
 		return led
 	}
-	offsets := make(map[index.TopicPartition]int64, len(led))
-	byID := req.Version >= 13
-	for _, rt := range req.Topics {
-		t, ok := s.fetchTopic(rt, byID)
-		if !ok {
-			continue
-		}
-		for _, rp := range rt.Partitions {
-			if tp, exists := t.Partition(rp.Partition); exists {
-				offsets[tp] = rp.FetchOffset
-			}
-		}
-	}
 	now := s.now()
+	load := make([]index.TopicPartition, 0, len(led))
 	var ask []index.TopicPartition
 	for _, tp := range led {
-		if !s.unwrittenCandidate(tp, offsets[tp]) {
-			continue
-		}
-		if _, recheck := s.unwritten.lookup(tp, now); recheck {
+		switch {
+		case !s.unwrittenCandidate(tp):
+			load = append(load, tp)
+		case s.unwritten.due(tp, now):
 			ask = append(ask, tp)
 		}
 	}
-	forEachLimited(len(ask), metadataClaimParallelism, func(i int) {
-		tp := ask[i]
-		rev, err := s.cfg.LeaderEpochs.PartitionRevision(ctx, tp)
-		switch {
-		case err != nil:
-			// Unknown: load it, as before there was this path.
-			s.unwritten.forget(tp)
-		case rev == 0:
+	never := make([]bool, len(ask))
+	forEachLimited(len(ask), metadataClaimParallelism, func(i int) { never[i] = s.neverWritten(ctx, ask[i]) })
+	for i, tp := range ask {
+		if never[i] {
 			s.unwritten.confirm(tp, now)
-		default:
-			s.unwritten.forget(tp)
+			continue
 		}
-	})
-	var load []index.TopicPartition
-	for _, tp := range led {
-		if _, ok := s.knownUnwritten(tp, offsets[tp]); !ok {
-			load = append(load, tp)
-		}
+		// Written, or the store did not answer: load it, as before
+		// there was this path.
+		s.unwritten.forget(tp)
+		load = append(load, tp)
 	}
 	return load
 }
@@ -169,7 +147,7 @@ func (s *Server) checkUnwritten(ctx context.Context, req *kmsg.FetchRequest, led
 // written (checked by checkUnwritten), the channel closed when that
 // changes.
 func (s *Server) knownUnwritten(tp index.TopicPartition, offset int64) (<-chan struct{}, bool) {
-	if !s.unwrittenCandidate(tp, offset) {
+	if offset != 0 || !s.unwrittenCandidate(tp) {
 		return nil, false
 	}
 	s.unwritten.mu.Lock()
