@@ -42,9 +42,8 @@ type casBatcher struct {
 	running bool
 	idle    chan struct{}
 
-	// batches counts the batches tried, batchedWrites the writes stored
-	// by one.
-	batches, batchedWrites atomic.Int64
+	// batchedWrites counts the writes stored by a batch.
+	batchedWrites atomic.Int64
 }
 
 // casWrite is one queued write and, once done is closed, its outcome.
@@ -54,12 +53,12 @@ type casWrite struct {
 	prev uint64 // the revision expected; 0 creates the key
 
 	done chan struct{}
-	// refused is set when the write was in a batch the server refused:
-	// its writer then makes it alone. Otherwise rev and err are its
-	// outcome.
-	refused bool
-	rev     uint64
-	err     error
+	// writeAlone is set when the write was in a batch too small to send
+	// or one the server refused: its writer then makes it alone.
+	// Otherwise rev and err are its outcome.
+	writeAlone bool
+	rev        uint64
+	err        error
 }
 
 // write stores data at key if the key is at revision prev (prev 0: the key
@@ -77,7 +76,7 @@ func (b *casBatcher) write(ctx context.Context, key string, data []byte, prev ui
 		select {
 		case <-w.done:
 			b.mu.Unlock()
-			if w.refused {
+			if w.writeAlone {
 				return b.alone(ctx, key, data, prev)
 			}
 			return w.rev, w.err
@@ -125,32 +124,28 @@ func (b *casBatcher) commit(ctx context.Context, batch []*casWrite) {
 			close(w.done)
 		}
 	}()
-	switch {
-	case len(batch) == 1:
+	if len(batch) == 1 {
 		w := batch[0]
 		w.rev, w.err = b.alone(ctx, w.key, w.data, w.prev)
 		return
-	case len(batch) < minCASBatch:
-		for _, w := range batch {
-			w.refused = true // each writer writes alone, at once
+	}
+	if len(batch) >= minCASBatch {
+		msgs := make([]casMsg, len(batch))
+		for i, w := range batch {
+			msgs[i] = casMsg{subject: b.subject + w.key, data: w.data, prev: w.prev}
 		}
-		return
-	}
-	msgs := make([]casMsg, len(batch))
-	for i, w := range batch {
-		msgs[i] = casMsg{subject: b.subject + w.key, data: w.data, prev: w.prev}
-	}
-	revs, err := publishAtomic(ctx, b.nc, msgs)
-	for i, w := range batch {
-		if err != nil {
-			w.refused = true
-			continue
+		if revs, err := publishAtomic(ctx, b.nc, msgs); err == nil {
+			for i, w := range batch {
+				w.rev = revs[i]
+			}
+			b.batchedWrites.Add(int64(len(batch)))
+			return
 		}
-		w.rev = revs[i]
 	}
-	b.batches.Add(1)
-	if err == nil {
-		b.batchedWrites.Add(int64(len(batch)))
+	// Too few to be worth a batch, or refused: each writer writes alone,
+	// at once.
+	for _, w := range batch {
+		w.writeAlone = true
 	}
 }
 

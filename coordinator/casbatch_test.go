@@ -59,7 +59,7 @@ func TestCASBatcher(t *testing.T) {
 		checkValue(ctx, t, s, key(i), "v1 "+key(i), revs[i])
 	}
 	if got := b.batchedWrites.Load(); got != n {
-		t.Fatalf("%d queued creates, %d stored by a batch (%d batches tried), want all in one", n, got, b.batches.Load())
+		t.Fatalf("%d queued creates, %d stored by a batch, want all in one", n, got)
 	}
 
 	// Updates at once, one of them with a stale revision and one creating
@@ -109,8 +109,8 @@ func TestCASBatcher(t *testing.T) {
 	batch[len(batch)-1].prev--
 	b.commit(ctx, batch)
 	for _, w := range batch {
-		if !w.refused {
-			t.Fatalf("%s in a refused batch: not marked refused (rev %d, err %v)", w.key, w.rev, w.err)
+		if !w.writeAlone {
+			t.Fatalf("%s in a refused batch: not left to its writer (rev %d, err %v)", w.key, w.rev, w.err)
 		}
 		if e, err := s.leaders.Get(ctx, w.key); err != nil || string(e.Value()) == "v3" {
 			t.Fatalf("%s was stored by a refused batch (%v)", w.key, err)
