@@ -37,28 +37,10 @@ func TestUnpublishedClaim(t *testing.T) {
 	cl := s.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	md := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr("unpublished")
-	md.Topics = append(md.Topics, mt)
-	mresp, err := md.RequestWith(ctx, cl)
-	if err != nil || mresp.Topics[0].Partitions[0].LeaderEpoch != 2 {
-		t.Fatalf("metadata leader epoch: %v %+v, want 2", err, mresp)
+	if e := metadataLeaderEpoch(ctx, t, cl, "unpublished"); e != 2 {
+		t.Fatalf("metadata leader epoch %d, want 2", e)
 	}
-
-	req := kmsg.NewPtrFetchRequest()
-	req.MaxWaitMillis, req.MaxBytes = 1, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = "unpublished", tp.TopicID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = 1, 1<<20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.FencedLeaderEpoch.Code {
+	if code := fetchAtEpoch(ctx, t, cl, "unpublished", tp.TopicID, 1); code != kerr.FencedLeaderEpoch.Code {
 		t.Fatalf("fetch at the published epoch 1: %v, want FENCED_LEADER_EPOCH", kerr.ErrorForCode(code))
 	}
 	if e := s.store.LeaderEpoch(tp); e != 2 {
@@ -94,31 +76,12 @@ func TestLeaderEpochs(t *testing.T) {
 	cl := s.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	md := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr("epochs")
-	md.Topics = append(md.Topics, mt)
-	mresp, err := md.RequestWith(ctx, cl)
-	if err != nil || mresp.Topics[0].Partitions[0].LeaderEpoch != 2 {
-		t.Fatalf("metadata leader epoch: %v %+v", err, mresp)
+	if e := metadataLeaderEpoch(ctx, t, cl, "epochs"); e != 2 {
+		t.Fatalf("metadata leader epoch %d, want 2", e)
 	}
 
-	fetch := func(epoch int32) int16 {
-		t.Helper()
-		req := kmsg.NewPtrFetchRequest()
-		req.MaxWaitMillis, req.MaxBytes = 1, 1<<20
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = "epochs", s.topicID(t, "epochs") // by id from v13
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = epoch, 1<<20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.Topics[0].Partitions[0].ErrorCode
-	}
+	id := s.topicID(t, "epochs")
+	fetch := func(epoch int32) int16 { return fetchAtEpoch(ctx, t, cl, "epochs", id, epoch) }
 	for _, tc := range []struct {
 		epoch int32
 		want  int16
@@ -150,4 +113,38 @@ func TestLeaderEpochs(t *testing.T) {
 			t.Errorf("OffsetForLeaderEpoch(%d) = epoch %d end %d (%v), want %d %d", ot.Partitions[i].LeaderEpoch, p.LeaderEpoch, p.EndOffset, kerr.ErrorForCode(p.ErrorCode), want[i].epoch, want[i].end)
 		}
 	}
+}
+
+// metadataLeaderEpoch asks the gateway itself (kadm may answer from the
+// client's cache) for the leader epoch of topic's partition 0.
+func metadataLeaderEpoch(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) int32 {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].Partitions[0].LeaderEpoch
+}
+
+// fetchAtEpoch fetches topic's partition 0 (by id from v13) with the given
+// CurrentLeaderEpoch and returns the partition's error code.
+func fetchAtEpoch(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, id [16]byte, epoch int32) int16 {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MaxBytes = 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = epoch, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
 }
