@@ -115,7 +115,10 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest, denied []boo
 			return resp
 		}
 		release() // too little: this response is dropped
-		if !waitAny(ctx, timer.C, watches) {
+		s.metrics.fetchPurgatory.Inc()
+		woken := waitAny(ctx, timer.C, watches)
+		s.metrics.fetchPurgatory.Dec()
+		if !woken {
 			// The deadline passed: answer with what is there now.
 			resp, _, _, release = s.fetchGranted(ctx, req, denied, nil)
 			holdUntilWritten(ctx, release)

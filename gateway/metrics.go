@@ -12,6 +12,9 @@ type metrics struct {
 	badFrames    prometheus.Counter
 	// offsetsExpired counts partitions whose committed offset expired.
 	offsetsExpired prometheus.Counter
+	// fetchPurgatory is the number of fetches waiting in their long poll,
+	// as Kafka's fetch purgatory size.
+	fetchPurgatory prometheus.Gauge
 	// requests is indexed by api key; its label values are made up front
 	// from the version table.
 	requests map[int16]prometheus.Counter
@@ -35,6 +38,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		offsetsExpired: f.NewCounter(prometheus.CounterOpts{
 			Name: "strata_gateway_offsets_expired_total",
 			Help: "Partitions whose committed offset expired (offsets.retention.minutes).",
+		}),
+		fetchPurgatory: f.NewGauge(prometheus.GaugeOpts{
+			Name: "strata_gateway_fetch_purgatory",
+			Help: "Fetch requests waiting in their long poll for data (Kafka's fetch purgatory size).",
 		}),
 		requests: make(map[int16]prometheus.Counter, len(apis)),
 	}
