@@ -101,6 +101,9 @@ func NewNATSCluster(t testing.TB, n int) *NATSCluster {
 	return c
 }
 
+// clusterNodeReadyTimeout bounds a cluster node's start or restart.
+const clusterNodeReadyTimeout = 2 * time.Minute
+
 func (node *NATSClusterNode) start() error {
 	srv, err := natsembed.Start(natsembed.Config{
 		StoreDir:    node.StoreDir,
@@ -111,7 +114,11 @@ func (node *NATSClusterNode) start() error {
 		ClusterPort: node.clusterPort,
 		Routes:      node.routes,
 		MonitorPort: node.monitorPort,
-		Logger:      natsTestLogger(),
+		// A node restarted mid-load recovers its streams before it
+		// accepts connections; under -race on a shared 2-core machine
+		// that once took over the 30 s default.
+		ReadyTimeout: clusterNodeReadyTimeout,
+		Logger:       natsTestLogger(),
 	})
 	if err != nil {
 		return fmt.Errorf("testenv: start nats node %s: %w", node.Name, err)
