@@ -28,6 +28,7 @@ FUZZ_TARGETS := \
 	./tiered/batch:FuzzEachRecord:10000x \
 	./tiered/segment:FuzzReadIndex:50000x \
 	./tiered/wal:FuzzParseRecord:50000x \
+	./tiered/wal:FuzzParseChain:50000x \
 	./coordinator:FuzzDecodeEntries:50000x \
 	./tiered/compact:FuzzClean:20000x \
 	./schemaregistry:FuzzHandlers:2000x \

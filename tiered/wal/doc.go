@@ -41,6 +41,23 @@
 //   - Reads go through the stream leader (direct gets are off), so a replay
 //     sees every acknowledged append.
 //
+// # Writer chains
+//
+// A Writer (chain.go) appends the records of many partitions as one message
+// per round on its own subject in each shard, "<prefix>.wal.<n>.w.<writer
+// id>", in the chain format (record.go: a version byte of 2, a CRC32C over
+// the message, then one entry per partition with its epoch, offsets and
+// batches). Only the writer appends records to its chain, each message
+// naming the chain's last sequence, so fencing a partition is done on the
+// chain: a new leader publishes a fence entry (the partition and its epoch)
+// there, which refuses the writer's next message as a whole and makes the
+// writer drop that partition's records from it; the new leader replays the
+// writer's records of the partition below the fence. The same message count
+// then serves 6 partitions or 1,000.
+//
+// Package tiered does not append through a Writer yet: its records still go
+// to the partition subjects above.
+//
 // Usage:
 //
 //	w, err := wal.Open(ctx, js, wal.Config{Shards: 4, Replicas: 3})

@@ -66,6 +66,8 @@ type Log struct {
 	maxPayload int
 
 	batches, batchedAppends, fallbacks atomic.Uint64
+	// The writer chains' counters (chain.go).
+	chainMessages, chainAppends, chainRefusals atomic.Uint64
 }
 
 // Open creates the WAL streams, or checks existing ones against cfg.
@@ -213,9 +215,10 @@ func (l *Log) StreamNames() []string {
 const natsHeaderBytes = 256
 
 // MaxDataBytes is the most batch data one Record may carry: the server's max
-// payload less the record header and the NATS headers.
+// payload less the NATS headers and the larger of a partition message's
+// header and a chain message's header and entry.
 func (l *Log) MaxDataBytes() int {
-	return l.maxPayload - HeaderBytes - natsHeaderBytes
+	return l.maxPayload - natsHeaderBytes - max(HeaderBytes, chainHeaderBytes+recordEntryBytes)
 }
 
 // shard returns p's shard number and subject.
@@ -316,14 +319,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // LastSeq returns the sequence of p's last message, 0 if it has none.
 func (l *Log) LastSeq(ctx context.Context, p Partition) (uint64, error) {
 	s, subject := l.stream(p)
-	m, err := s.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("wal: last message of %s: %w", subject, err)
-	}
-	return m.Sequence, nil
+	return l.lastSeq(ctx, s, subject)
 }
 
 // Replay calls fn for each of p's messages after sequence after, in order, up
@@ -333,7 +329,23 @@ func (l *Log) LastSeq(ctx context.Context, p Partition) (uint64, error) {
 // message. A record that fails its checksum stops the replay with ErrCorrupt:
 // the tail holds acknowledged data, and skipping it would lose some silently.
 func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq uint64, r Record) error) (uint64, error) {
-	last, err := l.LastSeq(ctx, p)
+	s, subject := l.stream(p)
+	return l.replaySubject(ctx, s, subject, after, func(seq uint64, data []byte) error {
+		r, err := parseRecord(data)
+		if err != nil {
+			return fmt.Errorf("%s sequence %d: %w", subject, seq, err)
+		}
+		return fn(seq, r)
+	})
+}
+
+// replaySubject calls visit with each of subject's messages in s after
+// sequence after, in order, up to its last one at the time of the call, and
+// returns that last sequence (or after, when there is nothing newer); from
+// the start when the subject's last sequence is below after (the stream was
+// recreated).
+func (l *Log) replaySubject(ctx context.Context, s jetstream.Stream, subject string, after uint64, visit func(seq uint64, data []byte) error) (uint64, error) {
+	last, err := l.lastSeq(ctx, s, subject)
 	if err != nil {
 		return after, err
 	}
@@ -343,10 +355,9 @@ func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq
 	if last == after {
 		return after, nil
 	}
-	s, subject := l.stream(p)
 	seq := after + 1
 	if last-after > bulkReplaySpan {
-		if seq, err = replayBulk(ctx, s, subject, seq, last, fn); err != nil {
+		if seq, err = replayBulk(ctx, s, subject, seq, last, visit); err != nil {
 			return 0, err
 		}
 	}
@@ -358,11 +369,7 @@ func (l *Log) Replay(ctx context.Context, p Partition, after uint64, fn func(seq
 		if m.Sequence > last {
 			break
 		}
-		r, err := parseRecord(m.Data)
-		if err != nil {
-			return 0, fmt.Errorf("%s sequence %d: %w", subject, m.Sequence, err)
-		}
-		if err := fn(m.Sequence, r); err != nil {
+		if err := visit(m.Sequence, m.Data); err != nil {
 			return 0, err
 		}
 		seq = m.Sequence + 1
@@ -383,7 +390,7 @@ const (
 
 // replayBulk replays from sequence from through last and returns the
 // sequence to continue from.
-func replayBulk(ctx context.Context, s jetstream.Stream, subject string, from, last uint64, fn func(uint64, Record) error) (uint64, error) {
+func replayBulk(ctx context.Context, s jetstream.Stream, subject string, from, last uint64, visit func(uint64, []byte) error) (uint64, error) {
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{subject},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -410,11 +417,7 @@ func replayBulk(ctx context.Context, s jetstream.Stream, subject string, from, l
 			if err != nil || md.Sequence.Stream > last {
 				continue
 			}
-			r, err := parseRecord(m.Data())
-			if err != nil {
-				return 0, fmt.Errorf("%s sequence %d: %w", subject, md.Sequence.Stream, err)
-			}
-			if err := fn(md.Sequence.Stream, r); err != nil {
+			if err := visit(md.Sequence.Stream, m.Data()); err != nil {
 				return 0, err
 			}
 			next = md.Sequence.Stream + 1

@@ -1,0 +1,450 @@
+package wal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Writer chains. A Writer is one gateway run's appender: it has one subject
+// per shard, "<prefix>.wal.<n>.w.<writer id>", its chain, and every round of
+// its group commit is one message on it (or one atomic batch of them, when a
+// round holds more than a message carries) with the records of every
+// partition that was waiting. So the WAL's message count follows the
+// gateway's rounds, not its partitions: at 1,000 partitions a round is one
+// message, where per-partition subjects made it 1,000.
+//
+// Fencing moves from the partition to the chain. Every chain message names
+// the chain's last sequence the writer knows (JetStream's
+// Nats-Expected-Last-Subject-Sequence), and only its writer appends records
+// to it. A new leader of a partition fences the previous writer by
+// publishing a fence entry (the partition and the new leader's epoch) on that
+// writer's chain (Fence). From the fence's sequence on, the writer's next
+// message is refused as a whole, since it expected an older last sequence:
+// none of its records, of any partition, is stored. The writer then reads
+// what moved its chain, which only fences do, and sends the round again
+// without the fenced partitions' records: those fail with ErrFenced. A
+// writer's records of a partition therefore all lie below the fence, and the
+// new leader replays exactly them (ReplayChain up to the fence's sequence):
+// nothing the old writer appends after it can have been acknowledged.
+//
+// A fence names an epoch: the writer refuses its appends of the partition
+// with a lower epoch, so it may lead the partition again under a later
+// claim.
+
+// validWriterID is what a writer id may hold: it is a subject token.
+var validWriterID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+// Writer appends records of many partitions to its chains, one per shard.
+// Its id must be unique to the process run that uses it (a node id and an
+// incarnation): two writers on one chain would fence each other's rounds.
+// Its methods are safe for concurrent use.
+type Writer struct {
+	log    *Log
+	id     string
+	chains []*chain
+}
+
+// Writer returns the writer with id, whose chains are empty or were last
+// written by this process.
+func (l *Log) Writer(id string) (*Writer, error) {
+	if !validWriterID.MatchString(id) {
+		return nil, fmt.Errorf("wal: writer id %q: 1 to 64 letters, digits, '-' and '_'", id)
+	}
+	w := &Writer{log: l, id: id}
+	for n := range l.streams {
+		w.chains = append(w.chains, &chain{log: l, shard: n, subject: l.chainSubject(n, id), fences: map[Partition]int32{}})
+	}
+	return w, nil
+}
+
+// ID returns the writer's id.
+func (w *Writer) ID() string { return w.id }
+
+func (l *Log) chainSubject(shard int, writer string) string {
+	return l.subjectPrefix(shard) + "w." + writer
+}
+
+// Shard returns the number of the shard p's records go to.
+func (l *Log) Shard(p Partition) int {
+	n, _ := l.shard(p)
+	return n
+}
+
+// Append adds r, p's next records, to the writer's chain in p's shard and
+// returns the stream sequence of the message that holds them, once the
+// stream's quorum stored it. Records of other partitions waiting at the same
+// time share the message. It returns ErrFenced (wrapped) when a fence of p at
+// an epoch above r.Epoch is on the chain. Any other error leaves the outcome
+// unknown.
+func (w *Writer) Append(ctx context.Context, p Partition, r Record) (uint64, error) {
+	if len(r.Data) > w.log.MaxDataBytes() {
+		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), w.log.MaxDataBytes())
+	}
+	n, _ := w.log.shard(p)
+	c := w.chains[n]
+	req := &chainReq{entry: Entry{Partition: p, Record: r}, done: make(chan struct{})}
+	c.submit(req)
+	select {
+	case <-req.done:
+		return req.seq, req.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("wal: append of partition %d to %s: outcome unknown: %w", p.Partition, c.subject, ctx.Err())
+	}
+}
+
+// Fence publishes a fence of p at epoch on writer's chain and returns its
+// sequence: the writer's messages from then on hold no record of p with a
+// lower epoch, so its records of p below that epoch all lie below the
+// returned sequence.
+func (l *Log) Fence(ctx context.Context, writer string, p Partition, epoch int32) (uint64, error) {
+	if !validWriterID.MatchString(writer) {
+		return 0, fmt.Errorf("wal: writer id %q is not one", writer)
+	}
+	n, _ := l.shard(p)
+	subject := l.chainSubject(n, writer)
+	ack, err := l.js.Publish(ctx, subject, encodeChain(chainFences, []Entry{{Partition: p, Record: Record{Epoch: epoch}}}))
+	if err != nil {
+		return 0, fmt.Errorf("wal: fence partition %d at epoch %d on %s: %w", p.Partition, epoch, subject, err)
+	}
+	return ack.Sequence, nil
+}
+
+// ChainLastSeq returns the sequence of the last message on writer's chain in
+// p's shard, 0 if it has none.
+func (l *Log) ChainLastSeq(ctx context.Context, writer string, p Partition) (uint64, error) {
+	n, _ := l.shard(p)
+	return l.lastSeq(ctx, l.streams[n], l.chainSubject(n, writer))
+}
+
+// ReplayChain calls fn, in order, for each record on writer's chain in
+// shard in a message after sequence after, up to the chain's last message at
+// the time of the call, and returns that last sequence (or after, when there
+// is nothing newer). Every partition's records are passed: one read of the
+// chain serves all the partitions a new leader takes over from the writer.
+// Fences are not passed. A message that fails its checksum stops the replay
+// with ErrCorrupt.
+func (l *Log) ReplayChain(ctx context.Context, writer string, shard int, after uint64, fn func(seq uint64, e Entry) error) (uint64, error) {
+	if shard < 0 || shard >= len(l.streams) {
+		return after, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
+	}
+	subject := l.chainSubject(shard, writer)
+	return l.replaySubject(ctx, l.streams[shard], subject, after, func(seq uint64, data []byte) error {
+		kind, entries, err := parseChain(data)
+		if err != nil {
+			return fmt.Errorf("%s sequence %d: %w", subject, seq, err)
+		}
+		if kind != chainRecords {
+			return nil
+		}
+		for _, e := range entries {
+			if err := fn(seq, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PurgeChain removes the messages of writer's chain in shard below before.
+// As Purge, the caller keeps the last message it needs, and never purges the
+// chain's last message: it anchors the writer's expected sequence.
+func (l *Log) PurgeChain(ctx context.Context, writer string, shard int, before uint64) error {
+	if before <= 1 || shard < 0 || shard >= len(l.streams) {
+		return nil
+	}
+	subject := l.chainSubject(shard, writer)
+	if err := l.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
+		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
+	}
+	return nil
+}
+
+// chainReq is one Append waiting for its round.
+type chainReq struct {
+	entry Entry
+
+	seq  uint64
+	err  error
+	done chan struct{}
+}
+
+// chain is a writer's chain in one shard. One round at a time runs on it,
+// since each message must name the one before it.
+type chain struct {
+	log     *Log
+	shard   int
+	subject string
+
+	mu      sync.Mutex
+	queue   []*chainReq
+	running bool
+
+	// Owned by the running round.
+	last   uint64 // the chain's last sequence, as far as the writer knows
+	synced bool   // last is known: nothing unread moved the chain
+	// fences holds the highest fence epoch read per partition.
+	fences map[Partition]int32
+}
+
+// submit queues req and starts the rounds if none run. The goroutine ends
+// when the queue is empty; each round is bounded by appendTimeout.
+func (c *chain) submit(req *chainReq) {
+	c.mu.Lock()
+	c.queue = append(c.queue, req)
+	start := !c.running
+	c.running = true
+	c.mu.Unlock()
+	if start {
+		go c.run()
+	}
+}
+
+func (c *chain) run() {
+	for {
+		round := c.take()
+		if round == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+		c.commit(ctx, round)
+		cancel()
+		for _, req := range round {
+			close(req.done)
+		}
+	}
+}
+
+// take removes the next round from the queue: what one atomic batch holds.
+// It returns nil, and marks the rounds stopped, when none wait.
+func (c *chain) take() []*chainReq {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		c.running = false
+		return nil
+	}
+	n, size := 0, 0
+	for n < len(c.queue) && (n == 0 || size+recordEntryBytes+len(c.queue[n].entry.Record.Data) <= maxBatchBytes) {
+		size += recordEntryBytes + len(c.queue[n].entry.Record.Data)
+		n++
+	}
+	round := c.queue[:n:n]
+	c.queue = append([]*chainReq(nil), c.queue[n:]...)
+	return round
+}
+
+// chainAttempts bounds the sends of one round: each retry follows fences
+// published meanwhile, and a chain fenced this often is busy being taken
+// over.
+const chainAttempts = 8
+
+// commit sends round as one or more messages after the chain's last
+// sequence, retrying without the fenced partitions' records while fences
+// refuse it.
+func (c *chain) commit(ctx context.Context, round []*chainReq) {
+	live := round
+	for attempt := 1; ; attempt++ {
+		if !c.synced {
+			if err := c.sync(ctx); err != nil {
+				failAll(live, fmt.Errorf("wal: read chain %s: %w", c.subject, err))
+				return
+			}
+		}
+		live = c.dropFenced(live)
+		if len(live) == 0 {
+			return
+		}
+		msgs := c.encode(live)
+		seqs, err := c.publish(ctx, msgs)
+		code := apiErrorCode(err)
+		switch {
+		case err == nil:
+			for i, m := range msgs {
+				for _, req := range m.reqs {
+					req.seq = seqs[i]
+				}
+			}
+			c.last = seqs[len(seqs)-1]
+			c.log.chainMessages.Add(uint64(len(msgs)))
+			c.log.chainAppends.Add(uint64(len(live)))
+			return
+		case (code == jetstream.JSErrCodeStreamWrongLastSequence || code == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && attempt < chainAttempts:
+			// Refused whole: something moved the chain, a fence or (10164)
+			// a message still in process. Read it and send again.
+			c.log.chainRefusals.Add(1)
+			c.synced = false
+			if code == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
+				if err := sleep(ctx, time.Duration(attempt)*time.Millisecond); err != nil {
+					failAll(live, fmt.Errorf("wal: append to %s: %w", c.subject, err))
+					return
+				}
+			}
+		case code != 0:
+			// Refused, so nothing is stored, and not for a fence.
+			failAll(live, fmt.Errorf("wal: append to %s: %w", c.subject, err))
+			return
+		default:
+			// Unknown outcome: the messages may be stored. Read the chain
+			// again before the next round.
+			c.synced = false
+			failAll(live, fmt.Errorf("wal: append to %s: outcome unknown: %w", c.subject, err))
+			return
+		}
+	}
+}
+
+func failAll(reqs []*chainReq, err error) {
+	for _, req := range reqs {
+		req.err = err
+	}
+}
+
+// dropFenced fails the requests whose partition is fenced above their epoch
+// and returns the rest.
+func (c *chain) dropFenced(reqs []*chainReq) []*chainReq {
+	var live []*chainReq
+	for _, req := range reqs {
+		e := req.entry
+		if f, ok := c.fences[e.Partition]; ok && f > e.Record.Epoch {
+			req.err = fmt.Errorf("%w: partition %d fenced at epoch %d on %s, appending at %d", ErrFenced, e.Partition.Partition, f, c.subject, e.Record.Epoch)
+			continue
+		}
+		live = append(live, req)
+	}
+	return live
+}
+
+// sync reads the chain's messages after c.last: fences, and this writer's
+// own messages when an append's outcome was unknown. A record message it
+// did not expect is left alone: it can only be this writer's.
+func (c *chain) sync(ctx context.Context) error {
+	s := c.log.streams[c.shard]
+	last, err := c.log.lastSeq(ctx, s, c.subject)
+	if err != nil {
+		return err
+	}
+	if last < c.last {
+		c.last = 0 // the stream was recreated
+	}
+	if last > c.last {
+		_, err = c.log.replaySubject(ctx, s, c.subject, c.last, func(seq uint64, data []byte) error {
+			if seq > last {
+				return nil
+			}
+			kind, entries, err := parseChain(data)
+			if err != nil {
+				return fmt.Errorf("%s sequence %d: %w", c.subject, seq, err)
+			}
+			if kind == chainFences {
+				for _, e := range entries {
+					c.fences[e.Partition] = max(c.fences[e.Partition], e.Record.Epoch)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	c.last, c.synced = last, true
+	return nil
+}
+
+// chainMsg is one message of a round and the requests it carries.
+type chainMsg struct {
+	data []byte
+	reqs []*chainReq
+}
+
+// encode packs reqs into as few messages as the server's max payload allows.
+func (c *chain) encode(reqs []*chainReq) []chainMsg {
+	limit := c.log.maxPayload - natsHeaderBytes
+	var msgs []chainMsg
+	for len(reqs) > 0 {
+		n, size := 0, chainHeaderBytes
+		for n < len(reqs) && (n == 0 || size+recordEntryBytes+len(reqs[n].entry.Record.Data) <= limit) {
+			size += recordEntryBytes + len(reqs[n].entry.Record.Data)
+			n++
+		}
+		data := appendChainHeader(make([]byte, 0, size), chainRecords, n)
+		for _, req := range reqs[:n] {
+			data = appendEntry(data, chainRecords, req.entry)
+		}
+		finishChain(data)
+		msgs = append(msgs, chainMsg{data: data, reqs: reqs[:n:n]})
+		reqs = reqs[n:]
+	}
+	return msgs
+}
+
+// publish sends msgs after c.last: one message as a plain publish, more as
+// one atomic batch whose first message names the expected sequence (the
+// rest follow it in the same batch). It returns each message's sequence.
+func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) {
+	if len(msgs) == 1 {
+		ack, err := c.log.js.PublishMsg(ctx, &nats.Msg{Subject: c.subject, Data: msgs[0].data}, jetstream.WithExpectLastSequencePerSubject(c.last))
+		if err != nil {
+			return nil, err
+		}
+		return []uint64{ack.Sequence}, nil
+	}
+	nc := c.log.js.Conn()
+	id := nats.NewInbox()[len(nats.InboxPrefix):]
+	var reply *nats.Msg
+	for i, m := range msgs {
+		msg := nats.NewMsg(c.subject)
+		msg.Data = m.data
+		msg.Header.Set(hdrBatchID, id)
+		msg.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i == 0 {
+			msg.Header.Set(hdrExpectLast, strconv.FormatUint(c.last, 10))
+		}
+		if i < len(msgs)-1 {
+			if err := nc.PublishMsg(msg); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		msg.Header.Set(hdrBatchCommit, "1")
+		var err error
+		if reply, err = nc.RequestMsgWithContext(ctx, msg); err != nil {
+			return nil, err
+		}
+	}
+	var ack batchAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return nil, fmt.Errorf("parse the batch's acknowledgement %q: %w", reply.Data, err)
+	}
+	if ack.Error != nil {
+		return nil, ack.Error
+	}
+	if ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
+		return nil, fmt.Errorf("a batch of %d acknowledged as %d messages through sequence %d", len(msgs), ack.Count, ack.Seq)
+	}
+	seqs := make([]uint64, len(msgs))
+	for i := range seqs {
+		seqs[i] = ack.Seq - uint64(len(msgs)-1-i)
+	}
+	return seqs, nil
+}
+
+// lastSeq returns the sequence of subject's last message in s, 0 if none.
+func (l *Log) lastSeq(ctx context.Context, s jetstream.Stream, subject string) (uint64, error) {
+	m, err := s.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wal: last message of %s: %w", subject, err)
+	}
+	return m.Sequence, nil
+}

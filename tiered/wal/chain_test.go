@@ -1,0 +1,253 @@
+package wal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+// chainRecord is one record a chain replay returned.
+type chainRecord struct {
+	seq uint64
+	r   Record
+}
+
+// replayChain returns the records on writer's chain after sequence after,
+// per partition.
+func replayChain(t *testing.T, l *Log, writer string, shard int, after uint64) map[Partition][]chainRecord {
+	t.Helper()
+	got := map[Partition][]chainRecord{}
+	if _, err := l.ReplayChain(context.Background(), writer, shard, after, func(seq uint64, e Entry) error {
+		got[e.Partition] = append(got[e.Partition], chainRecord{seq, e.Record})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// queueRound queues reqs on c as if a round were running, so they all wait
+// for the next one, and then runs it.
+func queueRound(c *chain, reqs []*chainReq) {
+	c.mu.Lock()
+	c.running = true
+	c.queue = append(c.queue, reqs...)
+	c.mu.Unlock()
+	c.run()
+}
+
+func chainReqs(n, size int, epoch int32, tag string) []*chainReq {
+	reqs := make([]*chainReq, n)
+	for i := range reqs {
+		data := bytes.Repeat([]byte{byte(i)}, size)
+		copy(data, fmt.Sprintf("%s/%d", tag, i))
+		reqs[i] = &chainReq{entry: Entry{
+			Partition: Partition{TopicID: [16]byte{7}, Partition: int32(i)},
+			Record:    Record{Epoch: epoch, BaseOffset: 0, LastOffset: 0, Data: data},
+		}, done: make(chan struct{})}
+	}
+	return reqs
+}
+
+// TestChainRound: the appends of 300 partitions waiting at once go as one
+// round: one message when they fit in one, else one atomic batch of
+// messages, each stored once and replayed per partition from the chain; on
+// one node and at R3.
+func TestChainRound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes int
+	}{{"one-node", 1}, {"three-nodes", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var js jetstream.JetStream
+			if tc.nodes == 1 {
+				js = testenv.NATS(t).JetStream(t)
+			} else {
+				c := testenv.StartNATSCluster(t, 3)
+				c.WaitReady(t)
+				js = c.JetStream(t)
+			}
+			l, err := Open(ctx, js, Config{Replicas: tc.nodes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := l.Writer("gw1_round")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := w.chains[0]
+
+			small := chainReqs(300, 100, 1, "small")
+			queueRound(c, small)
+			for i, req := range small {
+				if req.err != nil || req.seq != small[0].seq {
+					t.Fatalf("small append %d: sequence %d, %v; want %d", i, req.seq, req.err, small[0].seq)
+				}
+			}
+			if m, a := l.chainMessages.Load(), l.chainAppends.Load(); m != 1 || a != 300 {
+				t.Fatalf("300 small appends in one round made %d messages for %d appends, want 1 for 300", m, a)
+			}
+
+			// 300 records of a hundredth of the max payload each: one
+			// batch of several messages at consecutive sequences.
+			large := chainReqs(300, l.maxPayload/100, 1, "large")
+			queueRound(c, large)
+			first, last := large[0].seq, large[len(large)-1].seq
+			if msgs := l.chainMessages.Load() - 1; msgs < 3 || last-first+1 != msgs {
+				t.Fatalf("300 large appends: %d messages at sequences %d to %d", msgs, first, last)
+			}
+			for i, req := range large {
+				if req.err != nil || req.seq < first || req.seq > last || (i > 0 && req.seq < large[i-1].seq) {
+					t.Fatalf("large append %d: sequence %d, %v", i, req.seq, req.err)
+				}
+			}
+			all, afterSmall := replayChain(t, l, w.ID(), 0, 0), replayChain(t, l, w.ID(), 0, small[0].seq)
+			if len(all) != 300 || len(afterSmall) != 300 {
+				t.Fatalf("the chain holds records of %d partitions, %d after the small round; want 300", len(all), len(afterSmall))
+			}
+			for i := range 300 {
+				p := Partition{TopicID: [16]byte{7}, Partition: int32(i)}
+				got := all[p]
+				if len(got) != 2 || got[0].seq != small[i].seq || got[1].seq != large[i].seq ||
+					!bytes.Equal(got[0].r.Data, small[i].entry.Record.Data) || !bytes.Equal(got[1].r.Data, large[i].entry.Record.Data) {
+					t.Fatalf("partition %d: replayed %d records, want its small and its large one", i, len(got))
+				}
+				if after := afterSmall[p]; len(after) != 1 || after[0].seq != large[i].seq {
+					t.Fatalf("partition %d after sequence %d: %d records", i, small[i].seq, len(after))
+				}
+			}
+		})
+	}
+}
+
+// TestChainFence: a fence on a writer's chain refuses the writer's next
+// message as a whole, holding records of the fenced and another partition:
+// none of its records is stored. The writer sends the other partition's
+// record again alone, fails the fenced one's, and may append to the fenced
+// partition again under a later epoch.
+func TestChainFence(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.NATS(t).JetStream(t)
+	l, err := Open(ctx, js, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.Writer("gw1_old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fenced, other := Partition{TopicID: [16]byte{3}, Partition: 0}, Partition{TopicID: [16]byte{3}, Partition: 1}
+	before, err := w.Append(ctx, fenced, Record{Epoch: 1, Data: []byte("before")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(ctx, other, Record{Epoch: 1, Data: []byte("other before")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new leader of fenced, at epoch 2, fences the writer's chain.
+	fence, err := l.Fence(ctx, w.ID(), fenced, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := []*chainReq{
+		{entry: Entry{Partition: fenced, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}}, done: make(chan struct{})},
+		{entry: Entry{Partition: other, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}}, done: make(chan struct{})},
+	}
+	queueRound(w.chains[0], late)
+	if !errors.Is(late[0].err, ErrFenced) {
+		t.Fatalf("the fenced partition's late append: %v, want ErrFenced", late[0].err)
+	}
+	if late[1].err != nil || late[1].seq <= fence {
+		t.Fatalf("the other partition's late append: sequence %d, %v; want one after the fence at %d", late[1].seq, late[1].err, fence)
+	}
+	if r := l.chainRefusals.Load(); r != 1 {
+		t.Fatalf("%d refusals of the chain, want 1", r)
+	}
+
+	// The refused message is nowhere: the stream holds the two first
+	// appends, the fence and the resent record, and no message carries the
+	// fenced partition's late record.
+	s := l.streams[0]
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 4 {
+		t.Fatalf("the stream holds %d messages, want 4", info.State.Msgs)
+	}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(m.Data, []byte("late fenced")) {
+			t.Fatalf("sequence %d holds the fenced partition's late record", seq)
+		}
+	}
+	// The new leader replays exactly the records below its fence.
+	if got := replayChain(t, l, w.ID(), 0, 0)[fenced]; len(got) != 1 || got[0].seq != before || string(got[0].r.Data) != "before" {
+		t.Fatalf("replay of the fenced partition: %+v", got)
+	}
+	if got := replayChain(t, l, w.ID(), 0, 0)[other]; len(got) != 2 || string(got[1].r.Data) != "late other" {
+		t.Fatalf("replay of the other partition: %+v", got)
+	}
+
+	// Known fenced: refused without a round trip. A later claim appends.
+	if _, err := w.Append(ctx, fenced, Record{Epoch: 1, Data: []byte("still late")}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("append at the fenced epoch: %v, want ErrFenced", err)
+	}
+	seq, err := w.Append(ctx, fenced, Record{Epoch: 3, BaseOffset: 5, LastOffset: 5, Data: []byte("reclaimed")})
+	if err != nil {
+		t.Fatalf("append at a later epoch: %v", err)
+	}
+	if got := replayChain(t, l, w.ID(), 0, fence)[fenced]; len(got) != 1 || got[0].seq != seq || got[0].r.Epoch != 3 {
+		t.Fatalf("replay after the fence: %+v", got)
+	}
+}
+
+// TestChainPurge: purging a chain below its last message keeps that message
+// as the anchor, and the writer's appends go on after it.
+func TestChainPurge(t *testing.T) {
+	ctx := context.Background()
+	l, err := Open(ctx, testenv.NATS(t).JetStream(t), Config{Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.Writer("gw2_purge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Partition{TopicID: [16]byte{5}, Partition: 9}
+	var seqs []uint64
+	for i := range 4 {
+		seq, err := w.Append(ctx, p, Record{Epoch: 1, BaseOffset: int64(i), LastOffset: int64(i), Data: fmt.Appendf(nil, "%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	if last, err := l.ChainLastSeq(ctx, w.ID(), p); err != nil || last != seqs[3] {
+		t.Fatalf("ChainLastSeq = %d, %v; want %d", last, err, seqs[3])
+	}
+	if err := l.PurgeChain(ctx, w.ID(), l.Shard(p), seqs[3]); err != nil {
+		t.Fatal(err)
+	}
+	if got := replayChain(t, l, w.ID(), l.Shard(p), 0)[p]; len(got) != 1 || got[0].seq != seqs[3] {
+		t.Fatalf("after purge: %+v", got)
+	}
+	seq, err := w.Append(ctx, p, Record{Epoch: 1, BaseOffset: 4, LastOffset: 4})
+	if err != nil || seq <= seqs[3] {
+		t.Fatalf("append after purge: %d, %v", seq, err)
+	}
+	if _, err := l.Writer("not a token"); err == nil {
+		t.Fatal("a writer id with spaces was accepted")
+	}
+}
