@@ -363,6 +363,7 @@ func (l *Log) committed(fp *flushPart, next, stored index.Partition, rev uint64)
 	p.purgeBelow = max(p.purgeBelow, next.WALSeq)
 	batches := p.inflight
 	p.inflight = nil
+	l.resetChainFloor(p)
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()

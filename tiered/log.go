@@ -17,6 +17,7 @@ import (
 	"github.com/stratalog/strata/tiered/cache"
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/objstore"
+	"github.com/stratalog/strata/tiered/wal"
 )
 
 // Index is what the log needs of the coordinator: each partition's committed
@@ -168,6 +169,10 @@ type Config struct {
 	// WALPurgeInterval is how often flushed messages are purged from the
 	// WAL. Default DefaultWALPurgeInterval.
 	WALPurgeInterval time.Duration
+	// WALChains appends every partition's records to this Log's own WAL
+	// writer chain (chain.go) rather than to each partition's subject: one
+	// WAL message per round per shard, whatever the partition count.
+	WALChains bool
 	// ObjectGrace is the garbage collector's grace period (tiered/gc): an
 	// object unreferenced and older than it may be deleted. A commit that
 	// would reference an object created ObjectGrace ago or more is
@@ -294,6 +299,17 @@ type Log struct {
 	stop    context.CancelFunc
 	senders sync.WaitGroup
 
+	// writer is this Log's WAL writer with Config.WALChains, else nil.
+	writer *wal.Writer
+	// floorsMu guards chainFloors: per partition, the sequence of the
+	// first message of this writer's chain holding its batches not yet in
+	// the index (chain.go). It is taken under partitions' mu.
+	floorsMu    sync.Mutex
+	chainFloors map[index.TopicPartition]uint64
+	// chainPurged is, per shard, what the purger last removed below; only
+	// the purge loop uses it.
+	chainPurged []uint64
+
 	mu    sync.Mutex
 	parts map[index.TopicPartition]*partition
 	// replicas are partitions read as a follower (replica.go).
@@ -327,6 +343,15 @@ func New(cfg Config) (*Log, error) {
 		replicas:      make(map[index.TopicPartition]*replica),
 		durableBefore: cfg.Now(),
 		verifies:      rate.NewLimiter(rate.Limit(cfg.VerifyRate), max(1, cfg.VerifyRate/10)),
+	}
+	if cfg.WALChains && cfg.WAL != nil {
+		w, err := cfg.WAL.Writer(newWriterID(cfg.NodeID))
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		l.writer, l.chainFloors = w, make(map[index.TopicPartition]uint64)
+		l.chainPurged = make([]uint64, cfg.WAL.Shards())
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)
 	l.prefetch = newPrefetcher(l)

@@ -70,6 +70,9 @@ type partition struct {
 	walQueued   []*pending
 	walInflight []*pending
 	walSending  bool
+	// fresh is set by a claim that found the partition never written and
+	// named this Log's writer chain at once (claimFresh): nothing to replay.
+	fresh bool
 	// purgeBelow is the last WAL sequence an index commit covered: the
 	// purger removes the messages below it (it stays as the chain's anchor).
 	// purged is what the purger last removed below.
@@ -170,6 +173,11 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	}
 	claim := st
 	claim.LeaderEpoch++
+	if p.durability == DurabilityWAL {
+		if p.fresh, err = l.claimFresh(ctx, p.tp, &claim); err != nil {
+			return fmt.Errorf("read the wal: %w", err)
+		}
+	}
 	claim.Epochs = append(slices.Clone(st.Epochs), index.EpochStart{Epoch: claim.LeaderEpoch, StartOffset: st.HighWatermark})
 	if n := len(claim.Epochs); n > index.MaxEpochs {
 		claim.Epochs = claim.Epochs[n-index.MaxEpochs:]
@@ -301,8 +309,10 @@ var errForeignAppend = errors.New("another leader appended")
 // client acts on as final (a sequence gap, an offset past the end) is checked
 // here first. Messages of p's own epoch are this gateway's appends in flight.
 func (l *Log) walSuperseded(ctx context.Context, p *partition) (bool, error) {
-	if l.cfg.WAL == nil || p.durability != DurabilityWAL {
-		return false, nil // only the WAL has writers a claim does not fence at once
+	if l.cfg.WAL == nil || p.durability != DurabilityWAL || l.writer != nil {
+		// Only the partition subjects have writers a claim does not fence
+		// at once; a writer chain is fenced by the claim (chain.go).
+		return false, nil
 	}
 	p.mu.Lock()
 	after, epoch := p.walLast, p.committed.LeaderEpoch

@@ -329,7 +329,7 @@ func (l *Log) verifyClaim(ctx context.Context, p *partition) bool {
 			return l.reloadStale(p, "index", rev, cur)
 		}
 	}
-	if l.cfg.WAL != nil && p.walIdle(walLast) {
+	if l.cfg.WAL != nil && l.writer == nil && p.walIdle(walLast) {
 		if cur, err := l.cfg.WAL.LastSeq(ctx, walPartition(p.tp)); err == nil && cur != walLast && p.walIdle(walLast) {
 			return l.reloadStale(p, "wal", rev, cur)
 		}

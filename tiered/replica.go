@@ -33,6 +33,9 @@ type replica struct {
 	// committed high watermark on.
 	tail   []tailBatch
 	walSeq uint64
+	// walWriter is the chain tail and walSeq are of ("": the partition's
+	// own subject).
+	walWriter string
 }
 
 // replicaState returns what tp held as of at most ReplicaRefresh ago.
@@ -72,9 +75,22 @@ func (l *Log) replicaState(ctx context.Context, tp index.TopicPartition) (snapsh
 }
 
 // refreshTail reads the WAL messages appended since the last refresh and
-// drops batches the index now covers. The caller holds r.mu.
+// drops batches the index now covers: from the partition's own subject, or
+// from the writer chain the index names (chain.go). The caller holds r.mu.
 func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartition) error {
-	last, err := w.LastSeq(ctx, walPartition(tp))
+	wp := walPartition(tp)
+	writer := r.committed.WALWriter
+	if writer != r.walWriter {
+		// The tail moved to another chain: read it afresh there.
+		r.tail, r.walSeq, r.walWriter = nil, 0, writer
+	}
+	var last uint64
+	var err error
+	if writer == "" {
+		last, err = w.LastSeq(ctx, wp)
+	} else {
+		last, err = w.ChainLastSeq(ctx, writer, wp)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +105,7 @@ func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartitio
 	}
 	if last != r.walSeq {
 		hw := r.committed.HighWatermark
-		r.walSeq, err = w.Replay(ctx, walPartition(tp), r.walSeq, func(_ uint64, rec wal.Record) error {
+		add := func(rec wal.Record) error {
 			if rec.LastOffset < hw {
 				return nil
 			}
@@ -97,7 +113,19 @@ func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartitio
 				r.tail = append(r.tail, tailBatch{data: b, h: h})
 				return nil
 			})
-		})
+		}
+		if writer == "" {
+			r.walSeq, err = w.Replay(ctx, wp, r.walSeq, func(_ uint64, rec wal.Record) error { return add(rec) })
+		} else {
+			// A chain holds every partition of its writer's shard: this
+			// read passes over the others' records.
+			r.walSeq, err = w.ReplayChain(ctx, writer, w.Shard(wp), r.walSeq, func(_ uint64, e wal.Entry) error {
+				if e.Partition != wp {
+					return nil
+				}
+				return add(e.Record)
+			})
+		}
 		if err != nil {
 			r.tail, r.walSeq = nil, 0
 			return err

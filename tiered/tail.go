@@ -64,6 +64,15 @@ type WAL interface {
 	Purge(ctx context.Context, p wal.Partition, before uint64) error
 	// MaxDataBytes is the most batch data one record may carry.
 	MaxDataBytes() int
+
+	// Writer chains (chain.go); see the wal methods of the same names.
+	Writer(id string) (*wal.Writer, error)
+	Fence(ctx context.Context, writer string, p wal.Partition, epoch int32) (uint64, error)
+	ReplayChain(ctx context.Context, writer string, shard int, after uint64, fn func(seq uint64, e wal.Entry) error) (uint64, error)
+	ChainLastSeq(ctx context.Context, writer string, p wal.Partition) (uint64, error)
+	PurgeChain(ctx context.Context, writer string, shard int, before uint64) error
+	Shard(p wal.Partition) int
+	Shards() int
 }
 
 // walAppendTimeout bounds one WAL append: JetStream answers in milliseconds,
@@ -104,7 +113,13 @@ func (l *Log) send(p *partition) {
 		}
 		ctx, cancel := context.WithTimeout(l.ctx, walAppendTimeout)
 		start := l.cfg.Now()
-		seq, err := l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
+		var seq uint64
+		var err error
+		if l.writer != nil {
+			seq, err = l.writer.Append(ctx, walPartition(p.tp), rec)
+		} else {
+			seq, err = l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
+		}
 		cancel()
 		if err != nil {
 			l.metrics.walErrors.Inc()
@@ -119,7 +134,7 @@ func (l *Log) send(p *partition) {
 		}
 		l.metrics.walAppendSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
 		l.metrics.walBytes.Add(float64(len(rec.Data)))
-		if dropped := p.appendedToWAL(seq, l.cfg.Now()); dropped > 0 {
+		if dropped := l.appendedToWAL(p, seq, l.cfg.Now()); dropped > 0 {
 			l.drop(p, dropped)
 			return
 		}
@@ -161,7 +176,7 @@ func (p *partition) takeForWAL(maxData int) (rec wal.Record, expectLast uint64, 
 // visible and queued for the flush. On a partition that broke meanwhile the
 // batches are still acknowledged (the next leader replays them) but not
 // queued, and their bytes are returned for the caller to release.
-func (p *partition) appendedToWAL(seq uint64, now time.Time) (dropped int) {
+func (l *Log) appendedToWAL(p *partition, seq uint64, now time.Time) (dropped int) {
 	p.mu.Lock()
 	batches := p.walInflight
 	p.walInflight = nil
@@ -169,6 +184,7 @@ func (p *partition) appendedToWAL(seq uint64, now time.Time) (dropped int) {
 	for _, pb := range batches {
 		pb.walSeq = seq
 	}
+	l.setChainFloor(p.tp, seq)
 	if p.broken {
 		p.walSending = false
 		p.mu.Unlock()
@@ -209,67 +225,97 @@ func (l *Log) failWAL(p *partition, err error) {
 // replay loads the WAL tail above the committed high watermark into p (see
 // the file comment). It reads after the last message the index covers
 // (index.Partition.WALSeq); messages purges have not yet removed below the
-// high watermark are skipped.
+// high watermark are skipped. With writer chains the tail is read from the
+// chain the index names (replayChain).
 func (l *Log) replay(ctx context.Context, p *partition) error {
 	if l.cfg.WAL == nil {
 		return nil
 	}
-	hw := p.committed.HighWatermark
-	next := hw
-	var batches []*pending
-	var starts []index.EpochStart // where each replayed epoch begins
+	if l.writer != nil {
+		return l.replayChain(ctx, p)
+	}
+	t, err := l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+		return l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, fn)
+	})
+	if err != nil {
+		return err
+	}
+	l.installTail(p, t, t.last)
+	return nil
+}
+
+// replayedTail is what a replay read of a partition's WAL tail.
+type replayedTail struct {
+	batches []*pending
+	starts  []index.EpochStart // where each replayed epoch begins
+	next    int64              // the offset after the last batch
+	last    uint64             // the last sequence the read covered
+}
+
+// readTail reads the records each passes it, in order, into batches above
+// p's committed high watermark, checking that their offsets follow on, and
+// rebuilds p's producer and transaction state from them.
+func (l *Log) readTail(p *partition, each func(fn func(seq uint64, r wal.Record) error) (uint64, error)) (replayedTail, error) {
+	t := replayedTail{next: p.committed.HighWatermark}
 	nowMs := l.cfg.Now().UnixMilli()
-	last, err := l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, func(seq uint64, r wal.Record) error {
-		if r.LastOffset < next {
+	last, err := each(func(seq uint64, r wal.Record) error {
+		if r.LastOffset < t.next {
 			return nil
 		}
-		if r.BaseOffset != next {
-			return fmt.Errorf("%w: sequence %d holds offsets [%d, %d], want %d next", ErrCorruptTail, seq, r.BaseOffset, r.LastOffset, next)
+		if r.BaseOffset != t.next {
+			return fmt.Errorf("%w: sequence %d holds offsets [%d, %d], want %d next", ErrCorruptTail, seq, r.BaseOffset, r.LastOffset, t.next)
 		}
 		return batch.Each(r.Data, func(b []byte, h batch.Header) error {
-			if h.BaseOffset != next {
-				return fmt.Errorf("%w: sequence %d has a batch at offset %d, want %d", ErrCorruptTail, seq, h.BaseOffset, next)
+			if h.BaseOffset != t.next {
+				return fmt.Errorf("%w: sequence %d has a batch at offset %d, want %d", ErrCorruptTail, seq, h.BaseOffset, t.next)
 			}
-			if n := len(starts); n == 0 || h.PartitionLeaderEpoch > starts[n-1].Epoch {
-				starts = append(starts, index.EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: next})
+			if n := len(t.starts); n == 0 || h.PartitionLeaderEpoch > t.starts[n-1].Epoch {
+				t.starts = append(t.starts, index.EpochStart{Epoch: h.PartitionLeaderEpoch, StartOffset: t.next})
 			}
 			pb := newPending(b, h)
 			pb.walSeq = seq
 			pb.finish(nil)
-			batches = append(batches, pb)
+			t.batches = append(t.batches, pb)
 			if h.Idempotent() {
 				p.producers[h.ProducerID] = recordProducerBatch(p.producers[h.ProducerID], h, nowMs)
 			}
 			p.aborted = applyTxn(p.openTxns, p.aborted, b, h)
-			next = h.LastOffset() + 1
+			t.next = h.LastOffset() + 1
 			return nil
 		})
 	})
 	if errors.Is(err, wal.ErrCorrupt) {
 		err = fmt.Errorf("%w: %w", ErrCorruptTail, err)
 	}
-	if err != nil {
-		return err
-	}
+	t.last = last
+	return t, err
+}
+
+// installTail makes the replayed tail p's: acknowledged, visible and queued
+// for the next flush, with walLast the sequence p's next append follows.
+func (l *Log) installTail(p *partition, t replayedTail, walLast uint64) {
 	size := 0
-	for _, pb := range batches {
+	for _, pb := range t.batches {
 		size += len(pb.data)
 	}
 	l.mu.Lock()
 	l.queued += size
 	l.mu.Unlock()
 
+	hw := p.committed.HighWatermark
 	p.mu.Lock()
-	p.walLast = last
-	p.walEnd = next
-	p.next = next
-	p.enqueue(l.cfg.Now(), batches...) // nothing is queued while it loads
-	p.committed.Epochs = tailEpochs(p.committed.Epochs, hw, starts, next)
-	p.mu.Unlock()
-	if len(batches) > 0 {
-		l.cfg.Logger.Info("replayed wal tail", "partition", p.tp.Partition, "from", hw, "to", next, "batches", len(batches))
+	p.walLast = walLast
+	p.walEnd = t.next
+	p.next = t.next
+	p.enqueue(l.cfg.Now(), t.batches...) // nothing is queued while it loads
+	if len(t.batches) > 0 {
+		l.setChainFloor(p.tp, t.batches[0].walSeq)
 	}
-	return nil
+	p.committed.Epochs = tailEpochs(p.committed.Epochs, hw, t.starts, t.next)
+	p.mu.Unlock()
+	if len(t.batches) > 0 {
+		l.cfg.Logger.Info("replayed wal tail", "partition", p.tp.Partition, "from", hw, "to", t.next, "batches", len(t.batches))
+	}
 }
 
 // tailEpochs corrects the start offsets of the epochs that began above the
@@ -315,6 +361,10 @@ func (l *Log) purgeLoop(ctx context.Context) {
 // the appends. A failed purge only leaves the tail longer: the next pass
 // covers it.
 func (l *Log) purgeFlushed(ctx context.Context) {
+	if l.writer != nil {
+		l.purgeChains(ctx)
+		return
+	}
 	l.mu.Lock()
 	parts := slices.Collect(maps.Values(l.parts))
 	l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +69,15 @@ func (l *Log) Writer(id string) (*Writer, error) {
 
 // ID returns the writer's id.
 func (w *Writer) ID() string { return w.id }
+
+// KnownLast returns the last sequence of the writer's chain in shard that the
+// writer knows: no later Append returns a sequence at or below it.
+func (w *Writer) KnownLast(shard int) uint64 {
+	if shard < 0 || shard >= len(w.chains) {
+		return 0
+	}
+	return w.chains[shard].last.Load()
+}
 
 func (l *Log) chainSubject(shard int, writer string) string {
 	return l.subjectPrefix(shard) + "w." + writer
@@ -188,9 +198,12 @@ type chain struct {
 	queue   []*chainReq
 	running bool
 
+	// last is the chain's last sequence as far as the writer knows; only
+	// the running round writes it.
+	last atomic.Uint64
+
 	// Owned by the running round.
-	last   uint64 // the chain's last sequence, as far as the writer knows
-	synced bool   // last is known: nothing unread moved the chain
+	synced bool // last is known: nothing unread moved the chain
 	// fences holds the highest fence epoch read per partition.
 	fences map[Partition]int32
 }
@@ -273,7 +286,7 @@ func (c *chain) commit(ctx context.Context, round []*chainReq) {
 					req.seq = seqs[i]
 				}
 			}
-			c.last = seqs[len(seqs)-1]
+			c.last.Store(seqs[len(seqs)-1])
 			c.log.chainMessages.Add(uint64(len(msgs)))
 			c.log.chainAppends.Add(uint64(len(live)))
 			return
@@ -332,11 +345,12 @@ func (c *chain) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if last < c.last {
-		c.last = 0 // the stream was recreated
+	known := c.last.Load()
+	if last < known {
+		known = 0 // the stream was recreated
 	}
-	if last > c.last {
-		_, err = c.log.replaySubject(ctx, s, c.subject, c.last, func(seq uint64, data []byte) error {
+	if last > known {
+		_, err = c.log.replaySubject(ctx, s, c.subject, known, func(seq uint64, data []byte) error {
 			if seq > last {
 				return nil
 			}
@@ -355,7 +369,8 @@ func (c *chain) sync(ctx context.Context) error {
 			return err
 		}
 	}
-	c.last, c.synced = last, true
+	c.last.Store(last)
+	c.synced = true
 	return nil
 }
 
@@ -391,7 +406,7 @@ func (c *chain) encode(reqs []*chainReq) []chainMsg {
 // rest follow it in the same batch). It returns each message's sequence.
 func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) {
 	if len(msgs) == 1 {
-		ack, err := c.log.js.PublishMsg(ctx, &nats.Msg{Subject: c.subject, Data: msgs[0].data}, jetstream.WithExpectLastSequencePerSubject(c.last))
+		ack, err := c.log.js.PublishMsg(ctx, &nats.Msg{Subject: c.subject, Data: msgs[0].data}, jetstream.WithExpectLastSequencePerSubject(c.last.Load()))
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +421,7 @@ func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) 
 		msg.Header.Set(hdrBatchID, id)
 		msg.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
 		if i == 0 {
-			msg.Header.Set(hdrExpectLast, strconv.FormatUint(c.last, 10))
+			msg.Header.Set(hdrExpectLast, strconv.FormatUint(c.last.Load(), 10))
 		}
 		if i < len(msgs)-1 {
 			if err := nc.PublishMsg(msg); err != nil {

@@ -200,6 +200,9 @@ func (l *Log) checkShards(ctx context.Context) error {
 	return nil
 }
 
+// Shards returns the number of shards.
+func (l *Log) Shards() int { return len(l.streams) }
+
 // StreamNames returns the WAL's stream names, for durability checks.
 func (l *Log) StreamNames() []string {
 	names := make([]string, len(l.streams))

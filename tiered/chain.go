@@ -1,0 +1,292 @@
+package tiered
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
+)
+
+// Writer chains. With Config.WALChains the Log appends every partition's
+// records to its own wal.Writer: one message per round per shard, whatever
+// the partition count. The index names the chain that holds each partition's
+// tail (index.Partition.WALWriter), and a claim moves the tail to the
+// claimer's chain before it serves:
+//
+//  1. The claim commits the next leader epoch (fencing the previous
+//     leader's index commits), as without chains.
+//  2. It fences the previous writer's chain for the partition (wal.Log.Fence)
+//     and replays that writer's records of it below the fence: every record
+//     the previous writer had acknowledged, and nothing it could still
+//     acknowledge. A tail on the partition's own subject (written before
+//     chains) is replayed instead, and fenced with a marker record that no
+//     replay takes for data.
+//  3. It appends the replayed batches to its own chain and commits the index
+//     naming its chain. Until that commit the index names the previous
+//     chain, which still holds everything; after it, the claimer's chain
+//     does.
+//
+// A partition never written, or written only by this writer, skips 2 and 3
+// (a claim of its own chain fences the writer's own older rounds).
+//
+// Fencing is exact, so a leader need not look for another leader's
+// appends after its replay (walSuperseded, verifyClaim's WAL check).
+//
+// Purge: a chain message may hold records of many partitions. Each partition
+// with batches not yet in the index holds its chain back at its first such
+// batch's sequence (chainFloors) until a commit covers them, or, once the
+// partition is released, until the index names another chain for it (its
+// new leader moved the tail there). The purger drops each shard's chain
+// below the lowest floor.
+
+// validNodeID is what may name a writer as is; other node ids are hexed.
+var validNodeID = regexp.MustCompile(`^[a-zA-Z0-9-]{1,32}$`)
+
+// newWriterID names this Log's writer: the node id and a random incarnation,
+// so that no two runs share a chain.
+func newWriterID(nodeID string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	if !validNodeID.MatchString(nodeID) {
+		nodeID = hex.EncodeToString([]byte(nodeID))
+		if len(nodeID) > 32 {
+			nodeID = nodeID[:32]
+		}
+	}
+	return nodeID + "_" + hex.EncodeToString(b[:])
+}
+
+// errPastFence ends a chain replay at the fence.
+var errPastFence = errors.New("past the fence")
+
+// claimFresh makes claim name this writer's chain when nothing of the
+// partition is on its own WAL subject and no chain is named: a partition
+// never written needs no replay, and its claim no second commit.
+func (l *Log) claimFresh(ctx context.Context, tp index.TopicPartition, claim *index.Partition) (bool, error) {
+	if l.writer == nil || claim.WALWriter != "" {
+		return false, nil
+	}
+	wp := walPartition(tp)
+	last, err := l.cfg.WAL.LastSeq(ctx, wp)
+	if err != nil || last != 0 {
+		return false, err
+	}
+	claim.WALWriter = l.writer.ID()
+	claim.WALSeq = l.writer.KnownLast(l.cfg.WAL.Shard(wp))
+	return true, nil
+}
+
+// replayChain is replay with writer chains (see the file comment).
+func (l *Log) replayChain(ctx context.Context, p *partition) error {
+	st := p.committed
+	switch {
+	case p.fresh:
+		l.installTail(p, replayedTail{next: st.HighWatermark}, 0)
+		return nil
+	case p.durability != DurabilityWAL && st.WALWriter == "":
+		// The s3 tier appends nothing to the WAL: only a tail from before
+		// a change of tier is read, from where it is.
+		t, err := l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+			return l.cfg.WAL.Replay(ctx, walPartition(p.tp), st.WALSeq, fn)
+		})
+		if err != nil {
+			return err
+		}
+		l.installTail(p, t, t.last)
+		return nil
+	}
+	wp := walPartition(p.tp)
+	me := l.writer.ID()
+	var t replayedTail
+	var marker uint64 // the legacy subject's fence marker
+	if st.WALWriter == "" {
+		var err error
+		t, err = l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+			return l.cfg.WAL.Replay(ctx, wp, st.WALSeq, fn)
+		})
+		if err != nil {
+			return err
+		}
+		if t.last != 0 {
+			marker, err = l.cfg.WAL.Append(ctx, wp, wal.Record{Epoch: st.LeaderEpoch}, t.last)
+			if err != nil {
+				if errors.Is(err, wal.ErrFenced) {
+					err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+				}
+				return fmt.Errorf("fence the partition's own wal subject: %w", err)
+			}
+		}
+	} else {
+		fence, err := l.cfg.WAL.Fence(ctx, st.WALWriter, wp, st.LeaderEpoch)
+		if err != nil {
+			return err
+		}
+		t, err = l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+			last, err := l.cfg.WAL.ReplayChain(ctx, st.WALWriter, l.cfg.WAL.Shard(wp), st.WALSeq, func(seq uint64, e wal.Entry) error {
+				if seq > fence {
+					return errPastFence
+				}
+				if e.Partition != wp {
+					return nil
+				}
+				return fn(seq, e.Record)
+			})
+			if errors.Is(err, errPastFence) {
+				return fence, nil
+			}
+			return last, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if st.WALWriter == me {
+		l.installTail(p, t, 0)
+		return nil
+	}
+	from := l.writer.KnownLast(l.cfg.WAL.Shard(wp))
+	if err := l.reappend(ctx, p, t.batches); err != nil {
+		return err
+	}
+	next := st
+	next.WALWriter, next.WALSeq = me, from
+	stored, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, next, p.rev)
+	if err != nil {
+		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		return fmt.Errorf("name this writer's chain in the index: %w", err)
+	}
+	next.Chunks = stored.Chunks
+	p.committed, p.rev = next, rev
+	l.installTail(p, t, 0)
+	if marker > 1 {
+		// The old subject's records are in this writer's chain now; its
+		// marker stays as the subject's anchor.
+		if err := l.cfg.WAL.Purge(ctx, wp, marker); err != nil {
+			l.cfg.Logger.Warn("wal purge of the partition's own subject failed", "partition", p.tp.Partition, "err", err)
+		}
+	}
+	return nil
+}
+
+// reappend appends batches, replayed from another chain, to this writer's
+// chain under p's epoch, and points each at its new sequence.
+func (l *Log) reappend(ctx context.Context, p *partition, batches []*pending) error {
+	maxData := l.cfg.WAL.MaxDataBytes()
+	for len(batches) > 0 {
+		n, size := 0, 0
+		for n < len(batches) && (n == 0 || size+len(batches[n].data) <= maxData) {
+			size += len(batches[n].data)
+			n++
+		}
+		data := make([]byte, 0, size)
+		for _, pb := range batches[:n] {
+			data = append(data, pb.data...)
+		}
+		rec := wal.Record{Epoch: p.committed.LeaderEpoch, BaseOffset: batches[0].h.BaseOffset, LastOffset: batches[n-1].h.LastOffset(), Data: data}
+		seq, err := l.writer.Append(ctx, walPartition(p.tp), rec)
+		if err != nil {
+			if errors.Is(err, wal.ErrFenced) {
+				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+			}
+			return fmt.Errorf("move the replayed tail to this writer's chain: %w", err)
+		}
+		for _, pb := range batches[:n] {
+			pb.walSeq = seq
+		}
+		batches = batches[n:]
+	}
+	return nil
+}
+
+// setChainFloor records that tp's first batch not yet in the index is in
+// the message at seq, or, with seq 0, that it has none. The caller holds
+// p.mu, so that a commit and an append of p set it in their order.
+func (l *Log) setChainFloor(tp index.TopicPartition, seq uint64) {
+	if l.writer == nil {
+		return
+	}
+	l.floorsMu.Lock()
+	defer l.floorsMu.Unlock()
+	if seq == 0 {
+		delete(l.chainFloors, tp)
+		return
+	}
+	if _, ok := l.chainFloors[tp]; !ok {
+		l.chainFloors[tp] = seq
+	}
+}
+
+// resetChainFloor is setChainFloor after a commit: the floor moves to the
+// first batch left, queued. The caller holds p.mu.
+func (l *Log) resetChainFloor(p *partition) {
+	if l.writer == nil {
+		return
+	}
+	var seq uint64
+	if len(p.queued) > 0 {
+		seq = p.queued[0].walSeq
+	}
+	l.floorsMu.Lock()
+	defer l.floorsMu.Unlock()
+	if seq == 0 {
+		delete(l.chainFloors, p.tp)
+	} else {
+		l.chainFloors[p.tp] = seq
+	}
+}
+
+// purgeChains drops, in each shard, this writer's chain below the lowest
+// floor (see the file comment), keeping the chain's last message.
+func (l *Log) purgeChains(ctx context.Context) {
+	shards := make(map[int]uint64)
+	var released []index.TopicPartition
+	l.mu.Lock()
+	l.floorsMu.Lock()
+	for tp, seq := range l.chainFloors {
+		if _, loaded := l.parts[tp]; !loaded {
+			released = append(released, tp)
+		}
+		shard := l.cfg.WAL.Shard(walPartition(tp))
+		if cur, ok := shards[shard]; !ok || seq < cur {
+			shards[shard] = seq
+		}
+	}
+	l.floorsMu.Unlock()
+	l.mu.Unlock()
+
+	// A released partition's floor goes once its new leader named its own
+	// chain (or the topic is gone): its records here are copied there.
+	for _, tp := range released {
+		st, _, err := l.cfg.Index.LoadPartition(ctx, tp)
+		if err != nil || st.WALWriter == l.writer.ID() {
+			continue
+		}
+		l.floorsMu.Lock()
+		delete(l.chainFloors, tp)
+		l.floorsMu.Unlock()
+	}
+
+	for shard := range l.chainPurged {
+		before := l.writer.KnownLast(shard)
+		if floor, ok := shards[shard]; ok {
+			before = min(before, floor)
+		}
+		if before <= l.chainPurged[shard] {
+			continue
+		}
+		if err := l.cfg.WAL.PurgeChain(ctx, l.writer.ID(), shard, before); err != nil {
+			if ctx.Err() == nil {
+				l.cfg.Logger.Warn("wal chain purge failed", "shard", shard, "err", err)
+			}
+			continue
+		}
+		l.chainPurged[shard] = before
+	}
+}

@@ -1,0 +1,203 @@
+package tiered
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/wal"
+)
+
+// newUnflushedChainLog is newUnflushedLog appending to a writer chain.
+func (e env) newUnflushedChainLog(t *testing.T, w WAL, nodeID string) *Log {
+	t.Helper()
+	l, err := New(Config{Bucket: e.bucket, Index: e.store, WAL: w, NodeID: nodeID, WALChains: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// chainRecords returns the records of tp on writer's chain.
+func chainRecords(t *testing.T, w WAL, writer string, tp index.TopicPartition) []wal.Record {
+	t.Helper()
+	wp := walPartition(tp)
+	var got []wal.Record
+	if _, err := w.ReplayChain(t.Context(), writer, w.Shard(wp), 0, func(_ uint64, e wal.Entry) error {
+		if e.Partition == wp {
+			got = append(got, e.Record)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestChainFencesDeposedLeader: with writer chains a claim fences the
+// previous leader at once: its next append of the partition fails, though
+// the new leader has appended nothing, while its appends of its other
+// partitions go on; the new leader holds exactly what the old one had
+// acknowledged.
+func TestChainFencesDeposedLeader(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp, kept := index.TopicPartition{TopicID: [16]byte{7}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{7}, Partition: 1}
+	old := e.newUnflushedChainLog(t, w, "a")
+	for _, p := range []index.TopicPartition{tp, kept} {
+		if _, err := appendWait(t, old, p, testBatch(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := e.newUnflushedChainLog(t, w, "b")
+	if o, err := leader.Offsets(t.Context(), tp); err != nil || o.HighWatermark != 1 {
+		t.Fatalf("new leader's high watermark %d (%v), want 1", o.HighWatermark, err)
+	}
+	if _, err := appendWait(t, old, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("deposed leader's append: %v, want ErrNotLeader", err)
+	}
+	if off, err := appendWait(t, old, kept, testBatch(t, 1)); err != nil || off != 1 {
+		t.Fatalf("the deposed leader's append to a partition it still leads: %d, %v; want 1", off, err)
+	}
+	if off, err := appendWait(t, leader, tp, testBatch(t, 1)); err != nil || off != 1 {
+		t.Fatalf("new leader's append: %d, %v; want 1", off, err)
+	}
+	if got, hw := readOffsets(t, leader.Read, tp); !equal(got, []int64{0, 0, 1, 1}) || hw != 2 {
+		t.Fatalf("log: %v hw %d; want offsets 0, 1", got, hw)
+	}
+	// The old writer's chain holds its one acknowledged record of tp; the
+	// new leader's chain holds that record, moved there, and its own.
+	if got := chainRecords(t, w, old.writer.ID(), tp); len(got) != 1 {
+		t.Fatalf("the deposed writer's chain holds %d records of the partition, want 1", len(got))
+	}
+	if got := chainRecords(t, w, leader.writer.ID(), tp); len(got) != 2 || got[0].BaseOffset != 0 || got[1].BaseOffset != 1 {
+		t.Fatalf("the new leader's chain holds %+v, want offsets 0 and 1", got)
+	}
+	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.WALWriter != leader.writer.ID() {
+		t.Fatalf("the index names chain %q (%v), want the new leader's %q", st.WALWriter, err, leader.writer.ID())
+	}
+}
+
+// TestChainUpgradeFromPartitionSubjects: a leader on writer chains takes
+// over a tail a leader without them wrote on the partition's own subject,
+// fences that leader there, and moves the tail to its chain; a third leader,
+// after the second died unflushed, finds all of it in the second's chain.
+func TestChainUpgradeFromPartitionSubjects(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{8}, Partition: 3}
+	legacy := e.newUnflushedLog(t, w, "a")
+	for i := range 2 {
+		if off, err := appendWait(t, legacy, tp, testBatch(t, 2)); err != nil || off != int64(2*i) {
+			t.Fatalf("append %d without chains: %d, %v", i, off, err)
+		}
+	}
+	chained := e.newUnflushedChainLog(t, w, "b")
+	if off, err := appendWait(t, chained, tp, testBatch(t, 2)); err != nil || off != 4 {
+		t.Fatalf("first append on a chain: %d, %v; want 4", off, err)
+	}
+	if _, err := appendWait(t, legacy, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("the leader without chains after the takeover: %v, want ErrNotLeader", err)
+	}
+	third := e.startLog(t, Config{WAL: w, NodeID: "c", WALChains: true})
+	if off, err := appendWait(t, third, tp, testBatch(t, 1)); err != nil || off != 6 {
+		t.Fatalf("third leader's append: %d, %v; want 6", off, err)
+	}
+	if got, hw := readOffsets(t, third.Read, tp); !equal(got, []int64{0, 1, 2, 3, 4, 5, 6, 6}) || hw != 7 {
+		t.Fatalf("log: %v hw %d", got, hw)
+	}
+	e.waitIndexed(t, tp, 7)
+}
+
+// TestChainMessagesFollowRounds: the first appends of 200 partitions at once
+// go to the WAL in a handful of messages, not one each.
+func TestChainMessagesFollowRounds(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	l := e.newUnflushedChainLog(t, w, "a")
+	const parts = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, parts)
+	for i := range parts {
+		wg.Go(func() {
+			tp := index.TopicPartition{TopicID: [16]byte{9}, Partition: int32(i)}
+			if off, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil || off != 0 {
+				errs <- fmt.Errorf("partition %d: %d, %v", i, off, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	msgs := 0
+	for shard := range w.Shards() {
+		s, err := e.js.Stream(t.Context(), w.StreamNames()[shard])
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs += int(s.CachedInfo().State.Msgs)
+	}
+	if msgs >= parts/2 {
+		t.Fatalf("%d partitions' first appends took %d WAL messages", parts, msgs)
+	}
+	for i := range parts {
+		tp := index.TopicPartition{TopicID: [16]byte{9}, Partition: int32(i)}
+		if got := chainRecords(t, w, l.writer.ID(), tp); len(got) != 1 {
+			t.Fatalf("partition %d has %d records on the chain, want 1", i, len(got))
+		}
+	}
+}
+
+// TestChainPurgeWaitsForHandover: flushed records are purged from the
+// writer's chain, but those of a partition released before its flush stay
+// until its next leader has moved them to its own chain.
+func TestChainPurgeWaitsForHandover(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	bucket := &blockingBucket{Bucket: e.bucket}
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 20 * time.Millisecond})
+	// Both in one shard, so that the flushed partition's message, not the
+	// released one's, is the chain's last there: the anchor a purge keeps.
+	flushed, released := index.TopicPartition{TopicID: [16]byte{4}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{4}, Partition: 1}
+	for w.Shard(walPartition(released)) != w.Shard(walPartition(flushed)) {
+		released.Partition++
+	}
+	if _, err := appendWait(t, l, flushed, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIndexed(t, flushed, 1)
+	bucket.setDown(true)
+	if _, err := appendWait(t, l, released, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	l.ReleaseUnless(func(tp index.TopicPartition) bool { return tp != released })
+	if _, err := appendWait(t, l, flushed, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Purge passes run meanwhile; the released partition's record stays.
+	time.Sleep(200 * time.Millisecond)
+	if got := chainRecords(t, w, l.writer.ID(), released); len(got) != 1 {
+		t.Fatalf("the released partition's record was purged before a new leader took it: %d left", len(got))
+	}
+
+	next := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true})
+	if got, hw := readOffsets(t, next.Read, released); !equal(got, []int64{0, 0}) || hw != 1 {
+		t.Fatalf("the new leader reads %v hw %d, want offset 0", got, hw)
+	}
+	bucket.setDown(false)
+	e.waitIndexed(t, flushed, 2)
+	checkFor(t, func() error {
+		if got := chainRecords(t, w, l.writer.ID(), released); len(got) != 0 {
+			return fmt.Errorf("%d records of the handed-over partition left on the old chain", len(got))
+		}
+		if got := chainRecords(t, w, l.writer.ID(), flushed); len(got) > 1 {
+			return fmt.Errorf("%d flushed records left on the chain, want at most the anchor", len(got))
+		}
+		return nil
+	})
+}
