@@ -122,26 +122,8 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 			}
 		}
 	} else {
-		fence, err := l.cfg.WAL.Fence(ctx, st.WALWriter, wp, st.LeaderEpoch)
-		if err != nil {
-			return err
-		}
-		t, err = l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
-			last, err := l.cfg.WAL.ReplayChain(ctx, st.WALWriter, l.cfg.WAL.Shard(wp), st.WALSeq, func(seq uint64, e wal.Entry) error {
-				if seq > fence {
-					return errPastFence
-				}
-				if e.Partition != wp {
-					return nil
-				}
-				return fn(seq, e.Record)
-			})
-			if errors.Is(err, errPastFence) {
-				return fence, nil
-			}
-			return last, err
-		})
-		if err != nil {
+		var err error
+		if t, err = l.readChainTail(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -155,15 +137,9 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 	}
 	next := st
 	next.WALWriter, next.WALSeq = me, from
-	stored, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, next, p.rev)
-	if err != nil {
-		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
-			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
-		}
-		return fmt.Errorf("name this writer's chain in the index: %w", err)
+	if err := l.commitTailMove(ctx, p, next); err != nil {
+		return err
 	}
-	next.Chunks = stored.Chunks
-	p.committed, p.rev = next, rev
 	l.installTail(p, t, 0)
 	if marker > 1 {
 		// The old subject's records are in this writer's chain now; its
@@ -172,6 +148,92 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 			l.cfg.Logger.Warn("wal purge of the partition's own subject failed", "partition", p.tp.Partition, "err", err)
 		}
 	}
+	return nil
+}
+
+// readChainTail fences the writer chain p's committed state names, for p at
+// p's epoch, and reads that writer's records of p below the fence.
+func (l *Log) readChainTail(ctx context.Context, p *partition) (replayedTail, error) {
+	st := p.committed
+	wp := walPartition(p.tp)
+	fence, err := l.cfg.WAL.Fence(ctx, st.WALWriter, wp, st.LeaderEpoch)
+	if err != nil {
+		return replayedTail{}, err
+	}
+	return l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+		last, err := l.cfg.WAL.ReplayChain(ctx, st.WALWriter, l.cfg.WAL.Shard(wp), st.WALSeq, func(seq uint64, e wal.Entry) error {
+			if seq > fence {
+				return errPastFence
+			}
+			if e.Partition != wp {
+				return nil
+			}
+			return fn(seq, e.Record)
+		})
+		if errors.Is(err, errPastFence) {
+			return fence, nil
+		}
+		return last, err
+	})
+}
+
+// replayChainToSubject is replay without writer chains of a partition whose
+// tail a writer chain holds (a gateway ran with chains before): it takes the
+// tail over as replayChain does, onto the partition's own subject.
+func (l *Log) replayChainToSubject(ctx context.Context, p *partition) error {
+	t, err := l.readChainTail(ctx, p)
+	if err != nil {
+		return err
+	}
+	wp := walPartition(p.tp)
+	from, err := l.cfg.WAL.LastSeq(ctx, wp)
+	if err != nil {
+		return err
+	}
+	last := from
+	maxData := l.cfg.WAL.MaxDataBytes()
+	for batches := t.batches; len(batches) > 0; {
+		n, size := 0, 0
+		for n < len(batches) && (n == 0 || size+len(batches[n].data) <= maxData) {
+			size += len(batches[n].data)
+			n++
+		}
+		data := make([]byte, 0, size)
+		for _, pb := range batches[:n] {
+			data = append(data, pb.data...)
+		}
+		rec := wal.Record{Epoch: p.committed.LeaderEpoch, BaseOffset: batches[0].h.BaseOffset, LastOffset: batches[n-1].h.LastOffset(), Data: data}
+		if last, err = l.cfg.WAL.Append(ctx, wp, rec, last); err != nil {
+			if errors.Is(err, wal.ErrFenced) {
+				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+			}
+			return fmt.Errorf("move the replayed tail to the partition's own subject: %w", err)
+		}
+		for _, pb := range batches[:n] {
+			pb.walSeq = last
+		}
+		batches = batches[n:]
+	}
+	next := p.committed
+	next.WALWriter, next.WALSeq = "", from
+	if err := l.commitTailMove(ctx, p, next); err != nil {
+		return err
+	}
+	l.installTail(p, t, last)
+	return nil
+}
+
+// commitTailMove commits next, p's claim naming where its tail is now.
+func (l *Log) commitTailMove(ctx context.Context, p *partition, next index.Partition) error {
+	stored, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, next, p.rev)
+	if err != nil {
+		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		return fmt.Errorf("name the wal tail's new place in the index: %w", err)
+	}
+	next.Chunks = stored.Chunks
+	p.committed, p.rev = next, rev
 	return nil
 }
 

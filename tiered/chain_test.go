@@ -201,3 +201,31 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 		return nil
 	})
 }
+
+// TestChainRollbackToPartitionSubjects: a leader without writer chains takes
+// over a tail a chain holds: it fences the chain's writer, moves the tail to
+// the partition's own subject, and a leader with chains takes it back.
+func TestChainRollbackToPartitionSubjects(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tp := index.TopicPartition{TopicID: [16]byte{10}, Partition: 2}
+	chained := e.newUnflushedChainLog(t, w, "a")
+	if _, err := appendWait(t, chained, tp, testBatch(t, 2)); err != nil {
+		t.Fatal(err)
+	}
+	legacy := e.newUnflushedLog(t, w, "b")
+	if off, err := appendWait(t, legacy, tp, testBatch(t, 1)); err != nil || off != 2 {
+		t.Fatalf("append without chains after the takeover: %d, %v; want 2", off, err)
+	}
+	if _, err := appendWait(t, chained, tp, testBatch(t, 1)); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("the chain's writer after the takeover: %v, want ErrNotLeader", err)
+	}
+	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.WALWriter != "" {
+		t.Fatalf("the index names chain %q (%v) after a takeover without chains", st.WALWriter, err)
+	}
+	again := e.startLog(t, Config{WAL: w, NodeID: "c", WALChains: true})
+	if got, hw := readOffsets(t, again.Read, tp); !equal(got, []int64{0, 1, 2, 2}) || hw != 3 {
+		t.Fatalf("log: %v hw %d", got, hw)
+	}
+	e.waitIndexed(t, tp, 3)
+}

@@ -42,7 +42,8 @@
 // (Index.CommitPartitions), each by compare-and-swap on the revision it last
 // read; partitions that commit fails are retried one at a time. A purger
 // goroutine removes, every WALPurgeInterval, the WAL messages below what each
-// partition's index covers. Only one flush is in flight at a time, so
+// partition's index covers (with writer chains, below the first message any
+// partition still needs; chain.go). Only one flush is in flight at a time, so
 // each partition's commits happen in offset order; while a flush is in flight
 // new batches queue for the next one, so the number of PUTs per second is set
 // by the flush interval, not by the number of partitions or producers.

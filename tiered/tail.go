@@ -22,12 +22,17 @@ import (
 // Group commit: one sender goroutine per partition runs while batches wait;
 // each WAL message carries every batch queued while the previous one was in
 // flight (up to the server's max payload), so latency is one JetStream round
-// trip and throughput is not bounded by it. Across partitions, the WAL sends
-// the messages of many senders waiting at once as one atomic batch per shard
-// (wal's group commit), so the round trips follow the gateway's load, not
-// its partition count.
+// trip and throughput is not bounded by it. Across partitions, with writer
+// chains (Config.WALChains, chain.go) the records of every sender waiting at
+// once go as one message on this Log's chain in their shard; without them
+// the WAL sends the messages of many senders waiting at once as one atomic
+// batch per shard (wal's group commit). Either way the round trips follow
+// the gateway's load, not its partition count; with chains the messages do
+// too.
 //
-// Fencing: the sender names the subject sequence it expects (wal.Log.Append).
+// Fencing: with chains, a claim fences the previous writer's chain
+// (chain.go); without, the sender names the subject sequence it expects
+// (wal.Log.Append).
 // A failed append — fenced, or with an unknown outcome — breaks the partition:
 // its unsent batches fail with a retriable error and its next use reloads it,
 // replaying the WAL, so a batch that did land is found there and an
@@ -233,6 +238,9 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 	}
 	if l.writer != nil {
 		return l.replayChain(ctx, p)
+	}
+	if p.committed.WALWriter != "" {
+		return l.replayChainToSubject(ctx, p)
 	}
 	t, err := l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
 		return l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, fn)

@@ -149,6 +149,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		Bucket:        bucket,
 		Index:         store,
 		WAL:           tail,
+		WALChains:     cfg.WALChains,
 		NodeID:        strconv.Itoa(cfg.NodeID),
 		FlushInterval: cfg.FlushInterval,
 		FlushBytes:    int(cfg.FlushBytes),

@@ -55,8 +55,8 @@
 // writer's records of the partition below the fence. The same message count
 // then serves 6 partitions or 1,000.
 //
-// Package tiered does not append through a Writer yet: its records still go
-// to the partition subjects above.
+// Package tiered appends through a Writer with its Config.WALChains (strata
+// serve's default), and reads partition subjects written without it.
 //
 // Usage:
 //
