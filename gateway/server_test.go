@@ -118,7 +118,7 @@ func (b *backend) gateway(tb testing.TB, o serverOpts, nodeID int32, rack string
 		members, claims.Members = store, store
 	}
 	var srv *Server
-	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, WAL: b.wal, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond,
+	log, err := tiered.New(tiered.Config{Bucket: b.bucket, Index: store, WAL: b.wal, NodeID: fmt.Sprint(nodeID), FlushInterval: 5 * time.Millisecond, WALChains: true,
 		MayClaim: claims.MayClaim,
 		Durability: func(ctx context.Context, tp index.TopicPartition) (tiered.Durability, error) {
 			return srv.Durability(ctx, tp)
