@@ -352,3 +352,83 @@ func (l *Log) purgeChains(ctx context.Context) {
 		l.chainPurged[shard] = before
 	}
 }
+
+// idleChainKey names another writer's chain in a shard.
+type idleChainKey struct {
+	shard  int
+	writer string
+}
+
+// idleChain is what the purger read of an idle chain: through sequence
+// scanned, the last offset of each partition's records on it.
+type idleChain struct {
+	scanned uint64
+	ends    map[wal.Partition]int64
+}
+
+// collectIdleChains drops the chains of other writers, idle for
+// WALIdleChainAge (their gateway died, most likely), whose records are all
+// in the index or moved to another chain: for every partition with records
+// there, the index names another chain or has a high watermark above them.
+// Only the messages it read go, so a writer that was merely idle loses
+// nothing it appends later (and its next message, finding its chain's
+// anchor gone, is refused once and sent again after it).
+func (l *Log) collectIdleChains(ctx context.Context) {
+	now := l.cfg.Now()
+	for shard := range l.chainPurged {
+		chains, err := l.cfg.WAL.Chains(ctx, shard)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.cfg.Logger.Warn("list wal chains", "shard", shard, "err", err)
+			}
+			continue
+		}
+		for _, c := range chains {
+			if c.Writer == l.writer.ID() || now.Sub(c.LastTime) < l.cfg.WALIdleChainAge {
+				continue
+			}
+			key := idleChainKey{shard, c.Writer}
+			ic := l.idleChains[key]
+			if ic == nil {
+				ic = &idleChain{ends: make(map[wal.Partition]int64)}
+				l.idleChains[key] = ic
+			}
+			last, err := l.cfg.WAL.ReplayChain(ctx, c.Writer, shard, ic.scanned, func(_ uint64, e wal.Entry) error {
+				if end, ok := ic.ends[e.Partition]; !ok || e.Record.LastOffset > end {
+					ic.ends[e.Partition] = e.Record.LastOffset
+				}
+				return nil
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					l.cfg.Logger.Warn("read an idle wal chain", "writer", c.Writer, "shard", shard, "err", err)
+				}
+				continue
+			}
+			ic.scanned = last
+			if l.chainNeeded(ctx, c.Writer, ic.ends) {
+				continue
+			}
+			if err := l.cfg.WAL.PurgeChain(ctx, c.Writer, shard, last+1); err != nil {
+				if ctx.Err() == nil {
+					l.cfg.Logger.Warn("drop an idle wal chain", "writer", c.Writer, "shard", shard, "err", err)
+				}
+				continue
+			}
+			delete(l.idleChains, key)
+			l.cfg.Logger.Info("dropped an idle wal chain", "writer", c.Writer, "shard", shard, "partitions", len(ic.ends), "through", last)
+		}
+	}
+}
+
+// chainNeeded reports whether the index still names writer's chain for a
+// partition of ends below the end of its records there, or cannot tell.
+func (l *Log) chainNeeded(ctx context.Context, writer string, ends map[wal.Partition]int64) bool {
+	for p, end := range ends {
+		st, _, err := l.cfg.Index.LoadPartition(ctx, index.TopicPartition{TopicID: p.TopicID, Partition: p.Partition})
+		if err != nil || st.WALWriter == writer && st.HighWatermark <= end {
+			return true
+		}
+	}
+	return false
+}

@@ -229,3 +229,56 @@ func TestChainRollbackToPartitionSubjects(t *testing.T) {
 	}
 	e.waitIndexed(t, tp, 3)
 }
+
+// TestChainIdleChainDropped: the chain of a writer that died unflushed stays
+// while a partition it holds records of has not moved on, and is dropped by
+// another writer's purger once every one has.
+func TestChainIdleChainDropped(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	tps := []index.TopicPartition{{TopicID: [16]byte{11}, Partition: 0}, {TopicID: [16]byte{11}, Partition: 1}}
+	dead := e.newUnflushedChainLog(t, w, "a")
+	for _, tp := range tps {
+		if _, err := appendWait(t, dead, tp, testBatch(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadChains := func() int {
+		n := 0
+		for shard := range w.Shards() {
+			chains, err := w.Chains(t.Context(), shard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range chains {
+				if c.Writer == dead.writer.ID() {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	before := deadChains()
+	if before == 0 {
+		t.Fatal("the dead writer has no chain")
+	}
+	next := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true, WALPurgeInterval: 20 * time.Millisecond, WALIdleChainAge: time.Millisecond})
+	if got, hw := readOffsets(t, next.Read, tps[0]); !equal(got, []int64{0, 0}) || hw != 1 {
+		t.Fatalf("first partition: %v hw %d", got, hw)
+	}
+	e.waitIndexed(t, tps[0], 1)
+	// Purge passes run; the second partition's record is still needed.
+	time.Sleep(200 * time.Millisecond)
+	if shard := w.Shard(walPartition(tps[1])); len(chainRecords(t, w, dead.writer.ID(), tps[1])) != 1 {
+		t.Fatalf("the record of a partition not yet taken over was dropped from shard %d", shard)
+	}
+	if got, hw := readOffsets(t, next.Read, tps[1]); !equal(got, []int64{0, 0}) || hw != 1 {
+		t.Fatalf("second partition: %v hw %d", got, hw)
+	}
+	checkFor(t, func() error {
+		if n := deadChains(); n != 0 {
+			return fmt.Errorf("%d chains of the dead writer left", n)
+		}
+		return nil
+	})
+}

@@ -74,6 +74,9 @@ const (
 	// fewer round trips. Flushed messages wait on disk up to this long;
 	// replay skips them.
 	DefaultWALPurgeInterval = 10 * time.Second
+	// DefaultWALIdleChainAge is Config.WALIdleChainAge's default: a live
+	// gateway with any traffic appends far more often.
+	DefaultWALIdleChainAge = 2 * time.Minute
 )
 
 // Config configures a Log. The zero value of each field means its documented
@@ -173,6 +176,11 @@ type Config struct {
 	// writer chain (chain.go) rather than to each partition's subject: one
 	// WAL message per round per shard, whatever the partition count.
 	WALChains bool
+	// WALIdleChainAge is how long another writer's chain must have been
+	// idle before the purger reads it, to drop it once every partition it
+	// holds records of has moved on (chain.go): a gateway that died leaves
+	// its chain behind. Default DefaultWALIdleChainAge.
+	WALIdleChainAge time.Duration
 	// ObjectGrace is the garbage collector's grace period (tiered/gc): an
 	// object unreferenced and older than it may be deleted. A commit that
 	// would reference an object created ObjectGrace ago or more is
@@ -251,6 +259,9 @@ func (c *Config) ensureDefaults() error {
 	if c.MaxTailAge <= 0 {
 		c.MaxTailAge = DefaultMaxTailAge
 	}
+	if c.WALIdleChainAge <= 0 {
+		c.WALIdleChainAge = DefaultWALIdleChainAge
+	}
 	if c.WALPurgeInterval <= 0 {
 		c.WALPurgeInterval = DefaultWALPurgeInterval
 	}
@@ -306,9 +317,11 @@ type Log struct {
 	// the index (chain.go). It is taken under partitions' mu.
 	floorsMu    sync.Mutex
 	chainFloors map[index.TopicPartition]uint64
-	// chainPurged is, per shard, what the purger last removed below; only
-	// the purge loop uses it.
+	// chainPurged is, per shard, what the purger last removed below, and
+	// idleChains what it learned of other writers' idle chains; only the
+	// purge loop uses them.
 	chainPurged []uint64
+	idleChains  map[idleChainKey]*idleChain
 
 	mu    sync.Mutex
 	parts map[index.TopicPartition]*partition
@@ -352,6 +365,7 @@ func New(cfg Config) (*Log, error) {
 		}
 		l.writer, l.chainFloors = w, make(map[index.TopicPartition]uint64)
 		l.chainPurged = make([]uint64, cfg.WAL.Shards())
+		l.idleChains = make(map[idleChainKey]*idleChain)
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)
 	l.prefetch = newPrefetcher(l)

@@ -76,6 +76,7 @@ type WAL interface {
 	ReplayChain(ctx context.Context, writer string, shard int, after uint64, fn func(seq uint64, e wal.Entry) error) (uint64, error)
 	ChainLastSeq(ctx context.Context, writer string, p wal.Partition) (uint64, error)
 	PurgeChain(ctx context.Context, writer string, shard int, before uint64) error
+	Chains(ctx context.Context, shard int) ([]wal.ChainInfo, error)
 	Shard(p wal.Partition) int
 	Shards() int
 }
@@ -371,6 +372,7 @@ func (l *Log) purgeLoop(ctx context.Context) {
 func (l *Log) purgeFlushed(ctx context.Context) {
 	if l.writer != nil {
 		l.purgeChains(ctx)
+		l.collectIdleChains(ctx)
 		return
 	}
 	l.mu.Lock()

@@ -463,3 +463,36 @@ func (l *Log) lastSeq(ctx context.Context, s jetstream.Stream, subject string) (
 	}
 	return m.Sequence, nil
 }
+
+// ChainInfo describes one writer's chain in a shard.
+type ChainInfo struct {
+	Writer   string
+	Messages uint64
+	// LastTime is when its last message was stored.
+	LastTime time.Time
+}
+
+// Chains lists the writer chains in shard that hold messages.
+func (l *Log) Chains(ctx context.Context, shard int) ([]ChainInfo, error) {
+	if shard < 0 || shard >= len(l.streams) {
+		return nil, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
+	}
+	s := l.streams[shard]
+	prefix := l.subjectPrefix(shard) + "w."
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("wal: list the chains of shard %d: %w", shard, err)
+	}
+	var chains []ChainInfo
+	for subject, n := range info.State.Subjects {
+		m, err := s.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // purged meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wal: last message of %s: %w", subject, err)
+		}
+		chains = append(chains, ChainInfo{Writer: subject[len(prefix):], Messages: n, LastTime: m.Time})
+	}
+	return chains, nil
+}
