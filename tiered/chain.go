@@ -360,19 +360,22 @@ type idleChainKey struct {
 }
 
 // idleChain is what the purger read of an idle chain: through sequence
-// scanned, the last offset of each partition's records on it.
+// scanned, the last message holding records (lastRecords) and the last
+// offset of each partition's records on it.
 type idleChain struct {
-	scanned uint64
-	ends    map[wal.Partition]int64
+	scanned, lastRecords uint64
+	ends                 map[wal.Partition]int64
 }
 
-// collectIdleChains drops the chains of other writers, idle for
-// WALIdleChainAge (their gateway died, most likely), whose records are all
-// in the index or moved to another chain: for every partition with records
+// collectIdleChains drops the records of other writers' chains, idle for
+// WALIdleChainAge (their gateway died, most likely), once they are all in
+// the index or moved to another chain: for every partition with records
 // there, the index names another chain or has a high watermark above them.
-// Only the messages it read go, so a writer that was merely idle loses
-// nothing it appends later (and its next message, finding its chain's
-// anchor gone, is refused once and sent again after it).
+// It purges through the last message with records that it read: a writer
+// that was merely idle loses nothing it appends later, and the fences after
+// its last records, which it may not have read, stay (its next message,
+// finding its chain's anchor gone, is refused once and sent again after
+// reading them).
 func (l *Log) collectIdleChains(ctx context.Context) {
 	now := l.cfg.Now()
 	for shard := range l.chainPurged {
@@ -393,10 +396,11 @@ func (l *Log) collectIdleChains(ctx context.Context) {
 				ic = &idleChain{ends: make(map[wal.Partition]int64)}
 				l.idleChains[key] = ic
 			}
-			last, err := l.cfg.WAL.ReplayChain(ctx, c.Writer, shard, ic.scanned, func(_ uint64, e wal.Entry) error {
+			last, err := l.cfg.WAL.ReplayChain(ctx, c.Writer, shard, ic.scanned, func(seq uint64, e wal.Entry) error {
 				if end, ok := ic.ends[e.Partition]; !ok || e.Record.LastOffset > end {
 					ic.ends[e.Partition] = e.Record.LastOffset
 				}
+				ic.lastRecords = seq
 				return nil
 			})
 			if err != nil {
@@ -406,17 +410,19 @@ func (l *Log) collectIdleChains(ctx context.Context) {
 				continue
 			}
 			ic.scanned = last
-			if l.chainNeeded(ctx, c.Writer, ic.ends) {
+			if ic.lastRecords == 0 || l.chainNeeded(ctx, c.Writer, ic.ends) {
 				continue
 			}
-			if err := l.cfg.WAL.PurgeChain(ctx, c.Writer, shard, last+1); err != nil {
+			// Fences after the writer's last records may be unread by it,
+			// if it lives: they stay (a few bytes each).
+			if err := l.cfg.WAL.PurgeChain(ctx, c.Writer, shard, ic.lastRecords+1); err != nil {
 				if ctx.Err() == nil {
 					l.cfg.Logger.Warn("drop an idle wal chain", "writer", c.Writer, "shard", shard, "err", err)
 				}
 				continue
 			}
 			delete(l.idleChains, key)
-			l.cfg.Logger.Info("dropped an idle wal chain", "writer", c.Writer, "shard", shard, "partitions", len(ic.ends), "through", last)
+			l.cfg.Logger.Info("dropped an idle wal chain's records", "writer", c.Writer, "shard", shard, "partitions", len(ic.ends), "through", ic.lastRecords)
 		}
 	}
 }
