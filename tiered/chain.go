@@ -132,6 +132,9 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 		return nil
 	}
 	from := l.writer.KnownLast(l.cfg.WAL.Shard(wp))
+	if len(t.batches) > 0 {
+		l.holdChain(p)
+	}
 	if err := l.reappend(ctx, p, t.batches); err != nil {
 		return err
 	}
@@ -140,7 +143,10 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 	if err := l.commitTailMove(ctx, p, next); err != nil {
 		return err
 	}
-	l.installTail(p, t, 0)
+	l.installTail(p, t, 0) // the floor moves to the moved batches'
+	p.mu.Lock()
+	p.chainHold = 0
+	p.mu.Unlock()
 	if marker > 1 {
 		// The old subject's records are in this writer's chain now; its
 		// marker stays as the subject's anchor.
@@ -285,6 +291,16 @@ func (l *Log) setChainFloor(tp index.TopicPartition, seq uint64) {
 	}
 }
 
+// holdChain sets p's floor, if it has none, at the lowest sequence its next
+// append to this writer's chain can get, before the append: set after it,
+// a purge between the two could drop the message.
+func (l *Log) holdChain(p *partition) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.chainHold = l.writer.KnownLast(l.cfg.WAL.Shard(walPartition(p.tp))) + 1
+	l.setChainFloor(p.tp, p.chainHold)
+}
+
 // resetChainFloor is setChainFloor after a commit: the floor moves to the
 // first batch left, queued. The caller holds p.mu.
 func (l *Log) resetChainFloor(p *partition) {
@@ -294,6 +310,9 @@ func (l *Log) resetChainFloor(p *partition) {
 	var seq uint64
 	if len(p.queued) > 0 {
 		seq = p.queued[0].walSeq
+	}
+	if p.chainHold != 0 && (seq == 0 || p.chainHold < seq) {
+		seq = p.chainHold // an append is in flight
 	}
 	l.floorsMu.Lock()
 	defer l.floorsMu.Unlock()
@@ -307,6 +326,13 @@ func (l *Log) resetChainFloor(p *partition) {
 // purgeChains drops, in each shard, this writer's chain below the lowest
 // floor (see the file comment), keeping the chain's last message.
 func (l *Log) purgeChains(ctx context.Context) {
+	// What the writer knows is read before the floors: a message that
+	// lands after this read is above it, and one that landed before has
+	// its floor set (holdChain) before it was sent.
+	known := make([]uint64, len(l.chainPurged))
+	for shard := range known {
+		known[shard] = l.writer.KnownLast(shard)
+	}
 	shards := make(map[int]uint64)
 	var released []index.TopicPartition
 	l.mu.Lock()
@@ -336,7 +362,7 @@ func (l *Log) purgeChains(ctx context.Context) {
 	}
 
 	for shard := range l.chainPurged {
-		before := l.writer.KnownLast(shard)
+		before := known[shard]
 		if floor, ok := shards[shard]; ok {
 			before = min(before, floor)
 		}

@@ -70,6 +70,9 @@ type partition struct {
 	walQueued   []*pending
 	walInflight []*pending
 	walSending  bool
+	// chainHold is the floor holdChain set for the append in flight to
+	// the writer chain, 0 when none is.
+	chainHold uint64
 	// fresh is set by a claim that found the partition never written and
 	// named this Log's writer chain at once (claimFresh): nothing to replay.
 	fresh bool

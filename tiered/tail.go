@@ -122,6 +122,7 @@ func (l *Log) send(p *partition) {
 		var seq uint64
 		var err error
 		if l.writer != nil {
+			l.holdChain(p)
 			seq, err = l.writer.Append(ctx, walPartition(p.tp), rec)
 		} else {
 			seq, err = l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
@@ -191,6 +192,7 @@ func (l *Log) appendedToWAL(p *partition, seq uint64, now time.Time) (dropped in
 		pb.walSeq = seq
 	}
 	l.setChainFloor(p.tp, seq)
+	p.chainHold = 0
 	if p.broken {
 		p.walSending = false
 		p.mu.Unlock()

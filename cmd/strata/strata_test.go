@@ -146,7 +146,7 @@ func consumeAll(t *testing.T, broker, topic string, partitions int32, want int) 
 	for len(recs) < want {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of %d records before timeout", len(recs), want)
+			t.Fatalf("consumed %d of %d records before timeout; per partition, records and the next offset: %v", len(recs), want, consumedPerPartition(recs))
 		}
 		fs.EachError(func(topic string, p int32, err error) {
 			t.Fatalf("fetch %s/%d: %v", topic, p, err)
@@ -154,6 +154,17 @@ func consumeAll(t *testing.T, broker, topic string, partitions int32, want int) 
 		recs = append(recs, fs.Records()...)
 	}
 	return recs
+}
+
+// consumedPerPartition summarizes recs per partition: how many, and the
+// offset after the last.
+func consumedPerPartition(recs []*kgo.Record) map[int32][2]int64 {
+	out := make(map[int32][2]int64)
+	for _, r := range recs {
+		c := out[r.Partition]
+		out[r.Partition] = [2]int64{c[0] + 1, max(c[1], r.Offset+1)}
+	}
+	return out
 }
 
 // verifyLog checks that the consumed log holds exactly the acknowledged records
