@@ -135,8 +135,11 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 	if len(t.batches) > 0 {
 		l.holdChain(p)
 	}
-	if err := l.reappend(ctx, p, t.batches); err != nil {
-		return err
+	err := l.reappend(ctx, p, t.batches, func(rec wal.Record) (uint64, error) {
+		return l.writer.Append(ctx, wp, rec)
+	})
+	if err != nil {
+		return fmt.Errorf("move the replayed tail to this writer's chain: %w", err)
 	}
 	next := st
 	next.WALWriter, next.WALSeq = me, from
@@ -197,28 +200,15 @@ func (l *Log) replayChainToSubject(ctx context.Context, p *partition) error {
 		return err
 	}
 	last := from
-	maxData := l.cfg.WAL.MaxDataBytes()
-	for batches := t.batches; len(batches) > 0; {
-		n, size := 0, 0
-		for n < len(batches) && (n == 0 || size+len(batches[n].data) <= maxData) {
-			size += len(batches[n].data)
-			n++
+	err = l.reappend(ctx, p, t.batches, func(rec wal.Record) (uint64, error) {
+		seq, err := l.cfg.WAL.Append(ctx, wp, rec, last)
+		if err == nil {
+			last = seq
 		}
-		data := make([]byte, 0, size)
-		for _, pb := range batches[:n] {
-			data = append(data, pb.data...)
-		}
-		rec := wal.Record{Epoch: p.committed.LeaderEpoch, BaseOffset: batches[0].h.BaseOffset, LastOffset: batches[n-1].h.LastOffset(), Data: data}
-		if last, err = l.cfg.WAL.Append(ctx, wp, rec, last); err != nil {
-			if errors.Is(err, wal.ErrFenced) {
-				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
-			}
-			return fmt.Errorf("move the replayed tail to the partition's own subject: %w", err)
-		}
-		for _, pb := range batches[:n] {
-			pb.walSeq = last
-		}
-		batches = batches[n:]
+		return seq, err
+	})
+	if err != nil {
+		return fmt.Errorf("move the replayed tail to the partition's own subject: %w", err)
 	}
 	next := p.committed
 	next.WALWriter, next.WALSeq = "", from
@@ -243,9 +233,10 @@ func (l *Log) commitTailMove(ctx context.Context, p *partition, next index.Parti
 	return nil
 }
 
-// reappend appends batches, replayed from another chain, to this writer's
-// chain under p's epoch, and points each at its new sequence.
-func (l *Log) reappend(ctx context.Context, p *partition, batches []*pending) error {
+// reappend appends batches, replayed from another writer's chain or
+// subject, with appendRec, as records of at most MaxDataBytes under p's
+// epoch, and points each batch at its new sequence.
+func (l *Log) reappend(ctx context.Context, p *partition, batches []*pending, appendRec func(wal.Record) (uint64, error)) error {
 	maxData := l.cfg.WAL.MaxDataBytes()
 	for len(batches) > 0 {
 		n, size := 0, 0
@@ -257,13 +248,12 @@ func (l *Log) reappend(ctx context.Context, p *partition, batches []*pending) er
 		for _, pb := range batches[:n] {
 			data = append(data, pb.data...)
 		}
-		rec := wal.Record{Epoch: p.committed.LeaderEpoch, BaseOffset: batches[0].h.BaseOffset, LastOffset: batches[n-1].h.LastOffset(), Data: data}
-		seq, err := l.writer.Append(ctx, walPartition(p.tp), rec)
+		seq, err := appendRec(wal.Record{Epoch: p.committed.LeaderEpoch, BaseOffset: batches[0].h.BaseOffset, LastOffset: batches[n-1].h.LastOffset(), Data: data})
 		if err != nil {
 			if errors.Is(err, wal.ErrFenced) {
 				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
 			}
-			return fmt.Errorf("move the replayed tail to this writer's chain: %w", err)
+			return err
 		}
 		for _, pb := range batches[:n] {
 			pb.walSeq = seq

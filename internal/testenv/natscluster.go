@@ -275,3 +275,15 @@ func jszMeta(client *http.Client, monitorURL string) (metaCluster, error) {
 	}
 	return *jsz.Meta, nil
 }
+
+// JetStreamOn returns a JetStream client of a fresh NATS server (nodes 1)
+// or of a fresh cluster of nodes servers, ready for streams.
+func JetStreamOn(t testing.TB, nodes int) jetstream.JetStream {
+	t.Helper()
+	if nodes == 1 {
+		return NATS(t).JetStream(t)
+	}
+	c := StartNATSCluster(t, nodes)
+	c.WaitReady(t)
+	return c.JetStream(t)
+}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/stratalog/strata/internal/testenv"
 )
 
@@ -66,14 +64,7 @@ func TestChainRound(t *testing.T) {
 	}{{"one-node", 1}, {"three-nodes", 3}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			var js jetstream.JetStream
-			if tc.nodes == 1 {
-				js = testenv.NATS(t).JetStream(t)
-			} else {
-				c := testenv.StartNATSCluster(t, 3)
-				c.WaitReady(t)
-				js = c.JetStream(t)
-			}
+			js := testenv.JetStreamOn(t, tc.nodes)
 			l, err := Open(ctx, js, Config{Replicas: tc.nodes})
 			if err != nil {
 				t.Fatal(err)

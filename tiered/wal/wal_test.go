@@ -248,14 +248,7 @@ func TestGroupCommit(t *testing.T) {
 	}{{"one-node", 1}, {"three-nodes", 3}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			var js jetstream.JetStream
-			if tc.nodes == 1 {
-				js = testenv.NATS(t).JetStream(t)
-			} else {
-				c := testenv.StartNATSCluster(t, 3)
-				c.WaitReady(t)
-				js = c.JetStream(t)
-			}
+			js := testenv.JetStreamOn(t, tc.nodes)
 			w := open(t, js, wal.Config{Shards: 2, Replicas: tc.nodes})
 			const parts, rounds = 300, 4
 			g, gctx := errgroup.WithContext(ctx)
