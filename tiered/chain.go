@@ -76,8 +76,8 @@ func (l *Log) claimFresh(ctx context.Context, tp index.TopicPartition, claim *in
 	if err != nil || last != 0 {
 		return false, err
 	}
-	claim.WALWriter = l.writer.ID()
-	claim.WALSeq = l.writer.KnownLast(l.cfg.WAL.Shard(wp))
+	claim.WALWriter = l.writer.ChainOf(wp)
+	claim.WALSeq = l.writer.KnownLast(wp)
 	return true, nil
 }
 
@@ -101,7 +101,7 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 		return nil
 	}
 	wp := walPartition(p.tp)
-	me := l.writer.ID()
+	me := l.writer.ChainOf(wp)
 	var t replayedTail
 	var marker uint64 // the legacy subject's fence marker
 	if st.WALWriter == "" {
@@ -131,7 +131,7 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 		l.installTail(p, t, 0)
 		return nil
 	}
-	from := l.writer.KnownLast(l.cfg.WAL.Shard(wp))
+	from := l.writer.KnownLast(wp)
 	if len(t.batches) > 0 {
 		l.holdChain(p)
 	}
@@ -287,7 +287,7 @@ func (l *Log) setChainFloor(tp index.TopicPartition, seq uint64) {
 func (l *Log) holdChain(p *partition) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.chainHold = l.writer.KnownLast(l.cfg.WAL.Shard(walPartition(p.tp))) + 1
+	p.chainHold = l.writer.KnownLast(walPartition(p.tp)) + 1
 	l.setChainFloor(p.tp, p.chainHold)
 }
 
@@ -313,17 +313,14 @@ func (l *Log) resetChainFloor(p *partition) {
 	}
 }
 
-// purgeChains drops, in each shard, this writer's chain below the lowest
-// floor (see the file comment), keeping the chain's last message.
+// purgeChains drops each of this writer's chains below the lowest floor of
+// its partitions (see the file comment), keeping the chain's last message.
 func (l *Log) purgeChains(ctx context.Context) {
 	// What the writer knows is read before the floors: a message that
 	// lands after this read is above it, and one that landed before has
 	// its floor set (holdChain) before it was sent.
-	known := make([]uint64, len(l.chainPurged))
-	for shard := range known {
-		known[shard] = l.writer.KnownLast(shard)
-	}
-	shards := make(map[int]uint64)
+	chains := l.writer.Chains()
+	floors := make(map[string]uint64)
 	var released []index.TopicPartition
 	l.mu.Lock()
 	l.floorsMu.Lock()
@@ -331,9 +328,9 @@ func (l *Log) purgeChains(ctx context.Context) {
 		if _, loaded := l.parts[tp]; !loaded {
 			released = append(released, tp)
 		}
-		shard := l.cfg.WAL.Shard(walPartition(tp))
-		if cur, ok := shards[shard]; !ok || seq < cur {
-			shards[shard] = seq
+		chain := l.writer.ChainOf(walPartition(tp))
+		if cur, ok := floors[chain]; !ok || seq < cur {
+			floors[chain] = seq
 		}
 	}
 	l.floorsMu.Unlock()
@@ -343,7 +340,7 @@ func (l *Log) purgeChains(ctx context.Context) {
 	// chain (or the topic is gone): its records here are copied there.
 	for _, tp := range released {
 		st, _, err := l.cfg.Index.LoadPartition(ctx, tp)
-		if err != nil || st.WALWriter == l.writer.ID() {
+		if err != nil || st.WALWriter == l.writer.ChainOf(walPartition(tp)) {
 			continue
 		}
 		l.floorsMu.Lock()
@@ -351,28 +348,28 @@ func (l *Log) purgeChains(ctx context.Context) {
 		l.floorsMu.Unlock()
 	}
 
-	for shard := range l.chainPurged {
-		before := known[shard]
-		if floor, ok := shards[shard]; ok {
+	for _, c := range chains {
+		before := c.KnownLast
+		if floor, ok := floors[c.Chain]; ok {
 			before = min(before, floor)
 		}
-		if before <= l.chainPurged[shard] {
+		if before <= l.chainPurged[c.Chain] {
 			continue
 		}
-		if err := l.cfg.WAL.PurgeChain(ctx, l.writer.ID(), shard, before); err != nil {
+		if err := l.cfg.WAL.PurgeChain(ctx, c.Chain, c.Shard, before); err != nil {
 			if ctx.Err() == nil {
-				l.cfg.Logger.Warn("wal chain purge failed", "shard", shard, "err", err)
+				l.cfg.Logger.Warn("wal chain purge failed", "chain", c.Chain, "err", err)
 			}
 			continue
 		}
-		l.chainPurged[shard] = before
+		l.chainPurged[c.Chain] = before
 	}
 }
 
 // idleChainKey names another writer's chain in a shard.
 type idleChainKey struct {
-	shard  int
-	writer string
+	shard int
+	chain string
 }
 
 // idleChain is what the purger read of an idle chain: through sequence
@@ -394,7 +391,7 @@ type idleChain struct {
 // reading them).
 func (l *Log) collectIdleChains(ctx context.Context) {
 	now := l.cfg.Now()
-	for shard := range l.chainPurged {
+	for shard := range l.cfg.WAL.Shards() {
 		chains, err := l.cfg.WAL.Chains(ctx, shard)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -403,16 +400,16 @@ func (l *Log) collectIdleChains(ctx context.Context) {
 			continue
 		}
 		for _, c := range chains {
-			if c.Writer == l.writer.ID() || now.Sub(c.LastTime) < l.cfg.WALIdleChainAge {
+			if l.writer.Owns(c.Chain) || now.Sub(c.LastTime) < l.cfg.WALIdleChainAge {
 				continue
 			}
-			key := idleChainKey{shard, c.Writer}
+			key := idleChainKey{shard, c.Chain}
 			ic := l.idleChains[key]
 			if ic == nil {
 				ic = &idleChain{ends: make(map[wal.Partition]int64)}
 				l.idleChains[key] = ic
 			}
-			last, err := l.cfg.WAL.ReplayChain(ctx, c.Writer, shard, ic.scanned, func(seq uint64, e wal.Entry) error {
+			last, err := l.cfg.WAL.ReplayChain(ctx, c.Chain, shard, ic.scanned, func(seq uint64, e wal.Entry) error {
 				if end, ok := ic.ends[e.Partition]; !ok || e.Record.LastOffset > end {
 					ic.ends[e.Partition] = e.Record.LastOffset
 				}
@@ -421,24 +418,24 @@ func (l *Log) collectIdleChains(ctx context.Context) {
 			})
 			if err != nil {
 				if ctx.Err() == nil {
-					l.cfg.Logger.Warn("read an idle wal chain", "writer", c.Writer, "shard", shard, "err", err)
+					l.cfg.Logger.Warn("read an idle wal chain", "chain", c.Chain, "shard", shard, "err", err)
 				}
 				continue
 			}
 			ic.scanned = last
-			if ic.lastRecords == 0 || l.chainNeeded(ctx, c.Writer, ic.ends) {
+			if ic.lastRecords == 0 || l.chainNeeded(ctx, c.Chain, ic.ends) {
 				continue
 			}
 			// Fences after the writer's last records may be unread by it,
 			// if it lives: they stay (a few bytes each).
-			if err := l.cfg.WAL.PurgeChain(ctx, c.Writer, shard, ic.lastRecords+1); err != nil {
+			if err := l.cfg.WAL.PurgeChain(ctx, c.Chain, shard, ic.lastRecords+1); err != nil {
 				if ctx.Err() == nil {
-					l.cfg.Logger.Warn("drop an idle wal chain", "writer", c.Writer, "shard", shard, "err", err)
+					l.cfg.Logger.Warn("drop an idle wal chain", "chain", c.Chain, "shard", shard, "err", err)
 				}
 				continue
 			}
 			delete(l.idleChains, key)
-			l.cfg.Logger.Info("dropped an idle wal chain's records", "writer", c.Writer, "shard", shard, "partitions", len(ic.ends), "through", ic.lastRecords)
+			l.cfg.Logger.Info("dropped an idle wal chain's records", "chain", c.Chain, "shard", shard, "partitions", len(ic.ends), "through", ic.lastRecords)
 		}
 	}
 }

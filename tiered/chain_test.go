@@ -21,12 +21,12 @@ func (e env) newUnflushedChainLog(t *testing.T, w WAL, nodeID string) *Log {
 	return l
 }
 
-// chainRecords returns the records of tp on writer's chain.
-func chainRecords(t *testing.T, w WAL, writer string, tp index.TopicPartition) []wal.Record {
+// chainRecords returns the records of tp on the chain l appends tp to.
+func chainRecords(t *testing.T, w WAL, l *Log, tp index.TopicPartition) []wal.Record {
 	t.Helper()
 	wp := walPartition(tp)
 	var got []wal.Record
-	if _, err := w.ReplayChain(t.Context(), writer, w.Shard(wp), 0, func(_ uint64, e wal.Entry) error {
+	if _, err := w.ReplayChain(t.Context(), l.writer.ChainOf(wp), w.Shard(wp), 0, func(_ uint64, e wal.Entry) error {
 		if e.Partition == wp {
 			got = append(got, e.Record)
 		}
@@ -70,14 +70,14 @@ func TestChainFencesDeposedLeader(t *testing.T) {
 	}
 	// The old writer's chain holds its one acknowledged record of tp; the
 	// new leader's chain holds that record, moved there, and its own.
-	if got := chainRecords(t, w, old.writer.ID(), tp); len(got) != 1 {
+	if got := chainRecords(t, w, old, tp); len(got) != 1 {
 		t.Fatalf("the deposed writer's chain holds %d records of the partition, want 1", len(got))
 	}
-	if got := chainRecords(t, w, leader.writer.ID(), tp); len(got) != 2 || got[0].BaseOffset != 0 || got[1].BaseOffset != 1 {
+	if got := chainRecords(t, w, leader, tp); len(got) != 2 || got[0].BaseOffset != 0 || got[1].BaseOffset != 1 {
 		t.Fatalf("the new leader's chain holds %+v, want offsets 0 and 1", got)
 	}
-	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.WALWriter != leader.writer.ID() {
-		t.Fatalf("the index names chain %q (%v), want the new leader's %q", st.WALWriter, err, leader.writer.ID())
+	if st, _, err := e.store.LoadPartition(t.Context(), tp); err != nil || st.WALWriter != leader.writer.ChainOf(walPartition(tp)) {
+		t.Fatalf("the index names chain %q (%v), want the new leader's %q", st.WALWriter, err, leader.writer.ChainOf(walPartition(tp)))
 	}
 }
 
@@ -147,7 +147,7 @@ func TestChainMessagesFollowRounds(t *testing.T) {
 	}
 	for i := range parts {
 		tp := index.TopicPartition{TopicID: [16]byte{9}, Partition: int32(i)}
-		if got := chainRecords(t, w, l.writer.ID(), tp); len(got) != 1 {
+		if got := chainRecords(t, w, l, tp); len(got) != 1 {
 			t.Fatalf("partition %d has %d records on the chain, want 1", i, len(got))
 		}
 	}
@@ -161,10 +161,10 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 	w := e.openWAL(t)
 	bucket := &blockingBucket{Bucket: e.bucket}
 	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 20 * time.Millisecond})
-	// Both in one shard, so that the flushed partition's message, not the
-	// released one's, is the chain's last there: the anchor a purge keeps.
+	// Both on one chain, so that the flushed partition's message, not the
+	// released one's, is the chain's last: the anchor a purge keeps.
 	flushed, released := index.TopicPartition{TopicID: [16]byte{4}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{4}, Partition: 1}
-	for w.Shard(walPartition(released)) != w.Shard(walPartition(flushed)) {
+	for l.writer.ChainOf(walPartition(released)) != l.writer.ChainOf(walPartition(flushed)) {
 		released.Partition++
 	}
 	if _, err := appendWait(t, l, flushed, testBatch(t, 1)); err != nil {
@@ -181,7 +181,7 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 	}
 	// Purge passes run meanwhile; the released partition's record stays.
 	time.Sleep(200 * time.Millisecond)
-	if got := chainRecords(t, w, l.writer.ID(), released); len(got) != 1 {
+	if got := chainRecords(t, w, l, released); len(got) != 1 {
 		t.Fatalf("the released partition's record was purged before a new leader took it: %d left", len(got))
 	}
 
@@ -192,10 +192,10 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 	bucket.setDown(false)
 	e.waitIndexed(t, flushed, 2)
 	checkFor(t, func() error {
-		if got := chainRecords(t, w, l.writer.ID(), released); len(got) != 0 {
+		if got := chainRecords(t, w, l, released); len(got) != 0 {
 			return fmt.Errorf("%d records of the handed-over partition left on the old chain", len(got))
 		}
-		if got := chainRecords(t, w, l.writer.ID(), flushed); len(got) > 1 {
+		if got := chainRecords(t, w, l, flushed); len(got) > 1 {
 			return fmt.Errorf("%d flushed records left on the chain, want at most the anchor", len(got))
 		}
 		return nil
@@ -244,7 +244,7 @@ func TestChainIdleChainDropped(t *testing.T) {
 		}
 	}
 	deadRecords := func() int {
-		return len(chainRecords(t, w, dead.writer.ID(), tps[0])) + len(chainRecords(t, w, dead.writer.ID(), tps[1]))
+		return len(chainRecords(t, w, dead, tps[0])) + len(chainRecords(t, w, dead, tps[1]))
 	}
 	next := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true, WALPurgeInterval: 20 * time.Millisecond, WALIdleChainAge: time.Millisecond})
 	if got, hw := readOffsets(t, next.Read, tps[0]); !equal(got, []int64{0, 0}) || hw != 1 {
@@ -253,7 +253,7 @@ func TestChainIdleChainDropped(t *testing.T) {
 	e.waitIndexed(t, tps[0], 1)
 	// Purge passes run; the second partition's record is still needed.
 	time.Sleep(200 * time.Millisecond)
-	if shard := w.Shard(walPartition(tps[1])); len(chainRecords(t, w, dead.writer.ID(), tps[1])) != 1 {
+	if shard := w.Shard(walPartition(tps[1])); len(chainRecords(t, w, dead, tps[1])) != 1 {
 		t.Fatalf("the record of a partition not yet taken over was dropped from shard %d", shard)
 	}
 	if got, hw := readOffsets(t, next.Read, tps[1]); !equal(got, []int64{0, 0}) || hw != 1 {

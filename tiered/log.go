@@ -317,10 +317,10 @@ type Log struct {
 	// the index (chain.go). It is taken under partitions' mu.
 	floorsMu    sync.Mutex
 	chainFloors map[index.TopicPartition]uint64
-	// chainPurged is, per shard, what the purger last removed below, and
-	// idleChains what it learned of other writers' idle chains; only the
-	// purge loop uses them.
-	chainPurged []uint64
+	// chainPurged is, per chain of this writer, what the purger last
+	// removed below, and idleChains what it learned of other writers' idle
+	// chains; only the purge loop uses them.
+	chainPurged map[string]uint64
 	idleChains  map[idleChainKey]*idleChain
 
 	mu    sync.Mutex
@@ -364,7 +364,7 @@ func New(cfg Config) (*Log, error) {
 			return nil, err
 		}
 		l.writer, l.chainFloors = w, make(map[index.TopicPartition]uint64)
-		l.chainPurged = make([]uint64, cfg.WAL.Shards())
+		l.chainPurged = make(map[string]uint64)
 		l.idleChains = make(map[idleChainKey]*idleChain)
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)

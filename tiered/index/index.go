@@ -79,10 +79,10 @@ type Partition struct {
 	// batches are below HighWatermark, or 0: a replay of the tail starts
 	// after it, whatever the purges have not yet removed.
 	WALSeq uint64 `json:"wal_seq,omitempty"`
-	// WALWriter is the WAL writer whose chain holds the batches above
-	// HighWatermark (wal.Writer), WALSeq being a sequence of its shard's
-	// stream; empty when they are on the partition's own WAL subject
-	// (written before writer chains, or never written).
+	// WALWriter names the WAL writer chain that holds the batches above
+	// HighWatermark (wal.Writer.ChainOf), WALSeq being a sequence of its
+	// shard's stream; empty when they are on the partition's own WAL
+	// subject (written without chains, or never written).
 	WALWriter string `json:"wal_writer,omitempty"`
 }
 

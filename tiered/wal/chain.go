@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,25 +45,36 @@ import (
 // validWriterID is what a writer id may hold: it is a subject token.
 var validWriterID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
-// Writer appends records of many partitions to its chains, one per shard.
-// Its id must be unique to the process run that uses it (a node id and an
-// incarnation): two writers on one chain would fence each other's rounds.
-// Its methods are safe for concurrent use.
+// chainLanes is the chains a Writer has per shard. Each message names the one
+// before it on its chain, so a chain has one round in flight at a time:
+// several lanes per shard keep several in flight, as the partition subjects
+// did, while a round's message still carries many partitions.
+const chainLanes = 4
+
+// Writer appends records of many partitions to its chains, chainLanes per
+// shard, each partition always to the same one (ChainOf). Its id must be
+// unique to the process run that uses it (a node id and an incarnation): two
+// writers on one chain would fence each other's rounds. Its methods are safe
+// for concurrent use.
 type Writer struct {
 	log    *Log
 	id     string
-	chains []*chain
+	chains []*chain // shard*chainLanes + lane
 }
 
 // Writer returns the writer with id, whose chains are empty or were last
 // written by this process.
 func (l *Log) Writer(id string) (*Writer, error) {
-	if !validWriterID.MatchString(id) {
-		return nil, fmt.Errorf("wal: writer id %q: 1 to 64 letters, digits, '-' and '_'", id)
+	if !validWriterID.MatchString(id) || len(id) > 60 {
+		return nil, fmt.Errorf("wal: writer id %q: 1 to 60 letters, digits, '-' and '_'", id)
 	}
 	w := &Writer{log: l, id: id}
 	for n := range l.streams {
-		w.chains = append(w.chains, &chain{log: l, shard: n, subject: l.chainSubject(n, id), fences: map[Partition]int32{}})
+		for lane := range chainLanes {
+			// Numbered across shards: a chain's name is unique to it.
+			name := id + "-" + strconv.Itoa(n*chainLanes+lane)
+			w.chains = append(w.chains, &chain{log: l, shard: n, name: name, subject: l.chainSubject(n, name), fences: map[Partition]int32{}})
+		}
 	}
 	return w, nil
 }
@@ -70,17 +82,46 @@ func (l *Log) Writer(id string) (*Writer, error) {
 // ID returns the writer's id.
 func (w *Writer) ID() string { return w.id }
 
-// KnownLast returns the last sequence of the writer's chain in shard that the
-// writer knows: no later Append returns a sequence at or below it.
-func (w *Writer) KnownLast(shard int) uint64 {
-	if shard < 0 || shard >= len(w.chains) {
-		return 0
-	}
-	return w.chains[shard].last.Load()
+// chainOf returns p's chain.
+func (w *Writer) chainOf(p Partition) *chain {
+	h := partitionHash(p)
+	shard := int(h % uint32(len(w.log.streams)))
+	lane := int(h / uint32(len(w.log.streams)) % chainLanes)
+	return w.chains[shard*chainLanes+lane]
 }
 
-func (l *Log) chainSubject(shard int, writer string) string {
-	return l.subjectPrefix(shard) + "w." + writer
+// ChainOf names the chain p's records go to: what Fence, ReplayChain and the
+// other chain methods of Log take.
+func (w *Writer) ChainOf(p Partition) string { return w.chainOf(p).name }
+
+// Owns reports whether chain is one of the writer's.
+func (w *Writer) Owns(chain string) bool {
+	return strings.HasPrefix(chain, w.id+"-") && len(chain) > len(w.id)+1 && !strings.ContainsAny(chain[len(w.id)+1:], "-_")
+}
+
+// KnownLast returns the last sequence of p's chain that the writer knows: no
+// later Append of any partition on that chain returns a sequence at or below
+// it.
+func (w *Writer) KnownLast(p Partition) uint64 { return w.chainOf(p).last.Load() }
+
+// ChainState is one of a writer's chains and the last sequence it knows.
+type ChainState struct {
+	Shard     int
+	Chain     string
+	KnownLast uint64
+}
+
+// Chains returns the writer's chains.
+func (w *Writer) Chains() []ChainState {
+	out := make([]ChainState, len(w.chains))
+	for i, c := range w.chains {
+		out[i] = ChainState{Shard: c.shard, Chain: c.name, KnownLast: c.last.Load()}
+	}
+	return out
+}
+
+func (l *Log) chainSubject(shard int, chain string) string {
+	return l.subjectPrefix(shard) + "w." + chain
 }
 
 // Shard returns the number of the shard p's records go to.
@@ -99,8 +140,7 @@ func (w *Writer) Append(ctx context.Context, p Partition, r Record) (uint64, err
 	if len(r.Data) > w.log.MaxDataBytes() {
 		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), w.log.MaxDataBytes())
 	}
-	n, _ := w.log.shard(p)
-	c := w.chains[n]
+	c := w.chainOf(p)
 	req := &chainReq{entry: Entry{Partition: p, Record: r}, done: make(chan struct{})}
 	c.submit(req)
 	select {
@@ -111,16 +151,16 @@ func (w *Writer) Append(ctx context.Context, p Partition, r Record) (uint64, err
 	}
 }
 
-// Fence publishes a fence of p at epoch on writer's chain and returns its
-// sequence: the writer's messages from then on hold no record of p with a
-// lower epoch, so its records of p below that epoch all lie below the
-// returned sequence.
-func (l *Log) Fence(ctx context.Context, writer string, p Partition, epoch int32) (uint64, error) {
-	if !validWriterID.MatchString(writer) {
-		return 0, fmt.Errorf("wal: writer id %q is not one", writer)
+// Fence publishes a fence of p at epoch on chain (Writer.ChainOf) and returns
+// its sequence: the chain's writer's messages from then on hold no record of
+// p with a lower epoch, so its records of p below that epoch all lie below
+// the returned sequence.
+func (l *Log) Fence(ctx context.Context, chain string, p Partition, epoch int32) (uint64, error) {
+	if !validWriterID.MatchString(chain) {
+		return 0, fmt.Errorf("wal: chain %q is not one", chain)
 	}
 	n, _ := l.shard(p)
-	subject := l.chainSubject(n, writer)
+	subject := l.chainSubject(n, chain)
 	ack, err := l.js.Publish(ctx, subject, encodeChain(chainFences, []Entry{{Partition: p, Record: Record{Epoch: epoch}}}))
 	if err != nil {
 		return 0, fmt.Errorf("wal: fence partition %d at epoch %d on %s: %w", p.Partition, epoch, subject, err)
@@ -128,25 +168,25 @@ func (l *Log) Fence(ctx context.Context, writer string, p Partition, epoch int32
 	return ack.Sequence, nil
 }
 
-// ChainLastSeq returns the sequence of the last message on writer's chain in
-// p's shard, 0 if it has none.
-func (l *Log) ChainLastSeq(ctx context.Context, writer string, p Partition) (uint64, error) {
+// ChainLastSeq returns the sequence of the last message on chain in p's
+// shard, 0 if it has none.
+func (l *Log) ChainLastSeq(ctx context.Context, chain string, p Partition) (uint64, error) {
 	n, _ := l.shard(p)
-	return l.lastSeq(ctx, l.streams[n], l.chainSubject(n, writer))
+	return l.lastSeq(ctx, l.streams[n], l.chainSubject(n, chain))
 }
 
-// ReplayChain calls fn, in order, for each record on writer's chain in
-// shard in a message after sequence after, up to the chain's last message at
+// ReplayChain calls fn, in order, for each record on chain in shard in a
+// message after sequence after, up to the chain's last message at
 // the time of the call, and returns that last sequence (or after, when there
 // is nothing newer). Every partition's records are passed: one read of the
-// chain serves all the partitions a new leader takes over from the writer.
+// chain serves all the partitions a new leader takes over from its writer.
 // Fences are not passed. A message that fails its checksum stops the replay
 // with ErrCorrupt.
-func (l *Log) ReplayChain(ctx context.Context, writer string, shard int, after uint64, fn func(seq uint64, e Entry) error) (uint64, error) {
+func (l *Log) ReplayChain(ctx context.Context, chain string, shard int, after uint64, fn func(seq uint64, e Entry) error) (uint64, error) {
 	if shard < 0 || shard >= len(l.streams) {
 		return after, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
 	}
-	subject := l.chainSubject(shard, writer)
+	subject := l.chainSubject(shard, chain)
 	return l.replaySubject(ctx, l.streams[shard], subject, after, func(seq uint64, data []byte) error {
 		kind, entries, err := parseChain(data)
 		if err != nil {
@@ -164,14 +204,14 @@ func (l *Log) ReplayChain(ctx context.Context, writer string, shard int, after u
 	})
 }
 
-// PurgeChain removes the messages of writer's chain in shard below before.
-// As Purge, the caller keeps the last message it needs, and never purges the
-// chain's last message: it anchors the writer's expected sequence.
-func (l *Log) PurgeChain(ctx context.Context, writer string, shard int, before uint64) error {
+// PurgeChain removes the messages of chain in shard below before. As Purge,
+// the caller keeps the last message it needs; a writer never purges its
+// chain's last message, which anchors its expected sequence.
+func (l *Log) PurgeChain(ctx context.Context, chain string, shard int, before uint64) error {
 	if before <= 1 || shard < 0 || shard >= len(l.streams) {
 		return nil
 	}
-	subject := l.chainSubject(shard, writer)
+	subject := l.chainSubject(shard, chain)
 	if err := l.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
 		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
 	}
@@ -187,11 +227,12 @@ type chainReq struct {
 	done chan struct{}
 }
 
-// chain is a writer's chain in one shard. One round at a time runs on it,
-// since each message must name the one before it.
+// chain is one of a writer's chains. One round at a time runs on it, since
+// each message must name the one before it.
 type chain struct {
 	log     *Log
 	shard   int
+	name    string
 	subject string
 
 	mu      sync.Mutex
@@ -464,15 +505,15 @@ func (l *Log) lastSeq(ctx context.Context, s jetstream.Stream, subject string) (
 	return m.Sequence, nil
 }
 
-// ChainInfo describes one writer's chain in a shard.
+// ChainInfo describes one chain in a shard.
 type ChainInfo struct {
-	Writer   string
+	Chain    string
 	Messages uint64
 	// LastTime is when its last message was stored.
 	LastTime time.Time
 }
 
-// Chains lists the writer chains in shard that hold messages.
+// Chains lists the chains in shard that hold messages.
 func (l *Log) Chains(ctx context.Context, shard int) ([]ChainInfo, error) {
 	if shard < 0 || shard >= len(l.streams) {
 		return nil, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
@@ -492,7 +533,7 @@ func (l *Log) Chains(ctx context.Context, shard int) ([]ChainInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("wal: last message of %s: %w", subject, err)
 		}
-		chains = append(chains, ChainInfo{Writer: subject[len(prefix):], Messages: n, LastTime: m.Time})
+		chains = append(chains, ChainInfo{Chain: subject[len(prefix):], Messages: n, LastTime: m.Time})
 	}
 	return chains, nil
 }

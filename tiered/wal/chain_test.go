@@ -99,7 +99,7 @@ func TestChainRound(t *testing.T) {
 					t.Fatalf("large append %d: sequence %d, %v", i, req.seq, req.err)
 				}
 			}
-			all, afterSmall := replayChain(t, l, w.ID(), 0, 0), replayChain(t, l, w.ID(), 0, small[0].seq)
+			all, afterSmall := replayChain(t, l, c.name, 0, 0), replayChain(t, l, c.name, 0, small[0].seq)
 			if len(all) != 300 || len(afterSmall) != 300 {
 				t.Fatalf("the chain holds records of %d partitions, %d after the small round; want 300", len(all), len(afterSmall))
 			}
@@ -134,7 +134,12 @@ func TestChainFence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both on one chain, so that one message carries both.
 	fenced, other := Partition{TopicID: [16]byte{3}, Partition: 0}, Partition{TopicID: [16]byte{3}, Partition: 1}
+	for w.chainOf(other) != w.chainOf(fenced) {
+		other.Partition++
+	}
+	name := w.ChainOf(fenced)
 	before, err := w.Append(ctx, fenced, Record{Epoch: 1, Data: []byte("before")})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +149,7 @@ func TestChainFence(t *testing.T) {
 	}
 
 	// A new leader of fenced, at epoch 2, fences the writer's chain.
-	fence, err := l.Fence(ctx, w.ID(), fenced, 2)
+	fence, err := l.Fence(ctx, name, fenced, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +157,7 @@ func TestChainFence(t *testing.T) {
 		{entry: Entry{Partition: fenced, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}}, done: make(chan struct{})},
 		{entry: Entry{Partition: other, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}}, done: make(chan struct{})},
 	}
-	queueRound(w.chains[0], late)
+	queueRound(w.chainOf(fenced), late)
 	if !errors.Is(late[0].err, ErrFenced) {
 		t.Fatalf("the fenced partition's late append: %v, want ErrFenced", late[0].err)
 	}
@@ -184,10 +189,10 @@ func TestChainFence(t *testing.T) {
 		}
 	}
 	// The new leader replays exactly the records below its fence.
-	if got := replayChain(t, l, w.ID(), 0, 0)[fenced]; len(got) != 1 || got[0].seq != before || string(got[0].r.Data) != "before" {
+	if got := replayChain(t, l, name, 0, 0)[fenced]; len(got) != 1 || got[0].seq != before || string(got[0].r.Data) != "before" {
 		t.Fatalf("replay of the fenced partition: %+v", got)
 	}
-	if got := replayChain(t, l, w.ID(), 0, 0)[other]; len(got) != 2 || string(got[1].r.Data) != "late other" {
+	if got := replayChain(t, l, name, 0, 0)[other]; len(got) != 2 || string(got[1].r.Data) != "late other" {
 		t.Fatalf("replay of the other partition: %+v", got)
 	}
 
@@ -199,7 +204,7 @@ func TestChainFence(t *testing.T) {
 	if err != nil {
 		t.Fatalf("append at a later epoch: %v", err)
 	}
-	if got := replayChain(t, l, w.ID(), 0, fence)[fenced]; len(got) != 1 || got[0].seq != seq || got[0].r.Epoch != 3 {
+	if got := replayChain(t, l, name, 0, fence)[fenced]; len(got) != 1 || got[0].seq != seq || got[0].r.Epoch != 3 {
 		t.Fatalf("replay after the fence: %+v", got)
 	}
 }
@@ -225,13 +230,13 @@ func TestChainPurge(t *testing.T) {
 		}
 		seqs = append(seqs, seq)
 	}
-	if last, err := l.ChainLastSeq(ctx, w.ID(), p); err != nil || last != seqs[3] {
+	if last, err := l.ChainLastSeq(ctx, w.ChainOf(p), p); err != nil || last != seqs[3] {
 		t.Fatalf("ChainLastSeq = %d, %v; want %d", last, err, seqs[3])
 	}
-	if err := l.PurgeChain(ctx, w.ID(), l.Shard(p), seqs[3]); err != nil {
+	if err := l.PurgeChain(ctx, w.ChainOf(p), l.Shard(p), seqs[3]); err != nil {
 		t.Fatal(err)
 	}
-	if got := replayChain(t, l, w.ID(), l.Shard(p), 0)[p]; len(got) != 1 || got[0].seq != seqs[3] {
+	if got := replayChain(t, l, w.ChainOf(p), l.Shard(p), 0)[p]; len(got) != 1 || got[0].seq != seqs[3] {
 		t.Fatalf("after purge: %+v", got)
 	}
 	seq, err := w.Append(ctx, p, Record{Epoch: 1, BaseOffset: 4, LastOffset: 4})

@@ -226,11 +226,17 @@ func (l *Log) MaxDataBytes() int {
 
 // shard returns p's shard number and subject.
 func (l *Log) shard(p Partition) (int, string) {
+	n := int(partitionHash(p) % uint32(len(l.streams)))
+	return n, l.subjectPrefix(n) + hex.EncodeToString(p.TopicID[:]) + "." + strconv.Itoa(int(p.Partition))
+}
+
+// partitionHash spreads partitions over shards, and over a writer's chains
+// in a shard.
+func partitionHash(p Partition) uint32 {
 	h := fnv.New32a()
 	h.Write(p.TopicID[:])
 	h.Write([]byte{byte(p.Partition >> 24), byte(p.Partition >> 16), byte(p.Partition >> 8), byte(p.Partition)})
-	n := int(h.Sum32() % uint32(len(l.streams)))
-	return n, l.subjectPrefix(n) + hex.EncodeToString(p.TopicID[:]) + "." + strconv.Itoa(int(p.Partition))
+	return h.Sum32()
 }
 
 // stream returns p's shard stream and subject.
