@@ -64,9 +64,13 @@
 // partition append, 528 against 15 ms (35×); the group commit's atomic
 // batches across partitions, 183–194 against 8–10 ms (19–24×: the round trips
 // went, the 234,631 messages of 1.2 KiB per 256 MiB stayed); writer chains,
-// one message per round for every partition waiting, 6.5 against 10.5 ms
-// (0.61×), the NATS servers' CPU down from 1.31 to 0.75 cores. Run with
-// STRATA_WAL_CHAINS=false for the partition subjects' figures.
+// one message per round for every partition waiting on a chain: with one
+// chain per shard 6.5 against 10.5 ms (0.61×), but the embedded default's
+// produce fell from 193 to 130 MB/s with one round in flight; with eight
+// chains per shard 12.9 against 8.4 ms (1.55×), the NATS servers' CPU down
+// from 1.31 to 0.78 cores, and the embedded produce back at 171 MB/s (runs
+// of one session). Run with STRATA_WAL_CHAINS=false for the partition
+// subjects' figures.
 //
 // BenchmarkLifecycle measures what segment merging does for cold reads, and
 // the merge worker's throughput, with one `strata serve` on its embedded

@@ -49,7 +49,7 @@ var validWriterID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 // before it on its chain, so a chain has one round in flight at a time:
 // several lanes per shard keep several in flight, as the partition subjects
 // did, while a round's message still carries many partitions.
-const chainLanes = 4
+const chainLanes = 8
 
 // Writer appends records of many partitions to its chains, chainLanes per
 // shard, each partition always to the same one (ChainOf). Its id must be
