@@ -16,13 +16,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Writer chains. A Writer is one gateway run's appender: it has one subject
-// per shard, "<prefix>.wal.<n>.w.<writer id>", its chain, and every round of
-// its group commit is one message on it (or one atomic batch of them, when a
-// round holds more than a message carries) with the records of every
-// partition that was waiting. So the WAL's message count follows the
+// Writer chains. A Writer is one gateway run's appender: it has chainLanes
+// subjects per shard, "<prefix>.wal.<n>.w.<writer id>-<chain number>", its
+// chains, each partition always on the same one, and every round of its
+// group commit on a chain is one message (or one atomic batch of them, when
+// a round holds more than a message carries) with the records of every
+// partition of the chain that was waiting. So the WAL's message count follows the
 // gateway's rounds, not its partitions: at 1,000 partitions a round is one
-// message, where per-partition subjects made it 1,000.
+// message per chain, where per-partition subjects made it 1,000.
 //
 // Fencing moves from the partition to the chain. Every chain message names
 // the chain's last sequence the writer knows (JetStream's

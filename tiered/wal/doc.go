@@ -44,8 +44,9 @@
 // # Writer chains
 //
 // A Writer (chain.go) appends the records of many partitions as one message
-// per round on its own subject in each shard, "<prefix>.wal.<n>.w.<writer
-// id>", in the chain format (record.go: a version byte of 2, a CRC32C over
+// per round on each of its chains, eight subjects per shard
+// ("<prefix>.wal.<n>.w.<writer id>-<chain number>", each partition always on
+// the same one), in the chain format (record.go: a version byte of 2, a CRC32C over
 // the message, then one entry per partition with its epoch, offsets and
 // batches). Only the writer appends records to its chain, each message
 // naming the chain's last sequence, so fencing a partition is done on the
