@@ -292,9 +292,12 @@ func (l *Log) holdChain(p *partition) {
 }
 
 // resetChainFloor is setChainFloor after a commit: the floor moves to the
-// first batch left, queued. The caller holds p.mu.
+// first batch left, queued. A partition released or broken meanwhile keeps
+// its floor: the batches it dropped from its queue are acknowledged and on
+// the chain, and only the partition's next leader moving them (purgeChains)
+// lets them go. The caller holds p.mu.
 func (l *Log) resetChainFloor(p *partition) {
-	if l.writer == nil {
+	if l.writer == nil || p.broken {
 		return
 	}
 	var seq uint64

@@ -1,13 +1,17 @@
 package tiered
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/tiered/index"
+	"github.com/stratalog/strata/tiered/objstore"
 	"github.com/stratalog/strata/tiered/wal"
 )
 
@@ -265,4 +269,81 @@ func TestChainIdleChainDropped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// gateBucket holds PUTs while closed.
+type gateBucket struct {
+	objstore.Bucket
+	mu      sync.Mutex
+	gate    chan struct{} // nil: open
+	waiting atomic.Int32
+}
+
+func (b *gateBucket) close() {
+	b.mu.Lock()
+	b.gate = make(chan struct{})
+	b.mu.Unlock()
+}
+
+func (b *gateBucket) open() {
+	b.mu.Lock()
+	close(b.gate)
+	b.gate = nil
+	b.mu.Unlock()
+}
+
+func (b *gateBucket) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	b.mu.Lock()
+	gate := b.gate
+	b.mu.Unlock()
+	if gate != nil {
+		b.waiting.Add(1)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return b.Bucket.Put(ctx, key, r, size)
+}
+
+// TestChainReleaseKeepsUnflushedRecords: a partition released while a flush
+// of its older batches is in flight, with a newer batch acknowledged and
+// queued, keeps that batch's chain message through the flush's commit and
+// the purges after it; the next leader finds both batches.
+func TestChainReleaseKeepsUnflushedRecords(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	bucket := &gateBucket{Bucket: e.bucket}
+	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 10 * time.Millisecond})
+	tp, other := index.TopicPartition{TopicID: [16]byte{12}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{12}, Partition: 1}
+	for l.writer.ChainOf(walPartition(other)) != l.writer.ChainOf(walPartition(tp)) {
+		other.Partition++
+	}
+	bucket.close()
+	if _, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, func() error {
+		if bucket.waiting.Load() == 0 {
+			return errors.New("no flush is holding the first batch")
+		}
+		return nil
+	})
+	if off, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil || off != 1 {
+		t.Fatalf("second append: %d, %v", off, err)
+	}
+	l.ReleaseUnless(func(p index.TopicPartition) bool { return p != tp })
+	// A later message on the same chain, so that a purge could reach the
+	// second batch's.
+	if _, err := appendWait(t, l, other, testBatch(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	bucket.open()
+	e.waitIndexed(t, tp, 1)
+	time.Sleep(200 * time.Millisecond) // purge passes
+	next := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true})
+	if got, hw := readOffsets(t, next.Read, tp); !equal(got, []int64{0, 0, 1, 1}) || hw != 2 {
+		t.Fatalf("the next leader reads %v hw %d, want offsets 0 and 1", got, hw)
+	}
 }

@@ -36,6 +36,12 @@ import (
 // It runs about 20s; STRATA_CHAOS_DURATION (e.g. 2m, `make chaos`) runs it
 // longer with a stop every 5-10s.
 func TestGatewayKills(t *testing.T) {
+	for _, wal := range walLayouts {
+		t.Run(wal.name, func(t *testing.T) { testGatewayKills(t, wal.flag) })
+	}
+}
+
+func testGatewayKills(t *testing.T, walFlag string) {
 	const (
 		topic      = "cluster"
 		partitions = 12
@@ -57,7 +63,7 @@ func TestGatewayKills(t *testing.T) {
 	addrs := []string{freeLoopbackAddr(t), freeLoopbackAddr(t), freeLoopbackAddr(t)}
 	args := func(node int) []string {
 		return append([]string{"--nats-url", nats.URLs(), "--nats-monitor-url", nats.MonitorURLs(), "--nats-replicas", "3", "--node-id", strconv.Itoa(node + 1),
-			"--gateway-lease", lease.String(), "--flush-interval", "20ms"}, store...)
+			"--gateway-lease", lease.String(), "--flush-interval", "20ms", walFlag}, store...)
 	}
 	procs := make([]*process, len(addrs))
 	for i, addr := range addrs {

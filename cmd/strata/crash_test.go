@@ -269,6 +269,19 @@ func (l *load) finish(t *testing.T) []acked {
 // acknowledged from the WAL, carry on, and every acknowledged record is in
 // the log once, at its acknowledged offset.
 func TestNATSNodeLossUnderLoad(t *testing.T) {
+	for _, wal := range walLayouts {
+		t.Run(wal.name, func(t *testing.T) { testNATSNodeLossUnderLoad(t, wal.flag) })
+	}
+}
+
+// walLayouts are the WAL's two layouts (--wal-chains), which the failure
+// tests run under each.
+var walLayouts = []struct{ name, flag string }{
+	{"partition-subjects", "--wal-chains=false"},
+	{"chains", "--wal-chains=true"},
+}
+
+func testNATSNodeLossUnderLoad(t *testing.T, walFlag string) {
 	const (
 		topic      = "natsloss"
 		partitions = 6
@@ -282,7 +295,7 @@ func TestNATSNodeLossUnderLoad(t *testing.T) {
 		addr := freeLoopbackAddr(t)
 		addrs = append(addrs, addr)
 		startProcess(t, dir, addr, append([]string{"--nats-url", cluster.URLs(), "--nats-monitor-url", cluster.MonitorURLs(),
-			"--nats-replicas", "3", "--node-id", strconv.Itoa(i + 1), "--gateway-lease", "2s"}, store...)...)
+			"--nats-replicas", "3", "--node-id", strconv.Itoa(i + 1), "--gateway-lease", "2s", walFlag}, store...)...)
 	}
 	addr := strings.Join(addrs, ",")
 	createTopic(t, addr, topic, partitions)

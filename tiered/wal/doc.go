@@ -57,7 +57,7 @@
 // then serves 6 partitions or 1,000.
 //
 // Package tiered appends through a Writer with its Config.WALChains (strata
-// serve's default), and reads partition subjects written without it.
+// serve --wal-chains), and takes over partitions written either way.
 //
 // Usage:
 //
