@@ -84,20 +84,8 @@ func (l *Log) claimFresh(ctx context.Context, tp index.TopicPartition, claim *in
 // replayChain is replay with writer chains (see the file comment).
 func (l *Log) replayChain(ctx context.Context, p *partition) error {
 	st := p.committed
-	switch {
-	case p.fresh:
+	if p.fresh {
 		l.installTail(p, replayedTail{next: st.HighWatermark}, 0)
-		return nil
-	case p.durability != DurabilityWAL && st.WALWriter == "":
-		// The s3 tier appends nothing to the WAL: only a tail from before
-		// a change of tier is read, from where it is.
-		t, err := l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
-			return l.cfg.WAL.Replay(ctx, walPartition(p.tp), st.WALSeq, fn)
-		})
-		if err != nil {
-			return err
-		}
-		l.installTail(p, t, t.last)
 		return nil
 	}
 	wp := walPartition(p.tp)
@@ -106,10 +94,7 @@ func (l *Log) replayChain(ctx context.Context, p *partition) error {
 	var marker uint64 // the legacy subject's fence marker
 	if st.WALWriter == "" {
 		var err error
-		t, err = l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
-			return l.cfg.WAL.Replay(ctx, wp, st.WALSeq, fn)
-		})
-		if err != nil {
+		if t, err = l.readSubjectTail(ctx, p); err != nil {
 			return err
 		}
 		if t.last != 0 {

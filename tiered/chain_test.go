@@ -25,6 +25,15 @@ func (e env) newUnflushedChainLog(t *testing.T, w WAL, nodeID string) *Log {
 	return l
 }
 
+// onChainOf returns the first partition of tp's topic after tp that l
+// appends to tp's chain.
+func onChainOf(l *Log, tp index.TopicPartition) index.TopicPartition {
+	other := tp
+	for other.Partition++; l.writer.ChainOf(walPartition(other)) != l.writer.ChainOf(walPartition(tp)); other.Partition++ {
+	}
+	return other
+}
+
 // chainRecords returns the records of tp on the chain l appends tp to.
 func chainRecords(t *testing.T, w WAL, l *Log, tp index.TopicPartition) []wal.Record {
 	t.Helper()
@@ -167,10 +176,8 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 20 * time.Millisecond})
 	// Both on one chain, so that the flushed partition's message, not the
 	// released one's, is the chain's last: the anchor a purge keeps.
-	flushed, released := index.TopicPartition{TopicID: [16]byte{4}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{4}, Partition: 1}
-	for l.writer.ChainOf(walPartition(released)) != l.writer.ChainOf(walPartition(flushed)) {
-		released.Partition++
-	}
+	flushed := index.TopicPartition{TopicID: [16]byte{4}, Partition: 0}
+	released := onChainOf(l, flushed)
 	if _, err := appendWait(t, l, flushed, testBatch(t, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -316,10 +323,8 @@ func TestChainReleaseKeepsUnflushedRecords(t *testing.T) {
 	w := e.openWAL(t)
 	bucket := &gateBucket{Bucket: e.bucket}
 	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 10 * time.Millisecond})
-	tp, other := index.TopicPartition{TopicID: [16]byte{12}, Partition: 0}, index.TopicPartition{TopicID: [16]byte{12}, Partition: 1}
-	for l.writer.ChainOf(walPartition(other)) != l.writer.ChainOf(walPartition(tp)) {
-		other.Partition++
-	}
+	tp := index.TopicPartition{TopicID: [16]byte{12}, Partition: 0}
+	other := onChainOf(l, tp)
 	bucket.close()
 	if _, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil {
 		t.Fatal(err)

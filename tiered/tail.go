@@ -239,20 +239,28 @@ func (l *Log) replay(ctx context.Context, p *partition) error {
 	if l.cfg.WAL == nil {
 		return nil
 	}
-	if l.writer != nil {
+	switch {
+	case l.writer != nil && (p.durability == DurabilityWAL || p.committed.WALWriter != ""):
 		return l.replayChain(ctx, p)
-	}
-	if p.committed.WALWriter != "" {
+	case p.committed.WALWriter != "":
 		return l.replayChainToSubject(ctx, p)
 	}
-	t, err := l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
-		return l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, fn)
-	})
+	// The partition's own subject: without chains, or on the s3 tier,
+	// which appends nothing to the WAL and reads only a tail from before a
+	// change of tier, from where it is.
+	t, err := l.readSubjectTail(ctx, p)
 	if err != nil {
 		return err
 	}
 	l.installTail(p, t, t.last)
 	return nil
+}
+
+// readSubjectTail reads p's tail on its own WAL subject (readTail).
+func (l *Log) readSubjectTail(ctx context.Context, p *partition) (replayedTail, error) {
+	return l.readTail(p, func(fn func(uint64, wal.Record) error) (uint64, error) {
+		return l.cfg.WAL.Replay(ctx, walPartition(p.tp), p.committed.WALSeq, fn)
+	})
 }
 
 // replayedTail is what a replay read of a partition's WAL tail.

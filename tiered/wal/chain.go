@@ -2,7 +2,6 @@ package wal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -454,32 +453,15 @@ func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) 
 		}
 		return []uint64{ack.Sequence}, nil
 	}
-	nc := c.log.js.Conn()
-	id := nats.NewInbox()[len(nats.InboxPrefix):]
-	var reply *nats.Msg
+	batch := make([]*nats.Msg, len(msgs))
 	for i, m := range msgs {
-		msg := nats.NewMsg(c.subject)
-		msg.Data = m.data
-		msg.Header.Set(hdrBatchID, id)
-		msg.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		if i == 0 {
-			msg.Header.Set(hdrExpectLast, strconv.FormatUint(c.last.Load(), 10))
-		}
-		if i < len(msgs)-1 {
-			if err := nc.PublishMsg(msg); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		msg.Header.Set(hdrBatchCommit, "1")
-		var err error
-		if reply, err = nc.RequestMsgWithContext(ctx, msg); err != nil {
-			return nil, err
-		}
+		batch[i] = nats.NewMsg(c.subject)
+		batch[i].Data = m.data
 	}
-	var ack batchAck
-	if err := json.Unmarshal(reply.Data, &ack); err != nil {
-		return nil, fmt.Errorf("parse the batch's acknowledgement %q: %w", reply.Data, err)
+	batch[0].Header.Set(hdrExpectLast, strconv.FormatUint(c.last.Load(), 10))
+	ack, err := publishBatch(ctx, c.log.js.Conn(), batch)
+	if err != nil {
+		return nil, err
 	}
 	if ack.Error != nil {
 		return nil, ack.Error

@@ -207,31 +207,13 @@ type batchAck struct {
 // carries the batch's last stream sequence. The server stores a batch's
 // messages at consecutive sequences.
 func (c *committer) commitBatch(ctx context.Context, round []*appendReq) {
-	nc := c.log.js.Conn()
-	id := nats.NewInbox()[len(nats.InboxPrefix):] // a NUID, unique per batch
-	var reply *nats.Msg
-	var err error
+	msgs := make([]*nats.Msg, len(round))
 	for i, req := range round {
-		m := nats.NewMsg(req.subject)
-		m.Data = req.data
-		m.Header.Set(hdrBatchID, id)
-		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		m.Header.Set(hdrExpectLast, strconv.FormatUint(req.expectLast, 10))
-		if i < len(round)-1 {
-			if err = nc.PublishMsg(m); err != nil {
-				break
-			}
-			continue
-		}
-		m.Header.Set(hdrBatchCommit, "1")
-		reply, err = nc.RequestMsgWithContext(ctx, m)
+		msgs[i] = nats.NewMsg(req.subject)
+		msgs[i].Data = req.data
+		msgs[i].Header.Set(hdrExpectLast, strconv.FormatUint(req.expectLast, 10))
 	}
-	var ack batchAck
-	if err == nil {
-		if err = json.Unmarshal(reply.Data, &ack); err != nil {
-			err = fmt.Errorf("parse the batch's acknowledgement %q: %w", reply.Data, err)
-		}
-	}
+	ack, err := publishBatch(ctx, c.log.js.Conn(), msgs)
 	switch {
 	case err != nil:
 		// Unknown outcome: the batch may or may not be stored.
@@ -258,6 +240,34 @@ func (c *committer) commitBatch(ctx context.Context, round []*appendReq) {
 		c.log.batches.Add(1)
 		c.log.batchedAppends.Add(uint64(len(round)))
 	}
+}
+
+// publishBatch sends msgs as one JetStream atomic batch, the last message
+// carrying the commit, and returns the server's answer to it. An error
+// leaves the outcome unknown; a batch the server refused, storing nothing,
+// has ack.Error set.
+func publishBatch(ctx context.Context, nc *nats.Conn, msgs []*nats.Msg) (batchAck, error) {
+	id := nats.NewInbox()[len(nats.InboxPrefix):] // a NUID, unique per batch
+	var ack batchAck
+	for i, m := range msgs {
+		m.Header.Set(hdrBatchID, id)
+		m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := nc.PublishMsg(m); err != nil {
+				return ack, err
+			}
+			continue
+		}
+		m.Header.Set(hdrBatchCommit, "1")
+		reply, err := nc.RequestMsgWithContext(ctx, m)
+		if err != nil {
+			return ack, err
+		}
+		if err := json.Unmarshal(reply.Data, &ack); err != nil {
+			return ack, fmt.Errorf("parse the batch's acknowledgement %q: %w", reply.Data, err)
+		}
+	}
+	return ack, nil
 }
 
 // MinBatch is the fewest concurrent appends the group commit sends as one
