@@ -39,10 +39,11 @@ import (
 //
 // Purge: a chain message may hold records of many partitions. Each partition
 // with batches not yet in the index holds its chain back at its first such
-// batch's sequence (chainFloors) until a commit covers them, or, once the
-// partition is released, until the index names another chain for it (its
-// new leader moved the tail there). The purger drops each shard's chain
-// below the lowest floor.
+// batch's sequence (chainFloors) until a commit covers them. A partition
+// this Log gave up (released, or broken) holds it until the index covers
+// everything the WAL acknowledged for it (a draining partition flushes
+// that, Log.drain) or names another chain for it (its new leader moved the
+// tail there). The purger drops each shard's chain below the lowest floor.
 
 // validNodeID is what may name a writer as is; other node ids are hexed.
 var validNodeID = regexp.MustCompile(`^[a-zA-Z0-9-]{1,32}$`)
@@ -276,13 +277,46 @@ func (l *Log) holdChain(p *partition) {
 	l.setChainFloor(p.tp, p.chainHold)
 }
 
+// noteReleased remembers p as the last of its partition this Log gave up:
+// its floor stays until the index holds what the WAL acknowledged for it
+// (releasedBelow). Only a loaded p counts: one that did not load did not
+// replay the records an earlier one left on the chain.
+func (l *Log) noteReleased(p *partition) {
+	if l.writer == nil {
+		return
+	}
+	select {
+	case <-p.loaded:
+		if p.loadErr != nil {
+			return
+		}
+	default: // Log.partition notes it once loaded
+		return
+	}
+	l.floorsMu.Lock()
+	l.released[p.tp] = p
+	l.floorsMu.Unlock()
+}
+
+// releasedBelow reports whether everything the WAL acknowledged for p, a
+// partition given up (nil: not known), is below hw, with no append of it
+// in flight.
+func releasedBelow(p *partition, hw int64) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.walInflight) == 0 && p.acked <= hw
+}
+
 // resetChainFloor is setChainFloor after a commit: the floor moves to the
 // first batch left, queued. A partition released or broken meanwhile keeps
 // its floor: the batches it dropped from its queue are acknowledged and on
 // the chain, and only the partition's next leader moving them (purgeChains)
 // lets them go. The caller holds p.mu.
 func (l *Log) resetChainFloor(p *partition) {
-	if l.writer == nil || p.broken {
+	if l.writer == nil || p.broken || p.draining {
 		return
 	}
 	var seq uint64
@@ -312,6 +346,11 @@ func (l *Log) purgeChains(ctx context.Context) {
 	var released []index.TopicPartition
 	l.mu.Lock()
 	l.floorsMu.Lock()
+	for tp := range l.released {
+		if _, held := l.chainFloors[tp]; !held {
+			delete(l.released, tp)
+		}
+	}
 	for tp, seq := range l.chainFloors {
 		if _, loaded := l.parts[tp]; !loaded {
 			released = append(released, tp)
@@ -324,16 +363,27 @@ func (l *Log) purgeChains(ctx context.Context) {
 	l.floorsMu.Unlock()
 	l.mu.Unlock()
 
-	// A released partition's floor goes once its new leader named its own
-	// chain (or the topic is gone): its records here are copied there.
+	// A released partition's floor goes once the index holds what the WAL
+	// acknowledged for it, or names another chain (its new leader copied
+	// its records there), or the topic is gone.
 	for _, tp := range released {
+		l.floorsMu.Lock()
+		last := l.released[tp]
+		l.floorsMu.Unlock()
 		st, _, err := l.cfg.Index.LoadPartition(ctx, tp)
-		if err != nil || st.WALWriter == l.writer.ChainOf(walPartition(tp)) {
+		if err != nil || st.WALWriter == l.writer.ChainOf(walPartition(tp)) && !releasedBelow(last, st.HighWatermark) {
 			continue
 		}
+		// Unless the partition was loaded (and maybe given up) again
+		// meanwhile: the floor is then another's.
+		l.mu.Lock()
 		l.floorsMu.Lock()
-		delete(l.chainFloors, tp)
+		if _, loaded := l.parts[tp]; !loaded && l.released[tp] == last {
+			delete(l.chainFloors, tp)
+			delete(l.released, tp)
+		}
 		l.floorsMu.Unlock()
+		l.mu.Unlock()
 	}
 
 	for _, c := range chains {

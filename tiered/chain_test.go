@@ -317,7 +317,8 @@ func (b *gateBucket) Put(ctx context.Context, key string, r io.Reader, size int6
 // TestChainReleaseKeepsUnflushedRecords: a partition released while a flush
 // of its older batches is in flight, with a newer batch acknowledged and
 // queued, keeps that batch's chain message through the flush's commit and
-// the purges after it; the next leader finds both batches.
+// the purges after it, and the drain flushes it; the next leader finds
+// both batches.
 func TestChainReleaseKeepsUnflushedRecords(t *testing.T) {
 	e := newEnv(t)
 	w := e.openWAL(t)
@@ -345,10 +346,54 @@ func TestChainReleaseKeepsUnflushedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket.open()
-	e.waitIndexed(t, tp, 1)
+	e.waitIndexed(t, tp, 2)
 	time.Sleep(200 * time.Millisecond) // purge passes
 	next := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true})
 	if got, hw := readOffsets(t, next.Read, tp); !equal(got, []int64{0, 0, 1, 1}) || hw != 2 {
 		t.Fatalf("the next leader reads %v hw %d, want offsets 0 and 1", got, hw)
+	}
+}
+
+// TestReleaseDrainsAcknowledgedBatches: a partition given up with batches
+// the WAL acknowledged, long before they were due for a flush, flushes them
+// as it goes, under either WAL layout; with chains its records then leave
+// the chain though no other leader took the partition. The Log takes the
+// partition again at its next use, at the next epoch.
+func TestReleaseDrainsAcknowledgedBatches(t *testing.T) {
+	for _, chains := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chains=%v", chains), func(t *testing.T) {
+			e := newEnv(t)
+			w := e.openWAL(t)
+			l := e.startLog(t, Config{WAL: w, NodeID: "a", WALChains: chains, PartitionFlushAge: time.Hour, WALPurgeInterval: 20 * time.Millisecond})
+			tp := index.TopicPartition{TopicID: [16]byte{13}, Partition: 0}
+			if _, err := appendWait(t, l, tp, testBatch(t, 2)); err != nil {
+				t.Fatal(err)
+			}
+			l.ReleaseUnless(func(p index.TopicPartition) bool { return p != tp })
+			e.waitIndexed(t, tp, 2)
+			if chains {
+				// A later message on the chain, which the purge keeps as
+				// its anchor, held by a partition not yet due.
+				if _, err := appendWait(t, l, onChainOf(l, tp), testBatch(t, 1)); err != nil {
+					t.Fatal(err)
+				}
+				checkFor(t, func() error {
+					if n := len(chainRecords(t, w, l, tp)); n != 0 {
+						return fmt.Errorf("%d records of the drained partition left on the chain", n)
+					}
+					return nil
+				})
+			}
+			if off, err := appendWait(t, l, tp, testBatch(t, 1)); err != nil || off != 2 {
+				t.Fatalf("append after the release: offset %d, %v; want 2", off, err)
+			}
+			if got, hw := readOffsets(t, l.Read, tp); !equal(got, []int64{0, 1, 2, 2}) || hw != 3 {
+				t.Fatalf("log: %v hw %d", got, hw)
+			}
+			st, _, err := e.store.LoadPartition(t.Context(), tp)
+			if err != nil || st.LeaderEpoch != 2 {
+				t.Fatalf("leader epoch %d (%v) after the second claim, want 2", st.LeaderEpoch, err)
+			}
+		})
 	}
 }

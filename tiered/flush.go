@@ -148,7 +148,7 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 // maxDeferred: past it, the longest waiting go too.
 func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLeft time.Time) {
 	l.mu.Lock()
-	ps := slices.Collect(maps.Values(l.parts))
+	ps := slices.AppendSeq(slices.Collect(maps.Values(l.parts)), maps.Keys(l.draining))
 	l.mu.Unlock()
 
 	type waiting struct {
@@ -167,7 +167,7 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 	for _, p := range ps {
 		p.mu.Lock()
 		if len(p.queued) > 0 && len(p.inflight) == 0 {
-			if all || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= p.flushAge {
+			if all || p.draining || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= p.flushAge {
 				take(p)
 			} else {
 				left = append(left, waiting{p, p.queuedSince})
@@ -366,9 +366,13 @@ func (l *Log) committed(fp *flushPart, next, stored index.Partition, rev uint64)
 	l.resetChainFloor(p)
 	close(p.changed)
 	p.changed = make(chan struct{})
+	drained := p.draining && p.drained()
 	p.mu.Unlock()
 	l.flushed(fp)
 	finishAll(batches, nil)
+	if drained {
+		l.finishDrain(p)
+	}
 }
 
 // landed checks, after a conflict, whether the stored state is exactly the one

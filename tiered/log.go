@@ -317,6 +317,9 @@ type Log struct {
 	// the index (chain.go). It is taken under partitions' mu.
 	floorsMu    sync.Mutex
 	chainFloors map[index.TopicPartition]uint64
+	// released is, per partition, the last of it this Log gave up
+	// (noteReleased): what its floor waits for.
+	released map[index.TopicPartition]*partition
 	// chainPurged is, per chain of this writer, what the purger last
 	// removed below, and idleChains what it learned of other writers' idle
 	// chains; only the purge loop uses them.
@@ -325,6 +328,9 @@ type Log struct {
 
 	mu    sync.Mutex
 	parts map[index.TopicPartition]*partition
+	// draining are partitions taken out of parts that the flush still
+	// commits for (drain).
+	draining map[*partition]struct{}
 	// replicas are partitions read as a follower (replica.go).
 	replicas map[index.TopicPartition]*replica
 	queued   int // bytes queued in all partitions, not yet taken by a flush
@@ -353,6 +359,7 @@ func New(cfg Config) (*Log, error) {
 		ctx:           ctx,
 		stop:          stop,
 		parts:         make(map[index.TopicPartition]*partition),
+		draining:      make(map[*partition]struct{}),
 		replicas:      make(map[index.TopicPartition]*replica),
 		durableBefore: cfg.Now(),
 		verifies:      rate.NewLimiter(rate.Limit(cfg.VerifyRate), max(1, cfg.VerifyRate/10)),
@@ -364,6 +371,7 @@ func New(cfg Config) (*Log, error) {
 			return nil, err
 		}
 		l.writer, l.chainFloors = w, make(map[index.TopicPartition]uint64)
+		l.released = make(map[index.TopicPartition]*partition)
 		l.chainPurged = make(map[string]uint64)
 		l.idleChains = make(map[idleChainKey]*idleChain)
 	}
@@ -491,8 +499,16 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 		l.parts[tp] = p
 		l.mu.Unlock()
 		l.load(ctx, p)
-		if p.loadErr != nil {
+		p.mu.Lock()
+		broken, draining := p.broken, p.draining
+		p.mu.Unlock()
+		switch {
+		case p.loadErr != nil:
 			l.drop(p, 0)
+		case broken: // its topic was deleted while it loaded
+			l.drop(p, p.failQueued(ErrNotLeader))
+		case draining: // released while it loaded: what it replayed is queued
+			l.drain(p, 0)
 		}
 	} else {
 		l.mu.Unlock()
@@ -561,38 +577,111 @@ func (l *Log) drop(p *partition, queuedBytes int) {
 	if l.parts[p.tp] == p {
 		delete(l.parts, p.tp)
 	}
+	delete(l.draining, p)
+	l.mu.Unlock()
+	l.noteReleased(p)
+}
+
+// drain takes p out of the Log, so that its next use loads it afresh, and
+// keeps it for the flush until the batches the WAL acknowledged for it (or,
+// on the s3 tier, those queued) are committed, or fail because a later
+// leader claimed the partition meanwhile and replays them itself. Without
+// it, a partition given up with acknowledged batches would hold its writer
+// chain until its next leader moved them, which may be never (chain.go).
+// unqueued is the bytes the caller took off p's queues.
+func (l *Log) drain(p *partition, unqueued int) {
+	// In the set before draining is seen, so that whoever sees p drained
+	// (finishDrain) finds it there.
+	l.mu.Lock()
+	l.queued -= unqueued
+	if l.parts[p.tp] == p {
+		delete(l.parts, p.tp)
+	}
+	l.draining[p] = struct{}{}
+	l.mu.Unlock()
+	l.noteReleased(p)
+	p.mu.Lock()
+	p.draining = true
+	drained := p.drained()
+	p.mu.Unlock()
+	if drained {
+		l.finishDrain(p)
+		return
+	}
+	l.flushSoon()
+}
+
+// drained reports whether a draining partition has nothing left to flush:
+// no batch queued, in a flush, or on its way to the WAL. The caller holds
+// p.mu.
+func (p *partition) drained() bool {
+	return len(p.queued) == 0 && len(p.inflight) == 0 && len(p.walInflight) == 0
+}
+
+// finishDrain lets go of a drained partition.
+func (l *Log) finishDrain(p *partition) {
+	l.mu.Lock()
+	delete(l.draining, p)
 	l.mu.Unlock()
 }
 
+// flushSoon asks for a flush now rather than at the next interval.
+func (l *Log) flushSoon() {
+	select {
+	case l.flushNow <- struct{}{}:
+	default: // a flush is already signalled
+	}
+}
+
 // ForgetTopic drops every loaded partition of a deleted topic, led or read
-// as a replica.
+// as a replica. What was queued for them fails with ErrNotLeader.
 func (l *Log) ForgetTopic(topicID [16]byte) {
-	l.ReleaseUnless(func(tp index.TopicPartition) bool { return tp.TopicID != topicID })
 	l.mu.Lock()
+	var gone []*partition
+	for tp, p := range l.parts {
+		if tp.TopicID == topicID {
+			gone = append(gone, p)
+			delete(l.parts, tp)
+		}
+	}
+	for p := range l.draining {
+		if p.tp.TopicID == topicID {
+			gone = append(gone, p)
+		}
+	}
 	for tp := range l.replicas {
 		if tp.TopicID == topicID {
 			delete(l.replicas, tp)
 		}
 	}
 	l.mu.Unlock()
+	for _, p := range gone {
+		l.drop(p, p.failQueued(ErrNotLeader))
+	}
+	l.prefetch.forget(func(tp index.TopicPartition) bool { return tp.TopicID != topicID })
 }
 
-// ReleaseUnless drops every loaded partition for which keep is false (a
-// deleted topic, or one this gateway no longer leads). Batches queued for it
-// fail with ErrNotLeader; a later use loads it afresh and claims it with the
-// next leader epoch.
+// ReleaseUnless gives up every loaded partition for which keep is false
+// (one this gateway no longer leads): appends waiting for the WAL fail with
+// ErrNotLeader, and what the WAL acknowledged is flushed as the partition
+// drains (drain). A later use loads it afresh and claims it with the next
+// leader epoch.
 func (l *Log) ReleaseUnless(keep func(index.TopicPartition) bool) {
 	l.mu.Lock()
 	var gone []*partition
 	for tp, p := range l.parts {
 		if !keep(tp) {
 			gone = append(gone, p)
-			delete(l.parts, tp)
 		}
 	}
 	l.mu.Unlock()
 	for _, p := range gone {
-		l.drop(p, p.failQueued(ErrNotLeader))
+		p.mu.Lock()
+		waiting := p.walQueued
+		p.walQueued = nil
+		p.mu.Unlock()
+		l.drain(p, pendingBytes(waiting))
+		finishAll(waiting, ErrNotLeader)
 	}
 	l.prefetch.forget(keep)
 }

@@ -51,9 +51,14 @@ type partition struct {
 	aborted  []index.AbortedTxn
 	// changed is closed and replaced whenever the high watermark moves.
 	changed chan struct{}
-	// broken is set when the partition failed a commit or a WAL append, or
-	// was released; it takes no more appends and is reloaded on next use.
+	// broken is set when the partition failed a commit, or its topic was
+	// deleted; it takes no more appends and is reloaded on next use.
 	broken bool
+	// draining is set when the partition was released or failed a WAL
+	// append (Log.drain): it takes no more appends, is gone from the Log
+	// (its next use loads it afresh), and flushes the batches the WAL
+	// acknowledged before it goes.
+	draining bool
 	// verifiedAt is when a read last checked the claim (Log.verifyClaim).
 	verifiedAt time.Time
 
@@ -65,6 +70,10 @@ type partition struct {
 	// WAL: batches below it are acknowledged and visible before their flush.
 	walLast uint64
 	walEnd  int64
+	// acked is walEnd, but also moved by appends that land once the
+	// partition broke: the end of what the WAL acknowledged for it, which
+	// its chain floor protects until the index holds it (chain.go).
+	acked int64
 	// walQueued waits for the next WAL append and walInflight is in the
 	// current one; walSending is set while the sender goroutine runs.
 	walQueued   []*pending
@@ -380,7 +389,7 @@ func (l *Log) retier(ctx context.Context, p *partition) (*partition, error) {
 func (p *partition) append(b []byte, h batch.Header, nowMs int64) (a *Appended, startSender bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.broken {
+	if p.broken || p.draining {
 		return nil, false, ErrNotLeader
 	}
 	switch {

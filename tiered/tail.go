@@ -193,40 +193,41 @@ func (l *Log) appendedToWAL(p *partition, seq uint64, now time.Time) (dropped in
 	}
 	l.setChainFloor(p.tp, seq)
 	p.chainHold = 0
+	end := batches[len(batches)-1].h.LastOffset() + 1
+	p.acked = end
 	if p.broken {
 		p.walSending = false
 		p.mu.Unlock()
 		return finishAll(batches, nil)
 	}
-	p.walEnd = batches[len(batches)-1].h.LastOffset() + 1
+	p.walEnd = end
 	for _, pb := range batches {
 		p.aborted = applyTxn(p.openTxns, p.aborted, pb.data, pb.h)
 	}
 	p.enqueue(now, batches...)
 	close(p.changed)
 	p.changed = make(chan struct{})
+	draining := p.draining
 	p.mu.Unlock()
 	finishAll(batches, nil)
+	if draining {
+		l.flushSoon()
+	}
 	return 0
 }
 
 // failWAL fails the batches of a WAL append that did not succeed, and every
-// batch queued behind them, and drops the partition so that its next use
-// reloads it. Batches already durable in the WAL stay acknowledged. The
+// batch queued behind them, and drains the partition (Log.drain): the
+// batches already durable in the WAL stay acknowledged and are flushed. The
 // partition is gone from the Log before any producer hears, so a retry loads
 // it afresh.
 func (l *Log) failWAL(p *partition, err error) {
 	p.mu.Lock()
-	failed := slices.Concat(p.walInflight, p.walQueued, p.queued)
-	p.walInflight, p.walQueued, p.queued = nil, nil, nil
+	failed := slices.Concat(p.walInflight, p.walQueued)
+	p.walInflight, p.walQueued = nil, nil
 	p.walSending = false
-	p.broken = true
 	p.mu.Unlock()
-	size := 0
-	for _, pb := range failed {
-		size += len(pb.data)
-	}
-	l.drop(p, size)
+	l.drain(p, pendingBytes(failed))
 	finishAll(failed, err)
 }
 
@@ -324,7 +325,7 @@ func (l *Log) installTail(p *partition, t replayedTail, walLast uint64) {
 	hw := p.committed.HighWatermark
 	p.mu.Lock()
 	p.walLast = walLast
-	p.walEnd = t.next
+	p.walEnd, p.acked = t.next, t.next
 	p.next = t.next
 	p.enqueue(l.cfg.Now(), t.batches...) // nothing is queued while it loads
 	if len(t.batches) > 0 {
