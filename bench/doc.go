@@ -69,8 +69,8 @@
 // produce fell from 193 to 130 MB/s with one round in flight; with eight
 // chains per shard 12.9 against 8.4 ms (1.55×), the NATS servers' CPU down
 // from 1.31 to 0.78 cores, and the embedded produce back at 171 MB/s (runs
-// of one session). The gateway appends to partition subjects unless the
-// bench runs with STRATA_WAL_CHAINS=true (--wal-chains).
+// of one session). The gateway appends to chains (the default); with
+// STRATA_WAL_CHAINS=false (--wal-chains=false) to partition subjects.
 //
 // BenchmarkLifecycle measures what segment merging does for cold reads, and
 // the merge worker's throughput, with one `strata serve` on its embedded

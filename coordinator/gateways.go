@@ -35,6 +35,11 @@ type Gateway struct {
 	Rack      string            `json:"rack,omitempty"`
 	// Incarnation tells two runs of one node id apart.
 	Incarnation string `json:"incarnation"`
+	// ChainTakeover is set by every gateway that can take over a partition
+	// whose write-ahead tail is on another gateway's writer chain, with
+	// chains on or off; a record without it is an older version's, which
+	// would miss that tail.
+	ChainTakeover bool `json:"chain_takeover,omitempty"`
 }
 
 // Lease is a gateway's hold on its membership record.

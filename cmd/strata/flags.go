@@ -172,7 +172,7 @@ func serveFlags(c *serveConfig) []flagDef {
 	c.AutoCreate, c.NumPartitions = true, 1
 	c.NATSReplicas, c.GatewayLease = 1, 10*time.Second
 	c.EmbeddedNATSListen = "127.0.0.1:4222"
-	c.WALShards, c.MaxTailAge = 1, tiered.DefaultMaxTailAge
+	c.WALShards, c.MaxTailAge, c.WALChains = 1, tiered.DefaultMaxTailAge, true
 	c.ConsumerSessionTimeout, c.ConsumerHeartbeatInterval = 45*time.Second, 5*time.Second
 	c.OffsetsRetention = 7 * 24 * time.Hour
 	c.TransactionMaxTimeout, c.TransactionalIDExpiration = gateway.DefaultTransactionMaxTimeout, gateway.DefaultTransactionalIDExpiration
@@ -215,7 +215,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"nats-monitor-url", "the external NATS servers' monitoring URLs (comma-separated http://host:8222), to check at start that each fsyncs every write (sync_interval: always)", (*stringValue)(&c.NATSMonitorURLs)},
 		{"allow-unsafe-nats", "start even if the external NATS servers' durability cannot be verified or falls short (acknowledged records may be lost on power loss)", (*boolValue)(&c.AllowUnsafeNATS)},
 		{"wal-shards", "JetStream streams the write-ahead tail is spread over (fixed while it holds data)", (*intValue)(&c.WALShards)},
-		{"wal-chains", "append the records of all partitions to eight write-ahead chains per gateway and shard, one JetStream message per round and chain whatever the partition count, rather than to one subject per partition (a gateway takes over partitions written either way; see the README before turning it on)", (*boolValue)(&c.WALChains)},
+		{"wal-chains", "append the records of all partitions to eight write-ahead chains per gateway and shard, one JetStream message per round and chain whatever the partition count, rather than to one subject per partition (a gateway takes over partitions written either way, and appends to chains only while every live gateway can take them over)", (*boolValue)(&c.WALChains)},
 		{"memory-limit", "the gateway's memory budget: the parts below left at 0 get a share of it, and it is Go's soft memory limit (GOMEMLIMIT wins)", &c.MemoryLimit},
 		{"max-tail-bytes", "bytes that may wait for object storage (the WAL tail, held in memory) before produce gets KAFKA_STORAGE_ERROR (0: a quarter of --memory-limit)", &c.MaxTailBytes},
 		{"max-tail-age", "how long the oldest batch may wait for object storage before produce gets KAFKA_STORAGE_ERROR", (*durationValue)(&c.MaxTailAge)},

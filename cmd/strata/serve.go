@@ -131,6 +131,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
+	walChains := cfg.WALChains
+	if walChains {
+		older, err := olderGateways(ctx, store, int32(cfg.NodeID))
+		if err != nil {
+			return err
+		}
+		if len(older) > 0 {
+			logger.Warn("not appending to writer chains: gateways of an older version, which cannot take over a chain's tail, are live; restart this gateway once every gateway runs this version", "nodes", older)
+			walChains = false
+		}
+	}
 	// The log asks the gateway, which is built on the log, for a
 	// partition's durability.
 	var gw *gateway.Server
@@ -149,7 +160,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) (err error) {
 		Bucket:        bucket,
 		Index:         store,
 		WAL:           tail,
-		WALChains:     cfg.WALChains,
+		WALChains:     walChains,
 		NodeID:        strconv.Itoa(cfg.NodeID),
 		FlushInterval: cfg.FlushInterval,
 		FlushBytes:    int(cfg.FlushBytes),
@@ -494,4 +505,24 @@ func defaultAdvertise(ln *net.TCPAddr, hostname func() (string, error)) (string,
 		return "", fmt.Errorf("listening on %s and no --advertised-listeners for it: host name: %w", ln, err)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(ln.Port)), nil
+}
+
+// olderGateways returns the node ids of the live gateways, other than self,
+// whose record does not say they take over writer chains
+// (coordinator.Gateway.ChainTakeover). A gateway appends to chains only
+// when there are none: an older one taking over a partition would read its
+// own subject and miss the records on the chain. One that joins later (a
+// rollback) is not seen; the README says to turn chains off first.
+func olderGateways(ctx context.Context, store *coordinator.Store, self int32) ([]int32, error) {
+	live, err := store.Gateways(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list gateways: %w", err)
+	}
+	var older []int32
+	for _, g := range live {
+		if g.NodeID != self && !g.ChainTakeover {
+			older = append(older, g.NodeID)
+		}
+	}
+	return older, nil
 }

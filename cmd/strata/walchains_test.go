@@ -1,0 +1,48 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stratalog/strata/coordinator"
+	"github.com/stratalog/strata/internal/testenv"
+)
+
+// TestOlderGatewaysHoldChainsBack: a live gateway whose record does not say
+// it takes over writer chains (an older version's) is named, so that this
+// gateway appends to partition subjects; one that does, and this gateway's
+// own record, are not.
+func TestOlderGatewaysHoldChainsBack(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := coordinator.Open(t.Context(), js, coordinator.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func(g coordinator.Gateway) {
+		t.Helper()
+		if _, err := store.RegisterGateway(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(coordinator.Gateway{NodeID: 1, Addr: "127.0.0.1:9001", Incarnation: "a"})
+	register(coordinator.Gateway{NodeID: 2, Addr: "127.0.0.1:9002", Incarnation: "b", ChainTakeover: true})
+	if older, err := olderGateways(t.Context(), store, 1); err != nil || len(older) != 0 {
+		t.Fatalf("older gateways %v (%v), want none: node 1 is this gateway", older, err)
+	}
+	register(coordinator.Gateway{NodeID: 3, Addr: "127.0.0.1:9003", Incarnation: "c"})
+	if older, err := olderGateways(t.Context(), store, 1); err != nil || !slices.Equal(older, []int32{3}) {
+		t.Fatalf("older gateways %v (%v), want [3]", older, err)
+	}
+}
