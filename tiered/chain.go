@@ -67,15 +67,20 @@ var errPastFence = errors.New("past the fence")
 
 // claimFresh makes claim name this writer's chain when nothing of the
 // partition is on its own WAL subject and no chain is named: a partition
-// never written needs no replay, and its claim no second commit.
-func (l *Log) claimFresh(ctx context.Context, tp index.TopicPartition, claim *index.Partition) (bool, error) {
+// never written needs no replay, and its claim no second commit. rev is the
+// revision of the stored state claim is built on: with none (0) the
+// partition was never claimed, and as every append follows a claim's
+// commit, its subject holds nothing and is not read.
+func (l *Log) claimFresh(ctx context.Context, tp index.TopicPartition, claim *index.Partition, rev uint64) (bool, error) {
 	if l.writer == nil || claim.WALWriter != "" {
 		return false, nil
 	}
 	wp := walPartition(tp)
-	last, err := l.cfg.WAL.LastSeq(ctx, wp)
-	if err != nil || last != 0 {
-		return false, err
+	if rev != 0 {
+		last, err := l.cfg.WAL.LastSeq(ctx, wp)
+		if err != nil || last != 0 {
+			return false, err
+		}
 	}
 	claim.WALWriter = l.writer.ChainOf(wp)
 	claim.WALSeq = l.writer.KnownLast(wp)

@@ -186,7 +186,7 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	claim := st
 	claim.LeaderEpoch++
 	if p.durability == DurabilityWAL {
-		if p.fresh, err = l.claimFresh(ctx, p.tp, &claim); err != nil {
+		if p.fresh, err = l.claimFresh(ctx, p.tp, &claim, rev); err != nil {
 			return fmt.Errorf("read the wal: %w", err)
 		}
 	}
