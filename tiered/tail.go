@@ -167,9 +167,14 @@ func (p *partition) takeForWAL(maxData int) (rec wal.Record, expectLast uint64, 
 	}
 	p.walInflight = p.walQueued[:n:n]
 	p.walQueued = slices.Clone(p.walQueued[n:])
-	data := make([]byte, 0, size)
-	for _, pb := range p.walInflight {
-		data = append(data, pb.data...)
+	// A batch's bytes are not written to once appended, so a lone one (a
+	// partition of a wide topic, most often) goes as it is.
+	data := p.walInflight[0].data
+	if n > 1 {
+		data = make([]byte, 0, size)
+		for _, pb := range p.walInflight {
+			data = append(data, pb.data...)
+		}
 	}
 	return wal.Record{
 		Epoch:      p.committed.LeaderEpoch,
