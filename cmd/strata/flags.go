@@ -216,7 +216,7 @@ func serveFlags(c *serveConfig) []flagDef {
 		{"allow-unsafe-nats", "start even if the external NATS servers' durability cannot be verified or falls short (acknowledged records may be lost on power loss)", (*boolValue)(&c.AllowUnsafeNATS)},
 		{"wal-shards", "JetStream streams the write-ahead tail is spread over (fixed while it holds data)", (*intValue)(&c.WALShards)},
 		{"wal-chains", "append the records of all partitions to eight write-ahead chains per gateway and shard, one JetStream message per round and chain whatever the partition count, rather than to one subject per partition (a gateway takes over partitions written either way, and appends to chains only while every live gateway can take them over)", (*boolValue)(&c.WALChains)},
-		{"memory-limit", "the gateway's memory budget: the parts below left at 0 get a share of it, and it is Go's soft memory limit (GOMEMLIMIT wins)", &c.MemoryLimit},
+		{"memory-limit", "the gateway's memory budget: the parts below left at 0 get a share of it, and Go's soft memory limit is a tenth below it (GOMEMLIMIT wins)", &c.MemoryLimit},
 		{"max-tail-bytes", "bytes that may wait for object storage (the WAL tail, held in memory) before produce gets KAFKA_STORAGE_ERROR (0: a quarter of --memory-limit)", &c.MaxTailBytes},
 		{"max-tail-age", "how long the oldest batch may wait for object storage before produce gets KAFKA_STORAGE_ERROR", (*durationValue)(&c.MaxTailAge)},
 		{"node-id", "this gateway's broker id, unique in the cluster", (*intValue)(&c.NodeID)},

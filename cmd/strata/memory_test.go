@@ -45,3 +45,20 @@ func TestMemoryBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestGoMemoryLimit: Go's soft limit is a tenth below the budget, unless the
+// parts add up to more.
+func TestGoMemoryLimit(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		b    memoryBudget
+		want int64
+	}{
+		{memoryBudget{Limit: 1000 * mib, Tail: 250 * mib, Cache: 250 * mib, Requests: 125 * mib, FetchResponses: 125 * mib}, 900 * mib},
+		{memoryBudget{Limit: 1000 * mib, Tail: 400 * mib, Cache: 400 * mib, Requests: 100 * mib, FetchResponses: 50 * mib}, 950 * mib},
+	} {
+		if got := goMemoryLimit(tc.b); got != tc.want {
+			t.Errorf("%+v: soft limit %d MiB, want %d", tc.b, got/mib, tc.want/mib)
+		}
+	}
+}
