@@ -90,7 +90,7 @@ func (l *Log) DeleteRecords(ctx context.Context, tp index.TopicPartition, offset
 	if err != nil {
 		return 0, err
 	}
-	s := p.snapshot()
+	s := p.head()
 	if offset == -1 {
 		offset = s.highWatermark
 	}
@@ -121,7 +121,7 @@ func (l *Log) moveLogStart(ctx context.Context, p *partition, start int64) (int6
 		return next, nil
 	})
 	if errors.Is(err, errNoChange) {
-		return p.snapshot().committed.LogStartOffset, nil
+		return p.head().committed.LogStartOffset, nil
 	}
 	if err != nil {
 		return 0, err
@@ -144,7 +144,7 @@ func (l *Log) State(ctx context.Context, tp index.TopicPartition) (index.Partiti
 	if err != nil {
 		return index.Partition{}, err
 	}
-	return p.snapshot().committed, nil
+	return p.head().committed, nil
 }
 
 // Replacement swaps a run of a partition's index entries for rewritten ones

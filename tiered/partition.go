@@ -564,8 +564,7 @@ type tailBatch struct {
 func (p *partition) snapshot() snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed, aborted: p.aborted}
-	s.lastStable = lastStable(p.openTxns, s.highWatermark)
+	s := p.headLocked()
 	for _, q := range [][]*pending{p.inflight, p.queued} {
 		for _, pb := range q {
 			if pb.h.BaseOffset >= s.highWatermark {
@@ -574,5 +573,20 @@ func (p *partition) snapshot() snapshot {
 			s.tail = append(s.tail, tailBatch{data: pb.data, h: pb.h})
 		}
 	}
+	return s
+}
+
+// head is a snapshot without its tail: for the many callers that read only
+// offsets, the committed state or the change channel (every produce
+// response, every long poll), which need not walk the queued batches.
+func (p *partition) head() snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.headLocked()
+}
+
+func (p *partition) headLocked() snapshot {
+	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed, aborted: p.aborted}
+	s.lastStable = lastStable(p.openTxns, s.highWatermark)
 	return s
 }

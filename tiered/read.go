@@ -417,7 +417,7 @@ func (l *Log) Offsets(ctx context.Context, tp index.TopicPartition) (Offsets, er
 	if err != nil {
 		return Offsets{}, err
 	}
-	return p.snapshot().offsets(), nil
+	return p.head().offsets(), nil
 }
 
 // Watch returns a channel that is closed when the partition's high watermark
@@ -427,7 +427,7 @@ func (l *Log) Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct
 	if err != nil {
 		return nil, err
 	}
-	return p.snapshot().changed, nil
+	return p.head().changed, nil
 }
 
 // Special timestamps of ListOffsets (the Java client's ListOffsetsRequest).
@@ -548,7 +548,7 @@ func (l *Log) LeaderEpoch(ctx context.Context, tp index.TopicPartition) (int32, 
 	if err != nil {
 		return 0, err
 	}
-	return p.snapshot().committed.LeaderEpoch, nil
+	return p.head().committed.LeaderEpoch, nil
 }
 
 // LoadedEpoch returns the leader epoch tp is held at if it is loaded here
@@ -568,7 +568,7 @@ func (l *Log) LoadedEpoch(tp index.TopicPartition) (int32, bool) {
 	if p.loadErr != nil {
 		return 0, false
 	}
-	return p.snapshot().committed.LeaderEpoch, true
+	return p.head().committed.LeaderEpoch, true
 }
 
 // EndOffsetFor answers OffsetForLeaderEpoch for tp (index.Partition.EndOffsetFor).
@@ -577,7 +577,7 @@ func (l *Log) EndOffsetFor(ctx context.Context, tp index.TopicPartition, epoch i
 	if err != nil {
 		return 0, 0, err
 	}
-	s := p.snapshot()
+	s := p.head()
 	st := s.committed
 	st.HighWatermark = s.highWatermark
 	leaderEpoch, endOffset = st.EndOffsetFor(epoch)

@@ -55,7 +55,7 @@ func (l *Log) Clean(ctx context.Context, tp index.TopicPartition, from, upTo int
 	if err != nil {
 		return index.RewriteStats{}, err
 	}
-	snap := p.snapshot()
+	snap := p.head()
 	st := snap.committed
 	// Open transactions may yet abort: only what is below the LSO is
 	// decided (Kafka's first uncleanable offset).
