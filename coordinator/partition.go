@@ -286,8 +286,12 @@ func (s *Store) casLost(ctx context.Context, h preparedHead) error {
 // headAt returns what CommitPartition needs of the head record at
 // prevRevision: from the cache when it holds that revision, else by reading
 // the record (whose revision may then differ, which the caller reports as a
-// conflict).
+// conflict). Revision 0 needs no read: the write creates the record, and
+// its compare-and-swap fails if one exists (casLost then tells why).
 func (s *Store) headAt(ctx context.Context, tp index.TopicPartition, prevRevision uint64) (headSummary, uint64, error) {
+	if prevRevision == 0 {
+		return headSummary{}, 0, nil
+	}
 	if h, ok := s.heads.at(tp, prevRevision); ok {
 		return h, prevRevision, nil
 	}
