@@ -364,8 +364,7 @@ func (l *Log) committed(fp *flushPart, next, stored index.Partition, rev uint64)
 	batches := p.inflight
 	p.inflight = nil
 	l.resetChainFloor(p)
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.moved()
 	drained := p.draining && p.drained()
 	p.mu.Unlock()
 	l.flushed(fp)

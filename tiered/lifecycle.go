@@ -63,8 +63,7 @@ func (l *Log) edit(ctx context.Context, p *partition, fn func(cur index.Partitio
 	next.Chunks = stored.Chunks
 	p.mu.Lock()
 	p.committed, p.rev = next, newRev
-	close(p.changed)
-	p.changed = make(chan struct{})
+	p.moved()
 	p.mu.Unlock()
 	return next, nil
 }

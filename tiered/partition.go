@@ -49,7 +49,9 @@ type partition struct {
 	// appended to or replaced, never changed in place: snapshots share it.
 	openTxns map[int64]int64
 	aborted  []index.AbortedTxn
-	// changed is closed and replaced whenever the high watermark moves.
+	// changed is closed when the high watermark next moves (moved). It is
+	// made only when a long poll waits on it (watch): a partition nobody
+	// waits on allocates no channel per append.
 	changed chan struct{}
 	// broken is set when the partition failed a commit, or its topic was
 	// deleted; it takes no more appends and is reloaded on next use.
@@ -127,7 +129,7 @@ func (p *pending) finish(err error) {
 }
 
 func newPartition(tp index.TopicPartition, flushAge time.Duration) *partition {
-	return &partition{tp: tp, flushAge: flushAge, loaded: make(chan struct{}), changed: make(chan struct{})}
+	return &partition{tp: tp, flushAge: flushAge, loaded: make(chan struct{})}
 }
 
 // load reads the committed state and claims the partition with the next leader
@@ -551,7 +553,6 @@ type snapshot struct {
 	highWatermark int64
 	lastStable    int64
 	aborted       []index.AbortedTxn
-	changed       <-chan struct{}
 }
 
 // tailBatch is a batch readable from memory: durable in the WAL, not yet in
@@ -586,7 +587,26 @@ func (p *partition) head() snapshot {
 }
 
 func (p *partition) headLocked() snapshot {
-	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), changed: p.changed, aborted: p.aborted}
+	s := snapshot{committed: p.committed, highWatermark: p.highWatermark(), aborted: p.aborted}
 	s.lastStable = lastStable(p.openTxns, s.highWatermark)
 	return s
+}
+
+// watch returns a channel closed when the high watermark next moves.
+func (p *partition) watch() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.changed == nil {
+		p.changed = make(chan struct{})
+	}
+	return p.changed
+}
+
+// moved wakes those waiting for the high watermark to move. The caller
+// holds mu.
+func (p *partition) moved() {
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
 }

@@ -427,7 +427,7 @@ func (l *Log) Watch(ctx context.Context, tp index.TopicPartition) (<-chan struct
 	if err != nil {
 		return nil, err
 	}
-	return p.head().changed, nil
+	return p.watch(), nil
 }
 
 // Special timestamps of ListOffsets (the Java client's ListOffsetsRequest).
