@@ -91,9 +91,7 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 	// fetch of the new data is served from memory, not by a GET.
 	topicBytes := make(map[[16]byte]int)
 	for _, fp := range parts {
-		for _, e := range fp.entries {
-			l.cache.Put(blockKey(e), body[e.Position:e.Position+e.Length])
-		}
+		l.cacheBlocks(body, fp.entries)
 		for _, pb := range fp.batches {
 			topicBytes[fp.p.tp.TopicID] += len(pb.data)
 		}
@@ -137,6 +135,30 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 	_ = g.Wait() // commit errors are handled per partition above
 	l.metrics.flushSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
 	return nil
+}
+
+// cacheBlocks puts the blocks entries index in the block cache, copied out
+// of body a run of adjacent blocks at a time (a partition's blocks in a
+// segment are adjacent). A block cached as a slice of body would keep the
+// whole segment in memory as long as it stays cached: with 10,000
+// partitions a segment holds 10,000 small runs, a few of them read again
+// keep it alive, and a gateway's heap held 425 MB of segments against a
+// block cache of 256 MiB.
+func (l *Log) cacheBlocks(body []byte, entries []segment.IndexEntry) {
+	for len(entries) > 0 {
+		n, end := 1, entries[0].Position+entries[0].Length
+		for n < len(entries) && entries[n].Position == end {
+			end += entries[n].Length
+			n++
+		}
+		start := entries[0].Position
+		run := bytes.Clone(body[start:end])
+		for _, e := range entries[:n] {
+			off := e.Position - start
+			l.cache.Put(blockKey(e), run[off:off+e.Length:off+e.Length])
+		}
+		entries = entries[n:]
+	}
 }
 
 // takeQueued moves the queued batches of the partitions due at now to in
