@@ -4,9 +4,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
 )
@@ -16,17 +13,7 @@ import (
 // gateway appends to partition subjects; one that does, and this gateway's
 // own record, are not.
 func TestOlderGatewaysHoldChainsBack(t *testing.T) {
-	srv := testenv.NATS(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := coordinator.Open(t.Context(), js, coordinator.Config{})
+	store, err := coordinator.Open(t.Context(), testenv.NATS(t).JetStream(t), coordinator.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
