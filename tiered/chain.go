@@ -316,10 +316,10 @@ func releasedBelow(p *partition, hw int64) bool {
 }
 
 // resetChainFloor is setChainFloor after a commit: the floor moves to the
-// first batch left, queued. A partition released or broken meanwhile keeps
-// its floor: the batches it dropped from its queue are acknowledged and on
-// the chain, and only the partition's next leader moving them (purgeChains)
-// lets them go. The caller holds p.mu.
+// first batch left, queued. A partition given up meanwhile (draining or
+// broken) keeps its floor: what it acknowledged is on the chain until the
+// index holds it or its next leader moved it, which purgeChains checks.
+// The caller holds p.mu.
 func (l *Log) resetChainFloor(p *partition) {
 	if l.writer == nil || p.broken || p.draining {
 		return

@@ -413,12 +413,8 @@ func (l *Log) flushIfFull() {
 	l.mu.Lock()
 	full := l.queued-l.deferred >= l.cfg.FlushBytes
 	l.mu.Unlock()
-	if !full {
-		return
-	}
-	select {
-	case l.flushNow <- struct{}{}:
-	default: // a flush is already signalled
+	if full {
+		l.flushSoon()
 	}
 }
 
