@@ -127,8 +127,7 @@ type tpTarget struct {
 	metrics string // a gateway's /metrics URL; "" for kfake
 }
 
-// tpEnv is one part's targets: its gateway and, except in the partitions
-// part, kfake.
+// tpEnv is one part's targets: its gateway and kfake.
 type tpEnv struct {
 	part          string
 	strata, kfake *tpTarget
@@ -155,6 +154,7 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 	b.Run(partWide, func(b *testing.B) {
 		e := &tpEnv{part: partWide, strata: startTPStrata(b)}
+		e.kfake = startKfake(b)
 		e.partitionCounts(b, manyVolume)
 	})
 	b.Run(partR3, func(b *testing.B) {
@@ -251,21 +251,31 @@ func (e *tpEnv) compare(b *testing.B, volume int64) {
 }
 
 // partitionCounts runs tpRounds at partitions and at tpManyPartitions on the
-// part's gateway, with Kafka's defaults and volume bytes a run.
+// part's gateway and on kfake, with Kafka's defaults and volume bytes a run.
+// kfake's own ratio of the two counts is what the client and an in-memory
+// broker lose to 10,000 one-record batches on the same machine.
 func (e *tpEnv) partitionCounts(b *testing.B, volume int64) {
 	b.Helper()
 	var runs []tpRun
 	for round := 1; round <= tpRounds; round++ {
 		counts := []int{partitions, tpManyPartitions}
+		targets := []*tpTarget{e.strata, e.kfake}
 		if round%2 == 0 {
 			slices.Reverse(counts)
+			slices.Reverse(targets)
 		}
 		for _, n := range counts {
-			runs = append(runs, e.run(b, e.strata, tpSpec{part: e.part, settings: kafkaDefaults, round: round, partitions: n, bytes: volume}))
+			for _, t := range targets {
+				runs = append(runs, e.run(b, t, tpSpec{part: e.part, settings: kafkaDefaults, round: round, partitions: n, bytes: volume}))
+			}
 		}
 	}
-	few := poolRuns(runs, func(r tpRun) bool { return r.partitions == partitions })
-	many := poolRuns(runs, func(r tpRun) bool { return r.partitions == tpManyPartitions })
+	few := poolRuns(runs, func(r tpRun) bool { return r.target == targetStrata && r.partitions == partitions })
+	many := poolRuns(runs, func(r tpRun) bool { return r.target == targetStrata && r.partitions == tpManyPartitions })
+	kfakeFew := poolRuns(runs, func(r tpRun) bool { return r.target == targetKfake && r.partitions == partitions })
+	kfakeMany := poolRuns(runs, func(r tpRun) bool { return r.target == targetKfake && r.partitions == tpManyPartitions })
+	b.ReportMetric(kfakeMany.produceMBs()/kfakeFew.produceMBs(), "kfake-produce-10000/6")
+	b.ReportMetric(kfakeMany.consumeMBs()/kfakeFew.consumeMBs(), "kfake-consume-10000/6")
 	b.ReportMetric(many.produceMBs()/few.produceMBs(), "produce-10000/6")
 	b.ReportMetric(many.consumeMBs()/few.consumeMBs(), "consume-10000/6")
 	b.ReportMetric(ms(many.maxReady), "create-10000-ready-max-ms")

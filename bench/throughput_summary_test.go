@@ -83,8 +83,11 @@ func printTPFigures(sb *strings.Builder, runs []tpRun) {
 				tpFigure{label + "gateway peak RSS MiB (highest run)", "—", float64(s.maxRSS) / (1 << 20), 0, 0, 0})
 		}
 	}
-	few := poolRuns(runs, func(r tpRun) bool { return r.part == partWide && r.partitions == partitions })
-	many := poolRuns(runs, func(r tpRun) bool { return r.part == partWide && r.partitions == tpManyPartitions })
+	wide := func(target string, n int) tpPool {
+		return poolRuns(runs, func(r tpRun) bool { return r.part == partWide && r.target == target && r.partitions == n })
+	}
+	few, many := wide(targetStrata, partitions), wide(targetStrata, tpManyPartitions)
+	kfakeFew, kfakeMany := wide(targetKfake, partitions), wide(targetKfake, tpManyPartitions)
 	if few.runs > 0 && many.runs > 0 {
 		label := fmt.Sprintf("%s, %d partitions: ", partWide, tpManyPartitions)
 		base := fmt.Sprintf("%d partitions (%d runs)", partitions, few.runs)
@@ -95,6 +98,14 @@ func printTPFigures(sb *strings.Builder, runs []tpRun) {
 			tpFigure{label + "gateway peak RSS MiB (highest run)", base, float64(many.maxRSS) / (1 << 20), float64(few.maxRSS) / (1 << 20), 0, 0},
 			tpFigure{label + "topic creation ms, CreateTopics (slowest run)", base, ms(many.maxCreate), ms(few.maxCreate), 0, ms(tpCreateTarget)},
 			tpFigure{label + "topic creation ms, until every partition has a leader (slowest run)", base, ms(many.maxReady), ms(few.maxReady), 0, ms(tpCreateTarget)})
+	}
+	if kfakeFew.runs > 0 && kfakeMany.runs > 0 {
+		label := fmt.Sprintf("%s, kfake at %d partitions: ", partWide, tpManyPartitions)
+		base := fmt.Sprintf("kfake at %d partitions (%d runs)", partitions, kfakeFew.runs)
+		figs = append(figs,
+			tpFigure{label + "produce MB/s", base, kfakeMany.produceMBs(), kfakeFew.produceMBs(), 0, 0},
+			tpFigure{label + "consume MB/s", base, kfakeMany.consumeMBs(), kfakeFew.consumeMBs(), 0, 0},
+			tpFigure{label + "CPU s per GiB produced", base, kfakeMany.produceCPUPerGiB(), kfakeFew.produceCPUPerGiB(), 0, 0})
 	}
 	sb.WriteString("\n| figure | value | baseline | baseline value | ratio | issue's target | |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, f := range figs {
@@ -117,11 +128,11 @@ func printTPFigures(sb *strings.Builder, runs []tpRun) {
 	}
 }
 
-// durations lists the given duration of every tpManyPartitions run.
+// durations lists the given duration of every tpManyPartitions run on Strata.
 func durations(runs []tpRun, of func(tpRun) time.Duration) string {
 	var out []string
 	for _, r := range runs {
-		if r.partitions == tpManyPartitions {
+		if r.target == targetStrata && r.partitions == tpManyPartitions {
 			out = append(out, fmt.Sprintf("%.1f ms", ms(of(r))))
 		}
 	}
