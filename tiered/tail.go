@@ -19,7 +19,8 @@ import (
 //	Append ─► walQueued ─► sender: one WAL message per round trip ─► queued ─► flush ─► index ─► purge
 //	                                  (acknowledged, visible)
 //
-// Group commit: one sender goroutine per partition runs while batches wait;
+// Group commit: one sender per partition runs while batches wait (a
+// goroutine on partition subjects, a chain of append callbacks on chains);
 // each WAL message carries every batch queued while the previous one was in
 // flight (up to the server's max payload), so latency is one JetStream round
 // trip and throughput is not bounded by it. Across partitions, with writer
@@ -89,8 +90,8 @@ func walPartition(tp index.TopicPartition) wal.Partition {
 	return wal.Partition{TopicID: tp.TopicID, Partition: tp.Partition}
 }
 
-// startSender runs p's WAL sender; Append calls it when the partition had
-// none running. The Log owns the goroutine: shutdown waits for it, and once
+// startSender starts p's WAL sender; Append calls it when the partition had
+// none running. The Log owns the sender: shutdown waits for it, and once
 // shutdown has begun no sender starts (the batches fail with ErrClosed).
 func (l *Log) startSender(p *partition) {
 	l.mu.Lock()
@@ -103,14 +104,18 @@ func (l *Log) startSender(p *partition) {
 		l.failWAL(p, ErrClosed)
 		return
 	}
+	if l.writer != nil {
+		l.sendChained(p)
+		return
+	}
 	go func() {
 		defer l.senders.Done()
 		l.send(p)
 	}()
 }
 
-// send appends p's queued batches to the WAL, one message at a time, until
-// none are left.
+// send appends p's queued batches to the partition's WAL subject, one
+// message at a time, until none are left.
 func (l *Log) send(p *partition) {
 	for {
 		rec, expect, ok := p.takeForWAL(l.cfg.WAL.MaxDataBytes())
@@ -118,38 +123,65 @@ func (l *Log) send(p *partition) {
 			return
 		}
 		start := l.cfg.Now()
-		var seq uint64
-		var err error
-		if l.writer != nil {
-			// A chain bounds each round itself (wal's appendTimeout):
-			// no timer per append, which at 10,000 partitions was a
-			// tenth of the gateway's CPU with the collection it caused.
-			l.holdChain(p)
-			seq, err = l.writer.Append(l.ctx, walPartition(p.tp), rec)
-		} else {
-			ctx, cancel := context.WithTimeout(l.ctx, walAppendTimeout)
-			seq, err = l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
-			cancel()
-		}
-		if err != nil {
-			l.metrics.walErrors.Inc()
-			l.cfg.Logger.Warn("wal append failed; reloading the partition", "partition", p.tp.Partition, "err", err)
-			if errors.Is(err, wal.ErrFenced) {
-				err = fmt.Errorf("%w: %w", ErrNotLeader, err)
-			} else {
-				err = fmt.Errorf("%w: %w", ErrNotDurable, err)
-			}
-			l.failWAL(p, err)
+		ctx, cancel := context.WithTimeout(l.ctx, walAppendTimeout)
+		seq, err := l.cfg.WAL.Append(ctx, walPartition(p.tp), rec, expect)
+		cancel()
+		if !l.sent(p, rec, start, seq, err) {
 			return
 		}
-		l.metrics.walAppendSeconds.Observe(l.cfg.Now().Sub(start).Seconds())
-		l.metrics.walBytes.Add(float64(len(rec.Data)))
-		if dropped := l.appendedToWAL(p, seq, l.cfg.Now()); dropped > 0 {
-			l.drop(p, dropped)
-			return
-		}
-		l.flushIfFull()
 	}
+}
+
+// sendChained appends p's next queued batches to its writer chain; the
+// append's callback sends the ones queued meanwhile. A partition so has one
+// append in flight and no goroutine while it waits. The chain bounds each
+// round itself (wal's appendTimeout): no timer per append either, which at
+// 10,000 partitions was a tenth of the gateway's CPU with the collection it
+// caused.
+func (l *Log) sendChained(p *partition) {
+	rec, _, ok := p.takeForWAL(l.cfg.WAL.MaxDataBytes())
+	if !ok {
+		l.senders.Done()
+		return
+	}
+	start := l.cfg.Now()
+	l.holdChain(p)
+	err := l.writer.AppendAsync(walPartition(p.tp), rec, func(seq uint64, err error) {
+		if l.sent(p, rec, start, seq, err) {
+			l.sendChained(p)
+		} else {
+			l.senders.Done()
+		}
+	})
+	if err != nil {
+		l.sent(p, rec, start, 0, err)
+		l.senders.Done()
+	}
+}
+
+// sent records the outcome of the WAL append of rec, which began at start,
+// and reports whether p's sender goes on.
+func (l *Log) sent(p *partition, rec wal.Record, start time.Time, seq uint64, err error) bool {
+	if err != nil {
+		l.metrics.walErrors.Inc()
+		l.cfg.Logger.Warn("wal append failed; reloading the partition", "partition", p.tp.Partition, "err", err)
+		if errors.Is(err, wal.ErrFenced) {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		} else {
+			err = fmt.Errorf("%w: %w", ErrNotDurable, err)
+		}
+		l.failWAL(p, err)
+		return false
+	}
+	now := l.cfg.Now()
+	l.metrics.walAppendSeconds.Observe(now.Sub(start).Seconds())
+	l.metrics.walBytes.Add(float64(len(rec.Data)))
+	if dropped := l.appendedToWAL(p, seq, now); dropped > 0 {
+		l.drop(p, dropped)
+		return false
+	}
+	l.flushIfFull()
+	return true
 }
 
 // takeForWAL moves the longest run of queued batches that fits in one WAL

@@ -48,7 +48,7 @@ func chainReqs(n, size int, epoch int32, tag string) []*chainReq {
 		reqs[i] = &chainReq{entry: Entry{
 			Partition: Partition{TopicID: [16]byte{7}, Partition: int32(i)},
 			Record:    Record{Epoch: epoch, BaseOffset: 0, LastOffset: 0, Data: data},
-		}, done: make(chan struct{})}
+		}, done: func(uint64, error) {}}
 	}
 	return reqs
 }
@@ -154,8 +154,8 @@ func TestChainFence(t *testing.T) {
 		t.Fatal(err)
 	}
 	late := []*chainReq{
-		{entry: Entry{Partition: fenced, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}}, done: make(chan struct{})},
-		{entry: Entry{Partition: other, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}}, done: make(chan struct{})},
+		{entry: Entry{Partition: fenced, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}}, done: func(uint64, error) {}},
+		{entry: Entry{Partition: other, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}}, done: func(uint64, error) {}},
 	}
 	queueRound(w.chainOf(fenced), late)
 	if !errors.Is(late[0].err, ErrFenced) {
