@@ -3,9 +3,12 @@ package coordinator
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stratalog/strata/tiered/index"
 	"github.com/stratalog/strata/tiered/segment"
@@ -106,6 +109,78 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 	if err != nil || rev == 0 {
 		return index.Partition{}, 0, err
 	}
+	return s.expandHead(ctx, tp, head, rev)
+}
+
+// LoadPartitions is LoadPartition for many partitions at once, the states
+// and revisions in tps's order. It reads the head record of every partition
+// of each topic tps names in one pass (a watch over the topic's keys, which
+// the stream's leader serves as a Get is), then the chunks of the heads that
+// list any: a gateway taking 10,000 partitions of a topic reads their heads
+// as one stream of messages rather than as 10,000 requests, each a JSON
+// round trip. Meant for callers that load many of a topic's partitions; for
+// a few of a wide topic, LoadPartition reads less.
+func (s *Store) LoadPartitions(ctx context.Context, tps []index.TopicPartition) ([]index.Partition, []uint64, error) {
+	topics := make(map[[16]byte]bool)
+	for _, tp := range tps {
+		if tp.Partition < 0 {
+			return nil, nil, fmt.Errorf("coordinator: partition %d out of range", tp.Partition)
+		}
+		topics[tp.TopicID] = true
+	}
+	heads := make(map[string]jetstream.KeyValueEntry)
+	for id := range topics {
+		if err := s.watchHeads(ctx, id, heads); err != nil {
+			return nil, nil, err
+		}
+	}
+	states := make([]index.Partition, len(tps))
+	revs := make([]uint64, len(tps))
+	for i, tp := range tps {
+		key := partitionKey(tp)
+		e, ok := heads[key]
+		if !ok {
+			continue // never written, or deleted: as LoadPartition, revision 0
+		}
+		head, err := decodeHead(tp, e.Value())
+		if err != nil {
+			return nil, nil, corruptf("partition record %s: %v", key, err)
+		}
+		s.heads.remember(tp, e.Revision(), headSummary{LeaderEpoch: head.LeaderEpoch, Chunks: head.Chunks})
+		if states[i], revs[i], err = s.expandHead(ctx, tp, head, e.Revision()); err != nil {
+			return nil, nil, err
+		}
+	}
+	return states, revs, nil
+}
+
+// watchHeads adds the head record of every partition of topic id to heads,
+// by key.
+func (s *Store) watchHeads(ctx context.Context, id [16]byte, heads map[string]jetstream.KeyValueEntry) error {
+	w, err := s.partitions.Watch(ctx, hex.EncodeToString(id[:])+".*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("read partition records of topic %x: %w", id, err)
+	}
+	defer stopWatcher(w, s.log)
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("read partition records of topic %x: %w", id, ctx.Err())
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return fmt.Errorf("read partition records of topic %x: watcher stopped", id)
+			case e == nil: // every stored record was delivered
+				return nil
+			}
+			heads[e.Key()] = e
+		}
+	}
+}
+
+// expandHead returns the state head (tp's head record, at revision rev)
+// holds, with the entries of the chunks it lists read in.
+func (s *Store) expandHead(ctx context.Context, tp index.TopicPartition, head partitionRecord, rev uint64) (index.Partition, uint64, error) {
 	p := head.Partition
 	n := len(head.Tail)
 	for _, c := range p.Chunks {

@@ -286,3 +286,73 @@ func TestCommitPartitionTooLarge(t *testing.T) {
 		t.Fatalf("CommitPartition = %v, want ErrTooLarge", err)
 	}
 }
+
+// TestLoadPartitions: reading many partitions at once gives what
+// LoadPartition gives each, in the order asked, across topics: a partition
+// with chunks, one with only a head, one never written, one whose record
+// was deleted, and a partition of a topic that has none.
+func TestLoadPartitions(t *testing.T) {
+	s := openStore(t, testenv.NATS(t).JetStream(t), "strata")
+	ctx := t.Context()
+	wide, other, empty := [16]byte{5, 1}, [16]byte{5, 2}, [16]byte{5, 3}
+
+	var tps []index.TopicPartition
+	for p := range int32(40) {
+		tp := testTP(wide, p)
+		tps = append(tps, tp)
+		if p%4 == 3 {
+			continue // never written
+		}
+		n := 2
+		if p%4 == 0 {
+			n = 600 // chunked
+		}
+		if _, _, err := s.CommitPartition(ctx, tp, testPartition(tp, n, p+1), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deleted := testTP(wide, 41)
+	if _, _, err := s.CommitPartition(ctx, deleted, testPartition(deleted, 1, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.partitions.Delete(ctx, partitionKey(deleted)); err != nil {
+		t.Fatal(err)
+	}
+	otherTP := testTP(other, 0)
+	if _, _, err := s.CommitPartition(ctx, otherTP, testPartition(otherTP, 3, 9), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Out of order, across the three topics.
+	tps = append([]index.TopicPartition{otherTP, deleted, testTP(empty, 0)}, tps...)
+	tps[3], tps[len(tps)-1] = tps[len(tps)-1], tps[3]
+
+	states, revs, err := s.LoadPartitions(ctx, tps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != len(tps) || len(revs) != len(tps) {
+		t.Fatalf("%d states and %d revisions for %d partitions", len(states), len(revs), len(tps))
+	}
+	chunked := 0
+	for i, tp := range tps {
+		want, wantRev, err := s.LoadPartition(ctx, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if revs[i] != wantRev {
+			t.Errorf("%x/%d: revision %d, LoadPartition's %d", tp.TopicID[:2], tp.Partition, revs[i], wantRev)
+		}
+		if err := equalPartitions(states[i], want); err != nil {
+			t.Errorf("%x/%d: %v", tp.TopicID[:2], tp.Partition, err)
+		}
+		if len(want.Chunks) > 0 {
+			chunked++
+		}
+	}
+	if chunked != 10 {
+		t.Fatalf("%d chunked partitions, want 10", chunked)
+	}
+	if _, rev, _ := s.LoadPartition(ctx, deleted); rev != 0 {
+		t.Fatalf("the deleted partition loads at revision %d", rev)
+	}
+}

@@ -26,6 +26,9 @@ type Index interface {
 	// LoadPartition returns the committed state and its revision; a partition
 	// never written returns the zero state and revision 0.
 	LoadPartition(ctx context.Context, tp index.TopicPartition) (index.Partition, uint64, error)
+	// LoadPartitions is LoadPartition for many partitions, in tps's order,
+	// in fewer round trips.
+	LoadPartitions(ctx context.Context, tps []index.TopicPartition) ([]index.Partition, []uint64, error)
 	// CommitPartition stores next if the stored revision is still prevRevision
 	// (0: nothing stored yet). It returns the state as stored, which may carry
 	// updated Chunks, and its new revision. It fails with an error wrapping
@@ -488,13 +491,19 @@ func (l *Log) shutdown(ctx context.Context) error {
 // the committed state and claims it with the next leader epoch, fencing any
 // earlier writer.
 func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partition, error) {
+	return l.partitionFrom(ctx, tp, nil)
+}
+
+// partitionFrom is partition, with the committed state read beforehand
+// (Load) when stored is not nil.
+func (l *Log) partitionFrom(ctx context.Context, tp index.TopicPartition, stored *storedState) (*partition, error) {
 	l.mu.Lock()
 	p, ok := l.parts[tp]
 	if !ok {
 		p = newPartition(tp, l.flushAge(tp))
 		l.parts[tp] = p
 		l.mu.Unlock()
-		l.load(ctx, p)
+		l.load(ctx, p, stored)
 		p.mu.Lock()
 		broken, draining := p.broken, p.draining
 		p.mu.Unlock()
@@ -527,11 +536,23 @@ func (l *Log) partition(ctx context.Context, tp index.TopicPartition) (*partitio
 // at once, 8.4 s at 256, and 6.4 s at 256 with the batches.
 const loadParallelism = 256
 
+// readTogether is the fewest partitions Load reads the committed states of
+// in one Index.LoadPartitions, before it claims them.
+const readTogether = 64
+
+// storedState is a partition's committed state and its revision, read
+// before its load.
+type storedState struct {
+	state    index.Partition
+	revision uint64
+}
+
 // Load loads those of tps not loaded yet, loadParallelism at a time, so that
 // a request naming many partitions for the first time (a produce or fetch
-// of a 10,000-partition topic) does not load them one after another. It
-// reports nothing: a partition that failed to load is dropped, and its next
-// use loads it again and reports the error.
+// of a 10,000-partition topic) does not load them one after another. From
+// readTogether on, their committed states are read in one LoadPartitions
+// first. It reports nothing: a partition that failed to load is dropped, and
+// its next use loads it again and reports the error.
 func (l *Log) Load(ctx context.Context, tps []index.TopicPartition) {
 	var missing []index.TopicPartition
 	l.mu.Lock()
@@ -544,11 +565,24 @@ func (l *Log) Load(ctx context.Context, tps []index.TopicPartition) {
 	if len(missing) < 2 {
 		return // the caller's own use loads a single one
 	}
+	stored := make([]*storedState, len(missing))
+	if len(missing) >= readTogether {
+		// A claim's compare-and-swap on the revision catches a state that
+		// moved since: that load fails, and the next use reads afresh.
+		states, revs, err := l.cfg.Index.LoadPartitions(ctx, missing)
+		if err != nil {
+			l.cfg.Logger.Warn("reading partition states together failed; reading each", "partitions", len(missing), "err", err)
+		} else {
+			for i := range missing {
+				stored[i] = &storedState{state: states[i], revision: revs[i]}
+			}
+		}
+	}
 	var g errgroup.Group
 	g.SetLimit(loadParallelism)
-	for _, tp := range missing {
+	for i, tp := range missing {
 		g.Go(func() error {
-			_, _ = l.partition(ctx, tp)
+			_, _ = l.partitionFrom(ctx, tp, stored[i])
 			return nil
 		})
 	}

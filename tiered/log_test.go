@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,9 @@ func (e env) startLog(t *testing.T, cfg Config) *Log {
 	if cfg.Bucket == nil {
 		cfg.Bucket = e.bucket
 	}
-	cfg.Index = e.store
+	if cfg.Index == nil {
+		cfg.Index = e.store
+	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = 5 * time.Millisecond
 	}
@@ -354,5 +357,75 @@ func TestMayClaimRefuses(t *testing.T) {
 	}
 	if rev, err := e.store.PartitionRevision(t.Context(), tp); err != nil || rev != 0 {
 		t.Fatalf("the refused claim wrote revision %d (%v)", rev, err)
+	}
+}
+
+// countingIndex counts the partitions read one at a time.
+type countingIndex struct {
+	*coordinator.Store
+	single *atomic.Int64
+}
+
+func (c countingIndex) LoadPartition(ctx context.Context, tp index.TopicPartition) (index.Partition, uint64, error) {
+	c.single.Add(1)
+	return c.Store.LoadPartition(ctx, tp)
+}
+
+// TestLoadReadsStatesTogether: a Log taking over many partitions at once
+// (Load) reads their committed states in one pass, not one request each,
+// and claims each from its own state: the next epoch and the high
+// watermark the first Log left, and epoch 1 and offset 0 for a partition
+// never written.
+func TestLoadReadsStatesTogether(t *testing.T) {
+	e := newEnv(t)
+	const written, fresh = 80, 20
+	topic := [16]byte{9, 9}
+	first := e.startLog(t, Config{})
+	var wg sync.WaitGroup
+	for p := range int32(written) {
+		wg.Go(func() {
+			tp := index.TopicPartition{TopicID: topic, Partition: p}
+			for i := range int(p%3) + 1 {
+				if off, err := appendWait(t, first, tp, testBatch(t, 2)); err != nil || off != int64(2*i) {
+					t.Errorf("partition %d batch %d: offset %d, %v", p, i, off, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	var single atomic.Int64
+	second := e.startLog(t, Config{Index: countingIndex{e.store, &single}})
+	var tps []index.TopicPartition
+	for p := range int32(written + fresh) {
+		tps = append(tps, index.TopicPartition{TopicID: topic, Partition: p})
+	}
+	second.Load(t.Context(), tps)
+	if n := single.Load(); n != 0 {
+		t.Fatalf("%d partitions read one at a time, want none", n)
+	}
+	for _, tp := range tps {
+		want := int64(0)
+		if tp.Partition < written {
+			want = 2 * (int64(tp.Partition%3) + 1)
+		}
+		o, err := second.Offsets(t.Context(), tp)
+		if err != nil || o.HighWatermark != want {
+			t.Fatalf("partition %d: high watermark %d, %v; want %d", tp.Partition, o.HighWatermark, err, want)
+		}
+		epoch, err := second.LeaderEpoch(t.Context(), tp)
+		wantEpoch := int32(1)
+		if tp.Partition < written {
+			wantEpoch = 2
+		}
+		if err != nil || epoch != wantEpoch {
+			t.Fatalf("partition %d: leader epoch %d, %v; want %d", tp.Partition, epoch, err, wantEpoch)
+		}
+		if off, err := appendWait(t, second, tp, testBatch(t, 1)); err != nil || off != want {
+			t.Fatalf("partition %d: appended at %d, %v; want %d", tp.Partition, off, err, want)
+		}
+	}
+	if n := single.Load(); n != 0 {
+		t.Fatalf("%d partitions read one at a time, want none", n)
 	}
 }

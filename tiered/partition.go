@@ -136,9 +136,9 @@ func newPartition(tp index.TopicPartition, flushAge time.Duration) *partition {
 // epoch, so that a previous writer (an earlier run of this gateway, or a zombie)
 // can no longer commit; then it replays the WAL tail above the committed high
 // watermark. Only then does the partition serve.
-func (l *Log) load(ctx context.Context, p *partition) {
+func (l *Log) load(ctx context.Context, p *partition, stored *storedState) {
 	defer close(p.loaded)
-	if err := l.claim(ctx, p); err != nil {
+	if err := l.claim(ctx, p, stored); err != nil {
 		p.loadErr = fmt.Errorf("claim partition %x/%d: %w", p.tp.TopicID, p.tp.Partition, unavailable(err))
 		return
 	}
@@ -163,8 +163,8 @@ func unavailable(err error) error {
 }
 
 // claim commits the partition's state with the next leader epoch and makes it
-// p's committed state.
-func (l *Log) claim(ctx context.Context, p *partition) error {
+// p's committed state: stored, if not nil, else the one it reads.
+func (l *Log) claim(ctx context.Context, p *partition, stored *storedState) error {
 	if l.cfg.MayClaim != nil {
 		if err := l.cfg.MayClaim(ctx, p.tp); err != nil {
 			return fmt.Errorf("%w: %w", ErrNotLeader, err)
@@ -181,8 +181,12 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 			p.durability = d
 		}
 	}
-	st, rev, err := l.cfg.Index.LoadPartition(ctx, p.tp)
-	if err != nil {
+	var st index.Partition
+	var rev uint64
+	var err error
+	if stored != nil {
+		st, rev = stored.state, stored.revision
+	} else if st, rev, err = l.cfg.Index.LoadPartition(ctx, p.tp); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	claim := st
@@ -196,14 +200,14 @@ func (l *Log) claim(ctx context.Context, p *partition) error {
 	if n := len(claim.Epochs); n > index.MaxEpochs {
 		claim.Epochs = claim.Epochs[n-index.MaxEpochs:]
 	}
-	stored, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, claim, rev)
+	committed, rev, err := l.cfg.Index.CommitPartition(ctx, p.tp, claim, rev)
 	if err != nil {
 		if errors.Is(err, index.ErrConflict) || errors.Is(err, index.ErrFenced) {
 			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
 		}
 		return err
 	}
-	claim.Chunks = stored.Chunks
+	claim.Chunks = committed.Chunks
 	p.committed = claim
 	p.rev = rev
 	// What an earlier leader flushed but did not purge goes with the next
