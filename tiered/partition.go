@@ -507,16 +507,18 @@ func recordProducerBatch(st index.Producer, h batch.Header, nowMs int64) index.P
 		st.LastTimestamp = nowMs
 		return st
 	}
-	batches := append(slices.Clone(st.Batches), index.ProducerBatch{
+	// A new slice, since states share theirs (a claim's producers are a
+	// shallow copy of the committed ones), made once: this runs for every
+	// idempotent batch.
+	kept := st.Batches[max(0, len(st.Batches)+1-index.MaxProducerBatches):]
+	batches := make([]index.ProducerBatch, len(kept), len(kept)+1)
+	copy(batches, kept)
+	st.Batches = append(batches, index.ProducerBatch{
 		FirstSequence: h.BaseSequence,
 		LastSequence:  h.LastSequence(),
 		BaseOffset:    h.BaseOffset,
 		LastOffset:    h.LastOffset(),
 	})
-	if n := len(batches) - index.MaxProducerBatches; n > 0 {
-		batches = batches[n:]
-	}
-	st.Batches = batches
 	st.LastTimestamp = nowMs
 	return st
 }

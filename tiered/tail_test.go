@@ -412,6 +412,36 @@ func TestDuplicateQueuesNothing(t *testing.T) {
 	})
 }
 
+// TestDuplicateWindow: a producer's last index.MaxProducerBatches batches are
+// remembered, across a flush and a claim by another log, so a retry of any of
+// them is a duplicate at its original offset; a retry of an older one is out
+// of order, as on Kafka's brokers.
+func TestDuplicateWindow(t *testing.T) {
+	e := newEnv(t)
+	l := e.startLog(t, Config{})
+	tp := index.TopicPartition{TopicID: [16]byte{14}, Partition: 0}
+	const sent = index.MaxProducerBatches + 2
+	for i := range sent {
+		if off, err := appendWait(t, l, tp, idempotentBatch(t, 11, int32(2*i), 2)); err != nil || off != int64(2*i) {
+			t.Fatalf("batch %d: offset %d, %v", i, off, err)
+		}
+	}
+	for _, log := range []*Log{l, e.startLog(t, Config{})} {
+		for i := range sent {
+			a, err := log.Append(t.Context(), tp, idempotentBatch(t, 11, int32(2*i), 2))
+			if i < sent-index.MaxProducerBatches {
+				if !errors.Is(err, ErrOutOfOrderSequence) {
+					t.Fatalf("retry of batch %d, out of the window: %+v, %v; want ErrOutOfOrderSequence", i, a, err)
+				}
+				continue
+			}
+			if err != nil || !a.Duplicate || a.BaseOffset != int64(2*i) {
+				t.Fatalf("retry of batch %d: %+v, %v; want a duplicate at %d", i, a, err, 2*i)
+			}
+		}
+	}
+}
+
 // TestSequenceGapFromDeposedLeader: a deposed leader that does not know it
 // yet appends an idempotent producer's batch to the WAL after the new leader
 // replayed it. The producer's next batch, sent to the new leader, shows a
