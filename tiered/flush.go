@@ -70,10 +70,12 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 		l.mu.Unlock()
 	}()
 	if len(parts) == 0 {
+		l.segmentBuf = nil // idle: the buffer goes until the next burst
 		return nil
 	}
 	key := l.newObjectKey()
 	body, err := l.writeSegment(key, parts)
+	defer l.reuseSegmentBuf(body)
 	if err == nil {
 		putStart := l.cfg.Now()
 		err = l.putSegment(ctx, key, body)
@@ -267,9 +269,10 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 	for _, fp := range parts {
 		size += fp.bytes
 	}
-	var buf bytes.Buffer
+	buf := bytes.NewBuffer(l.segmentBuf[:0])
+	l.segmentBuf = nil // the segment owns it until reuseSegmentBuf
 	buf.Grow(size + size/32 + 64<<10)
-	w := segment.NewWriter(&buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
+	w := segment.NewWriter(buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
 	for _, fp := range parts {
 		for _, pb := range fp.batches {
 			if err := w.Add(fp.p.tp.TopicID, fp.p.tp.Partition, pb.data); err != nil {
@@ -296,6 +299,17 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 		return nil, fmt.Errorf("segment %s: %d of %d index entries not matched to a partition", key, len(entries)-i, len(entries))
 	}
 	return buf.Bytes(), nil
+}
+
+// reuseSegmentBuf keeps body's buffer for the next flush's segment, unless
+// it outgrew a quarter of the tail. A flush at full produce speed takes what
+// arrived while the last one ran, 20 MiB on average at 160 MB/s, so the
+// bound is on the tail rather than on FlushBytes; the buffer goes once a
+// flush finds nothing to write.
+func (l *Log) reuseSegmentBuf(body []byte) {
+	if body != nil && cap(body) <= l.cfg.MaxTailBytes/4 {
+		l.segmentBuf = body[:0]
+	}
 }
 
 // putSegment PUTs the segment, retrying with backoff until it succeeds or ctx

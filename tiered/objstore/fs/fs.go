@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -150,6 +151,15 @@ func (b *Bucket) writeTemp(ctx context.Context, r io.Reader, size int64) (string
 
 // copyCtx copies exactly n bytes from r to w, checking ctx between chunks.
 func copyCtx(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
+	if br, ok := r.(*bytes.Reader); ok && int64(br.Len()) == n {
+		// A body already in memory (a flush's segment) is written as it
+		// is: through io.CopyN's buffer, copying it was a tenth of a
+		// producing gateway's CPU.
+		if _, err := br.WriteTo(w); err != nil {
+			return fmt.Errorf("copy body: %w", err)
+		}
+		return nil
+	}
 	for done := int64(0); done < n; {
 		if err := ctx.Err(); err != nil {
 			return err
