@@ -175,7 +175,7 @@ func (l *Log) sent(p *partition, rec wal.Record, start time.Time, seq uint64, er
 	}
 	now := l.cfg.Now()
 	l.metrics.walAppendSeconds.Observe(now.Sub(start).Seconds())
-	l.metrics.walBytes.Add(float64(len(rec.Data)))
+	l.metrics.walBytes.Add(float64(rec.DataLen()))
 	if dropped := l.appendedToWAL(p, seq, now); dropped > 0 {
 		l.drop(p, dropped)
 		return false
@@ -202,21 +202,22 @@ func (p *partition) takeForWAL(maxData int) (rec wal.Record, expectLast uint64, 
 	}
 	p.walInflight = p.walQueued[:n:n]
 	p.walQueued = slices.Clone(p.walQueued[n:])
-	// A batch's bytes are not written to once appended, so a lone one (a
-	// partition of a wide topic, most often) goes as it is.
-	data := p.walInflight[0].data
-	if n > 1 {
-		data = make([]byte, 0, size)
-		for _, pb := range p.walInflight {
-			data = append(data, pb.data...)
-		}
-	}
-	return wal.Record{
+	rec = wal.Record{
 		Epoch:      p.committed.LeaderEpoch,
 		BaseOffset: p.walInflight[0].h.BaseOffset,
 		LastOffset: p.walInflight[n-1].h.LastOffset(),
-		Data:       data,
-	}, p.walLast, true
+	}
+	// A batch's bytes are not written to once appended, so they go into
+	// the WAL message as they are, not joined into one record first.
+	if n == 1 {
+		rec.Data = p.walInflight[0].data
+	} else {
+		rec.Batches = make([][]byte, n)
+		for i, pb := range p.walInflight {
+			rec.Batches[i] = pb.data
+		}
+	}
+	return rec, p.walLast, true
 }
 
 // appendedToWAL makes walInflight durable at WAL sequence seq: acknowledged,

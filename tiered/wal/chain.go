@@ -164,8 +164,8 @@ func (w *Writer) Append(ctx context.Context, p Partition, r Record) (uint64, err
 // partition: at 10,000 partitions, a goroutine and a channel per append
 // made the collector a fifth of a gateway's CPU.
 func (w *Writer) AppendAsync(p Partition, r Record, done func(seq uint64, err error)) error {
-	if len(r.Data) > w.log.MaxDataBytes() {
-		return fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), w.log.MaxDataBytes())
+	if n := r.DataLen(); n > w.log.MaxDataBytes() {
+		return fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, n, w.log.MaxDataBytes())
 	}
 	w.chainOf(p).submit(&chainReq{entry: Entry{Partition: p, Record: r}, done: done})
 	return nil
@@ -307,8 +307,8 @@ func (c *chain) take() []*chainReq {
 		return nil
 	}
 	n, size := 0, 0
-	for n < len(c.queue) && (n == 0 || size+recordEntryBytes+len(c.queue[n].entry.Record.Data) <= maxBatchBytes) {
-		size += recordEntryBytes + len(c.queue[n].entry.Record.Data)
+	for n < len(c.queue) && (n == 0 || size+recordEntryBytes+c.queue[n].entry.Record.DataLen() <= maxBatchBytes) {
+		size += recordEntryBytes + c.queue[n].entry.Record.DataLen()
 		n++
 	}
 	round := c.queue[:n:n]
@@ -447,8 +447,8 @@ func (c *chain) encode(reqs []*chainReq) []chainMsg {
 	var msgs []chainMsg
 	for len(reqs) > 0 {
 		n, size := 0, chainHeaderBytes
-		for n < len(reqs) && (n == 0 || size+recordEntryBytes+len(reqs[n].entry.Record.Data) <= limit) {
-			size += recordEntryBytes + len(reqs[n].entry.Record.Data)
+		for n < len(reqs) && (n == 0 || size+recordEntryBytes+reqs[n].entry.Record.DataLen() <= limit) {
+			size += recordEntryBytes + reqs[n].entry.Record.DataLen()
 			n++
 		}
 		data := appendChainHeader(make([]byte, 0, size), chainRecords, n)

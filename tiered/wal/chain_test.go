@@ -247,3 +247,32 @@ func TestChainPurge(t *testing.T) {
 		t.Fatal("a writer id with spaces was accepted")
 	}
 }
+
+// TestRecordBatchesEncodeAsData: a record given as Batches is written
+// exactly as the same record with the batches joined in Data, on a
+// partition subject and in a chain message, and reads back with Data.
+func TestRecordBatchesEncodeAsData(t *testing.T) {
+	batches := [][]byte{[]byte("first batch"), {}, []byte("second"), []byte("third batch bytes")}
+	joined := Record{Epoch: 3, BaseOffset: 10, LastOffset: 19, Data: bytes.Join(batches, nil)}
+	split := Record{Epoch: 3, BaseOffset: 10, LastOffset: 19, Batches: batches}
+	if split.DataLen() != len(joined.Data) {
+		t.Fatalf("DataLen %d, want %d", split.DataLen(), len(joined.Data))
+	}
+	if got, want := appendRecord(nil, split), appendRecord(nil, joined); !bytes.Equal(got, want) {
+		t.Fatalf("record from batches:\n%x\nwant\n%x", got, want)
+	}
+	r, err := parseRecord(appendRecord(nil, split))
+	if err != nil || !bytes.Equal(r.Data, joined.Data) || r.Batches != nil {
+		t.Fatalf("parsed %+v, %v", r, err)
+	}
+	p := Partition{TopicID: [16]byte{1}, Partition: 2}
+	got := encodeChain(chainRecords, []Entry{{Partition: p, Record: split}, {Partition: p, Record: joined}})
+	want := encodeChain(chainRecords, []Entry{{Partition: p, Record: joined}, {Partition: p, Record: joined}})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("chain message from batches:\n%x\nwant\n%x", got, want)
+	}
+	kind, entries, err := parseChain(got)
+	if err != nil || kind != chainRecords || len(entries) != 2 || !bytes.Equal(entries[0].Record.Data, joined.Data) {
+		t.Fatalf("parsed chain message: kind %d, %d entries, %v", kind, len(entries), err)
+	}
+}

@@ -16,6 +16,34 @@ type Record struct {
 	LastOffset int64
 	// Data is one or more RecordBatch v2 batches, in offset order.
 	Data []byte
+	// Batches, on an append, stands for Data when set: the record's data
+	// is their concatenation, copied into the message without being joined
+	// first (a second copy of every byte a producer sends). Records read
+	// back have Data only.
+	Batches [][]byte
+}
+
+// DataLen is the length of r's data.
+func (r Record) DataLen() int {
+	if r.Batches == nil {
+		return len(r.Data)
+	}
+	n := 0
+	for _, b := range r.Batches {
+		n += len(b)
+	}
+	return n
+}
+
+// appendData appends r's data to dst.
+func appendData(dst []byte, r Record) []byte {
+	if r.Batches == nil {
+		return append(dst, r.Data...)
+	}
+	for _, b := range r.Batches {
+		dst = append(dst, b...)
+	}
+	return dst
 }
 
 // Message layout, big-endian:
@@ -42,7 +70,7 @@ func appendRecord(dst []byte, r Record) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(r.Epoch))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.BaseOffset))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.LastOffset))
-	dst = append(dst, r.Data...)
+	dst = appendData(dst, r)
 	binary.BigEndian.PutUint32(dst[start+1:], crc32.Checksum(dst[start+5:], castagnoli))
 	return dst
 }
@@ -124,8 +152,8 @@ func appendEntry(dst []byte, kind byte, e Entry) []byte {
 	}
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Record.BaseOffset))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Record.LastOffset))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(e.Record.Data)))
-	return append(dst, e.Record.Data...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(e.Record.DataLen()))
+	return appendData(dst, e.Record)
 }
 
 // finishChain writes the checksum of the chain message that starts at

@@ -253,13 +253,13 @@ func (l *Log) stream(p Partition) (jetstream.Stream, string) {
 // Appends of other partitions waiting at the same time share a round trip
 // (group.go).
 func (l *Log) Append(ctx context.Context, p Partition, r Record, expectLast uint64) (uint64, error) {
-	if len(r.Data) > l.MaxDataBytes() {
-		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, len(r.Data), l.MaxDataBytes())
+	if n := r.DataLen(); n > l.MaxDataBytes() {
+		return 0, fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, n, l.MaxDataBytes())
 	}
 	n, subject := l.shard(p)
 	req := &appendReq{
 		subject:    subject,
-		data:       appendRecord(make([]byte, 0, HeaderBytes+len(r.Data)), r),
+		data:       appendRecord(make([]byte, 0, HeaderBytes+r.DataLen()), r),
 		expectLast: expectLast,
 		done:       make(chan struct{}),
 	}
