@@ -30,9 +30,9 @@
 //     purges it only below what the index commit made durable.
 //
 // Mechanism: Append validates a batch and assigns its offsets. On the wal tier
-// the partition's sender goroutine appends it to the WAL, grouped with every
-// batch queued meanwhile, and acknowledges it; on the s3 tier it waits for the
-// flush. One goroutine (Run) flushes: every FlushInterval, or sooner once
+// the partition's sender (a callback on its writer chain, or a goroutine on
+// partition subjects) appends it to the WAL, grouped with every batch queued
+// meanwhile, and acknowledges it; on the s3 tier it waits for the flush. One goroutine (Run) flushes: every FlushInterval, or sooner once
 // FlushBytes have been queued since the last flush, it takes the
 // durable-in-WAL and s3-tier batches of every partition that is due (a
 // wal-tier partition with little queued waits up to PartitionFlushAge, so
