@@ -120,6 +120,12 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 // as one stream of messages rather than as 10,000 requests, each a JSON
 // round trip. Meant for callers that load many of a topic's partitions; for
 // a few of a wide topic, LoadPartition reads less.
+//
+// A head written while the watch runs may be missing from the result
+// (nats.go's watch ends its initial values once nothing is pending, which a
+// concurrent update can make early), so it comes back at revision 0. A
+// caller that commits on the revision finds out: its create conflicts with
+// the stored head.
 func (s *Store) LoadPartitions(ctx context.Context, tps []index.TopicPartition) ([]index.Partition, []uint64, error) {
 	topics := make(map[[16]byte]bool)
 	for _, tp := range tps {
