@@ -270,10 +270,8 @@ func (e *tpEnv) partitionCounts(b *testing.B, volume int64) {
 			}
 		}
 	}
-	few := poolRuns(runs, func(r tpRun) bool { return r.target == targetStrata && r.partitions == partitions })
-	many := poolRuns(runs, func(r tpRun) bool { return r.target == targetStrata && r.partitions == tpManyPartitions })
-	kfakeFew := poolRuns(runs, func(r tpRun) bool { return r.target == targetKfake && r.partitions == partitions })
-	kfakeMany := poolRuns(runs, func(r tpRun) bool { return r.target == targetKfake && r.partitions == tpManyPartitions })
+	few, many := poolCount(runs, e.part, targetStrata, partitions), poolCount(runs, e.part, targetStrata, tpManyPartitions)
+	kfakeFew, kfakeMany := poolCount(runs, e.part, targetKfake, partitions), poolCount(runs, e.part, targetKfake, tpManyPartitions)
 	b.ReportMetric(kfakeMany.produceMBs()/kfakeFew.produceMBs(), "kfake-produce-10000/6")
 	b.ReportMetric(kfakeMany.consumeMBs()/kfakeFew.consumeMBs(), "kfake-consume-10000/6")
 	b.ReportMetric(many.produceMBs()/few.produceMBs(), "produce-10000/6")
@@ -518,6 +516,11 @@ type tpPool struct {
 	produceCPU, consumeCPU, benchCPU time.Duration
 	maxCreate, maxReady              time.Duration
 	maxRSS                           int64
+}
+
+// poolCount pools the runs of part on target at n partitions.
+func poolCount(runs []tpRun, part, target string, n int) tpPool {
+	return poolRuns(runs, func(r tpRun) bool { return r.part == part && r.target == target && r.partitions == n })
 }
 
 func poolRuns(runs []tpRun, match func(tpRun) bool) tpPool {

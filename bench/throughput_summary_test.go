@@ -83,11 +83,8 @@ func printTPFigures(sb *strings.Builder, runs []tpRun) {
 				tpFigure{label + "gateway peak RSS MiB (highest run)", "—", float64(s.maxRSS) / (1 << 20), 0, 0, 0})
 		}
 	}
-	wide := func(target string, n int) tpPool {
-		return poolRuns(runs, func(r tpRun) bool { return r.part == partWide && r.target == target && r.partitions == n })
-	}
-	few, many := wide(targetStrata, partitions), wide(targetStrata, tpManyPartitions)
-	kfakeFew, kfakeMany := wide(targetKfake, partitions), wide(targetKfake, tpManyPartitions)
+	few, many := poolCount(runs, partWide, targetStrata, partitions), poolCount(runs, partWide, targetStrata, tpManyPartitions)
+	kfakeFew, kfakeMany := poolCount(runs, partWide, targetKfake, partitions), poolCount(runs, partWide, targetKfake, tpManyPartitions)
 	if few.runs > 0 && many.runs > 0 {
 		label := fmt.Sprintf("%s, %d partitions: ", partWide, tpManyPartitions)
 		base := fmt.Sprintf("%d partitions (%d runs)", partitions, few.runs)

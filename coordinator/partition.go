@@ -114,7 +114,7 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 
 // LoadPartitions is LoadPartition for many partitions at once, the states
 // and revisions in tps's order. It reads the head record of every partition
-// of each topic tps names in one pass (a watch over the topic's keys, which
+// of the topics tps names in one pass (a watch over their keys, which
 // the stream's leader serves as a Get is), then the chunks of the heads that
 // list any: a gateway taking 10,000 partitions of a topic reads their heads
 // as one stream of messages rather than as 10,000 requests, each a JSON
@@ -127,61 +127,40 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 // caller that commits on the revision finds out: its create conflicts with
 // the stored head.
 func (s *Store) LoadPartitions(ctx context.Context, tps []index.TopicPartition) ([]index.Partition, []uint64, error) {
-	topics := make(map[[16]byte]bool)
+	if len(tps) == 0 {
+		return nil, nil, nil // no filter would read every partition's head
+	}
+	var filters []string
+	seen := make(map[[16]byte]bool)
 	for _, tp := range tps {
 		if tp.Partition < 0 {
 			return nil, nil, fmt.Errorf("coordinator: partition %d out of range", tp.Partition)
 		}
-		topics[tp.TopicID] = true
-	}
-	heads := make(map[string]jetstream.KeyValueEntry)
-	for id := range topics {
-		if err := s.watchHeads(ctx, id, heads); err != nil {
-			return nil, nil, err
+		if !seen[tp.TopicID] {
+			seen[tp.TopicID] = true
+			filters = append(filters, hex.EncodeToString(tp.TopicID[:])+".*")
 		}
+	}
+	heads, err := filteredEntries(ctx, s.partitions, filters, s.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read partition records: %w", err)
 	}
 	states := make([]index.Partition, len(tps))
 	revs := make([]uint64, len(tps))
 	for i, tp := range tps {
-		key := partitionKey(tp)
-		e, ok := heads[key]
+		e, ok := heads[partitionKey(tp)]
 		if !ok {
 			continue // never written, or deleted: as LoadPartition, revision 0
 		}
-		head, err := decodeHead(tp, e.Value())
+		head, err := s.readHead(tp, e)
 		if err != nil {
-			return nil, nil, corruptf("partition record %s: %v", key, err)
+			return nil, nil, err
 		}
-		s.heads.remember(tp, e.Revision(), headSummary{LeaderEpoch: head.LeaderEpoch, Chunks: head.Chunks})
 		if states[i], revs[i], err = s.expandHead(ctx, tp, head, e.Revision()); err != nil {
 			return nil, nil, err
 		}
 	}
 	return states, revs, nil
-}
-
-// watchHeads adds the head record of every partition of topic id to heads,
-// by key.
-func (s *Store) watchHeads(ctx context.Context, id [16]byte, heads map[string]jetstream.KeyValueEntry) error {
-	w, err := s.partitions.Watch(ctx, hex.EncodeToString(id[:])+".*", jetstream.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("read partition records of topic %x: %w", id, err)
-	}
-	defer stopWatcher(w, s.log)
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("read partition records of topic %x: %w", id, ctx.Err())
-		case e, ok := <-w.Updates():
-			switch {
-			case !ok:
-				return fmt.Errorf("read partition records of topic %x: watcher stopped", id)
-			case e == nil: // every stored record was delivered
-				return nil
-			}
-			heads[e.Key()] = e
-		}
-	}
 }
 
 // expandHead returns the state head (tp's head record, at revision rev)
@@ -222,12 +201,21 @@ func (s *Store) loadHead(ctx context.Context, tp index.TopicPartition) (partitio
 	if err != nil {
 		return partitionRecord{}, 0, fmt.Errorf("read partition %s: %w", key, err)
 	}
+	r, err := s.readHead(tp, e)
+	if err != nil {
+		return partitionRecord{}, 0, err
+	}
+	return r, e.Revision(), nil
+}
+
+// readHead decodes e, tp's head record, and remembers its summary.
+func (s *Store) readHead(tp index.TopicPartition, e jetstream.KeyValueEntry) (partitionRecord, error) {
 	r, err := decodeHead(tp, e.Value())
 	if err != nil {
-		return partitionRecord{}, 0, corruptf("partition record %s: %v", key, err)
+		return partitionRecord{}, corruptf("partition record %s: %v", e.Key(), err)
 	}
 	s.heads.remember(tp, e.Revision(), headSummary{LeaderEpoch: r.LeaderEpoch, Chunks: r.Chunks})
-	return r, e.Revision(), nil
+	return r, nil
 }
 
 // loadChunk reads the chunk c references and checks it is what c says.

@@ -247,6 +247,22 @@ func bucketRecords(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger)
 // filteredRecords reads the records of kv whose keys match one of filters
 // (every record without filters) by key in one pass.
 func filteredRecords(ctx context.Context, kv jetstream.KeyValue, filters []string, log *slog.Logger) (map[string][]byte, error) {
+	entries, err := filteredEntries(ctx, kv, filters, log)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(entries))
+	for k, e := range entries {
+		out[k] = e.Value()
+	}
+	return out, nil
+}
+
+// filteredEntries is filteredRecords with each record's revision: the
+// entries by key. A record written while it reads may be missing (nats.go's
+// watch ends its initial values once nothing is pending, which a concurrent
+// write can make early).
+func filteredEntries(ctx context.Context, kv jetstream.KeyValue, filters []string, log *slog.Logger) (map[string]jetstream.KeyValueEntry, error) {
 	var w jetstream.KeyWatcher
 	var err error
 	if len(filters) == 0 {
@@ -258,7 +274,7 @@ func filteredRecords(ctx context.Context, kv jetstream.KeyValue, filters []strin
 		return nil, fmt.Errorf("list records of %s: %w", kv.Bucket(), err)
 	}
 	defer stopWatcher(w, log)
-	out := map[string][]byte{}
+	out := map[string]jetstream.KeyValueEntry{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -270,7 +286,7 @@ func filteredRecords(ctx context.Context, kv jetstream.KeyValue, filters []strin
 			if e == nil {
 				return out, nil
 			}
-			out[e.Key()] = e.Value()
+			out[e.Key()] = e
 		}
 	}
 }

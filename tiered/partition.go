@@ -584,8 +584,8 @@ func (p *partition) snapshot() snapshot {
 }
 
 // head is a snapshot without its tail: for the many callers that read only
-// offsets, the committed state or the change channel (every produce
-// response, every long poll), which need not walk the queued batches.
+// offsets or the committed state (every produce response), which need not
+// walk the queued batches.
 func (p *partition) head() snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()

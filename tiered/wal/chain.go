@@ -164,11 +164,17 @@ func (w *Writer) Append(ctx context.Context, p Partition, r Record) (uint64, err
 // partition: at 10,000 partitions, a goroutine and a channel per append
 // made the collector a fifth of a gateway's CPU.
 func (w *Writer) AppendAsync(p Partition, r Record, done func(seq uint64, err error)) error {
-	if n := r.DataLen(); n > w.log.MaxDataBytes() {
+	n := r.DataLen()
+	if n > w.log.MaxDataBytes() {
 		return fmt.Errorf("%w: %d bytes of batches, at most %d", ErrTooLarge, n, w.log.MaxDataBytes())
 	}
-	w.chainOf(p).submit(&chainReq{entry: Entry{Partition: p, Record: r}, done: done})
+	w.chainOf(p).submit(newChainReq(p, r, n, done))
 	return nil
+}
+
+// newChainReq is an append of r, with n bytes of data, to p's chain.
+func newChainReq(p Partition, r Record, n int, done func(seq uint64, err error)) *chainReq {
+	return &chainReq{entry: Entry{Partition: p, Record: r}, bytes: recordEntryBytes + n, done: done}
 }
 
 // Fence publishes a fence of p at epoch on chain (Writer.ChainOf) and returns
@@ -241,6 +247,7 @@ func (l *Log) PurgeChain(ctx context.Context, chain string, shard int, before ui
 // chainReq is one Append waiting for its round.
 type chainReq struct {
 	entry Entry
+	bytes int // the entry's encoded size
 
 	seq  uint64
 	err  error
@@ -307,8 +314,8 @@ func (c *chain) take() []*chainReq {
 		return nil
 	}
 	n, size := 0, 0
-	for n < len(c.queue) && (n == 0 || size+recordEntryBytes+c.queue[n].entry.Record.DataLen() <= maxBatchBytes) {
-		size += recordEntryBytes + c.queue[n].entry.Record.DataLen()
+	for n < len(c.queue) && (n == 0 || size+c.queue[n].bytes <= maxBatchBytes) {
+		size += c.queue[n].bytes
 		n++
 	}
 	round := c.queue[:n:n]
@@ -447,8 +454,8 @@ func (c *chain) encode(reqs []*chainReq) []chainMsg {
 	var msgs []chainMsg
 	for len(reqs) > 0 {
 		n, size := 0, chainHeaderBytes
-		for n < len(reqs) && (n == 0 || size+recordEntryBytes+reqs[n].entry.Record.DataLen() <= limit) {
-			size += recordEntryBytes + reqs[n].entry.Record.DataLen()
+		for n < len(reqs) && (n == 0 || size+reqs[n].bytes <= limit) {
+			size += reqs[n].bytes
 			n++
 		}
 		data := appendChainHeader(make([]byte, 0, size), chainRecords, n)

@@ -45,10 +45,8 @@ func chainReqs(n, size int, epoch int32, tag string) []*chainReq {
 	for i := range reqs {
 		data := bytes.Repeat([]byte{byte(i)}, size)
 		copy(data, fmt.Sprintf("%s/%d", tag, i))
-		reqs[i] = &chainReq{entry: Entry{
-			Partition: Partition{TopicID: [16]byte{7}, Partition: int32(i)},
-			Record:    Record{Epoch: epoch, BaseOffset: 0, LastOffset: 0, Data: data},
-		}, done: func(uint64, error) {}}
+		reqs[i] = newChainReq(Partition{TopicID: [16]byte{7}, Partition: int32(i)},
+			Record{Epoch: epoch, BaseOffset: 0, LastOffset: 0, Data: data}, len(data), func(uint64, error) {})
 	}
 	return reqs
 }
@@ -154,8 +152,8 @@ func TestChainFence(t *testing.T) {
 		t.Fatal(err)
 	}
 	late := []*chainReq{
-		{entry: Entry{Partition: fenced, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}}, done: func(uint64, error) {}},
-		{entry: Entry{Partition: other, Record: Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}}, done: func(uint64, error) {}},
+		newChainReq(fenced, Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late fenced")}, len("late fenced"), func(uint64, error) {}),
+		newChainReq(other, Record{Epoch: 1, BaseOffset: 1, LastOffset: 1, Data: []byte("late other")}, len("late other"), func(uint64, error) {}),
 	}
 	queueRound(w.chainOf(fenced), late)
 	if !errors.Is(late[0].err, ErrFenced) {
