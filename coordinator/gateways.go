@@ -40,6 +40,11 @@ type Gateway struct {
 	// chains on or off; a record without it is an older version's, which
 	// would miss that tail.
 	ChainTakeover bool `json:"chain_takeover,omitempty"`
+	// ChainFenceSubjects is set by every gateway that fences a writer chain
+	// on its fence subject (package wal); a gateway with ChainTakeover
+	// alone fences the chain itself, which such a chain's writer does not
+	// check.
+	ChainFenceSubjects bool `json:"chain_fence_subjects,omitempty"`
 }
 
 // Lease is a gateway's hold on its membership record.

@@ -412,7 +412,7 @@ func New(cfg Config) (*Server, error) {
 		ipQuota = s.quotas.limits.ConnectionRate
 	}
 	s.conns = newConnLimits(&s.cfg, ipQuota)
-	self := coordinator.Gateway{NodeID: cfg.NodeID, Rack: cfg.Rack, Incarnation: cfg.Incarnation, Listeners: map[string]string{}, ChainTakeover: true}
+	self := coordinator.Gateway{NodeID: cfg.NodeID, Rack: cfg.Rack, Incarnation: cfg.Incarnation, Listeners: map[string]string{}, ChainTakeover: true, ChainFenceSubjects: true}
 	for _, l := range cfg.Listeners {
 		ln, err := newListener(l)
 		if err != nil {

@@ -508,10 +508,11 @@ func defaultAdvertise(ln *net.TCPAddr, hostname func() (string, error)) (string,
 }
 
 // olderGateways returns the node ids of the live gateways, other than self,
-// whose record does not say they take over writer chains
-// (coordinator.Gateway.ChainTakeover). A gateway appends to chains only
-// when there are none: an older one taking over a partition would read its
-// own subject and miss the records on the chain. One that joins later (a
+// whose record does not say they take over this version's writer chains
+// (coordinator.Gateway.ChainTakeover and ChainFenceSubjects). A gateway
+// appends to chains only when there are none: an older one taking over a
+// partition would read its own subject and miss the records on the chain,
+// or fence the chain where its writer does not look. One that joins later (a
 // rollback) is not seen; the README says to turn chains off first.
 func olderGateways(ctx context.Context, store *coordinator.Store, self int32) ([]int32, error) {
 	live, err := store.Gateways(ctx)
@@ -520,7 +521,7 @@ func olderGateways(ctx context.Context, store *coordinator.Store, self int32) ([
 	}
 	var older []int32
 	for _, g := range live {
-		if g.NodeID != self && !g.ChainTakeover {
+		if g.NodeID != self && !(g.ChainTakeover && g.ChainFenceSubjects) {
 			older = append(older, g.NodeID)
 		}
 	}

@@ -24,23 +24,41 @@ import (
 // gateway's rounds, not its partitions: at 1,000 partitions a round is one
 // message per chain, where per-partition subjects made it 1,000.
 //
-// Fencing moves from the partition to the chain. Every chain message names
-// the chain's last sequence the writer knows (JetStream's
-// Nats-Expected-Last-Subject-Sequence), and only its writer appends records
-// to it. A new leader of a partition fences the previous writer by
-// publishing a fence entry (the partition and the new leader's epoch) on that
-// writer's chain (Fence). From the fence's sequence on, the writer's next
-// message is refused as a whole, since it expected an older last sequence:
-// none of its records, of any partition, is stored. The writer then reads
-// what moved its chain, which only fences do, and sends the round again
-// without the fenced partitions' records: those fail with ErrFenced. A
-// writer's records of a partition therefore all lie below the fence, and the
-// new leader replays exactly them (ReplayChain up to the fence's sequence):
-// nothing the old writer appends after it can have been acknowledged.
+// Fencing moves from the partition to the chain. Each chain has a fence
+// subject, "<prefix>.wal.<n>.f.<chain>", that only fences go to. Every chain
+// message names the fence subject's last sequence the writer knows
+// (JetStream's Nats-Expected-Last-Subject-Sequence with
+// Nats-Expected-Last-Subject-Sequence-Subject), and only its writer appends
+// records to the chain. A new leader of a partition fences the previous
+// writer by publishing a fence entry (the partition and the new leader's
+// epoch) on that writer's fence subject (Fence). From the fence's sequence
+// on, the writer's next message is refused as a whole, since it expected an
+// older last sequence: none of its records, of any partition, is stored. The
+// writer then reads the fences, and sends the round again without the fenced
+// partitions' records: those fail with ErrFenced. A writer's records of a
+// partition therefore all lie below the fence, and the new leader replays
+// exactly them (ReplayChain up to the fence's sequence): nothing the old
+// writer appends after it can have been acknowledged.
+//
+// Why a subject of its own: the server checks an expected sequence by
+// loading the subject's last message. On the chain itself that was the
+// writer's previous round, up to a megabyte copied per append, and the read
+// kept the stream's block buffers from being reused: about ten seconds of
+// the WAL's writes stayed in the server's memory. A fence subject is empty
+// unless the writer was fenced, and the writer empties it again once it has
+// read the fences (it purges what it read; a fence published after the
+// read stays and refuses the next message), so the check loads nothing.
 //
 // A fence names an epoch: the writer refuses its appends of the partition
 // with a lower epoch, so it may lead the partition again under a later
 // claim.
+//
+// Writers of the release before fence subjects checked the chain's own last
+// sequence. Fence therefore publishes each fence on the chain too, in the
+// same atomic batch, and a gateway of this release takes partitions over
+// from those writers during an upgrade. Their record messages are version
+// 2, this writer's version 3, which that release refuses as corrupt: it
+// cannot take a partition over from a writer it could not fence.
 
 // validWriterID is what a writer id may hold: it is a subject token.
 var validWriterID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
@@ -73,7 +91,12 @@ func (l *Log) Writer(id string) (*Writer, error) {
 		for lane := range chainLanes {
 			// Numbered across shards: a chain's name is unique to it.
 			name := id + "-" + strconv.Itoa(n*chainLanes+lane)
-			w.chains = append(w.chains, &chain{log: l, shard: n, name: name, subject: l.chainSubject(n, name), fences: map[Partition]int32{}})
+			w.chains = append(w.chains, &chain{
+				log: l, shard: n, name: name,
+				subject:      l.chainSubject(n, name),
+				fenceSubject: l.fenceSubject(n, name),
+				fences:       map[Partition]int32{},
+			})
 		}
 	}
 	return w, nil
@@ -122,6 +145,12 @@ func (w *Writer) Chains() []ChainState {
 
 func (l *Log) chainSubject(shard int, chain string) string {
 	return l.subjectPrefix(shard) + "w." + chain
+}
+
+// fenceSubject is where chain's fences go: what its writer's messages are
+// checked against.
+func (l *Log) fenceSubject(shard int, chain string) string {
+	return l.subjectPrefix(shard) + "f." + chain
 }
 
 // Shard returns the number of the shard p's records go to.
@@ -177,21 +206,32 @@ func newChainReq(p Partition, r Record, n int, done func(seq uint64, err error))
 	return &chainReq{entry: Entry{Partition: p, Record: r}, bytes: recordEntryBytes + n, done: done}
 }
 
-// Fence publishes a fence of p at epoch on chain (Writer.ChainOf) and returns
-// its sequence: the chain's writer's messages from then on hold no record of
-// p with a lower epoch, so its records of p below that epoch all lie below
-// the returned sequence.
+// Fence publishes a fence of p at epoch for chain (Writer.ChainOf) and
+// returns its sequence: the chain's writer's messages from then on hold no
+// record of p with a lower epoch, so its records of p below that epoch all
+// lie below the returned sequence.
 func (l *Log) Fence(ctx context.Context, chain string, p Partition, epoch int32) (uint64, error) {
 	if !validWriterID.MatchString(chain) {
 		return 0, fmt.Errorf("wal: chain %q is not one", chain)
 	}
 	n, _ := l.shard(p)
-	subject := l.chainSubject(n, chain)
-	ack, err := l.js.Publish(ctx, subject, encodeChain(chainFences, []Entry{{Partition: p, Record: Record{Epoch: epoch}}}))
-	if err != nil {
-		return 0, fmt.Errorf("wal: fence partition %d at epoch %d on %s: %w", p.Partition, epoch, subject, err)
+	data := encodeChain(chainFences, []Entry{{Partition: p, Record: Record{Epoch: epoch}}})
+	// On the fence subject, and on the chain for a writer of the release
+	// before fence subjects (see the file comment). The chain's copy comes
+	// last: its sequence bounds the records of either kind of writer.
+	fence, legacy := nats.NewMsg(l.fenceSubject(n, chain)), nats.NewMsg(l.chainSubject(n, chain))
+	fence.Data, legacy.Data = data, data
+	ack, err := publishBatch(ctx, l.js.Conn(), []*nats.Msg{fence, legacy})
+	if err == nil && ack.Error != nil {
+		err = ack.Error
 	}
-	return ack.Sequence, nil
+	if err == nil && (ack.Count != 2 || ack.Seq < 2) {
+		err = fmt.Errorf("a batch of 2 acknowledged as %d messages through sequence %d", ack.Count, ack.Seq)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wal: fence partition %d at epoch %d on %s: %w", p.Partition, epoch, fence.Subject, err)
+	}
+	return ack.Seq, nil
 }
 
 // ChainLastSeq returns the sequence of the last message on chain in p's
@@ -257,10 +297,11 @@ type chainReq struct {
 // chain is one of a writer's chains. One round at a time runs on it, since
 // each message must name the one before it.
 type chain struct {
-	log     *Log
-	shard   int
-	name    string
-	subject string
+	log          *Log
+	shard        int
+	name         string
+	subject      string
+	fenceSubject string
 
 	mu      sync.Mutex
 	queue   []*chainReq
@@ -271,7 +312,10 @@ type chain struct {
 	last atomic.Uint64
 
 	// Owned by the running round.
-	synced bool // last is known: nothing unread moved the chain
+	synced bool // the fence subject is read: fenceLast is its last sequence
+	// fenceLast is the fence subject's last sequence that the next message
+	// names; fenceRead is the last fence read.
+	fenceLast, fenceRead uint64
 	// fences holds the highest fence epoch read per partition.
 	fences map[Partition]int32
 }
@@ -359,8 +403,8 @@ func (c *chain) commit(ctx context.Context, round []*chainReq) {
 			c.log.chainAppends.Add(uint64(len(live)))
 			return
 		case (code == jetstream.JSErrCodeStreamWrongLastSequence || code == jetstream.JSErrCodeStreamWrongLastSequenceConstant) && attempt < chainAttempts:
-			// Refused whole: something moved the chain, a fence or (10164)
-			// a message still in process. Read it and send again.
+			// Refused whole: a fence, or (10164) one still in process.
+			// Read the fences and send again.
 			c.log.chainRefusals.Add(1)
 			c.synced = false
 			if code == jetstream.JSErrCodeStreamWrongLastSequenceConstant {
@@ -404,27 +448,27 @@ func (c *chain) dropFenced(reqs []*chainReq) []*chainReq {
 	return live
 }
 
-// sync reads the chain's messages after c.last: fences, and this writer's
-// own messages when an append's outcome was unknown. A record message it
-// did not expect is left alone: it can only be this writer's.
+// sync reads the fences published since the last sync, empties the fence
+// subject of them, and reads the chain's last sequence, which an append of
+// unknown outcome may have moved.
 func (c *chain) sync(ctx context.Context) error {
 	s := c.log.streams[c.shard]
-	last, err := c.log.lastSeq(ctx, s, c.subject)
+	last, err := c.log.lastSeq(ctx, s, c.fenceSubject)
 	if err != nil {
 		return err
 	}
-	known := c.last.Load()
-	if last < known {
-		known = 0 // the stream was recreated
+	after := c.fenceRead
+	if last < after {
+		after = 0 // emptied by the last sync, or the stream was recreated
 	}
-	if last > known {
-		_, err = c.log.replaySubject(ctx, s, c.subject, known, func(seq uint64, data []byte) error {
+	if last > after {
+		_, err = c.log.replaySubject(ctx, s, c.fenceSubject, after, func(seq uint64, data []byte) error {
 			if seq > last {
 				return nil
 			}
 			kind, entries, err := parseChain(data)
 			if err != nil {
-				return fmt.Errorf("%s sequence %d: %w", c.subject, seq, err)
+				return fmt.Errorf("%s sequence %d: %w", c.fenceSubject, seq, err)
 			}
 			if kind == chainFences {
 				for _, e := range entries {
@@ -437,7 +481,21 @@ func (c *chain) sync(ctx context.Context) error {
 			return err
 		}
 	}
-	c.last.Store(last)
+	c.fenceRead, c.fenceLast = last, last
+	if last != 0 {
+		// Only the fences read go: one published since stays and refuses
+		// the next message. Should the purge fail, the next message names
+		// the last fence, and if the purge did happen it is refused once
+		// and this runs again.
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(c.fenceSubject), jetstream.WithPurgeSequence(last+1)); err == nil {
+			c.fenceLast = 0
+		}
+	}
+	chainLast, err := c.log.lastSeq(ctx, s, c.subject)
+	if err != nil {
+		return err
+	}
+	c.last.Store(chainLast)
 	c.synced = true
 	return nil
 }
@@ -469,12 +527,13 @@ func (c *chain) encode(reqs []*chainReq) []chainMsg {
 	return msgs
 }
 
-// publish sends msgs after c.last: one message as a plain publish, more as
-// one atomic batch whose first message names the expected sequence (the
-// rest follow it in the same batch). It returns each message's sequence.
+// publish sends msgs, expecting the fence subject's last sequence to be
+// c.fenceLast: one message as a plain publish, more as one atomic batch
+// whose first message names it (the rest follow it in the same batch). It
+// returns each message's sequence.
 func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) {
 	if len(msgs) == 1 {
-		ack, err := c.log.js.PublishMsg(ctx, &nats.Msg{Subject: c.subject, Data: msgs[0].data}, jetstream.WithExpectLastSequencePerSubject(c.last.Load()))
+		ack, err := c.log.js.PublishMsg(ctx, &nats.Msg{Subject: c.subject, Data: msgs[0].data}, jetstream.WithExpectLastSequenceForSubject(c.fenceLast, c.fenceSubject))
 		if err != nil {
 			return nil, err
 		}
@@ -485,7 +544,8 @@ func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) 
 		batch[i] = nats.NewMsg(c.subject)
 		batch[i].Data = m.data
 	}
-	batch[0].Header.Set(hdrExpectLast, strconv.FormatUint(c.last.Load(), 10))
+	batch[0].Header.Set(hdrExpectLast, strconv.FormatUint(c.fenceLast, 10))
+	batch[0].Header.Set(hdrExpectLastSubject, c.fenceSubject)
 	ack, err := publishBatch(ctx, c.log.js.Conn(), batch)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/stratalog/strata/internal/testenv"
 )
 
@@ -167,18 +170,22 @@ func TestChainFence(t *testing.T) {
 	}
 
 	// The refused message is nowhere: the stream holds the two first
-	// appends, the fence and the resent record, and no message carries the
-	// fenced partition's late record.
+	// appends, the fence's copy on the chain and the resent record (the
+	// writer emptied its fence subject once it read the fence), and no
+	// message carries the fenced partition's late record.
 	s := l.streams[0]
-	info, err := s.Info(ctx)
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(">"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 4 {
-		t.Fatalf("the stream holds %d messages, want 4", info.State.Msgs)
+	if info.State.Msgs != 4 || info.State.Subjects[w.chainOf(fenced).fenceSubject] != 0 {
+		t.Fatalf("the stream holds %d messages, %v; want 4, none on the fence subject", info.State.Msgs, info.State.Subjects)
 	}
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // the fence subject's, purged
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,6 +211,116 @@ func TestChainFence(t *testing.T) {
 	}
 	if got := replayChain(t, l, name, 0, fence)[fenced]; len(got) != 1 || got[0].seq != seq || got[0].r.Epoch != 3 {
 		t.Fatalf("replay after the fence: %+v", got)
+	}
+}
+
+// TestChainFenceTwice: fences published while the writer is between
+// rounds, and again after it emptied its fence subject, each refuse its next
+// message, on one node and at R3; a round with no fence pending goes
+// through at the first attempt.
+func TestChainFenceTwice(t *testing.T) {
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("%d-nodes", nodes), func(t *testing.T) {
+			ctx := context.Background()
+			l, err := Open(ctx, testenv.JetStreamOn(t, nodes), Config{Replicas: nodes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := l.Writer("gw3_twice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := Partition{TopicID: [16]byte{9}}
+			var parts []Partition
+			for p := base; len(parts) < 3; p.Partition++ {
+				if w.chainOf(p) == w.chainOf(base) {
+					parts = append(parts, p)
+				}
+			}
+			appendAll := func(epoch int32) []error {
+				errs := make([]error, len(parts))
+				for i, p := range parts {
+					_, errs[i] = w.Append(ctx, p, Record{Epoch: epoch, Data: []byte("x")})
+				}
+				return errs
+			}
+			if errs := appendAll(1); errors.Join(errs...) != nil {
+				t.Fatal(errs)
+			}
+			for round, p := range parts[:2] {
+				refusals := l.chainRefusals.Load()
+				if _, err := l.Fence(ctx, w.ChainOf(p), p, 2); err != nil {
+					t.Fatal(err)
+				}
+				errs := appendAll(1)
+				for i, err := range errs {
+					if fenced := i <= round; fenced != errors.Is(err, ErrFenced) {
+						t.Fatalf("after fence %d, append of partition %d: %v (fenced: %v)", round+1, parts[i].Partition, err, fenced)
+					}
+				}
+				if r := l.chainRefusals.Load() - refusals; r != 1 {
+					t.Fatalf("fence %d: %d refusals, want 1", round+1, r)
+				}
+				if n := subjectMsgs(t, l, w.chainOf(p).fenceSubject); n != 0 {
+					t.Fatalf("fence %d: %d messages left on the fence subject", round+1, n)
+				}
+			}
+		})
+	}
+}
+
+// subjectMsgs counts the messages on subject in shard 0.
+func subjectMsgs(t *testing.T, l *Log, subject string) uint64 {
+	t.Helper()
+	info, err := l.streams[0].Info(context.Background(), jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
+}
+
+// TestChainFencesLegacyWriter: a writer of the release before fence subjects
+// checked its chain's own last sequence and wrote version 2 records. Fence
+// still refuses its next message, and its records below the fence replay.
+func TestChainFencesLegacyWriter(t *testing.T) {
+	ctx := context.Background()
+	js := testenv.NATS(t).JetStream(t)
+	l, err := Open(ctx, js, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Partition{TopicID: [16]byte{4}, Partition: 3}
+	const chainName = "gw0_legacy-0"
+	subject := l.chainSubject(l.Shard(p), chainName)
+	legacyMsg := func(data string) []byte {
+		msg := encodeChain(chainRecords, []Entry{{Partition: p, Record: Record{Epoch: 1, Data: []byte(data)}}})
+		msg[0] = chainVersionV2
+		finishChain(msg)
+		return msg
+	}
+	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: legacyMsg("old")}, jetstream.WithExpectLastSequencePerSubject(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fence, err := l.Fence(ctx, chainName, p, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = js.PublishMsg(ctx, &nats.Msg{Subject: subject, Data: legacyMsg("late")}, jetstream.WithExpectLastSequencePerSubject(ack.Sequence))
+	if apiErrorCode(err) != jetstream.JSErrCodeStreamWrongLastSequence {
+		t.Fatalf("the legacy writer's append after the fence: %v, want wrong last sequence", err)
+	}
+	var got []chainRecord
+	if _, err := l.ReplayChain(ctx, chainName, l.Shard(p), 0, func(seq uint64, e Entry) error {
+		if seq < fence {
+			got = append(got, chainRecord{seq, e.Record})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].seq != ack.Sequence || string(got[0].r.Data) != "old" {
+		t.Fatalf("replay below the fence: %+v", got)
 	}
 }
 

@@ -46,15 +46,22 @@
 // A Writer (chain.go) appends the records of many partitions as one message
 // per round on each of its chains, eight subjects per shard
 // ("<prefix>.wal.<n>.w.<writer id>-<chain number>", each partition always on
-// the same one), in the chain format (record.go: a version byte of 2, a CRC32C over
+// the same one), in the chain format (record.go: a version byte of 3, a CRC32C over
 // the message, then one entry per partition with its epoch, offsets and
-// batches). Only the writer appends records to its chain, each message
-// naming the chain's last sequence, so fencing a partition is done on the
-// chain: a new leader publishes a fence entry (the partition and its epoch)
-// there, which refuses the writer's next message as a whole and makes the
-// writer drop that partition's records from it; the new leader replays the
-// writer's records of the partition below the fence. The same message count
-// then serves 6 partitions or 1,000.
+// batches). Only the writer appends records to its chain, so fencing a
+// partition is done on the chain: each message names the last sequence of
+// the chain's fence subject ("<prefix>.wal.<n>.f.<chain>"), and a new leader
+// publishes a fence entry (the partition and its epoch) there, which refuses
+// the writer's next message as a whole and makes the writer drop that
+// partition's records from it; the new leader replays the writer's records
+// of the partition below the fence. The writer empties its fence subject of
+// the fences it read, so the server's check of a message, which loads the
+// subject's last message, normally finds nothing to load. The same message
+// count then serves 6 partitions or 1,000.
+//
+// Chains of the release before fence subjects (record messages of version
+// 2) are fenced on the chain itself; Fence writes each fence there too, so
+// those are taken over as before.
 //
 // Package tiered appends through a Writer with its Config.WALChains (strata
 // serve --wal-chains), and takes over partitions written either way.

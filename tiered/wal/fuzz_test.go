@@ -35,12 +35,15 @@ func FuzzParseChain(f *testing.F) {
 	f.Add(encodeChain(chainFences, []Entry{{Partition: p, Record: Record{Epoch: 4}}}))
 	f.Add(encodeChain(chainRecords, nil))
 	f.Add([]byte{chainVersion})
+	f.Add([]byte{chainVersionV2})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		kind, entries, err := parseChain(b)
 		if err != nil {
 			return
 		}
-		if again := encodeChain(kind, entries); !bytes.Equal(again, b) {
+		// A version 2 record message encodes as version 3; the checksum
+		// does not cover the version byte.
+		if again := encodeChain(kind, entries); !bytes.Equal(again[1:], b[1:]) {
 			t.Fatalf("chain message %d %+v encodes to %x, parsed from %x", kind, entries, again, b)
 		}
 	})

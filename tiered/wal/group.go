@@ -67,6 +67,9 @@ const (
 	hdrBatchSeq    = "Nats-Batch-Sequence"
 	hdrBatchCommit = "Nats-Batch-Commit"
 	hdrExpectLast  = "Nats-Expected-Last-Subject-Sequence"
+	// hdrExpectLastSubject names the subject hdrExpectLast is checked
+	// against, when not the message's own.
+	hdrExpectLastSubject = "Nats-Expected-Last-Subject-Sequence-Subject"
 )
 
 // errAtomicPublishDisabled is JetStream's code for a batch sent to a stream

@@ -101,7 +101,7 @@ func parseRecord(b []byte) (Record, error) {
 // Chain messages (chain.go) carry the records of many partitions, or the
 // fences other writers set on the chain. Layout, big-endian:
 //
-//	version  1 byte (chainVersion)
+//	version  1 byte: chainVersion, or chainVersionV2
 //	crc      4 bytes, CRC32C (Castagnoli) of everything after it
 //	kind     1 byte: chainRecords or chainFences
 //	count    4 bytes, the number of entries
@@ -116,9 +116,13 @@ func parseRecord(b []byte) (Record, error) {
 //
 // The version byte tells a chain message from a partition subject's Record
 // (recordVersion), so a reader can tell which format it holds whatever the
-// subject.
+// subject. Records are version 3, written by writers fenced on their chain's
+// fence subject; version 2 records come from writers of the release before,
+// fenced on the chain itself, which read version 2 only. Fences stay
+// version 2, so that both read them.
 const (
-	chainVersion = 2
+	chainVersion   = 3
+	chainVersionV2 = 2
 
 	chainRecords = 0
 	chainFences  = 1
@@ -138,7 +142,11 @@ type Entry struct {
 // appendChainHeader starts a chain message of kind with count entries in
 // dst; finishChain seals it once the entries are appended.
 func appendChainHeader(dst []byte, kind byte, count int) []byte {
-	dst = append(dst, chainVersion, 0, 0, 0, 0, kind)
+	version := byte(chainVersion)
+	if kind == chainFences {
+		version = chainVersionV2
+	}
+	dst = append(dst, version, 0, 0, 0, 0, kind)
 	return binary.BigEndian.AppendUint32(dst, uint32(count))
 }
 
@@ -178,8 +186,8 @@ func parseChain(b []byte) (kind byte, entries []Entry, err error) {
 	if len(b) < chainHeaderBytes {
 		return 0, nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte chain header", ErrCorrupt, len(b), chainHeaderBytes)
 	}
-	if b[0] != chainVersion {
-		return 0, nil, fmt.Errorf("%w: chain message version %d, want %d", ErrCorrupt, b[0], chainVersion)
+	if b[0] != chainVersion && b[0] != chainVersionV2 {
+		return 0, nil, fmt.Errorf("%w: chain message version %d, want %d or %d", ErrCorrupt, b[0], chainVersionV2, chainVersion)
 	}
 	if want, got := binary.BigEndian.Uint32(b[1:]), crc32.Checksum(b[5:], castagnoli); want != got {
 		return 0, nil, fmt.Errorf("%w: crc32c %08x, stored %08x", ErrCorrupt, got, want)
