@@ -22,7 +22,7 @@ import (
 // Partitions returns every partition with a head record, deleted topics'
 // included.
 func (s *Store) Partitions(ctx context.Context) ([]index.TopicPartition, error) {
-	keys, err := listKeys(ctx, s.partitions, ">")
+	keys, err := s.listKeys(ctx, s.partitions, ">")
 	if err != nil {
 		return nil, err
 	}

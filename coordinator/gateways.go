@@ -139,7 +139,7 @@ func (s *Store) DeregisterGateway(ctx context.Context, l *Lease) error {
 
 // Gateways returns the gateways holding a lease, by node id.
 func (s *Store) Gateways(ctx context.Context) ([]Gateway, error) {
-	keys, err := listKeys(ctx, s.gateways, ">")
+	keys, err := s.listKeys(ctx, s.gateways, ">")
 	if err != nil {
 		return nil, err
 	}

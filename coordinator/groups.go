@@ -132,5 +132,5 @@ func (s *Store) DeleteGroup(ctx context.Context, group string, prevRevision uint
 }
 
 func (s *Store) groupMemberKeys(ctx context.Context, group string) ([]string, error) {
-	return listKeys(ctx, s.groups, topicKey(group)+".*")
+	return s.listKeys(ctx, s.groups, topicKey(group)+".*")
 }

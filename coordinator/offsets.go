@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -379,7 +378,7 @@ func (s *Store) DeleteTopicOffsets(ctx context.Context, topic string) error {
 // deleteOffsets removes the offsets records whose keys match any of filters:
 // shards k > 0 before shard 0 (see offsetsRecord).
 func (s *Store) deleteOffsets(ctx context.Context, filters ...string) error {
-	keys, err := listKeys(ctx, s.offsets, filters...)
+	keys, err := s.listKeys(ctx, s.offsets, filters...)
 	if err != nil {
 		return err
 	}
@@ -396,28 +395,7 @@ func (s *Store) deleteOffsets(ctx context.Context, filters ...string) error {
 }
 
 func (s *Store) offsetKeys(ctx context.Context, filter string) ([]string, error) {
-	return listKeys(ctx, s.offsets, filter)
-}
-
-// listKeys returns the keys of kv matching any of filters; none is not an
-// error.
-func listKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]string, error) {
-	lister, err := kv.ListKeysFiltered(ctx, filters...)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list keys %s of %s: %w", strings.Join(filters, ","), kv.Bucket(), err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	// The listing also ends when ctx does, with only the keys seen so far.
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("list keys %s of %s: %w", strings.Join(filters, ","), kv.Bucket(), err)
-	}
-	return keys, nil
+	return s.listKeys(ctx, s.offsets, filter)
 }
 
 func (s *Store) loadOffsets(ctx context.Context, key string) (offsetsRecord, uint64, error) {

@@ -128,7 +128,7 @@ func TestOffsetsShards(t *testing.T) {
 	if topics, err := s.OffsetTopics(ctx, "g"); err != nil || len(topics) != 0 {
 		t.Fatalf("offset topics after expiry: %v, %v", topics, err)
 	}
-	if keys, err := listKeys(ctx, s.offsets, ">"); err != nil || len(keys) != 0 {
+	if keys, err := s.listKeys(ctx, s.offsets, ">"); err != nil || len(keys) != 0 {
 		t.Fatalf("keys after expiry: %v, %v", keys, err)
 	}
 
@@ -146,7 +146,7 @@ func TestOffsetsShards(t *testing.T) {
 	if err := s.DeleteTopicOffsets(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
-	if keys, err := listKeys(ctx, s.offsets, ">"); err != nil || len(keys) != 0 {
+	if keys, err := s.listKeys(ctx, s.offsets, ">"); err != nil || len(keys) != 0 {
 		t.Fatalf("keys after deleting the topic's offsets: %v, %v", keys, err)
 	}
 }

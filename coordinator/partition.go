@@ -121,10 +121,9 @@ func (s *Store) LoadPartition(ctx context.Context, tp index.TopicPartition) (ind
 // round trip. Meant for callers that load many of a topic's partitions; for
 // a few of a wide topic, LoadPartition reads less.
 //
-// A head written while the watch runs may be missing from the result
-// (nats.go's watch ends its initial values once nothing is pending, which a
-// concurrent update can make early), so it comes back at revision 0. A
-// caller that commits on the revision finds out: its create conflicts with
+// A head written while it reads may come back at an older revision, and
+// one created meanwhile at revision 0 (see listEntries). A caller that
+// commits on the revision finds out: its compare-and-swap conflicts with
 // the stored head.
 func (s *Store) LoadPartitions(ctx context.Context, tps []index.TopicPartition) ([]index.Partition, []uint64, error) {
 	if len(tps) == 0 {
@@ -141,7 +140,7 @@ func (s *Store) LoadPartitions(ctx context.Context, tps []index.TopicPartition) 
 			filters = append(filters, hex.EncodeToString(tp.TopicID[:])+".*")
 		}
 	}
-	heads, err := filteredEntries(ctx, s.partitions, filters, s.log)
+	heads, err := s.listEntries(ctx, s.partitions, filters, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read partition records: %w", err)
 	}

@@ -79,7 +79,7 @@ type quotaRecord struct {
 // one pass. A record that cannot be decoded is logged and left out: one bad
 // record must not hide the others.
 func (s *Store) ClientQuotas(ctx context.Context) ([]ClientQuota, error) {
-	recs, err := bucketRecords(ctx, s.quotas, s.log)
+	recs, err := s.bucketRecords(ctx, s.quotas)
 	if err != nil {
 		return nil, fmt.Errorf("list client quotas: %w", err)
 	}

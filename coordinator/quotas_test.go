@@ -124,7 +124,7 @@ func TestClientQuotaAlter(t *testing.T) {
 	if _, err := s.AlterClientQuota(ctx, aliceApp, set(nil, "request_percentage")); err != nil {
 		t.Fatal(err)
 	}
-	if keys, err := listKeys(ctx, s.quotas, ">"); err != nil || len(keys) != 1 || keys[0] != "user.nalice" {
+	if keys, err := s.listKeys(ctx, s.quotas, ">"); err != nil || len(keys) != 1 || keys[0] != "user.nalice" {
 		t.Fatalf("keys after removing the last quota: %v, %v", keys, err)
 	}
 	// And it can be created again.

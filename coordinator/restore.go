@@ -11,8 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,32 +65,20 @@ type GroupOffsets struct {
 }
 
 // AllOffsets returns every group's committed offsets, read in one pass over
-// the offsets bucket; records written meanwhile may or may not be in it. A
-// topic's shards (see offsetsRecord) come back as one GroupOffsets.
+// the offsets bucket (see listEntries); records written meanwhile may or may
+// not be in it. A topic's shards (see offsetsRecord) come back as one
+// GroupOffsets. The result is ordered by group and topic key.
 func (s *Store) AllOffsets(ctx context.Context) ([]GroupOffsets, error) {
-	w, err := s.offsets.WatchAll(ctx, jetstream.IgnoreDeletes())
+	entries, err := s.listEntries(ctx, s.offsets, nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("list committed offsets: %w", err)
 	}
-	defer stopWatcher(w, s.log)
 	type groupTopic struct{ group, topic string }
 	var order []groupTopic
 	firsts := map[groupTopic]offsetsRecord{}
 	others := map[groupTopic]map[int32]map[int32]CommittedOffset{}
-	for {
-		var e jetstream.KeyValueEntry
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case u, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("list committed offsets: watcher stopped")
-			}
-			e = u
-		}
-		if e == nil {
-			break
-		}
+	for _, key := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[key]
 		encGroup, rest, _ := strings.Cut(e.Key(), ".")
 		encTopic, encShard, sharded := strings.Cut(rest, ".")
 		group, gerr := topicName(encGroup)
@@ -185,7 +173,7 @@ func (s *Store) RestoreClusterID(ctx context.Context, id string) (string, error)
 // collide with.
 func (s *Store) HoldsMetadata(ctx context.Context) (bool, error) {
 	for _, kv := range []jetstream.KeyValue{s.topics, s.partitions, s.offsets, s.txns} {
-		keys, err := listKeys(ctx, kv, ">")
+		keys, err := s.listKeys(ctx, kv, ">")
 		if err != nil {
 			return false, err
 		}
@@ -200,7 +188,7 @@ func (s *Store) HoldsMetadata(ctx context.Context) (bool, error) {
 // read in one pass, for a snapshot: the registry's records are opaque here
 // and restored as they are (SchemaKV.Put with revision 0).
 func (s *Store) SchemaRecords(ctx context.Context) (map[string][]byte, error) {
-	return bucketRecords(ctx, s.schemas, s.log)
+	return s.bucketRecords(ctx, s.schemas)
 }
 
 // securityBuckets names the buckets of the security records a snapshot
@@ -215,7 +203,7 @@ func (s *Store) securityBuckets() map[string]jetstream.KeyValue {
 func (s *Store) SecurityRecords(ctx context.Context) (map[string]map[string][]byte, error) {
 	out := map[string]map[string][]byte{}
 	for name, kv := range s.securityBuckets() {
-		recs, err := bucketRecords(ctx, kv, s.log)
+		recs, err := s.bucketRecords(ctx, kv)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -237,56 +225,4 @@ func (s *Store) RestoreSecurityRecord(ctx context.Context, bucket, key string, v
 		return fmt.Errorf("restore %s record %q: %w", bucket, key, err)
 	}
 	return nil
-}
-
-// bucketRecords reads every record of kv by key in one pass.
-func bucketRecords(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (map[string][]byte, error) {
-	return filteredRecords(ctx, kv, nil, log)
-}
-
-// filteredRecords reads the records of kv whose keys match one of filters
-// (every record without filters) by key in one pass.
-func filteredRecords(ctx context.Context, kv jetstream.KeyValue, filters []string, log *slog.Logger) (map[string][]byte, error) {
-	entries, err := filteredEntries(ctx, kv, filters, log)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string][]byte, len(entries))
-	for k, e := range entries {
-		out[k] = e.Value()
-	}
-	return out, nil
-}
-
-// filteredEntries is filteredRecords with each record's revision: the
-// entries by key. A record written while it reads may be missing (nats.go's
-// watch ends its initial values once nothing is pending, which a concurrent
-// write can make early).
-func filteredEntries(ctx context.Context, kv jetstream.KeyValue, filters []string, log *slog.Logger) (map[string]jetstream.KeyValueEntry, error) {
-	var w jetstream.KeyWatcher
-	var err error
-	if len(filters) == 0 {
-		w, err = kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	} else {
-		w, err = kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list records of %s: %w", kv.Bucket(), err)
-	}
-	defer stopWatcher(w, log)
-	out := map[string]jetstream.KeyValueEntry{}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("list records of %s: watcher stopped", kv.Bucket())
-			}
-			if e == nil {
-				return out, nil
-			}
-			out[e.Key()] = e
-		}
-	}
 }

@@ -112,31 +112,21 @@ func (s *Store) DeleteTxn(ctx context.Context, id string, prevRev uint64) error 
 // Txns returns every stored transactional id record with its revision, by
 // id: what a coordinator scans when it takes ids over (to finish Prepare*
 // transactions) and for timeouts and expiry. It reads the bucket's stream in
-// one pass; records written meanwhile may or may not be in it, and each is
-// at the revision returned. A key that does not decode is ErrCorrupt.
+// one pass (see listEntries); records written meanwhile may or may not be
+// in it, and each is at the revision returned. A key that does not decode is
+// ErrCorrupt.
 func (s *Store) Txns(ctx context.Context) (map[string]TxnRecord, error) {
-	w, err := s.txns.WatchAll(ctx, jetstream.IgnoreDeletes())
+	entries, err := s.listEntries(ctx, s.txns, nil, false)
 	if err != nil {
 		return nil, fmt.Errorf("list transactional ids: %w", err)
 	}
-	defer stopWatcher(w, s.log)
-	out := make(map[string]TxnRecord)
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, errors.New("list transactional ids: watcher stopped")
-			}
-			if e == nil { // every stored record has been delivered
-				return out, nil
-			}
-			id, err := topicName(e.Key())
-			if err != nil || id == "" {
-				return nil, corruptf("transactional id key %q: %v", e.Key(), err)
-			}
-			out[id] = TxnRecord{Data: e.Value(), Revision: e.Revision()}
+	out := make(map[string]TxnRecord, len(entries))
+	for key, e := range entries {
+		id, err := topicName(key)
+		if err != nil || id == "" {
+			return nil, corruptf("transactional id key %q: %v", key, err)
 		}
+		out[id] = TxnRecord{Data: e.Value(), Revision: e.Revision()}
 	}
+	return out, nil
 }

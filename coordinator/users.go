@@ -130,7 +130,7 @@ func (s *Store) UserCredentials(ctx context.Context, users ...string) ([]UserCre
 		}
 		filters = append(filters, "*."+topicKey(u))
 	}
-	recs, err := filteredRecords(ctx, s.users, filters, s.log)
+	recs, err := s.filteredRecords(ctx, s.users, filters)
 	if err != nil {
 		return nil, fmt.Errorf("list user credentials: %w", err)
 	}

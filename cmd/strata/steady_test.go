@@ -18,7 +18,6 @@ import (
 
 	"github.com/stratalog/strata/coordinator"
 	"github.com/stratalog/strata/internal/testenv"
-	"github.com/stratalog/strata/tiered/index"
 )
 
 // TestLifecycleSteadyState produces at a steady rate to a topic whose
@@ -88,17 +87,14 @@ func TestLifecycleSteadyState(t *testing.T) {
 		time.Sleep(time.Second) // the sampling period
 		var s sample
 		s.objects, s.stored = dirUsage(t, filepath.Join(dir, "objects", "segments"))
-		// A listing of the partition heads can miss keys written while it
-		// runs (nats.go's KV watch ends its initial values once nothing is
-		// pending, which a concurrent update can make early), and a sample
-		// that missed three partitions once counted a quarter of what was
-		// retained: list again until all the topic's partitions are there.
-		var tps []index.TopicPartition
-		for attempt := 0; attempt < 20 && len(tps) < partitions; attempt++ {
-			var err error
-			if tps, err = store.Partitions(ctx); err != nil {
-				t.Fatal(err)
-			}
+		// Every head is rewritten all the time here: a listing must still
+		// hold them all (the collector marks from it).
+		tps, err := store.Partitions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tps) != partitions {
+			t.Fatalf("the partition listing holds %d heads, want %d", len(tps), partitions)
 		}
 		for _, tp := range tps {
 			st, _, err := store.LoadPartition(ctx, tp)
