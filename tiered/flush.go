@@ -70,9 +70,15 @@ func (l *Log) flush(ctx context.Context, all bool) error {
 		l.mu.Unlock()
 	}()
 	if len(parts) == 0 {
-		l.segmentBuf = nil // idle: the buffer goes until the next burst
+		// Idle for a while: the buffer goes until the next burst. Not at
+		// the first empty flush: under load the ticker often fires just
+		// after a flush that FlushBytes started took everything.
+		if l.idleFlushes++; l.idleFlushes >= segmentBufIdleFlushes {
+			l.segmentBuf = nil
+		}
 		return nil
 	}
+	l.idleFlushes = 0
 	key := l.newObjectKey()
 	body, err := l.writeSegment(key, parts)
 	defer l.reuseSegmentBuf(body)
@@ -301,11 +307,15 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// segmentBufIdleFlushes is how many flushes in a row find nothing to write
+// before the segment buffer goes.
+const segmentBufIdleFlushes = 8
+
 // reuseSegmentBuf keeps body's buffer for the next flush's segment, unless
 // it outgrew a quarter of the tail. A flush at full produce speed takes what
 // arrived while the last one ran, 20 MiB on average at 160 MB/s, so the
-// bound is on the tail rather than on FlushBytes; the buffer goes once a
-// flush finds nothing to write.
+// bound is on the tail rather than on FlushBytes; the buffer goes once
+// segmentBufIdleFlushes flushes in a row find nothing to write.
 func (l *Log) reuseSegmentBuf(body []byte) {
 	if body != nil && cap(body) <= l.cfg.MaxTailBytes/4 {
 		l.segmentBuf = body[:0]

@@ -312,6 +312,8 @@ type Log struct {
 	// buffer per flush, tens of megabytes to allocate and clear several
 	// times a second, was a tenth of a producing gateway's CPU.
 	segmentBuf []byte
+	// idleFlushes counts the flushes in a row that found nothing to write.
+	idleFlushes int
 
 	// ctx bounds the WAL senders; stop cancels it once shutdown has
 	// waited for them.

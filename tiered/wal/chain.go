@@ -318,7 +318,14 @@ type chain struct {
 	fenceLast, fenceRead uint64
 	// fences holds the highest fence epoch read per partition.
 	fences map[Partition]int32
+	// msgBuf is the last round's first message, which the next one encodes
+	// into while rounds run back to back: the client copies a message
+	// when it publishes it.
+	msgBuf []byte
 }
+
+// maxReusedMsgBuf bounds the message buffer a chain keeps between rounds.
+const maxReusedMsgBuf = 1 << 20
 
 // submit queues req and starts the rounds if none run. The goroutine ends
 // when the queue is empty; each round is bounded by appendTimeout.
@@ -354,6 +361,7 @@ func (c *chain) take() []*chainReq {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
+		c.msgBuf = nil // before the next round's goroutine can start
 		c.running = false
 		return nil
 	}
@@ -390,6 +398,9 @@ func (c *chain) commit(ctx context.Context, round []*chainReq) {
 		}
 		msgs := c.encode(live)
 		seqs, err := c.publish(ctx, msgs)
+		if first := msgs[0].data; cap(first) <= maxReusedMsgBuf {
+			c.msgBuf = first[:0]
+		}
 		code := apiErrorCode(err)
 		switch {
 		case err == nil:
@@ -516,7 +527,13 @@ func (c *chain) encode(reqs []*chainReq) []chainMsg {
 			size += reqs[n].bytes
 			n++
 		}
-		data := appendChainHeader(make([]byte, 0, size), chainRecords, n)
+		var buf []byte
+		if len(msgs) == 0 && cap(c.msgBuf) >= size {
+			buf, c.msgBuf = c.msgBuf[:0], nil
+		} else {
+			buf = make([]byte, 0, size)
+		}
+		data := appendChainHeader(buf, chainRecords, n)
 		for _, req := range reqs[:n] {
 			data = appendEntry(data, chainRecords, req.entry)
 		}
