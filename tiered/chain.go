@@ -38,12 +38,14 @@ import (
 // appends after its replay (walSuperseded, verifyClaim's WAL check).
 //
 // Purge: a chain message may hold records of many partitions. Each partition
-// with batches not yet in the index holds its chain back at its first such
-// batch's sequence (chainFloors) until a commit covers them. A partition
-// this Log gave up (released, or broken) holds it until the index covers
-// everything the WAL acknowledged for it (a draining partition flushes
-// that, Log.drain) or names another chain for it (its new leader moved the
-// tail there). The purger drops each shard's chain below the lowest floor.
+// with batches not yet in the index holds the writer's chains in its shard
+// back at its first such batch's sequence (chainFloors) until a commit
+// covers them. A partition this Log gave up (released, or broken) holds it
+// until the index covers everything the WAL acknowledged for it (a draining
+// partition flushes that, Log.drain) or names another chain for it (its new
+// leader moved the tail there). The purger drops all the writer's chains in
+// a shard, with one purge, below the lowest floor of any and below the
+// newest message it knows of (purgeBounds).
 
 // validNodeID is what may name a writer as is; other node ids are hexed.
 var validNodeID = regexp.MustCompile(`^[a-zA-Z0-9-]{1,32}$`)
@@ -391,22 +393,38 @@ func (l *Log) purgeChains(ctx context.Context) {
 		l.mu.Unlock()
 	}
 
-	for _, c := range chains {
-		before := c.KnownLast
-		if floor, ok := floors[c.Chain]; ok {
-			before = min(before, floor)
-		}
-		if before <= l.chainPurged[c.Chain] {
+	// Per shard, one purge of all the writer's chains below the lowest
+	// floor of any, and below the newest message the writer knows of: a
+	// message that lands after the read of what it knows is above that,
+	// and one that landed before and is not in the index has its floor.
+	for shard, before := range purgeBounds(chains, floors) {
+		if before <= l.shardPurged[shard] {
 			continue
 		}
-		if err := l.cfg.WAL.PurgeChain(ctx, c.Chain, c.Shard, before); err != nil {
+		if err := l.writer.Purge(ctx, shard, before); err != nil {
 			if ctx.Err() == nil {
-				l.cfg.Logger.Warn("wal chain purge failed", "chain", c.Chain, "err", err)
+				l.cfg.Logger.Warn("wal chain purge failed", "shard", shard, "err", err)
 			}
 			continue
 		}
-		l.chainPurged[c.Chain] = before
+		l.shardPurged[shard] = before
 	}
+}
+
+// purgeBounds returns, per shard, what the writer's chains can be purged
+// below: the newest sequence the writer knows on any of them, or the lowest
+// floor of any, if lower.
+func purgeBounds(chains []wal.ChainState, floors map[string]uint64) map[int]uint64 {
+	bounds := make(map[int]uint64)
+	for _, c := range chains {
+		bounds[c.Shard] = max(bounds[c.Shard], c.KnownLast)
+	}
+	for _, c := range chains {
+		if floor, ok := floors[c.Chain]; ok {
+			bounds[c.Shard] = min(bounds[c.Shard], floor)
+		}
+	}
+	return bounds
 }
 
 // idleChainKey names another writer's chain in a shard.

@@ -175,7 +175,7 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 	bucket := &blockingBucket{Bucket: e.bucket}
 	l := e.startLog(t, Config{Bucket: bucket, WAL: w, NodeID: "a", WALChains: true, WALPurgeInterval: 20 * time.Millisecond})
 	// Both on one chain, so that the flushed partition's message, not the
-	// released one's, is the chain's last: the anchor a purge keeps.
+	// released one's, is the writer's newest, which a purge keeps.
 	flushed := index.TopicPartition{TopicID: [16]byte{4}, Partition: 0}
 	released := onChainOf(l, flushed)
 	if _, err := appendWait(t, l, flushed, testBatch(t, 1)); err != nil {
@@ -207,7 +207,7 @@ func TestChainPurgeWaitsForHandover(t *testing.T) {
 			return fmt.Errorf("%d records of the handed-over partition left on the old chain", len(got))
 		}
 		if got := chainRecords(t, w, l, flushed); len(got) > 1 {
-			return fmt.Errorf("%d flushed records left on the chain, want at most the anchor", len(got))
+			return fmt.Errorf("%d flushed records left on the chain, want at most the newest", len(got))
 		}
 		return nil
 	})
@@ -373,7 +373,7 @@ func TestReleaseDrainsAcknowledgedBatches(t *testing.T) {
 			e.waitIndexed(t, tp, 2)
 			if chains {
 				// A later message on the chain, which the purge keeps as
-				// its anchor, held by a partition not yet due.
+				// the writer's newest, held by a partition not yet due.
 				if _, err := appendWait(t, l, onChainOf(l, tp), testBatch(t, 1)); err != nil {
 					t.Fatal(err)
 				}

@@ -331,10 +331,10 @@ type Log struct {
 	// released is, per partition, the last of it this Log gave up
 	// (noteReleased): what its floor waits for.
 	released map[index.TopicPartition]*partition
-	// chainPurged is, per chain of this writer, what the purger last
-	// removed below, and idleChains what it learned of other writers' idle
-	// chains; only the purge loop uses them.
-	chainPurged map[string]uint64
+	// shardPurged is, per shard, what the purger last removed this
+	// writer's chains below, and idleChains what it learned of other
+	// writers' idle chains; only the purge loop uses them.
+	shardPurged map[int]uint64
 	idleChains  map[idleChainKey]*idleChain
 
 	mu    sync.Mutex
@@ -383,7 +383,7 @@ func New(cfg Config) (*Log, error) {
 		}
 		l.writer, l.chainFloors = w, make(map[index.TopicPartition]uint64)
 		l.released = make(map[index.TopicPartition]*partition)
-		l.chainPurged = make(map[string]uint64)
+		l.shardPurged = make(map[int]uint64)
 		l.idleChains = make(map[idleChainKey]*idleChain)
 	}
 	l.metrics = newMetrics(cfg.Registerer, l.tailStats)

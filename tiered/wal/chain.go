@@ -63,6 +63,12 @@ import (
 // validWriterID is what a writer id may hold: it is a subject token.
 var validWriterID = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
+// validChain is what a chain's name may be: "<writer id>.<number>", one
+// subject token per part, so that one subject filter covers a writer's
+// chains in a shard (PurgeWriter); or, from the release before fence
+// subjects, "<writer id>-<number>", one token.
+var validChain = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}(\.[0-9]{1,6})?$`)
+
 // chainLanes is the chains a Writer has per shard. Each message names the one
 // before it on its chain, so a chain has one round in flight at a time:
 // several lanes per shard keep several in flight, as the partition subjects
@@ -90,7 +96,7 @@ func (l *Log) Writer(id string) (*Writer, error) {
 	for n := range l.streams {
 		for lane := range chainLanes {
 			// Numbered across shards: a chain's name is unique to it.
-			name := id + "-" + strconv.Itoa(n*chainLanes+lane)
+			name := id + "." + strconv.Itoa(n*chainLanes+lane)
 			w.chains = append(w.chains, &chain{
 				log: l, shard: n, name: name,
 				subject:      l.chainSubject(n, name),
@@ -119,7 +125,9 @@ func (w *Writer) ChainOf(p Partition) string { return w.chainOf(p).name }
 
 // Owns reports whether chain is one of the writer's.
 func (w *Writer) Owns(chain string) bool {
-	return strings.HasPrefix(chain, w.id+"-") && len(chain) > len(w.id)+1 && !strings.ContainsAny(chain[len(w.id)+1:], "-_")
+	lane, ok := strings.CutPrefix(chain, w.id+".")
+	_, err := strconv.ParseUint(lane, 10, 32)
+	return ok && err == nil
 }
 
 // KnownLast returns the last sequence of p's chain that the writer knows: no
@@ -211,7 +219,7 @@ func newChainReq(p Partition, r Record, n int, done func(seq uint64, err error))
 // record of p with a lower epoch, so its records of p below that epoch all
 // lie below the returned sequence.
 func (l *Log) Fence(ctx context.Context, chain string, p Partition, epoch int32) (uint64, error) {
-	if !validWriterID.MatchString(chain) {
+	if !validChain.MatchString(chain) {
 		return 0, fmt.Errorf("wal: chain %q is not one", chain)
 	}
 	n, _ := l.shard(p)
@@ -271,14 +279,32 @@ func (l *Log) ReplayChain(ctx context.Context, chain string, shard int, after ui
 }
 
 // PurgeChain removes the messages of chain in shard below before. As Purge,
-// the caller keeps the last message it needs; a writer never purges its
-// chain's last message, which anchors its expected sequence.
+// the caller keeps what it still needs. (A writer of the release before
+// fence subjects checks its chain's last message: removed, its next message
+// is refused once, and sent again after it read the chain.)
 func (l *Log) PurgeChain(ctx context.Context, chain string, shard int, before uint64) error {
 	if before <= 1 || shard < 0 || shard >= len(l.streams) {
 		return nil
 	}
 	subject := l.chainSubject(shard, chain)
 	if err := l.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
+		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
+	}
+	return nil
+}
+
+// Purge removes the messages of all the writer's chains in shard below
+// before, which the caller has made durable elsewhere: one purge, so the
+// server reads each message block once, where a purge per chain read the
+// blocks the chains share once per chain (and kept them in memory for
+// ten seconds). The chains' last messages may go too: a writer is checked
+// against its fence subjects, which this leaves alone.
+func (w *Writer) Purge(ctx context.Context, shard int, before uint64) error {
+	if before <= 1 || shard < 0 || shard >= len(w.log.streams) {
+		return nil
+	}
+	subject := w.log.subjectPrefix(shard) + "w." + w.id + ".*"
+	if err := w.log.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
 		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
 	}
 	return nil

@@ -363,6 +363,76 @@ func TestChainPurge(t *testing.T) {
 	}
 }
 
+// TestWriterPurge: one purge removes the messages of all the writer's
+// chains in a shard below a sequence, last messages included, and leaves
+// another writer's chains, its own fence subjects and the messages above
+// alone; appends go on after it, and a fence still refuses the next one.
+func TestWriterPurge(t *testing.T) {
+	ctx := context.Background()
+	l, err := Open(ctx, testenv.NATS(t).JetStream(t), Config{Shards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.Writer("gw5_purge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := l.Writer("gw5_purge2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Partitions on three of the writer's chains.
+	var parts []Partition
+	lanes := map[string]bool{}
+	for p := (Partition{TopicID: [16]byte{6}}); len(lanes) < 3; p.Partition++ {
+		if !lanes[w.ChainOf(p)] {
+			lanes[w.ChainOf(p)] = true
+			parts = append(parts, p)
+		}
+	}
+	appendOne := func(w *Writer, p Partition, data string) uint64 {
+		t.Helper()
+		seq, err := w.Append(ctx, p, Record{Epoch: 1, Data: []byte(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	for _, p := range parts {
+		appendOne(w, p, "old")
+	}
+	otherSeq := appendOne(other, parts[0], "other")
+	if _, err := l.Fence(ctx, w.ChainOf(parts[1]), parts[1], 2); err != nil {
+		t.Fatal(err)
+	}
+	before := appendOne(w, parts[0], "new")
+	if err := w.Purge(ctx, 0, before); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range parts {
+		got := replayChain(t, l, w.ChainOf(p), 0, 0)[p]
+		if i == 0 && (len(got) != 1 || got[0].seq != before) || i > 0 && len(got) != 0 {
+			t.Fatalf("partition %d's chain after the purge: %+v", p.Partition, got)
+		}
+	}
+	if got := replayChain(t, l, other.ChainOf(parts[0]), 0, 0)[parts[0]]; len(got) != 1 || got[0].seq != otherSeq {
+		t.Fatalf("the other writer's chain after the purge: %+v", got)
+	}
+	if n := subjectMsgs(t, l, w.chainOf(parts[1]).fenceSubject); n != 1 {
+		t.Fatalf("%d messages on the fence subject after the purge, want the fence", n)
+	}
+	// The fence, unread until now, refuses the writer's next message.
+	if _, err := w.Append(ctx, parts[1], Record{Epoch: 1, Data: []byte("late")}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("append after the purge to the fenced partition: %v, want ErrFenced", err)
+	}
+	if seq := appendOne(w, parts[2], "after"); seq <= before {
+		t.Fatalf("append after the purge at sequence %d, not after %d", seq, before)
+	}
+	if !w.Owns(w.ChainOf(parts[0])) || w.Owns(other.ChainOf(parts[0])) || w.Owns("gw5_purge-3") {
+		t.Fatal("Owns: wrong answer for a chain of its own, another writer's or a chain of the release before")
+	}
+}
+
 // TestRecordBatchesEncodeAsData: a record given as Batches is written
 // exactly as the same record with the batches joined in Data, on a
 // partition subject and in a chain message, and reads back with Data.
