@@ -175,7 +175,10 @@ func (l *Log) cacheBlocks(body []byte, entries []segment.IndexEntry) {
 //
 // A partition is due when it is on the s3 tier, has PartitionFlushBytes
 // queued, or has waited its flushAge. What the others may hold is bounded by
-// maxDeferred: past it, the longest waiting go too.
+// maxDeferred: past it, the longest waiting go too. Unless all is set, a
+// flush takes at most maxSegmentBytes (and at least one partition), the
+// longest waiting first, and asks for the next flush at once if it left a
+// due partition.
 func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLeft time.Time) {
 	l.mu.Lock()
 	ps := slices.AppendSeq(slices.Collect(maps.Values(l.parts)), maps.Keys(l.draining))
@@ -185,7 +188,7 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 		p     *partition
 		since time.Time
 	}
-	var left []waiting
+	var due, left []waiting
 	taken := 0
 	take := func(p *partition) int { // the caller holds p.mu
 		p.inflight, p.queued = p.queued, nil
@@ -197,20 +200,38 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 	for _, p := range ps {
 		p.mu.Lock()
 		if len(p.queued) > 0 && len(p.inflight) == 0 {
+			w := waiting{p, p.queuedSince}
 			if all || p.draining || p.durability == DurabilityS3 || pendingBytes(p.queued) >= l.cfg.PartitionFlushBytes || now.Sub(p.queuedSince) >= p.flushAge {
-				take(p)
+				due = append(due, w)
 			} else {
-				left = append(left, waiting{p, p.queuedSince})
+				left = append(left, w)
 			}
 		}
 		p.mu.Unlock()
 	}
+	bySince := func(a, b waiting) int { return a.since.Compare(b.since) }
+	full := func() bool { return !all && len(parts) > 0 && taken >= l.maxSegmentBytes() }
+	if !all {
+		slices.SortFunc(due, bySince)
+	}
+	for i, w := range due {
+		if full() {
+			left = append(left, due[i:]...)
+			l.flushSoon()
+			break
+		}
+		// Only a flush takes a partition's queue to in flight, and
+		// flushes run one at a time: what was queued is queued still.
+		w.p.mu.Lock()
+		take(w.p)
+		w.p.mu.Unlock()
+	}
 	l.mu.Lock()
 	staying := l.queued - taken
 	l.mu.Unlock()
-	if limit := l.maxDeferred(); staying > limit {
-		slices.SortFunc(left, func(a, b waiting) int { return a.since.Compare(b.since) })
-		for len(left) > 0 && staying > limit {
+	if limit := l.maxDeferred(); staying > limit && !full() {
+		slices.SortFunc(left, bySince)
+		for len(left) > 0 && staying > limit && !full() {
 			w := left[0]
 			left = left[1:]
 			w.p.mu.Lock()
@@ -258,6 +279,18 @@ func (l *Log) flushAge(tp index.TopicPartition) time.Duration {
 // the tail near backpressure.
 func (l *Log) maxDeferred() int { return l.cfg.MaxTailBytes / 4 }
 
+// maxSegmentBytes bounds the batches one flush takes: a quarter of
+// MaxTailBytes. The segment is built in memory next to the tail it copies;
+// with the tail at its bound (10,000 partitions trickling, whose flushes
+// fall behind), segments of 100 MB were a new allocation per flush and
+// the largest part of a gateway's heap after the tail and the cache.
+func (l *Log) maxSegmentBytes() int { return l.cfg.MaxTailBytes / 4 }
+
+// segmentBufSize is the buffer a segment of n bytes of batches is built in:
+// compression only shrinks the batches, and the slack covers block framing
+// and the footer.
+func segmentBufSize(n int) int { return n + n/32 + 64<<10 }
+
 func pendingBytes(batches []*pending) int {
 	n := 0
 	for _, pb := range batches {
@@ -269,15 +302,14 @@ func pendingBytes(batches []*pending) int {
 // writeSegment encodes parts as one segment and records each part's entries.
 func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 	// Sized up front: grown by doubling, the buffer's clearing and copying
-	// took a fifth of a producing gateway's CPU. Compression only shrinks
-	// the batches; the slack covers block framing and the footer.
+	// took a fifth of a producing gateway's CPU.
 	size := 0
 	for _, fp := range parts {
 		size += fp.bytes
 	}
 	buf := bytes.NewBuffer(l.segmentBuf[:0])
 	l.segmentBuf = nil // the segment owns it until reuseSegmentBuf
-	buf.Grow(size + size/32 + 64<<10)
+	buf.Grow(segmentBufSize(size))
 	w := segment.NewWriter(buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
 	for _, fp := range parts {
 		for _, pb := range fp.batches {
@@ -312,12 +344,13 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 const segmentBufIdleFlushes = 8
 
 // reuseSegmentBuf keeps body's buffer for the next flush's segment, unless
-// it outgrew a quarter of the tail. A flush at full produce speed takes what
-// arrived while the last one ran, 20 MiB on average at 160 MB/s, so the
-// bound is on the tail rather than on FlushBytes; the buffer goes once
-// segmentBufIdleFlushes flushes in a row find nothing to write.
+// it outgrew a segment of maxSegmentBytes (one partition's queue can be
+// larger). A flush at full produce speed takes what arrived while the last
+// one ran, 20 MiB on average at 160 MB/s, so the bound is on the tail
+// rather than on FlushBytes; the buffer goes once segmentBufIdleFlushes
+// flushes in a row find nothing to write.
 func (l *Log) reuseSegmentBuf(body []byte) {
-	if body != nil && cap(body) <= l.cfg.MaxTailBytes/4 {
+	if body != nil && cap(body) <= segmentBufSize(l.maxSegmentBytes()) {
 		l.segmentBuf = body[:0]
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -603,4 +604,56 @@ func TestSparsePartitionsSkipFlushes(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestFlushTakesAtMostASegment: with more due than a quarter of
+// MaxTailBytes, a flush takes the longest waiting partitions up to that
+// bound and asks for the next flush at once, which takes the rest.
+func TestFlushTakesAtMostASegment(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	b := testBatch(t, 40)
+	// A quarter of the tail holds three batches and a bit: a flush takes
+	// four partitions, the fourth passing the bound.
+	tail := 4 * (3*len(b) + 1)
+	l, err := New(Config{Bucket: e.bucket, Index: e.store, WAL: w, NodeID: "a", PartitionFlushBytes: 1, FlushBytes: tail, MaxTailBytes: tail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tps []index.TopicPartition
+	for p := range int32(8) {
+		tp := index.TopicPartition{TopicID: [16]byte{21}, Partition: p}
+		tps = append(tps, tp)
+		if _, err := appendWait(t, l, tp, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	indexed := func() (n []bool) {
+		for _, tp := range tps {
+			st, _, err := e.store.LoadPartition(t.Context(), tp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n = append(n, st.HighWatermark == 40)
+		}
+		return n
+	}
+	for flush, want := range [][]bool{
+		{true, true, true, true, false, false, false, false},
+		{true, true, true, true, true, true, true, true},
+	} {
+		if err := l.flush(t.Context(), false); err != nil {
+			t.Fatal(err)
+		}
+		if got := indexed(); !slices.Equal(got, want) {
+			t.Fatalf("after flush %d, indexed partitions %v, want %v", flush+1, got, want)
+		}
+		if signalled := len(l.flushNow) == 1; signalled != (flush == 0) {
+			t.Fatalf("after flush %d, next flush asked for: %v", flush+1, signalled)
+		}
+		select {
+		case <-l.flushNow:
+		default:
+		}
+	}
 }
