@@ -176,9 +176,9 @@ func (l *Log) cacheBlocks(body []byte, entries []segment.IndexEntry) {
 // A partition is due when it is on the s3 tier, has PartitionFlushBytes
 // queued, or has waited its flushAge. What the others may hold is bounded by
 // maxDeferred: past it, the longest waiting go too. Unless all is set, a
-// flush takes at most maxSegmentBytes (and at least one partition), the
-// longest waiting first, and asks for the next flush at once if it left a
-// due partition.
+// flush takes at most maxSegmentBytes (or one partition that queued more),
+// the longest waiting first, and asks for the next flush at once if it left
+// a due partition.
 func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLeft time.Time) {
 	l.mu.Lock()
 	ps := slices.AppendSeq(slices.Collect(maps.Values(l.parts)), maps.Keys(l.draining))
@@ -210,35 +210,48 @@ func (l *Log) takeQueued(now time.Time, all bool) (parts []*flushPart, oldestLef
 		p.mu.Unlock()
 	}
 	bySince := func(a, b waiting) int { return a.since.Compare(b.since) }
-	full := func() bool { return !all && len(parts) > 0 && taken >= l.maxSegmentBytes() }
+	// fits reports whether p's queue goes into this segment, which then
+	// stays within maxSegmentBytes (so that its buffer is reused). The
+	// caller holds p.mu.
+	fits := func(p *partition) bool {
+		return all || len(parts) == 0 || taken+pendingBytes(p.queued) <= l.maxSegmentBytes()
+	}
 	if !all {
 		slices.SortFunc(due, bySince)
 	}
 	for i, w := range due {
-		if full() {
+		// Only a flush takes a partition's queue to in flight, and
+		// flushes run one at a time: what was queued is queued still.
+		w.p.mu.Lock()
+		ok := fits(w.p)
+		if ok {
+			take(w.p)
+		}
+		w.p.mu.Unlock()
+		if !ok {
 			left = append(left, due[i:]...)
 			l.flushSoon()
 			break
 		}
-		// Only a flush takes a partition's queue to in flight, and
-		// flushes run one at a time: what was queued is queued still.
-		w.p.mu.Lock()
-		take(w.p)
-		w.p.mu.Unlock()
 	}
 	l.mu.Lock()
 	staying := l.queued - taken
 	l.mu.Unlock()
-	if limit := l.maxDeferred(); staying > limit && !full() {
+	if limit := l.maxDeferred(); staying > limit {
 		slices.SortFunc(left, bySince)
-		for len(left) > 0 && staying > limit && !full() {
+		for len(left) > 0 && staying > limit {
 			w := left[0]
-			left = left[1:]
 			w.p.mu.Lock()
-			if len(w.p.queued) > 0 && len(w.p.inflight) == 0 {
+			ok := fits(w.p)
+			if ok && len(w.p.queued) > 0 && len(w.p.inflight) == 0 {
 				staying -= take(w.p)
 			}
 			w.p.mu.Unlock()
+			if !ok {
+				l.flushSoon()
+				break
+			}
+			left = left[1:]
 		}
 	}
 	for _, w := range left {
