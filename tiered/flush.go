@@ -320,9 +320,17 @@ func (l *Log) writeSegment(key string, parts []*flushPart) ([]byte, error) {
 	for _, fp := range parts {
 		size += fp.bytes
 	}
-	buf := bytes.NewBuffer(l.segmentBuf[:0])
+	need := segmentBufSize(size)
+	b := l.segmentBuf[:0]
 	l.segmentBuf = nil // the segment owns it until reuseSegmentBuf
-	buf.Grow(segmentBufSize(size))
+	if cap(b) < need {
+		// Not bytes.Buffer.Grow, which doubles: a buffer past the reuse
+		// bound would be dropped after this flush, and allocated again
+		// by the next. A quarter to spare, within the bound, lets the
+		// next flushes of about this size reuse it.
+		b = make([]byte, 0, max(need, min(need+need/4, segmentBufSize(l.maxSegmentBytes()))))
+	}
+	buf := bytes.NewBuffer(b)
 	w := segment.NewWriter(buf, segment.WriterOptions{BlockSize: l.cfg.BlockSize})
 	for _, fp := range parts {
 		for _, pb := range fp.batches {
