@@ -196,12 +196,14 @@
 // every append and whose read kept its 8 MiB block buffers alive; one
 // purge of a writer's chains per shard rather than one per chain; the
 // segment buffer kept across empty flushes and each chain's message buffer
-// across rounds; and a flush capped at a quarter of the tail. Embedded
-// produce 0.37× → 0.52× kfake and 7.14 → 4.98 CPU s per GiB (the session's
-// first and last runs; at 1 GiB, the session's first commit against the
-// fence-subject one back to back, twice each: 217–219 → 295–307 MB/s and
-// 6.4 → 4.0 CPU s per GiB); 10,000 partitions 53.0 → 74.8 MB/s produced,
-// 22.8 → 18.1 CPU s per GiB, peak RSS 953–1,158 → 984 MiB.
+// across rounds; a flush capped at a quarter of the tail, its buffer
+// replaced rather than grown by doubling; produce responses sized up
+// front. Embedded produce 0.37× → 0.42–0.52× kfake and 7.14 → 4.98–5.46
+// CPU s per GiB (the session's first and two last runs; at 1 GiB, the
+// session's first commit against the fence-subject one back to back, twice
+// each: 217–219 → 295–307 MB/s and 6.4 → 4.0 CPU s per GiB); 10,000
+// partitions 53.0 → 74.8–78.0 MB/s produced, 22.8 → 16.2–18.1 CPU s per
+// GiB, peak RSS 953–1,158 → 984–1,010 MiB.
 //
 // BenchmarkClusterPartitions measures the issue's partition counts, 100,000
 // partitions per cluster in topics of 10,000, on one `strata serve` on its
