@@ -16,7 +16,7 @@ import (
 )
 
 // Writer chains. A Writer is one gateway run's appender: it has chainLanes
-// subjects per shard, "<prefix>.wal.<n>.w.<writer id>-<chain number>", its
+// subjects per shard, "<prefix>.wal.<n>.w.<writer id>.<chain number>", its
 // chains, each partition always on the same one, and every round of its
 // group commit on a chain is one message (or one atomic batch of them, when
 // a round holds more than a message carries) with the records of every

@@ -45,7 +45,7 @@
 //
 // A Writer (chain.go) appends the records of many partitions as one message
 // per round on each of its chains, eight subjects per shard
-// ("<prefix>.wal.<n>.w.<writer id>-<chain number>", each partition always on
+// ("<prefix>.wal.<n>.w.<writer id>.<chain number>", each partition always on
 // the same one), in the chain format (record.go: a version byte of 3, a CRC32C over
 // the message, then one entry per partition with its epoch, offsets and
 // batches). Only the writer appends records to its chain, so fencing a
