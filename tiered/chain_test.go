@@ -397,3 +397,32 @@ func TestReleaseDrainsAcknowledgedBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicaReadsChainTail: a replica reads a partition's unflushed tail
+// from its leader's chain, past another partition's records on the same
+// chain, and then the records appended after its last read.
+func TestReplicaReadsChainTail(t *testing.T) {
+	e := newEnv(t)
+	w := e.openWAL(t)
+	leader := e.newUnflushedChainLog(t, w, "a")
+	tp := index.TopicPartition{TopicID: [16]byte{17}, Partition: 0}
+	other := onChainOf(leader, tp)
+	replica := e.startLog(t, Config{WAL: w, NodeID: "b", WALChains: true, ReplicaRefresh: time.Millisecond})
+	// Each batch's base and last offset: two batches of two records, then
+	// two of one.
+	for round, want := range [][]int64{{0, 1, 2, 3}, {0, 1, 2, 3, 4, 4, 5, 5}} {
+		for range 2 {
+			if _, err := appendWait(t, leader, tp, testBatch(t, 2-round)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := appendWait(t, leader, other, testBatch(t, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond) // past ReplicaRefresh
+		got, hw := readOffsets(t, replica.ReadReplica, tp)
+		if !equal(got, want) || hw != want[len(want)-1]+1 {
+			t.Fatalf("round %d: the replica reads %v hw %d, want %v", round, got, hw, want)
+		}
+	}
+}

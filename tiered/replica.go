@@ -119,7 +119,7 @@ func (r *replica) refreshTail(ctx context.Context, w WAL, tp index.TopicPartitio
 		} else {
 			// A chain holds every partition of its writer's shard: this
 			// read passes over the others' records.
-			r.walSeq, err = w.ReplayChain(ctx, writer, w.Shard(wp), r.walSeq, func(_ uint64, e wal.Entry) error {
+			r.walSeq, err = w.ReplayChainThrough(ctx, writer, w.Shard(wp), r.walSeq, last, func(_ uint64, e wal.Entry) error {
 				if e.Partition != wp {
 					return nil
 				}

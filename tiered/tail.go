@@ -75,6 +75,7 @@ type WAL interface {
 	Writer(id string) (*wal.Writer, error)
 	Fence(ctx context.Context, writer string, p wal.Partition, epoch int32) (uint64, error)
 	ReplayChain(ctx context.Context, writer string, shard int, after uint64, fn func(seq uint64, e wal.Entry) error) (uint64, error)
+	ReplayChainThrough(ctx context.Context, writer string, shard int, after, last uint64, fn func(seq uint64, e wal.Entry) error) (uint64, error)
 	ChainLastSeq(ctx context.Context, writer string, p wal.Partition) (uint64, error)
 	PurgeChain(ctx context.Context, writer string, shard int, before uint64) error
 	Chains(ctx context.Context, shard int) ([]wal.ChainInfo, error)

@@ -260,8 +260,23 @@ func (l *Log) ReplayChain(ctx context.Context, chain string, shard int, after ui
 	if shard < 0 || shard >= len(l.streams) {
 		return after, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
 	}
+	last, err := l.lastSeq(ctx, l.streams[shard], l.chainSubject(shard, chain))
+	if err != nil {
+		return after, err
+	}
+	return l.ReplayChainThrough(ctx, chain, shard, after, last, fn)
+}
+
+// ReplayChainThrough is ReplayChain up to last, the chain's last sequence
+// as the caller read it (ChainLastSeq): reading it is a load of the whole
+// last message, up to the max payload, which a caller that has it need not
+// make again.
+func (l *Log) ReplayChainThrough(ctx context.Context, chain string, shard int, after, last uint64, fn func(seq uint64, e Entry) error) (uint64, error) {
+	if shard < 0 || shard >= len(l.streams) {
+		return after, fmt.Errorf("wal: shard %d of %d", shard, len(l.streams))
+	}
 	subject := l.chainSubject(shard, chain)
-	return l.replaySubject(ctx, l.streams[shard], subject, after, func(seq uint64, data []byte) error {
+	return replaySubjectThrough(ctx, l.streams[shard], subject, after, last, func(seq uint64, data []byte) error {
 		kind, entries, err := parseChain(data)
 		if err != nil {
 			return fmt.Errorf("%s sequence %d: %w", subject, seq, err)

@@ -358,6 +358,13 @@ func (l *Log) replaySubject(ctx context.Context, s jetstream.Stream, subject str
 	if err != nil {
 		return after, err
 	}
+	return replaySubjectThrough(ctx, s, subject, after, last, visit)
+}
+
+// replaySubjectThrough is replaySubject up to last, the subject's last
+// sequence as the caller read it.
+func replaySubjectThrough(ctx context.Context, s jetstream.Stream, subject string, after, last uint64, visit func(seq uint64, data []byte) error) (uint64, error) {
+	var err error
 	if last < after {
 		after = 0
 	}
