@@ -85,7 +85,7 @@ watch:
 // storedKeys returns the keys matching filters that kv's stream holds a
 // message for, live or deleted: its subject state.
 func (s *Store) storedKeys(ctx context.Context, kv jetstream.KeyValue, filters []string) ([]string, error) {
-	stream, err := s.js.Stream(ctx, "KV_"+kv.Bucket())
+	stream, err := s.bucketStream(ctx, kv.Bucket())
 	if err != nil {
 		return nil, fmt.Errorf("list keys of %s: %w", kv.Bucket(), err)
 	}
@@ -104,6 +104,24 @@ func (s *Store) storedKeys(ctx context.Context, kv jetstream.KeyValue, filters [
 		}
 	}
 	return keys, nil
+}
+
+// bucketStream returns the stream behind bucket, looked up once.
+func (s *Store) bucketStream(ctx context.Context, bucket string) (jetstream.Stream, error) {
+	s.bucketStreamsMu.Lock()
+	defer s.bucketStreamsMu.Unlock()
+	if st, ok := s.bucketStreams[bucket]; ok {
+		return st, nil
+	}
+	st, err := s.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return nil, err
+	}
+	if s.bucketStreams == nil {
+		s.bucketStreams = make(map[string]jetstream.Stream)
+	}
+	s.bucketStreams[bucket] = st
+	return st, nil
 }
 
 // listKeys returns the keys of kv matching any of filters (see

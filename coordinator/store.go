@@ -102,6 +102,12 @@ type Store struct {
 	// atomic batches on that bucket.
 	partitionsSubject string
 	atomicHeads       bool
+
+	// bucketStreams holds the buckets' streams as listings look them up
+	// (listing.go), by bucket, so that a listing asks for their subjects
+	// without first asking for the stream.
+	bucketStreamsMu sync.Mutex
+	bucketStreams   map[string]jetstream.Stream
 	// headWrites and leaderWrites group-commit the single writes to the
 	// partitions and leaders buckets (casBatcher).
 	headWrites, leaderWrites *casBatcher

@@ -229,17 +229,11 @@ func (l *Log) Fence(ctx context.Context, chain string, p Partition, epoch int32)
 	// last: its sequence bounds the records of either kind of writer.
 	fence, legacy := nats.NewMsg(l.fenceSubject(n, chain)), nats.NewMsg(l.chainSubject(n, chain))
 	fence.Data, legacy.Data = data, data
-	ack, err := publishBatch(ctx, l.js.Conn(), []*nats.Msg{fence, legacy})
-	if err == nil && ack.Error != nil {
-		err = ack.Error
-	}
-	if err == nil && (ack.Count != 2 || ack.Seq < 2) {
-		err = fmt.Errorf("a batch of 2 acknowledged as %d messages through sequence %d", ack.Count, ack.Seq)
-	}
+	seq, err := publishAtomic(ctx, l.js.Conn(), []*nats.Msg{fence, legacy})
 	if err != nil {
 		return 0, fmt.Errorf("wal: fence partition %d at epoch %d on %s: %w", p.Partition, epoch, fence.Subject, err)
 	}
-	return ack.Seq, nil
+	return seq, nil
 }
 
 // ChainLastSeq returns the sequence of the last message on chain in p's
@@ -301,11 +295,7 @@ func (l *Log) PurgeChain(ctx context.Context, chain string, shard int, before ui
 	if before <= 1 || shard < 0 || shard >= len(l.streams) {
 		return nil
 	}
-	subject := l.chainSubject(shard, chain)
-	if err := l.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
-		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
-	}
-	return nil
+	return purgeSubject(ctx, l.streams[shard], l.chainSubject(shard, chain), before)
 }
 
 // Purge removes the messages of all the writer's chains in shard below
@@ -318,11 +308,7 @@ func (w *Writer) Purge(ctx context.Context, shard int, before uint64) error {
 	if before <= 1 || shard < 0 || shard >= len(w.log.streams) {
 		return nil
 	}
-	subject := w.log.subjectPrefix(shard) + "w." + w.id + ".*"
-	if err := w.log.streams[shard].Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
-		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
-	}
-	return nil
+	return purgeSubject(ctx, w.log.streams[shard], w.log.chainSubject(shard, w.id+".*"), before)
 }
 
 // chainReq is one Append waiting for its round.
@@ -537,10 +523,7 @@ func (c *chain) sync(ctx context.Context) error {
 		after = 0 // emptied by the last sync, or the stream was recreated
 	}
 	if last > after {
-		_, err = c.log.replaySubject(ctx, s, c.fenceSubject, after, func(seq uint64, data []byte) error {
-			if seq > last {
-				return nil
-			}
+		_, err = replaySubjectThrough(ctx, s, c.fenceSubject, after, last, func(seq uint64, data []byte) error {
 			kind, entries, err := parseChain(data)
 			if err != nil {
 				return fmt.Errorf("%s sequence %d: %w", c.fenceSubject, seq, err)
@@ -562,7 +545,7 @@ func (c *chain) sync(ctx context.Context) error {
 		// the next message. Should the purge fail, the next message names
 		// the last fence, and if the purge did happen it is refused once
 		// and this runs again.
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(c.fenceSubject), jetstream.WithPurgeSequence(last+1)); err == nil {
+		if err := purgeSubject(ctx, s, c.fenceSubject, last+1); err == nil {
 			c.fenceLast = 0
 		}
 	}
@@ -621,21 +604,32 @@ func (c *chain) publish(ctx context.Context, msgs []chainMsg) ([]uint64, error) 
 	}
 	batch[0].Header.Set(hdrExpectLast, strconv.FormatUint(c.fenceLast, 10))
 	batch[0].Header.Set(hdrExpectLastSubject, c.fenceSubject)
-	ack, err := publishBatch(ctx, c.log.js.Conn(), batch)
+	last, err := publishAtomic(ctx, c.log.js.Conn(), batch)
 	if err != nil {
 		return nil, err
 	}
-	if ack.Error != nil {
-		return nil, ack.Error
-	}
-	if ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
-		return nil, fmt.Errorf("a batch of %d acknowledged as %d messages through sequence %d", len(msgs), ack.Count, ack.Seq)
-	}
 	seqs := make([]uint64, len(msgs))
 	for i := range seqs {
-		seqs[i] = ack.Seq - uint64(len(msgs)-1-i)
+		seqs[i] = last - uint64(len(msgs)-1-i)
 	}
 	return seqs, nil
+}
+
+// publishAtomic sends msgs as one atomic batch (publishBatch) and returns
+// the sequence of the last; the others are at the sequences before it. A
+// refusal is the server's error (an *jetstream.APIError).
+func publishAtomic(ctx context.Context, nc *nats.Conn, msgs []*nats.Msg) (uint64, error) {
+	ack, err := publishBatch(ctx, nc, msgs)
+	if err != nil {
+		return 0, err
+	}
+	if ack.Error != nil {
+		return 0, ack.Error
+	}
+	if ack.Count != len(msgs) || ack.Seq < uint64(len(msgs)) {
+		return 0, fmt.Errorf("a batch of %d acknowledged as %d messages through sequence %d", len(msgs), ack.Count, ack.Seq)
+	}
+	return ack.Seq, nil
 }
 
 // lastSeq returns the sequence of subject's last message in s, 0 if none.

@@ -460,6 +460,12 @@ func (l *Log) Purge(ctx context.Context, p Partition, before uint64) error {
 		return nil
 	}
 	s, subject := l.stream(p)
+	return purgeSubject(ctx, s, subject, before)
+}
+
+// purgeSubject removes the messages of subject (a filter) in s below
+// before.
+func purgeSubject(ctx context.Context, s jetstream.Stream, subject string, before uint64) error {
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(subject), jetstream.WithPurgeSequence(before)); err != nil {
 		return fmt.Errorf("wal: purge %s below %d: %w", subject, before, err)
 	}
